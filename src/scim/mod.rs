@@ -1,0 +1,13 @@
+//! The SCIM 2.0 protocol (RFC 7643, RFC 7644, RFC 9865): schemas, the
+//! filter and path grammar, PATCH, projection, list paging and error JSON.
+//! Pure: no I/O, no storage, no HTTP framework.
+
+pub mod discovery;
+pub mod error;
+pub mod filter;
+pub mod list;
+pub mod patch;
+pub mod resource;
+pub mod schema;
+
+pub use error::{ScimError, ScimResult, ScimType};
