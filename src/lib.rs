@@ -1,1 +1,10 @@
+//! Roster: an identity pipeline for Slurm clusters.
+//!
+//! Layers, each knowing only those before it: [`scim`] (the protocol),
+//! [`directory`] (the domain and the storage interface), [`store`] (SQLite),
+//! [`server`] (HTTP).
+
+pub mod directory;
 pub mod scim;
+pub mod server;
+pub mod store;

@@ -1,1 +1,417 @@
-fn main(){}
+//! `roster`: the one binary. `roster serve` runs the server; the other
+//! commands administer the directory directly, and work while it runs.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use roster::directory::model::{Org, TokenRecord};
+use roster::directory::orgs::SettingsChange;
+use roster::directory::{Directory, DirectoryError};
+use roster::server::{AppState, Metrics};
+
+const AFTER_HELP: &str = "\
+Getting started:
+  roster serve &                                  # listens on 127.0.0.1:8080, database ./roster.db
+  roster org create acme                          # prints the org id
+  roster org set acme --scim-api on --aup on      # every toggle starts off
+  roster token create acme --name Okta            # prints the token once
+  # SCIM base URL for the IdP: http://127.0.0.1:8080/scim/<org id>
+
+Every command reads --database (or ROSTER_DATABASE); admin commands work while the server runs.";
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "Identity pipeline for Slurm clusters: SCIM 2.0 from your IdP to POSIX identities on every node", after_help = AFTER_HELP)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// The directory database: sqlite://FILE (relative to the working directory) or sqlite:///ABSOLUTE/PATH.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_DATABASE",
+        default_value = "sqlite://roster.db"
+    )]
+    database: String,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// The URL clients reach the server at; used in SCIM locations and printed URLs.
+    #[arg(long, global = true, env = "ROSTER_PUBLIC_URL")]
+    public_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SCIM server (creates and migrates the database on first start).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Log format.
+        #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Manage organizations (tenants) and their SCIM Configuration toggles.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Toggle {
+    On,
+    Off,
+}
+
+impl From<Toggle> for bool {
+    fn from(t: Toggle) -> bool {
+        matches!(t, Toggle::On)
+    }
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization; prints its id. Every toggle starts off.
+    Create {
+        /// A unique name: letters, digits, '-', '_', '.'; usable in URLs in place of the id.
+        name: String,
+        /// Create the legacy default groups admin, metrics, read, write and billing_viewer.
+        #[arg(long)]
+        legacy_groups: bool,
+    },
+    /// List organizations.
+    List,
+    /// Show an organization's settings, URLs and counts.
+    Show {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Change an organization's toggles.
+    Set {
+        /// Organization id or name.
+        org: String,
+        /// Enable SCIM API: off, every /scim request of the org gets 403.
+        #[arg(long, value_enum)]
+        scim_api: Option<Toggle>,
+        /// Enable Automated User Provisioning: off, SCIM writes get 403.
+        #[arg(long, value_enum)]
+        aup: Option<Toggle>,
+        /// Enable SUNK User Provisioning (POSIX identities for clusters).
+        #[arg(long, value_enum)]
+        sup: Option<Toggle>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a SCIM token; the secret is printed once and never stored.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// A name for the token, such as the IdP that will use it.
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens: names, ids, created and last used; never the secret.
+    List {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// Organization id or name.
+        org: String,
+        /// The token's id, from `roster token list`.
+        token_id: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open_directory(database: &str) -> Result<Directory, String> {
+    let store = roster::store::open(database).map_err(|e| format!("{e} (database {database})"))?;
+    Ok(Directory::new(store))
+}
+
+fn public_url(g: &Global, listen: Option<&str>) -> String {
+    let url = match &g.public_url {
+        Some(u) => u.clone(),
+        None => format!("http://{}", listen.unwrap_or("127.0.0.1:8080")),
+    };
+    url.trim_end_matches('/').to_string()
+}
+
+fn err(e: DirectoryError) -> String {
+    e.to_string()
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+fn org_json(o: &Org, base: &str) -> serde_json::Value {
+    json!({
+        "id": o.id,
+        "name": o.name,
+        "created": o.created,
+        "scim_api": o.settings.scim_api,
+        "aup": o.settings.aup,
+        "sup": o.settings.sup,
+        "legacy_groups": o.settings.legacy_groups,
+        "scim_base_url": format!("{base}/scim/{}", o.id),
+    })
+}
+
+fn token_json(t: &TokenRecord) -> serde_json::Value {
+    json!({"id": t.id, "name": t.name, "created": t.created, "last_used": t.last_used, "revoked": t.revoked})
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Serve { listen, log_format } => serve(g, listen, *log_format).await,
+        Command::Org(cmd) => {
+            let dir = open_directory(&g.database)?;
+            let base = public_url(g, None);
+            match cmd {
+                OrgCommand::Create {
+                    name,
+                    legacy_groups,
+                } => {
+                    let o = dir.create_org(name, *legacy_groups).await.map_err(err)?;
+                    if g.json {
+                        print_json(
+                            json!({"id": o.id, "name": o.name, "scim_base_url": format!("{base}/scim/{}", o.id)}),
+                        );
+                    } else {
+                        println!("{}", o.id);
+                        eprintln!(
+                            "Created \"{}\". Next: roster org set {} --scim-api on --aup on && roster token create {} --name Okta",
+                            o.name, o.name, o.name
+                        );
+                    }
+                }
+                OrgCommand::List => {
+                    let orgs = dir.list_orgs().await.map_err(err)?;
+                    if g.json {
+                        print_json(json!(
+                            orgs.iter().map(|o| org_json(o, &base)).collect::<Vec<_>>()
+                        ));
+                    } else if orgs.is_empty() {
+                        eprintln!("No organizations yet. Create one with: roster org create NAME");
+                    } else {
+                        println!(
+                            "{:<36}  {:<20}  {:<8} {:<4} {:<4}",
+                            "ID", "NAME", "SCIM-API", "AUP", "SUP"
+                        );
+                        for o in orgs {
+                            println!(
+                                "{:<36}  {:<20}  {:<8} {:<4} {:<4}",
+                                o.id,
+                                o.name,
+                                on_off(o.settings.scim_api),
+                                on_off(o.settings.aup),
+                                on_off(o.settings.sup)
+                            );
+                        }
+                    }
+                }
+                OrgCommand::Show { org } => {
+                    let o = dir.org(org).await.map_err(err)?;
+                    let (users, groups, seq) = dir.org_counts(&o.id).await.map_err(err)?;
+                    if g.json {
+                        let mut v = org_json(&o, &base);
+                        if let Some(m) = v.as_object_mut() {
+                            m.insert("users".into(), json!(users));
+                            m.insert("groups".into(), json!(groups));
+                            m.insert("change_seq".into(), json!(seq));
+                        }
+                        print_json(v);
+                    } else {
+                        println!("id:             {}", o.id);
+                        println!("name:           {}", o.name);
+                        println!("created:        {}", o.created);
+                        println!("SCIM base URL:  {base}/scim/{}", o.id);
+                        println!("SCIM API:       {}", on_off(o.settings.scim_api));
+                        println!("AUP:            {}", on_off(o.settings.aup));
+                        println!("SUP:            {}", on_off(o.settings.sup));
+                        println!(
+                            "legacy groups:  {}",
+                            if o.settings.legacy_groups {
+                                "yes"
+                            } else {
+                                "no"
+                            }
+                        );
+                        println!("users:          {users}");
+                        println!("groups:         {groups}");
+                        println!("change seq:     {seq}");
+                    }
+                }
+                OrgCommand::Set {
+                    org,
+                    scim_api,
+                    aup,
+                    sup,
+                } => {
+                    if scim_api.is_none() && aup.is_none() && sup.is_none() {
+                        return Err(
+                            "nothing to set: give --scim-api, --aup or --sup with on or off".into(),
+                        );
+                    }
+                    let change = SettingsChange {
+                        scim_api: scim_api.map(Into::into),
+                        aup: aup.map(Into::into),
+                        sup: sup.map(Into::into),
+                    };
+                    let o = dir.set_org(org, change).await.map_err(err)?;
+                    if g.json {
+                        print_json(org_json(&o, &base));
+                    } else {
+                        println!(
+                            "{}: SCIM API {}, AUP {}, SUP {}",
+                            o.name,
+                            on_off(o.settings.scim_api),
+                            on_off(o.settings.aup),
+                            on_off(o.settings.sup)
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Token(cmd) => {
+            let dir = open_directory(&g.database)?;
+            match cmd {
+                TokenCommand::Create { org, name } => {
+                    let (t, secret) = dir.create_token(org, name).await.map_err(err)?;
+                    if g.json {
+                        print_json(json!({"id": t.id, "name": t.name, "token": secret}));
+                    } else {
+                        println!("{secret}");
+                        eprintln!(
+                            "Token \"{}\" (id {}). It is shown only this once: paste it into the IdP as the bearer token now.",
+                            t.name, t.id
+                        );
+                    }
+                }
+                TokenCommand::List { org } => {
+                    let tokens = dir.list_tokens(org).await.map_err(err)?;
+                    if g.json {
+                        print_json(json!(tokens.iter().map(token_json).collect::<Vec<_>>()));
+                    } else if tokens.is_empty() {
+                        eprintln!(
+                            "No tokens. Create one with: roster token create {org} --name NAME"
+                        );
+                    } else {
+                        println!(
+                            "{:<36}  {:<20}  {:<27}  {:<27}  STATE",
+                            "ID", "NAME", "CREATED", "LAST USED"
+                        );
+                        for t in tokens {
+                            println!(
+                                "{:<36}  {:<20}  {:<27}  {:<27}  {}",
+                                t.id,
+                                t.name,
+                                t.created,
+                                t.last_used.as_deref().unwrap_or("never"),
+                                if t.revoked.is_some() {
+                                    "revoked"
+                                } else {
+                                    "active"
+                                }
+                            );
+                        }
+                    }
+                }
+                TokenCommand::Revoke { org, token_id } => {
+                    dir.revoke_token(org, token_id).await.map_err(err)?;
+                    if g.json {
+                        print_json(json!({"id": token_id, "revoked": true}));
+                    } else {
+                        println!("revoked {token_id}");
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+    let dir = open_directory(&g.database)?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        format!("cannot listen on {listen}: {e}; choose another address with --listen")
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public = public_url(g, Some(&addr.to_string()));
+    tracing::info!(address = %addr, database = %g.database, public_url = %public, "roster is listening on http://{addr}");
+    match dir.list_orgs().await {
+        Ok(orgs) if orgs.is_empty() => {
+            tracing::info!(
+                "the directory is empty; next: roster org create NAME (with the same --database)"
+            );
+        }
+        Ok(orgs) => tracing::info!(orgs = orgs.len(), "serving SCIM at {public}/scim/{{org}}"),
+        Err(e) => return Err(format!("cannot read the directory: {e}")),
+    }
+    let state = AppState {
+        directory: dir,
+        public_url: Arc::from(public.as_str()),
+        metrics: Arc::new(Metrics::new()),
+    };
+    roster::server::serve(listener, state)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}

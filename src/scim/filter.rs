@@ -311,7 +311,9 @@ impl<'a> Parser<'a> {
                 let inner = self.filter(depth + 1, in_brackets)?;
                 self.skip_ws();
                 if !self.eat(')') {
-                    return Err(self.error(&format!("expected `)`, found {}", self.describe_here())));
+                    return Err(
+                        self.error(&format!("expected `)`, found {}", self.describe_here()))
+                    );
                 }
                 return Ok(Filter::Not(Box::new(inner)));
             }
@@ -321,7 +323,10 @@ impl<'a> Parser<'a> {
         match self.peek() {
             None => return Err(self.error("expected an attribute, found end of input")),
             Some(c) if !is_name_start(c) && !c.is_ascii_digit() => {
-                return Err(self.error(&format!("expected an attribute, found {}", self.describe_here())));
+                return Err(self.error(&format!(
+                    "expected an attribute, found {}",
+                    self.describe_here()
+                )));
             }
             _ => {}
         }
@@ -359,7 +364,12 @@ impl<'a> Parser<'a> {
         };
         match self.peek() {
             Some(' ') | Some('\t') => self.skip_ws(),
-            _ => return Err(self.error(&format!("expected a space and an operator, found {}", self.describe_here()))),
+            _ => {
+                return Err(self.error(&format!(
+                    "expected a space and an operator, found {}",
+                    self.describe_here()
+                )));
+            }
         }
         let op_word = self.peek_word();
         if op_word.eq_ignore_ascii_case("pr") {
@@ -387,7 +397,9 @@ impl<'a> Parser<'a> {
                 let rest = self.rest();
                 let end = rest
                     .char_indices()
-                    .find(|(_, c)| !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E')))
+                    .find(|(_, c)| {
+                        !(c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+                    })
                     .map(|(i, _)| i)
                     .unwrap_or(rest.len());
                 let text = rest.get(..end).unwrap_or("");
@@ -441,7 +453,12 @@ impl<'a> Parser<'a> {
         let mut chars = rest.char_indices();
         match chars.next() {
             Some((_, c)) if is_name_start(c) => {}
-            _ => return Err(self.error(&format!("expected an attribute name, found {}", self.describe_here()))),
+            _ => {
+                return Err(self.error(&format!(
+                    "expected an attribute name, found {}",
+                    self.describe_here()
+                )));
+            }
         }
         let end = chars
             .find(|(_, c)| !is_name_char(*c))
@@ -456,7 +473,10 @@ impl<'a> Parser<'a> {
     /// prefix; the attribute name follows its last `:`.
     fn attr_path(&mut self) -> ScimResult<AttrPath> {
         let word = self.peek_word();
-        let is_urn = word.len() > 4 && word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        let is_urn = word.len() > 4
+            && word
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
         let urn = if is_urn {
             let colon = word.rfind(':').unwrap_or(0);
             let urn = word.get(..colon).unwrap_or("").to_string();
@@ -489,7 +509,11 @@ impl<'a> Parser<'a> {
         if !self.eat(']') {
             return Err(self.error(&format!("expected `]`, found {}", self.describe_here())));
         }
-        let sub = if self.eat('.') { Some(self.name()?) } else { None };
+        let sub = if self.eat('.') {
+            Some(self.name()?)
+        } else {
+            None
+        };
         Ok(Path {
             attr,
             filter: Some(Box::new(filter)),
@@ -597,9 +621,15 @@ mod tests {
 
     #[test]
     fn urn_path_splits_at_last_colon() {
-        let f = p(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "x""#);
-        let Filter::Compare { path, .. } = f else { unreachable!() };
-        assert_eq!(path.attr.urn.as_deref(), Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        let f =
+            p(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "x""#);
+        let Filter::Compare { path, .. } = f else {
+            unreachable!()
+        };
+        assert_eq!(
+            path.attr.urn.as_deref(),
+            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+        );
         assert_eq!(path.attr.name, "manager");
         assert_eq!(path.attr.sub.as_deref(), Some("value"));
     }
@@ -607,14 +637,30 @@ mod tests {
     #[test]
     fn malformed_filters_are_refused() {
         for s in [
-            "", "userName", "userName eq", r#"userName eq "x"#, r#"userName xx "x""#,
-            r#"(userName eq "x""#, r#"userName eq "x")"#, r#"emails[type eq "w""#,
-            r#"emails[type[value eq 1] eq 2]"#, "userName eq bare", r#"userName eq "x" and"#,
-            r#"not userName eq "x""#, "1 eq 1",
+            "",
+            "userName",
+            "userName eq",
+            r#"userName eq "x"#,
+            r#"userName xx "x""#,
+            r#"(userName eq "x""#,
+            r#"userName eq "x")"#,
+            r#"emails[type eq "w""#,
+            r#"emails[type[value eq 1] eq 2]"#,
+            "userName eq bare",
+            r#"userName eq "x" and"#,
+            r#"not userName eq "x""#,
+            "1 eq 1",
         ] {
             let e = parse_filter(s).err();
             assert!(
-                matches!(&e, Some(ScimError { status: 400, scim_type: Some(crate::scim::ScimType::InvalidFilter), .. })),
+                matches!(
+                    &e,
+                    Some(ScimError {
+                        status: 400,
+                        scim_type: Some(crate::scim::ScimType::InvalidFilter),
+                        ..
+                    })
+                ),
                 "{s:?} gave {e:?}"
             );
         }
@@ -632,7 +678,9 @@ mod tests {
         assert!(path.is_some_and(|p| p.filter.is_some() && p.sub.is_none()));
         let path = parse_path(r#"emails[type eq "work"].value"#).ok();
         assert_eq!(path.and_then(|p| p.sub), Some("value".to_string()));
-        let path = parse_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department").ok();
+        let path =
+            parse_path("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")
+                .ok();
         assert_eq!(path.map(|p| p.attr.name), Some("department".to_string()));
         assert!(parse_path("members[").is_err());
         assert!(parse_path("").is_err());

@@ -48,25 +48,40 @@ impl Cursor {
     }
 
     pub fn decode(s: &str, now: i64, timeout: i64) -> ScimResult<Self> {
-        let bad = || ScimError::bad_request(ScimType::InvalidCursor, format!(
-            "the cursor \"{s}\" was not issued by this server; start again with cursor= (empty)"
-        ));
+        let bad = || {
+            ScimError::bad_request(
+                ScimType::InvalidCursor,
+                format!(
+                    "the cursor \"{s}\" was not issued by this server; start again with cursor= (empty)"
+                ),
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let mut parts = text.split('.');
-        let (Some(kind), Some(n), Some(issued), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(kind), Some(n), Some(issued), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad());
         };
         let issued: i64 = issued.parse().map_err(|_| bad())?;
         if now - issued > timeout {
             return Err(ScimError::bad_request(
                 ScimType::ExpiredCursor,
-                format!("the cursor expired after {timeout} seconds; start again with cursor= (empty)"),
+                format!(
+                    "the cursor expired after {timeout} seconds; start again with cursor= (empty)"
+                ),
             ));
         }
         match kind {
-            "a" => Ok(Cursor::After { position: n.parse().map_err(|_| bad())?, issued }),
-            "o" => Ok(Cursor::Offset { offset: n.parse().map_err(|_| bad())?, issued }),
+            "a" => Ok(Cursor::After {
+                position: n.parse().map_err(|_| bad())?,
+                issued,
+            }),
+            "o" => Ok(Cursor::Offset {
+                offset: n.parse().map_err(|_| bad())?,
+                issued,
+            }),
             _ => Err(bad()),
         }
     }
@@ -123,9 +138,15 @@ impl RawParams {
         let obj = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("the search body must be a JSON object"))?;
-        let field = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let field = |name: &str| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        };
         if let Some(s) = field("schemas") {
-            let ok = s.as_array().is_some_and(|a| a.iter().any(|x| x.as_str() == Some(SEARCH_REQUEST_SCHEMA)));
+            let ok = s
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(SEARCH_REQUEST_SCHEMA)));
             if !ok {
                 return Err(ScimError::invalid_syntax(format!(
                     "a search body must have \"schemas\": [\"{SEARCH_REQUEST_SCHEMA}\"]"
@@ -142,12 +163,18 @@ impl RawParams {
                     for x in a {
                         match x.as_str() {
                             Some(s) => parts.push(s.to_string()),
-                            None => return Err(ScimError::invalid_syntax(format!("\"{name}\" must list strings"))),
+                            None => {
+                                return Err(ScimError::invalid_syntax(format!(
+                                    "\"{name}\" must list strings"
+                                )));
+                            }
                         }
                     }
                     Ok(Some(parts.join(",")))
                 }
-                Some(_) => Err(ScimError::invalid_syntax(format!("\"{name}\" has the wrong type"))),
+                Some(_) => Err(ScimError::invalid_syntax(format!(
+                    "\"{name}\" has the wrong type"
+                ))),
             }
         };
         Ok(RawParams {
@@ -169,11 +196,17 @@ impl RawParams {
         };
         let sort_by = match self.sort_by.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(s) => Some(parse_attr_path(s).map_err(|e| {
-                ScimError::invalid_value(format!("sortBy: {}", e.detail))
-            })?),
+            Some(s) => Some(
+                parse_attr_path(s)
+                    .map_err(|e| ScimError::invalid_value(format!("sortBy: {}", e.detail)))?,
+            ),
         };
-        let sort_order = match self.sort_order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let sort_order = match self
+            .sort_order
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("") | Some("ascending") => SortOrder::Ascending,
             Some("descending") => SortOrder::Descending,
             Some(other) => {
@@ -188,14 +221,22 @@ impl RawParams {
             None | Some("") => DEFAULT_PAGE_SIZE,
             Some(c) => match c.parse::<i64>() {
                 Ok(n) => (n.max(0) as u64).min(MAX_PAGE_SIZE),
-                Err(_) => return Err(ScimError::invalid_value(format!("count \"{c}\" is not an integer"))),
+                Err(_) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "count \"{c}\" is not an integer"
+                    )));
+                }
             },
         };
         let start_index = match self.start_index.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => match s.parse::<i64>() {
                 Ok(n) => Some(n.max(1) as u64),
-                Err(_) => return Err(ScimError::invalid_value(format!("startIndex \"{s}\" is not an integer"))),
+                Err(_) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "startIndex \"{s}\" is not an integer"
+                    )));
+                }
             },
         };
         let page = match (&self.cursor, start_index) {
@@ -205,7 +246,11 @@ impl RawParams {
                 ));
             }
             (Some(c), None) if c.trim().is_empty() => Page::CursorStart,
-            (Some(c), None) => Page::Cursor(Cursor::decode(c.trim(), now, super::discovery::CURSOR_TIMEOUT_SECS)?),
+            (Some(c), None) => Page::Cursor(Cursor::decode(
+                c.trim(),
+                now,
+                super::discovery::CURSOR_TIMEOUT_SECS,
+            )?),
             (None, s) => Page::Index(s.unwrap_or(1)),
         };
         Ok(ListParams {
@@ -228,7 +273,10 @@ pub fn list_response(
     next_cursor: Option<String>,
 ) -> Value {
     let mut m = Map::new();
-    m.insert("schemas".into(), Value::Array(vec![Value::String(LIST_RESPONSE_SCHEMA.into())]));
+    m.insert(
+        "schemas".into(),
+        Value::Array(vec![Value::String(LIST_RESPONSE_SCHEMA.into())]),
+    );
     m.insert("totalResults".into(), Value::from(total));
     m.insert("itemsPerPage".into(), Value::from(resources.len()));
     if let Some(s) = start_index {
@@ -247,7 +295,10 @@ mod tests {
 
     #[test]
     fn cursor_round_trip_and_expiry() {
-        let c = Cursor::After { position: 42, issued: 1000 };
+        let c = Cursor::After {
+            position: 42,
+            issued: 1000,
+        };
         assert_eq!(Cursor::decode(&c.encode(), 1010, 3600).ok(), Some(c));
         let e = Cursor::decode(&c.encode(), 1000 + 3601, 3600).err();
         assert_eq!(e.and_then(|e| e.scim_type), Some(ScimType::ExpiredCursor));
@@ -257,11 +308,18 @@ mod tests {
 
     #[test]
     fn count_and_start_index_are_clamped() {
-        let raw = RawParams { count: Some("-5".into()), start_index: Some("0".into()), ..Default::default() };
+        let raw = RawParams {
+            count: Some("-5".into()),
+            start_index: Some("0".into()),
+            ..Default::default()
+        };
         let p = raw.parse(0).ok();
         assert_eq!(p.as_ref().map(|p| p.count), Some(0));
         assert_eq!(p.map(|p| p.page), Some(Page::Index(1)));
-        let raw = RawParams { count: Some("abc".into()), ..Default::default() };
+        let raw = RawParams {
+            count: Some("abc".into()),
+            ..Default::default()
+        };
         assert!(raw.parse(0).is_err());
     }
 }

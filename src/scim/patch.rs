@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::error::{ScimError, ScimResult};
 use super::filter::{CompValue, CompareOp, Filter, Path, parse_attr_path, parse_path};
 use super::resource::{self, Document};
-use super::schema::{self, Attribute, Kind, Mutability, ResourceType, Resolved};
+use super::schema::{self, Attribute, Kind, Mutability, Resolved, ResourceType};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -39,7 +39,10 @@ pub fn parse_request(body: &Value) -> ScimResult<Vec<Operation>> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
         .and_then(|(_, v)| v.as_array())
-        .is_some_and(|a| a.iter().any(|s| s.as_str() == Some(schema::PATCH_OP_SCHEMA)));
+        .is_some_and(|a| {
+            a.iter()
+                .any(|s| s.as_str() == Some(schema::PATCH_OP_SCHEMA))
+        });
     if !schemas_ok {
         return Err(ScimError::invalid_syntax(format!(
             "a PATCH body must have \"schemas\": [\"{}\"]",
@@ -50,7 +53,9 @@ pub fn parse_request(body: &Value) -> ScimResult<Vec<Operation>> {
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
         .map(|(_, v)| v)
-        .ok_or_else(|| ScimError::invalid_syntax("a PATCH body must have an \"Operations\" array"))?;
+        .ok_or_else(|| {
+            ScimError::invalid_syntax("a PATCH body must have an \"Operations\" array")
+        })?;
     let ops = ops
         .as_array()
         .ok_or_else(|| ScimError::invalid_syntax("\"Operations\" must be an array"))?;
@@ -58,7 +63,10 @@ pub fn parse_request(body: &Value) -> ScimResult<Vec<Operation>> {
         return Err(ScimError::new(
             413,
             Some(super::ScimType::TooMany),
-            format!("{} operations in one PATCH; at most {MAX_OPERATIONS} are accepted", ops.len()),
+            format!(
+                "{} operations in one PATCH; at most {MAX_OPERATIONS} are accepted",
+                ops.len()
+            ),
         ));
     }
     ops.iter()
@@ -71,8 +79,16 @@ fn parse_operation(i: usize, v: &Value) -> ScimResult<Operation> {
     let obj = v
         .as_object()
         .ok_or_else(|| ScimError::invalid_syntax(format!("Operations[{i}] must be an object")))?;
-    let field = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-    let op = match field("op").and_then(Value::as_str).map(str::to_ascii_lowercase).as_deref() {
+    let field = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let op = match field("op")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("add") => Op::Add,
         Some("remove") => Op::Remove,
         Some("replace") => Op::Replace,
@@ -90,11 +106,14 @@ fn parse_operation(i: usize, v: &Value) -> ScimResult<Operation> {
     let path = match field("path") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => Some(parse_path(s).map_err(|e| {
-            ScimError::invalid_path(format!("Operations[{i}]: {}", e.detail))
-        })?),
+        Some(Value::String(s)) => Some(
+            parse_path(s)
+                .map_err(|e| ScimError::invalid_path(format!("Operations[{i}]: {}", e.detail)))?,
+        ),
         Some(_) => {
-            return Err(ScimError::invalid_path(format!("Operations[{i}]: \"path\" must be a string")));
+            return Err(ScimError::invalid_path(format!(
+                "Operations[{i}]: \"path\" must be a string"
+            )));
         }
     };
     let value = field("value").cloned();
@@ -106,7 +125,9 @@ fn parse_operation(i: usize, v: &Value) -> ScimResult<Operation> {
     }
     if op == Op::Remove && path.is_none() {
         // RFC 7644 §3.5.2.2: remove without a path fails with noTarget.
-        return Err(ScimError::no_target(format!("Operations[{i}]: remove needs a \"path\"")));
+        return Err(ScimError::no_target(format!(
+            "Operations[{i}]: remove needs a \"path\""
+        )));
     }
     Ok(Operation { op, path, value })
 }
@@ -116,7 +137,11 @@ pub fn apply(rtype: ResourceType, doc: &Document, ops: &[Operation]) -> ScimResu
     let mut out = doc.clone();
     for (i, op) in ops.iter().enumerate() {
         apply_one(rtype, &mut out, op).map_err(|e| {
-            ScimError::new(e.status, e.scim_type, format!("Operations[{i}]: {}", e.detail))
+            ScimError::new(
+                e.status,
+                e.scim_type,
+                format!("Operations[{i}]: {}", e.detail),
+            )
         })?;
     }
     let out = resource::normalize(rtype, &out)?;
@@ -140,34 +165,57 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
             }
             if let Some(ext) = rtype.extension(key) {
                 let Value::Object(inner) = value else {
-                    return Err(ScimError::invalid_value(format!("\"{key}\" must be an object")));
+                    return Err(ScimError::invalid_value(format!(
+                        "\"{key}\" must be an object"
+                    )));
                 };
                 for (k, v) in inner {
                     if let Some(attr) = ext.attribute(k) {
-                        let r = Resolved { extension: Some(ext), attribute: attr, sub: None };
+                        let r = Resolved {
+                            extension: Some(ext),
+                            attribute: attr,
+                            sub: None,
+                        };
                         set_resolved(doc, op.op, &r, None, v, true)?;
                     }
                 }
                 continue;
             }
-            let Ok(p) = parse_attr_path(key) else { continue };
-            let Some(r) = schema::resolve(rtype, p.urn.as_deref(), &p.name, p.sub.as_deref()) else {
+            let Ok(p) = parse_attr_path(key) else {
+                continue;
+            };
+            let Some(r) = schema::resolve(rtype, p.urn.as_deref(), &p.name, p.sub.as_deref())
+            else {
                 continue;
             };
             set_resolved(doc, op.op, &r, None, value, true)?;
         }
         return Ok(());
     };
-    let r = schema::resolve(rtype, path.attr.urn.as_deref(), &path.attr.name, path.attr.sub.as_deref())
-        .ok_or_else(|| {
-            ScimError::invalid_path(format!("\"{}\" is not an attribute of a {}", path.attr, rtype.name()))
-        })?;
+    let r = schema::resolve(
+        rtype,
+        path.attr.urn.as_deref(),
+        &path.attr.name,
+        path.attr.sub.as_deref(),
+    )
+    .ok_or_else(|| {
+        ScimError::invalid_path(format!(
+            "\"{}\" is not an attribute of a {}",
+            path.attr,
+            rtype.name()
+        ))
+    })?;
     if r.sub.is_some() && path.filter.is_some() {
-        return Err(ScimError::invalid_path(format!("\"{path}\": a sub-attribute goes after the filter")));
+        return Err(ScimError::invalid_path(format!(
+            "\"{path}\": a sub-attribute goes after the filter"
+        )));
     }
     let filter_sub = match &path.sub {
         Some(s) => Some(r.attribute.sub_attribute(s).ok_or_else(|| {
-            ScimError::invalid_path(format!("\"{}\" has no sub-attribute \"{s}\"", r.attribute.name))
+            ScimError::invalid_path(format!(
+                "\"{}\" has no sub-attribute \"{s}\"",
+                r.attribute.name
+            ))
         })?),
         None => None,
     };
@@ -177,12 +225,20 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
             r.attribute.name
         )));
     }
-    let leaf_mut = filter_sub.map(|s| s.mutability).unwrap_or(r.leaf().mutability);
+    let leaf_mut = filter_sub
+        .map(|s| s.mutability)
+        .unwrap_or(r.leaf().mutability);
     if r.attribute.mutability == Mutability::ReadOnly || leaf_mut == Mutability::ReadOnly {
         return Err(ScimError::mutability(format!("\"{path}\" is read-only")));
     }
     match op.op {
-        Op::Remove => remove(doc, &r, path.filter.as_deref(), filter_sub, op.value.as_ref()),
+        Op::Remove => remove(
+            doc,
+            &r,
+            path.filter.as_deref(),
+            filter_sub,
+            op.value.as_ref(),
+        ),
         _ => {
             let value = op.value.as_ref().unwrap_or(&Value::Null);
             match &path.filter {
@@ -194,7 +250,11 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
 }
 
 /// The object that holds `r`'s attribute: the document, or its extension.
-fn container<'a>(doc: &'a mut Document, r: &Resolved, create: bool) -> Option<&'a mut Map<String, Value>> {
+fn container<'a>(
+    doc: &'a mut Document,
+    r: &Resolved,
+    create: bool,
+) -> Option<&'a mut Map<String, Value>> {
     match r.extension {
         None => Some(doc),
         Some(ext) => {
@@ -215,15 +275,23 @@ fn set_resolved(
     value: &Value,
     pathless: bool,
 ) -> ScimResult<()> {
-    if matches!(r.attribute.mutability, Mutability::ReadOnly) || r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
+    if matches!(r.attribute.mutability, Mutability::ReadOnly)
+        || r.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+    {
         if pathless {
             // Okta sends the group's `id` with every path-less replace.
             return Ok(());
         }
-        return Err(ScimError::mutability(format!("\"{}\" is read-only", r.attribute.name)));
+        return Err(ScimError::mutability(format!(
+            "\"{}\" is read-only",
+            r.attribute.name
+        )));
     }
     let Some(c) = container(doc, r, true) else {
-        return Err(ScimError::invalid_value(format!("the extension holding \"{}\" is not an object", r.attribute.name)));
+        return Err(ScimError::invalid_value(format!(
+            "the extension holding \"{}\" is not an object",
+            r.attribute.name
+        )));
     };
     let attr = r.attribute;
     if let Some(sub) = r.sub {
@@ -241,7 +309,10 @@ fn set_resolved(
             Some(Value::Object(m)) => set_or_clear(m, sub.name, checked),
             _ => {
                 if attr.multi {
-                    return Err(ScimError::no_target(format!("\"{}\" has no values to set \"{}\" on", attr.name, sub.name)));
+                    return Err(ScimError::no_target(format!(
+                        "\"{}\" has no values to set \"{}\" on",
+                        attr.name, sub.name
+                    )));
                 }
                 if let Some(v) = checked {
                     let mut m = Map::new();
@@ -256,8 +327,12 @@ fn set_resolved(
     if attr.multi && op == Op::Add {
         // RFC 7644 §3.5.2.1: values are added to a multi-valued attribute;
         // a value already present is not added twice.
-        let Some(Value::Array(new_items)) = checked else { return Ok(()) };
-        let existing = c.entry(attr.name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+        let Some(Value::Array(new_items)) = checked else {
+            return Ok(());
+        };
+        let existing = c
+            .entry(attr.name.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
         if !existing.is_array() {
             *existing = Value::Array(Vec::new());
         }
@@ -266,7 +341,9 @@ fn set_resolved(
             for item in new_items {
                 match items.iter().position(|e| same_value(e, &item)) {
                     Some(pos) => {
-                        if let (Some(Value::Object(old)), Value::Object(new)) = (items.get_mut(pos), &item) {
+                        if let (Some(Value::Object(old)), Value::Object(new)) =
+                            (items.get_mut(pos), &item)
+                        {
                             for (k, v) in new {
                                 old.insert(k.clone(), v.clone());
                             }
@@ -367,7 +444,10 @@ fn set_filtered(
 ) -> ScimResult<()> {
     let attr = r.attribute;
     let Some(c) = container(doc, r, true) else {
-        return Err(ScimError::no_target(format!("no values of \"{}\" exist", attr.name)));
+        return Err(ScimError::no_target(format!(
+            "no values of \"{}\" exist",
+            attr.name
+        )));
     };
     let mut matched = Vec::new();
     if let Some(Value::Array(items)) = c.get(attr.name) {
@@ -382,10 +462,14 @@ fn set_filtered(
         // whether or not one exists; an equality filter describes the value
         // to create.
         if let (Some(sub), Some(mut template)) = (sub, template_from(attr, filter)) {
-            if let Some(v) = resource::check_value(sub, value, &format!("{}.{}", attr.name, sub.name))? {
+            if let Some(v) =
+                resource::check_value(sub, value, &format!("{}.{}", attr.name, sub.name))?
+            {
                 template.insert(sub.name.to_string(), v);
             }
-            let entry = c.entry(attr.name.to_string()).or_insert_with(|| Value::Array(Vec::new()));
+            let entry = c
+                .entry(attr.name.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(items) = entry {
                 items.push(Value::Object(template));
                 let last = items.len() - 1;
@@ -402,10 +486,13 @@ fn set_filtered(
         return Ok(());
     };
     for &i in &matched {
-        let Some(Value::Object(elem)) = items.get_mut(i) else { continue };
+        let Some(Value::Object(elem)) = items.get_mut(i) else {
+            continue;
+        };
         match sub {
             Some(sub) => {
-                let checked = resource::check_value(sub, value, &format!("{}.{}", attr.name, sub.name))?;
+                let checked =
+                    resource::check_value(sub, value, &format!("{}.{}", attr.name, sub.name))?;
                 set_or_clear(elem, sub.name, checked);
             }
             None => {
@@ -420,7 +507,8 @@ fn set_filtered(
                 }
                 for (k, v) in new {
                     if let Some(s) = attr.sub_attribute(k) {
-                        let checked = resource::check_value(s, v, &format!("{}.{}", attr.name, s.name))?;
+                        let checked =
+                            resource::check_value(s, v, &format!("{}.{}", attr.name, s.name))?;
                         set_or_clear(elem, s.name, checked);
                     }
                 }
@@ -438,8 +526,14 @@ fn template_from(attr: &Attribute, filter: &Filter) -> Option<Map<String, Value>
     fn walk(attr: &Attribute, f: &Filter, out: &mut Map<String, Value>) -> bool {
         match f {
             Filter::And(a, b) => walk(attr, a, out) && walk(attr, b, out),
-            Filter::Compare { path, op: CompareOp::Eq, value } if path.filter.is_none() && path.attr.sub.is_none() => {
-                let Some(sub) = attr.sub_attribute(&path.attr.name) else { return false };
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value,
+            } if path.filter.is_none() && path.attr.sub.is_none() => {
+                let Some(sub) = attr.sub_attribute(&path.attr.name) else {
+                    return false;
+                };
                 let v = match value {
                     CompValue::String(s) => Value::String(s.clone()),
                     CompValue::Bool(b) => Value::Bool(*b),
@@ -464,9 +558,14 @@ fn remove(
 ) -> ScimResult<()> {
     let attr = r.attribute;
     if attr.required && r.sub.is_none() && filter.is_none() {
-        return Err(ScimError::mutability(format!("\"{}\" is required and cannot be removed", attr.name)));
+        return Err(ScimError::mutability(format!(
+            "\"{}\" is required and cannot be removed",
+            attr.name
+        )));
     }
-    let Some(c) = container(doc, r, false) else { return Ok(()) };
+    let Some(c) = container(doc, r, false) else {
+        return Ok(());
+    };
     match (filter, r.sub) {
         (None, None) => {
             match (value, c.get_mut(attr.name)) {
@@ -488,26 +587,26 @@ fn remove(
                 }
             }
         }
-        (None, Some(sub)) => {
-            match c.get_mut(attr.name) {
-                Some(Value::Object(m)) => {
-                    m.remove(sub.name);
-                    if m.is_empty() {
-                        c.remove(attr.name);
-                    }
+        (None, Some(sub)) => match c.get_mut(attr.name) {
+            Some(Value::Object(m)) => {
+                m.remove(sub.name);
+                if m.is_empty() {
+                    c.remove(attr.name);
                 }
-                Some(Value::Array(items)) => {
-                    for item in items.iter_mut() {
-                        if let Value::Object(m) = item {
-                            m.remove(sub.name);
-                        }
-                    }
-                }
-                _ => {}
             }
-        }
+            Some(Value::Array(items)) => {
+                for item in items.iter_mut() {
+                    if let Value::Object(m) = item {
+                        m.remove(sub.name);
+                    }
+                }
+            }
+            _ => {}
+        },
         (Some(f), _) => {
-            let Some(Value::Array(items)) = c.get_mut(attr.name) else { return Ok(()) };
+            let Some(Value::Array(items)) = c.get_mut(attr.name) else {
+                return Ok(());
+            };
             let mut keep = Vec::with_capacity(items.len());
             for item in items.drain(..) {
                 let hit = element_matches(attr, &item, f)?;
@@ -529,7 +628,10 @@ fn remove(
         }
     }
     if let Some(ext) = r.extension
-        && doc.get(ext.id).and_then(Value::as_object).is_some_and(Map::is_empty)
+        && doc
+            .get(ext.id)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
     {
         doc.remove(ext.id);
     }
@@ -558,7 +660,11 @@ pub fn element_matches(attr: &Attribute, item: &Value, f: &Filter) -> ScimResult
     })
 }
 
-fn sub_value<'a>(attr: &Attribute, item: &'a Value, p: &Path) -> ScimResult<(&'static Attribute, Option<&'a Value>)> {
+fn sub_value<'a>(
+    attr: &Attribute,
+    item: &'a Value,
+    p: &Path,
+) -> ScimResult<(&'static Attribute, Option<&'a Value>)> {
     if p.attr.urn.is_some() || p.attr.sub.is_some() || p.filter.is_some() {
         return Err(ScimError::invalid_filter(format!(
             "inside [ ] only sub-attributes of \"{}\" can be named, not \"{p}\"",
@@ -566,13 +672,21 @@ fn sub_value<'a>(attr: &Attribute, item: &'a Value, p: &Path) -> ScimResult<(&'s
         )));
     }
     let sub = attr.sub_attribute(&p.attr.name).ok_or_else(|| {
-        ScimError::invalid_filter(format!("\"{}\" has no sub-attribute \"{}\"", attr.name, p.attr.name))
+        ScimError::invalid_filter(format!(
+            "\"{}\" has no sub-attribute \"{}\"",
+            attr.name, p.attr.name
+        ))
     })?;
     Ok((sub, item.get(sub.name)))
 }
 
 /// Compares a stored value with a filter value under RFC 7644 §3.4.2.2.
-pub fn compare(attr: &Attribute, stored: Option<&Value>, op: CompareOp, value: &CompValue) -> ScimResult<bool> {
+pub fn compare(
+    attr: &Attribute,
+    stored: Option<&Value>,
+    op: CompareOp,
+    value: &CompValue,
+) -> ScimResult<bool> {
     let stored = match stored {
         None | Some(Value::Null) => {
             return Ok(match (op, value) {
@@ -593,22 +707,32 @@ pub fn compare(attr: &Attribute, stored: Option<&Value>, op: CompareOp, value: &
             return match op {
                 CompareOp::Eq => Ok(b == v),
                 CompareOp::Ne => Ok(b != v),
-                _ => Err(ScimError::invalid_filter(format!("\"{}\" is a boolean: only eq, ne and pr apply", attr.name))),
+                _ => Err(ScimError::invalid_filter(format!(
+                    "\"{}\" is a boolean: only eq, ne and pr apply",
+                    attr.name
+                ))),
             };
         }
-        (Kind::Integer | Kind::Decimal, Value::Number(n), CompValue::Number(v)) => {
-            n.as_f64().zip(v.as_f64()).and_then(|(a, b)| a.partial_cmp(&b))
-        }
-        (Kind::String | Kind::Reference | Kind::Binary | Kind::DateTime, Value::String(s), CompValue::String(v)) => {
+        (Kind::Integer | Kind::Decimal, Value::Number(n), CompValue::Number(v)) => n
+            .as_f64()
+            .zip(v.as_f64())
+            .and_then(|(a, b)| a.partial_cmp(&b)),
+        (
+            Kind::String | Kind::Reference | Kind::Binary | Kind::DateTime,
+            Value::String(s),
+            CompValue::String(v),
+        ) => {
             let (s, v) = if attr.compares_case_exact() {
                 (s.clone(), v.clone())
             } else {
                 (s.to_lowercase(), v.to_lowercase())
             };
             let v = if attr.kind == Kind::DateTime {
-                resource::parse_time(&v).map(resource::format_time).ok_or_else(|| {
-                    ScimError::invalid_filter(format!("\"{v}\" is not an RFC 3339 date-time"))
-                })?
+                resource::parse_time(&v)
+                    .map(resource::format_time)
+                    .ok_or_else(|| {
+                        ScimError::invalid_filter(format!("\"{v}\" is not an RFC 3339 date-time"))
+                    })?
             } else {
                 v
             };
@@ -663,59 +787,131 @@ mod tests {
     #[test]
     fn okta_group_operations() {
         let g = json!({"displayName": "eng", "members": [{"value": "a"}, {"value": "b"}]});
-        let r = patch(ResourceType::Group, &g, json!([{"op": "remove", "path": "members[value eq \"a\"]"}]));
-        assert_eq!(r.ok(), Some(json!({"displayName": "eng", "members": [{"value": "b"}]})));
-        let r = patch(ResourceType::Group, &g, json!([{"op": "add", "path": "members", "value": [{"value": "c", "display": "C"}, {"value": "a"}]}]));
-        assert_eq!(r.ok(), Some(json!({"displayName": "eng", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}]})));
-        let r = patch(ResourceType::Group, &g, json!([{"op": "replace", "value": {"id": "x", "displayName": "eng2"}}]));
-        assert_eq!(r.ok(), Some(json!({"displayName": "eng2", "members": [{"value": "a"}, {"value": "b"}]})));
-        let r = patch(ResourceType::Group, &g, json!([{"op": "replace", "path": "members", "value": []}]));
+        let r = patch(
+            ResourceType::Group,
+            &g,
+            json!([{"op": "remove", "path": "members[value eq \"a\"]"}]),
+        );
+        assert_eq!(
+            r.ok(),
+            Some(json!({"displayName": "eng", "members": [{"value": "b"}]}))
+        );
+        let r = patch(
+            ResourceType::Group,
+            &g,
+            json!([{"op": "add", "path": "members", "value": [{"value": "c", "display": "C"}, {"value": "a"}]}]),
+        );
+        assert_eq!(
+            r.ok(),
+            Some(
+                json!({"displayName": "eng", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}]})
+            )
+        );
+        let r = patch(
+            ResourceType::Group,
+            &g,
+            json!([{"op": "replace", "value": {"id": "x", "displayName": "eng2"}}]),
+        );
+        assert_eq!(
+            r.ok(),
+            Some(json!({"displayName": "eng2", "members": [{"value": "a"}, {"value": "b"}]}))
+        );
+        let r = patch(
+            ResourceType::Group,
+            &g,
+            json!([{"op": "replace", "path": "members", "value": []}]),
+        );
         assert_eq!(r.ok(), Some(json!({"displayName": "eng"})));
     }
 
     #[test]
     fn entra_operations() {
         let u = json!({"userName": "u", "active": true});
-        let r = patch(ResourceType::User, &u, json!([
-            {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "x@y"},
-            {"op": "Replace", "path": "active", "value": "False"},
-            {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"},
-            {"op": "replace", "value": {"name.givenName": "G", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}
-        ]));
-        assert_eq!(r.ok(), Some(json!({
-            "userName": "u", "active": false,
-            "emails": [{"type": "work", "value": "x@y"}],
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": "7"},
-            "name": {"givenName": "G"}
-        })));
+        let r = patch(
+            ResourceType::User,
+            &u,
+            json!([
+                {"op": "Replace", "path": "emails[type eq \"work\"].value", "value": "x@y"},
+                {"op": "Replace", "path": "active", "value": "False"},
+                {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "R&D"},
+                {"op": "replace", "value": {"name.givenName": "G", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "7"}}
+            ]),
+        );
+        assert_eq!(
+            r.ok(),
+            Some(json!({
+                "userName": "u", "active": false,
+                "emails": [{"type": "work", "value": "x@y"}],
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D", "employeeNumber": "7"},
+                "name": {"givenName": "G"}
+            }))
+        );
     }
 
     #[test]
     fn single_primary_and_atomicity() {
         let u = json!({"userName": "u", "emails": [{"value": "a", "primary": true}]});
-        let r = patch(ResourceType::User, &u, json!([{"op": "add", "path": "emails", "value": [{"value": "b", "primary": true}]}]));
-        assert_eq!(r.ok(), Some(json!({"userName": "u", "emails": [{"value": "a", "primary": false}, {"value": "b", "primary": true}]})));
-        let r = patch(ResourceType::User, &u, json!([
-            {"op": "replace", "path": "displayName", "value": "D"},
-            {"op": "replace", "path": "emails[value eq \"zzz\"]", "value": {"value": "q"}}
-        ]));
-        assert!(matches!(r, Err(ScimError { scim_type: Some(crate::scim::ScimType::NoTarget), .. })));
+        let r = patch(
+            ResourceType::User,
+            &u,
+            json!([{"op": "add", "path": "emails", "value": [{"value": "b", "primary": true}]}]),
+        );
+        assert_eq!(
+            r.ok(),
+            Some(
+                json!({"userName": "u", "emails": [{"value": "a", "primary": false}, {"value": "b", "primary": true}]})
+            )
+        );
+        let r = patch(
+            ResourceType::User,
+            &u,
+            json!([
+                {"op": "replace", "path": "displayName", "value": "D"},
+                {"op": "replace", "path": "emails[value eq \"zzz\"]", "value": {"value": "q"}}
+            ]),
+        );
+        assert!(matches!(
+            r,
+            Err(ScimError {
+                scim_type: Some(crate::scim::ScimType::NoTarget),
+                ..
+            })
+        ));
     }
 
     #[test]
     fn refusals() {
         let u = json!({"userName": "u"});
         for (ops, t) in [
-            (json!([{"op": "replace", "path": "id", "value": "x"}]), "mutability"),
+            (
+                json!([{"op": "replace", "path": "id", "value": "x"}]),
+                "mutability",
+            ),
             (json!([{"op": "remove", "path": "userName"}]), "mutability"),
             (json!([{"op": "remove"}]), "noTarget"),
-            (json!([{"op": "replace", "path": "nosuch", "value": 1}]), "invalidPath"),
-            (json!([{"op": "replace", "path": "active", "value": 5}]), "invalidValue"),
-            (json!([{"op": "move", "path": "active", "value": true}]), "invalidSyntax"),
-            (json!([{"op": "replace", "path": "emails[type eq", "value": 1}]), "invalidPath"),
+            (
+                json!([{"op": "replace", "path": "nosuch", "value": 1}]),
+                "invalidPath",
+            ),
+            (
+                json!([{"op": "replace", "path": "active", "value": 5}]),
+                "invalidValue",
+            ),
+            (
+                json!([{"op": "move", "path": "active", "value": true}]),
+                "invalidSyntax",
+            ),
+            (
+                json!([{"op": "replace", "path": "emails[type eq", "value": 1}]),
+                "invalidPath",
+            ),
         ] {
             let r = patch(ResourceType::User, &u, ops.clone());
-            assert_eq!(r.err().and_then(|e| e.scim_type).map(|t| t.as_str()), Some(t), "{ops}");
+            assert_eq!(
+                r.err().and_then(|e| e.scim_type).map(|t| t.as_str()),
+                Some(t),
+                "{ops}"
+            );
         }
     }
 }

@@ -24,7 +24,9 @@ pub fn format_time(t: DateTime<Utc>) -> String {
 
 /// Parses an RFC 3339 timestamp (RFC 7643 §2.3.5 `dateTime`).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Checks a full resource as sent in POST or PUT and returns its document.
@@ -56,12 +58,13 @@ fn check_schemas(rtype: ResourceType, obj: &Map<String, Value>) -> ScimResult<()
             rtype.core().id
         )));
     };
-    let list = schemas.as_array().ok_or_else(|| {
-        ScimError::invalid_syntax("\"schemas\" must be an array of schema URNs")
-    })?;
-    let has_core = list
-        .iter()
-        .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(rtype.core().id)));
+    let list = schemas
+        .as_array()
+        .ok_or_else(|| ScimError::invalid_syntax("\"schemas\" must be an array of schema URNs"))?;
+    let has_core = list.iter().any(|s| {
+        s.as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case(rtype.core().id))
+    });
     if !has_core {
         return Err(ScimError::invalid_syntax(format!(
             "\"schemas\" must include \"{}\" for a {}",
@@ -103,7 +106,9 @@ pub fn normalize(rtype: ResourceType, obj: &Map<String, Value>) -> ScimResult<Do
         let Ok(path) = parse_attr_path(key) else {
             continue;
         };
-        let Some(res) = schema::resolve(rtype, path.urn.as_deref(), &path.name, path.sub.as_deref()) else {
+        let Some(res) =
+            schema::resolve(rtype, path.urn.as_deref(), &path.name, path.sub.as_deref())
+        else {
             continue;
         };
         let target = match res.extension {
@@ -126,13 +131,21 @@ pub fn normalize(rtype: ResourceType, obj: &Map<String, Value>) -> ScimResult<Do
                     .entry(res.attribute.name.to_string())
                     .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(m) = parent {
-                    put(m, sub, value, &format!("{}.{}", res.attribute.name, sub.name))?;
+                    put(
+                        m,
+                        sub,
+                        value,
+                        &format!("{}.{}", res.attribute.name, sub.name),
+                    )?;
                 }
             }
             Some(_) => continue,
         }
         if let Some(ext) = res.extension
-            && doc.get(ext.id).and_then(Value::as_object).is_some_and(Map::is_empty)
+            && doc
+                .get(ext.id)
+                .and_then(Value::as_object)
+                .is_some_and(Map::is_empty)
         {
             doc.remove(ext.id);
         }
@@ -152,7 +165,10 @@ fn merge_extension(doc: &mut Document, ext: &Schema, ext_doc: Document) {
 /// Checks `value` against `attr` and stores it under the canonical name; a
 /// null or empty value unassigns the attribute (RFC 7644 §3.5.1).
 fn put(target: &mut Document, attr: &Attribute, value: &Value, label: &str) -> ScimResult<()> {
-    if matches!(attr.mutability, Mutability::ReadOnly | Mutability::WriteOnly) {
+    if matches!(
+        attr.mutability,
+        Mutability::ReadOnly | Mutability::WriteOnly
+    ) {
         return Ok(());
     }
     match check_value(attr, value, label)? {
@@ -255,7 +271,11 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> ScimResult<Opti
         Kind::DateTime => match value {
             Value::String(s) => match parse_time(s) {
                 Some(t) => Value::String(format_time(t)),
-                None => return Err(wrong("an RFC 3339 date-time such as \"2024-05-13T04:42:34Z\"")),
+                None => {
+                    return Err(wrong(
+                        "an RFC 3339 date-time such as \"2024-05-13T04:42:34Z\"",
+                    ));
+                }
             },
             _ => return Err(wrong("a date-time string")),
         },
@@ -338,7 +358,10 @@ pub fn render(rtype: ResourceType, doc: &Document, meta: &Meta, base_url: &str) 
     let mut m = Map::new();
     m.insert("resourceType".into(), Value::String(rtype.name().into()));
     m.insert("created".into(), Value::String(meta.created.clone()));
-    m.insert("lastModified".into(), Value::String(meta.last_modified.clone()));
+    m.insert(
+        "lastModified".into(),
+        Value::String(meta.last_modified.clone()),
+    );
     m.insert(
         "location".into(),
         Value::String(format!("{base_url}/{}/{}", rtype.endpoint(), meta.id)),
@@ -387,7 +410,9 @@ impl Projection {
                     let p: AttrPath = parse_attr_path(item).map_err(|e| {
                         ScimError::invalid_value(format!("attribute list: {}", e.detail))
                     })?;
-                    if let Some(r) = schema::resolve(*rt, p.urn.as_deref(), &p.name, p.sub.as_deref()) {
+                    if let Some(r) =
+                        schema::resolve(*rt, p.urn.as_deref(), &p.name, p.sub.as_deref())
+                    {
                         out.push(Selector {
                             extension: r.extension.map(|e| e.id),
                             name: Some(r.attribute.name),
@@ -399,7 +424,10 @@ impl Projection {
             Ok(out)
         };
         Ok(Projection {
-            include: attributes.filter(|a| !a.trim().is_empty()).map(parse_list).transpose()?,
+            include: attributes
+                .filter(|a| !a.trim().is_empty())
+                .map(parse_list)
+                .transpose()?,
             exclude: excluded.map(parse_list).transpose()?.unwrap_or_default(),
         })
     }
@@ -407,7 +435,8 @@ impl Projection {
     /// True when the projection may leave out `members` of groups, so the
     /// caller can skip loading them.
     pub fn wants(&self, extension: Option<&str>, name: &str) -> bool {
-        let hit = |s: &Selector| s.extension == extension && (s.name.is_none() || s.name == Some(name));
+        let hit =
+            |s: &Selector| s.extension == extension && (s.name.is_none() || s.name == Some(name));
         if self.exclude.iter().any(|s| hit(s) && s.sub.is_none()) {
             return false;
         }
@@ -467,7 +496,8 @@ impl Projection {
             _ => {}
         }
         let hit = |s: &Selector| s.extension == extension && s.name == Some(attr.name);
-        let whole_ext = |s: &Selector| s.extension.is_some() && s.extension == extension && s.name.is_none();
+        let whole_ext =
+            |s: &Selector| s.extension.is_some() && s.extension == extension && s.name.is_none();
         if let Some(list) = &self.include {
             let selected: Vec<&Selector> = list.iter().filter(|s| hit(s)).collect();
             let keep_whole = list.iter().any(whole_ext) || selected.iter().any(|s| s.sub.is_none());
@@ -556,13 +586,23 @@ mod tests {
 
     #[test]
     fn projection_keeps_always_and_selected() {
-        let meta = Meta { id: "1".into(), created: "c".into(), last_modified: "m".into(), version: 1 };
+        let meta = Meta {
+            id: "1".into(),
+            created: "c".into(),
+            last_modified: "m".into(),
+            version: 1,
+        };
         let doc = json!({"userName": "u", "name": {"givenName": "g", "familyName": "f"}, "displayName": "d"});
-        let Value::Object(doc) = doc else { unreachable!() };
+        let Value::Object(doc) = doc else {
+            unreachable!()
+        };
         let mut r = render(ResourceType::User, &doc, &meta, "http://x/scim/o");
         let p = Projection::parse(&[ResourceType::User], Some("name.givenName"), None);
         let Ok(p) = p else { unreachable!() };
         p.apply(ResourceType::User, &mut r);
-        assert_eq!(r, json!({"schemas": [schema::USER_SCHEMA], "id": "1", "name": {"givenName": "g"}}));
+        assert_eq!(
+            r,
+            json!({"schemas": [schema::USER_SCHEMA], "id": "1", "name": {"givenName": "g"}})
+        );
     }
 }

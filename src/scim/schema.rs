@@ -208,25 +208,47 @@ use Kind::*;
 
 const TYPE_WORK_HOME_OTHER: &[&str] = &["work", "home", "other"];
 
-const fn multi_valued_parts(
-    value: Attribute,
-    types: &'static [&'static str],
-) -> [Attribute; 4] {
+const fn multi_valued_parts(value: Attribute, types: &'static [&'static str]) -> [Attribute; 4] {
     [
         value,
-        Attribute::new("display", String, "A human-readable name, primarily used for display purposes."),
-        Attribute::new("type", String, "A label indicating the attribute's function.").canonical(types),
-        Attribute::new("primary", Boolean, "A Boolean value indicating the 'primary' or preferred attribute value for this attribute."),
+        Attribute::new(
+            "display",
+            String,
+            "A human-readable name, primarily used for display purposes.",
+        ),
+        Attribute::new(
+            "type",
+            String,
+            "A label indicating the attribute's function.",
+        )
+        .canonical(types),
+        Attribute::new(
+            "primary",
+            Boolean,
+            "A Boolean value indicating the 'primary' or preferred attribute value for this attribute.",
+        ),
     ]
 }
 
 const NAME_SUB: &[Attribute] = &[
-    Attribute::new("formatted", String, "The full name, including all middle names, titles, and suffixes as appropriate, formatted for display."),
+    Attribute::new(
+        "formatted",
+        String,
+        "The full name, including all middle names, titles, and suffixes as appropriate, formatted for display.",
+    ),
     Attribute::new("familyName", String, "The family name of the User."),
     Attribute::new("givenName", String, "The given name of the User."),
     Attribute::new("middleName", String, "The middle name(s) of the User."),
-    Attribute::new("honorificPrefix", String, "The honorific prefix(es) of the User."),
-    Attribute::new("honorificSuffix", String, "The honorific suffix(es) of the User."),
+    Attribute::new(
+        "honorificPrefix",
+        String,
+        "The honorific prefix(es) of the User.",
+    ),
+    Attribute::new(
+        "honorificSuffix",
+        String,
+        "The honorific suffix(es) of the User.",
+    ),
 ];
 const EMAIL_SUB: &[Attribute] = &multi_valued_parts(
     Attribute::new("value", String, "Email address for the User."),
@@ -245,20 +267,54 @@ const PHOTO_SUB: &[Attribute] = &multi_valued_parts(
     &["photo", "thumbnail"],
 );
 const ADDRESS_SUB: &[Attribute] = &[
-    Attribute::new("formatted", String, "The full mailing address, formatted for display."),
-    Attribute::new("streetAddress", String, "The full street address component."),
+    Attribute::new(
+        "formatted",
+        String,
+        "The full mailing address, formatted for display.",
+    ),
+    Attribute::new(
+        "streetAddress",
+        String,
+        "The full street address component.",
+    ),
     Attribute::new("locality", String, "The city or locality component."),
     Attribute::new("region", String, "The state or region component."),
-    Attribute::new("postalCode", String, "The zip code or postal code component."),
+    Attribute::new(
+        "postalCode",
+        String,
+        "The zip code or postal code component.",
+    ),
     Attribute::new("country", String, "The country name component."),
-    Attribute::new("type", String, "A label indicating the attribute's function.").canonical(TYPE_WORK_HOME_OTHER),
-    Attribute::new("primary", Boolean, "A Boolean value indicating the 'primary' or preferred address."),
+    Attribute::new(
+        "type",
+        String,
+        "A label indicating the attribute's function.",
+    )
+    .canonical(TYPE_WORK_HOME_OTHER),
+    Attribute::new(
+        "primary",
+        Boolean,
+        "A Boolean value indicating the 'primary' or preferred address.",
+    ),
 ];
 const USER_GROUPS_SUB: &[Attribute] = &[
     Attribute::new("value", String, "The identifier of the User's group.").read_only(),
-    Attribute::new("$ref", Reference, "The URI of the corresponding 'Group' resource.").refs(&["Group"]).read_only(),
-    Attribute::new("display", String, "A human-readable name, primarily used for display purposes.").read_only(),
-    Attribute::new("type", String, "How the membership was derived.").canonical(&["direct", "indirect"]).read_only(),
+    Attribute::new(
+        "$ref",
+        Reference,
+        "The URI of the corresponding 'Group' resource.",
+    )
+    .refs(&["Group"])
+    .read_only(),
+    Attribute::new(
+        "display",
+        String,
+        "A human-readable name, primarily used for display purposes.",
+    )
+    .read_only(),
+    Attribute::new("type", String, "How the membership was derived.")
+        .canonical(&["direct", "indirect"])
+        .read_only(),
 ];
 const PLAIN_MULTI_SUB: &[Attribute] = &multi_valued_parts(
     Attribute::new("value", String, "The value of the item."),
@@ -294,60 +350,190 @@ const USER_ATTRIBUTES: &[Attribute] = &[
 ];
 
 const MANAGER_SUB: &[Attribute] = &[
-    Attribute::new("value", String, "The id of the SCIM resource representing the User's manager."),
-    Attribute::new("$ref", Reference, "The URI of the SCIM resource representing the User's manager.").refs(&["User"]),
-    Attribute::new("displayName", String, "The displayName of the User's manager.").read_only(),
+    Attribute::new(
+        "value",
+        String,
+        "The id of the SCIM resource representing the User's manager.",
+    ),
+    Attribute::new(
+        "$ref",
+        Reference,
+        "The URI of the SCIM resource representing the User's manager.",
+    )
+    .refs(&["User"]),
+    Attribute::new(
+        "displayName",
+        String,
+        "The displayName of the User's manager.",
+    )
+    .read_only(),
 ];
 
 const ENTERPRISE_ATTRIBUTES: &[Attribute] = &[
-    Attribute::new("employeeNumber", String, "Numeric or alphanumeric identifier assigned to a person."),
-    Attribute::new("costCenter", String, "Identifies the name of a cost center."),
-    Attribute::new("organization", String, "Identifies the name of an organization."),
+    Attribute::new(
+        "employeeNumber",
+        String,
+        "Numeric or alphanumeric identifier assigned to a person.",
+    ),
+    Attribute::new(
+        "costCenter",
+        String,
+        "Identifies the name of a cost center.",
+    ),
+    Attribute::new(
+        "organization",
+        String,
+        "Identifies the name of an organization.",
+    ),
     Attribute::new("division", String, "Identifies the name of a division."),
     Attribute::new("department", String, "Identifies the name of a department."),
     Attribute::new("manager", Complex, "The User's manager.").sub(MANAGER_SUB),
 ];
 
 const COREWEAVE_USER_ATTRIBUTES: &[Attribute] = &[
-    Attribute::new("sunkSshKeys", String, "SSH public keys installed for the user on SUNK clusters, one per value.").multi().case_exact(),
-    Attribute::new("sunkPosixUsername", String, "POSIX username on clusters; derived from userName when absent, then fixed.").case_exact(),
-    Attribute::new("sunkPreferredHomeDirectory", String, "Home directory, an absolute path; /home/{username} when absent.").case_exact(),
-    Attribute::new("sunkPosixGroupId", Integer, "GID of the user's private POSIX group."),
-    Attribute::new("sunkPosixUserId", Integer, "POSIX UID; allocated from the organization's range when absent."),
-    Attribute::new("sunkLoginShell", String, "Login shell, an absolute path; /bin/bash when absent.").case_exact(),
+    Attribute::new(
+        "sunkSshKeys",
+        String,
+        "SSH public keys installed for the user on SUNK clusters, one per value.",
+    )
+    .multi()
+    .case_exact(),
+    Attribute::new(
+        "sunkPosixUsername",
+        String,
+        "POSIX username on clusters; derived from userName when absent, then fixed.",
+    )
+    .case_exact(),
+    Attribute::new(
+        "sunkPreferredHomeDirectory",
+        String,
+        "Home directory, an absolute path; /home/{username} when absent.",
+    )
+    .case_exact(),
+    Attribute::new(
+        "sunkPosixGroupId",
+        Integer,
+        "GID of the user's private POSIX group.",
+    ),
+    Attribute::new(
+        "sunkPosixUserId",
+        Integer,
+        "POSIX UID; allocated from the organization's range when absent.",
+    ),
+    Attribute::new(
+        "sunkLoginShell",
+        String,
+        "Login shell, an absolute path; /bin/bash when absent.",
+    )
+    .case_exact(),
 ];
 
 const MEMBER_SUB: &[Attribute] = &[
-    Attribute::new("value", String, "Identifier of the member of this Group.").immutable().case_exact(),
-    Attribute::new("$ref", Reference, "The URI corresponding to a SCIM resource that is a member of this Group.").refs(&["User"]).immutable(),
+    Attribute::new("value", String, "Identifier of the member of this Group.")
+        .immutable()
+        .case_exact(),
+    Attribute::new(
+        "$ref",
+        Reference,
+        "The URI corresponding to a SCIM resource that is a member of this Group.",
+    )
+    .refs(&["User"])
+    .immutable(),
     Attribute::new("display", String, "A human-readable name of the member.").read_only(),
-    Attribute::new("type", String, "The type of the member; only User: groups are flat.").canonical(&["User"]).immutable(),
+    Attribute::new(
+        "type",
+        String,
+        "The type of the member; only User: groups are flat.",
+    )
+    .canonical(&["User"])
+    .immutable(),
 ];
 
 const GROUP_ATTRIBUTES: &[Attribute] = &[
-    Attribute::new("displayName", String, "A human-readable name for the Group. REQUIRED.").required().unique(),
-    Attribute::new("members", Complex, "A list of members of the Group. Only users: nested groups are not supported.").multi().sub(MEMBER_SUB),
+    Attribute::new(
+        "displayName",
+        String,
+        "A human-readable name for the Group. REQUIRED.",
+    )
+    .required()
+    .unique(),
+    Attribute::new(
+        "members",
+        Complex,
+        "A list of members of the Group. Only users: nested groups are not supported.",
+    )
+    .multi()
+    .sub(MEMBER_SUB),
 ];
 
 const COREWEAVE_GROUP_ATTRIBUTES: &[Attribute] = &[
-    Attribute::new("sunkPosixGroupName", String, "POSIX group name on clusters; derived from displayName when absent, then fixed.").case_exact(),
-    Attribute::new("sunkPosixGroupId", Integer, "POSIX GID; allocated from the organization's group range when absent."),
+    Attribute::new(
+        "sunkPosixGroupName",
+        String,
+        "POSIX group name on clusters; derived from displayName when absent, then fixed.",
+    )
+    .case_exact(),
+    Attribute::new(
+        "sunkPosixGroupId",
+        Integer,
+        "POSIX GID; allocated from the organization's group range when absent.",
+    ),
 ];
 
 /// The attributes common to every resource (RFC 7643 §3.1).
-pub const ID: Attribute =
-    Attribute::new("id", String, "Unique identifier assigned by the service provider.").case_exact().read_only().always().unique();
-pub const EXTERNAL_ID: Attribute =
-    Attribute::new("externalId", String, "Identifier of the resource as defined by the provisioning client.").case_exact();
+pub const ID: Attribute = Attribute::new(
+    "id",
+    String,
+    "Unique identifier assigned by the service provider.",
+)
+.case_exact()
+.read_only()
+.always()
+.unique();
+pub const EXTERNAL_ID: Attribute = Attribute::new(
+    "externalId",
+    String,
+    "Identifier of the resource as defined by the provisioning client.",
+)
+.case_exact();
 const META_SUB: &[Attribute] = &[
-    Attribute::new("resourceType", String, "The name of the resource type of the resource.").case_exact().read_only(),
-    Attribute::new("created", DateTime, "When the resource was added to the service provider.").read_only(),
-    Attribute::new("lastModified", DateTime, "When the resource was last modified.").read_only(),
-    Attribute::new("location", Reference, "The URI of the resource being returned.").case_exact().read_only(),
-    Attribute::new("version", String, "The version (entity tag) of the resource.").case_exact().read_only(),
+    Attribute::new(
+        "resourceType",
+        String,
+        "The name of the resource type of the resource.",
+    )
+    .case_exact()
+    .read_only(),
+    Attribute::new(
+        "created",
+        DateTime,
+        "When the resource was added to the service provider.",
+    )
+    .read_only(),
+    Attribute::new(
+        "lastModified",
+        DateTime,
+        "When the resource was last modified.",
+    )
+    .read_only(),
+    Attribute::new(
+        "location",
+        Reference,
+        "The URI of the resource being returned.",
+    )
+    .case_exact()
+    .read_only(),
+    Attribute::new(
+        "version",
+        String,
+        "The version (entity tag) of the resource.",
+    )
+    .case_exact()
+    .read_only(),
 ];
-pub const META: Attribute =
-    Attribute::new("meta", Complex, "Resource metadata.").read_only().sub(META_SUB);
+pub const META: Attribute = Attribute::new("meta", Complex, "Resource metadata.")
+    .read_only()
+    .sub(META_SUB);
 static COMMON: [Attribute; 3] = [ID, EXTERNAL_ID, META];
 
 /// A schema (RFC 7643 §7).
@@ -361,7 +547,9 @@ pub struct Schema {
 
 impl Schema {
     pub fn attribute(&self, name: &str) -> Option<&'static Attribute> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     pub fn to_json(&self, base_url: &str) -> Value {
@@ -411,7 +599,13 @@ pub static COREWEAVE_GROUP: Schema = Schema {
 };
 
 /// Every schema served at `/Schemas`.
-pub static ALL_SCHEMAS: [&Schema; 5] = [&USER, &GROUP, &ENTERPRISE_USER, &COREWEAVE_USER, &COREWEAVE_GROUP];
+pub static ALL_SCHEMAS: [&Schema; 5] = [
+    &USER,
+    &GROUP,
+    &ENTERPRISE_USER,
+    &COREWEAVE_USER,
+    &COREWEAVE_GROUP,
+];
 
 /// A resource type (RFC 7643 §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,125 @@
+//! The domain: organizations, tokens, users and groups, and every rule that
+//! governs them (uniqueness, flat groups, legacy groups, versioning, the
+//! change log). Knows the SCIM types it shares with the protocol, and the
+//! storage interface; knows no HTTP and no particular database.
+
+pub mod model;
+pub mod orgs;
+pub mod query;
+pub mod resources;
+pub mod store;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::scim::ScimError;
+use crate::scim::resource::format_time;
+use store::{ReadTx, Store, StoreError, WriteTx};
+
+/// Errors of the domain layer. The server turns them into SCIM errors
+/// (RFC 7644 §3.12) in one place; the command line prints them.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The request breaks a protocol rule.
+    #[error(transparent)]
+    Protocol(#[from] ScimError),
+    #[error("{0}")]
+    NotFound(String),
+    /// A uniqueness rule (409 `uniqueness`).
+    #[error("{0}")]
+    Conflict(String),
+    /// A domain rule refuses the value (400 `invalidValue`).
+    #[error("{0}")]
+    InvalidValue(String),
+    /// `If-Match` named another version (412).
+    #[error(
+        "the resource is at version {current}, not the one If-Match names; read it again and retry"
+    )]
+    PreconditionFailed { current: String },
+    /// No or a wrong credential (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The credential is fine but the org does not allow this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub type DirectoryResult<T> = Result<T, DirectoryError>;
+
+/// The directory service. Cheap to clone.
+#[derive(Clone)]
+pub struct Directory {
+    store: Arc<dyn Store>,
+}
+
+pub(crate) fn now() -> String {
+    format_time(Utc::now())
+}
+
+impl Directory {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Directory { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs `f` in a read snapshot on a blocking thread.
+    pub(crate) async fn read<R, F>(&self, f: F) -> DirectoryResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,
+    {
+        let store = self.store.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut f = Some(f);
+            let mut out: Option<DirectoryResult<R>> = None;
+            let r = store.read(&mut |tx| {
+                if let Some(f) = f.take() {
+                    out = Some(f(tx));
+                }
+                Ok(())
+            });
+            match (r, out) {
+                (Err(e), _) => Err(DirectoryError::Store(e)),
+                (Ok(()), Some(o)) => o,
+                (Ok(()), None) => Err(DirectoryError::Store(StoreError::Backend(
+                    "read job did not run".into(),
+                ))),
+            }
+        })
+        .await;
+        joined.map_err(|e| {
+            DirectoryError::Store(StoreError::Backend(format!("read task failed: {e}")))
+        })?
+    }
+
+    /// Runs `f` in a write transaction; returns once the commit is durable.
+    /// An `Err` from `f` rolls back everything `f` did.
+    pub(crate) async fn write<R, F>(&self, f: F) -> DirectoryResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<DirectoryResult<R>>();
+        self.store.write(Box::new(move |wtx: &mut dyn WriteTx| {
+            let result = f(wtx);
+            let keep = result.is_ok();
+            let deliver: store::Delivery = Box::new(move |commit| {
+                let out = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(DirectoryError::Store(e)),
+                };
+                let _ = tx.send(out);
+            });
+            (keep, deliver)
+        }))?;
+        rx.await
+            .map_err(|_| DirectoryError::Store(StoreError::Closed))?
+    }
+}

@@ -1,0 +1,111 @@
+//! The directory's records.
+
+use crate::scim::resource::Document;
+use crate::scim::schema::ResourceType;
+
+/// An organization: a tenant with its own users, groups, tokens and
+/// settings. `id` appears in URLs; `name` is unique, case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub settings: OrgSettings,
+}
+
+/// The toggles of the seeds' SCIM Configuration page. All start off: the
+/// seeds require an explicit choice for each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrgSettings {
+    /// "Enable SCIM API": off, every `/scim/{org}` request gets 403.
+    pub scim_api: bool,
+    /// "Enable Automated User Provisioning": off, SCIM writes get 403.
+    pub aup: bool,
+    /// "Enable SUNK User Provisioning".
+    pub sup: bool,
+    /// Created with the legacy default groups.
+    pub legacy_groups: bool,
+}
+
+/// A SCIM bearer token as stored: only a hash of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub hash: Vec<u8>,
+    pub created: String,
+    pub last_used: Option<String>,
+    pub revoked: Option<String>,
+}
+
+/// Who is making a request: an org and the token it presented.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub org: Org,
+    pub token_id: String,
+    pub token_name: String,
+}
+
+/// A user or group as stored. `position` is the store's insertion order,
+/// which gives lists their stable default order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub position: i64,
+    pub rtype: ResourceType,
+    pub id: String,
+    /// For users the case-folded `userName`, for groups the case-folded
+    /// `displayName`: unique within an org.
+    pub name_key: String,
+    /// The case-folded `displayName`, for indexed look-ups.
+    pub display_key: Option<String>,
+    pub external_id: Option<String>,
+    /// Attributes, without `id`, `meta`, `members` or `groups`.
+    pub doc: Document,
+    pub created: String,
+    pub modified: String,
+    pub version: i64,
+}
+
+/// A member of a group, as listed in the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub user_id: String,
+    pub display: String,
+}
+
+/// A group a user belongs to, as listed in the user's `groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub group_id: String,
+    pub display: String,
+}
+
+/// What a change-log entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+    MembersChanged,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Deleted => "deleted",
+            ChangeKind::MembersChanged => "members",
+        }
+    }
+}
+
+/// An entry of an org's change log, committed with the write it records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub rtype: ResourceType,
+    pub resource_id: String,
+    pub kind: ChangeKind,
+    pub at: String,
+}

@@ -1,0 +1,149 @@
+//! Organizations and their settings.
+
+use super::model::{Org, OrgSettings};
+use super::store::ReadTx;
+use super::{Directory, DirectoryError, DirectoryResult, now};
+use crate::scim::schema::ResourceType;
+
+/// The legacy default groups (design.md), with the roles each grants.
+pub const LEGACY_GROUPS: [(&str, &[&str]); 5] = [
+    (
+        "admin",
+        &[
+            "IAM Admin",
+            "CKS Admin",
+            "Object Storage Admin",
+            "Access Token Admin",
+            "Access Request Approver",
+        ],
+    ),
+    (
+        "write",
+        &["CKS Admin", "Object Storage Admin", "Access Token Admin"],
+    ),
+    ("read", &["IAM Viewer", "CKS Viewer", "Access Token Viewer"]),
+    ("metrics", &["Observability Viewer"]),
+    ("billing_viewer", &["Billing Viewer"]),
+];
+
+/// A change of settings; `None` leaves a toggle as it is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SettingsChange {
+    pub scim_api: Option<bool>,
+    pub aup: Option<bool>,
+    pub sup: Option<bool>,
+}
+
+/// Org names appear in URLs in place of the id, so they are kept to a
+/// URL-safe alphabet.
+pub fn check_org_name(name: &str) -> DirectoryResult<()> {
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let starts_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if name.is_empty() || name.len() > 63 || !ok_chars || !starts_ok {
+        return Err(DirectoryError::InvalidValue(format!(
+            "\"{name}\" is not a valid organization name: use 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit"
+        )));
+    }
+    if uuid::Uuid::parse_str(name).is_ok() {
+        return Err(DirectoryError::InvalidValue(
+            "an organization name cannot have the form of an id (a UUID)".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn find_org(tx: &mut dyn ReadTx, org: &str) -> DirectoryResult<Org> {
+    tx.org(org)?.ok_or_else(|| {
+        DirectoryError::NotFound(format!(
+            "no organization \"{org}\"; `roster org list` shows the ones that exist"
+        ))
+    })
+}
+
+impl Directory {
+    /// Creates an org with every toggle off.
+    pub async fn create_org(&self, name: &str, legacy_groups: bool) -> DirectoryResult<Org> {
+        check_org_name(name)?;
+        let name = name.to_string();
+        let dir = self.clone();
+        let org = self
+            .write(move |tx| {
+                if tx.org(&name)?.is_some() {
+                    return Err(DirectoryError::Conflict(format!(
+                        "an organization named \"{name}\" already exists"
+                    )));
+                }
+                let org = Org {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    name: name.clone(),
+                    created: now(),
+                    settings: OrgSettings {
+                        legacy_groups,
+                        ..Default::default()
+                    },
+                };
+                tx.insert_org(&org)?;
+                if legacy_groups {
+                    for (group, _) in LEGACY_GROUPS {
+                        super::resources::insert_plain_group(tx, &org.id, group)?;
+                    }
+                }
+                Ok(org)
+            })
+            .await?;
+        let _ = dir;
+        Ok(org)
+    }
+
+    pub async fn list_orgs(&self) -> DirectoryResult<Vec<Org>> {
+        self.read(|tx| Ok(tx.orgs()?)).await
+    }
+
+    pub async fn org(&self, org: &str) -> DirectoryResult<Org> {
+        let org = org.to_string();
+        self.read(move |tx| find_org(tx, &org)).await
+    }
+
+    /// Counts of what an org holds, for `org show`.
+    pub async fn org_counts(&self, org_id: &str) -> DirectoryResult<(u64, u64, i64)> {
+        let org_id = org_id.to_string();
+        self.read(move |tx| {
+            let all = super::query::Query {
+                cond: super::query::Cond::True,
+                sort: None,
+                window: super::query::Window::Offset {
+                    offset: 0,
+                    limit: 0,
+                },
+            };
+            let (users, _) = tx.search(&org_id, ResourceType::User, &all)?;
+            let (groups, _) = tx.search(&org_id, ResourceType::Group, &all)?;
+            Ok((users, groups, tx.last_seq(&org_id)?))
+        })
+        .await
+    }
+
+    pub async fn set_org(&self, org: &str, change: SettingsChange) -> DirectoryResult<Org> {
+        let org = org.to_string();
+        self.write(move |tx| {
+            let mut o = find_org(tx, &org)?;
+            if let Some(v) = change.scim_api {
+                o.settings.scim_api = v;
+            }
+            if let Some(v) = change.aup {
+                o.settings.aup = v;
+            }
+            if let Some(v) = change.sup {
+                o.settings.sup = v;
+            }
+            tx.update_org(&o)?;
+            Ok(o)
+        })
+        .await
+    }
+}

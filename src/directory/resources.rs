@@ -1,0 +1,663 @@
+//! Users and groups: create, read, replace, patch, delete and list, with
+//! the rules that hold for every write (uniqueness, flat groups, versions,
+//! the change log).
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use super::model::{Change, ChangeKind, GroupRef, MemberRef, Principal, StoredResource};
+use super::query::{self, Cond, Query, Window, fold};
+use super::store::{ReadTx, WriteTx};
+use super::{Directory, DirectoryError, DirectoryResult, now};
+use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
+use crate::scim::patch::{self, Operation};
+use crate::scim::resource::{self, Document, Meta};
+use crate::scim::schema::ResourceType;
+
+/// A resource with what is computed from memberships.
+#[derive(Debug, Clone)]
+pub struct ResourceView {
+    pub stored: StoredResource,
+    /// Groups: their members, when loaded.
+    pub members: Option<Vec<MemberRef>>,
+    /// Users: the groups they are in.
+    pub groups: Option<Vec<GroupRef>>,
+}
+
+impl ResourceView {
+    /// The document with its computed attributes (`members`, `groups`).
+    pub fn document(&self, base_url: &str) -> Document {
+        let mut doc = self.stored.doc.clone();
+        if let Some(members) = &self.members
+            && !members.is_empty()
+        {
+            let list = members
+                .iter()
+                .map(|m| {
+                    let mut o = Map::new();
+                    o.insert("value".into(), Value::String(m.user_id.clone()));
+                    o.insert(
+                        "$ref".into(),
+                        Value::String(format!("{base_url}/Users/{}", m.user_id)),
+                    );
+                    o.insert("display".into(), Value::String(m.display.clone()));
+                    o.insert("type".into(), Value::String("User".into()));
+                    Value::Object(o)
+                })
+                .collect();
+            doc.insert("members".into(), Value::Array(list));
+        }
+        if let Some(groups) = &self.groups
+            && !groups.is_empty()
+        {
+            let list = groups
+                .iter()
+                .map(|g| {
+                    let mut o = Map::new();
+                    o.insert("value".into(), Value::String(g.group_id.clone()));
+                    o.insert(
+                        "$ref".into(),
+                        Value::String(format!("{base_url}/Groups/{}", g.group_id)),
+                    );
+                    o.insert("display".into(), Value::String(g.display.clone()));
+                    o.insert("type".into(), Value::String("direct".into()));
+                    Value::Object(o)
+                })
+                .collect();
+            doc.insert("groups".into(), Value::Array(list));
+        }
+        doc
+    }
+
+    /// The full SCIM representation.
+    pub fn render(&self, base_url: &str) -> Value {
+        let meta = Meta {
+            id: self.stored.id.clone(),
+            created: self.stored.created.clone(),
+            last_modified: self.stored.modified.clone(),
+            version: self.stored.version,
+        };
+        resource::render(self.stored.rtype, &self.document(base_url), &meta, base_url)
+    }
+}
+
+/// A page of a list.
+#[derive(Debug)]
+pub struct ListPage {
+    pub total: u64,
+    /// For index paging, the 1-based index of the first item.
+    pub start_index: Option<u64>,
+    pub items: Vec<ResourceView>,
+    pub next_cursor: Option<String>,
+}
+
+/// RFC 7644 §3.14 / RFC 7232 §3.1: does `If-Match` accept this version?
+/// Weak comparison, as Roster's tags are weak.
+pub fn if_match_accepts(header: &str, version: i64) -> bool {
+    let want = version.to_string();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
+}
+
+fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> DirectoryResult<()> {
+    match if_match {
+        Some(h) if !if_match_accepts(h, current.version) => {
+            Err(DirectoryError::PreconditionFailed {
+                current: resource::etag(current.version),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn require_writes(p: &Principal) -> DirectoryResult<()> {
+    if !p.org.settings.aup {
+        return Err(DirectoryError::Forbidden(format!(
+            "Automated User Provisioning is off for \"{}\", so SCIM writes are refused; turn it on with `roster org set {} --aup on`",
+            p.org.name, p.org.name
+        )));
+    }
+    Ok(())
+}
+
+fn not_found(rtype: ResourceType, id: &str) -> DirectoryError {
+    DirectoryError::NotFound(format!(
+        "no {} with id \"{id}\" in this organization",
+        rtype.name()
+    ))
+}
+
+/// The keys a resource is stored under, from its document.
+fn keys(rtype: ResourceType, doc: &Document) -> (String, Option<String>, Option<String>) {
+    let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = match rtype {
+        ResourceType::User => text("userName"),
+        ResourceType::Group => text("displayName"),
+    };
+    (
+        fold(&name.unwrap_or_default()),
+        text("displayName").map(|d| fold(&d)),
+        text("externalId"),
+    )
+}
+
+/// Takes `members` out of a group document: the ids, in order, once each.
+/// A member whose `type` says it is a group is refused here already.
+fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
+    let Some(Value::Array(items)) = doc.remove("members") else {
+        return Ok(Vec::new());
+    };
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item.get("value").and_then(Value::as_str).ok_or_else(|| {
+            DirectoryError::InvalidValue(
+                "every member needs a \"value\" holding the user's id".into(),
+            )
+        })?;
+        if let Some(t) = item.get("type").and_then(Value::as_str)
+            && !t.eq_ignore_ascii_case("User")
+        {
+            return Err(nested_group(id));
+        }
+        if seen.insert(id.to_string()) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn nested_group(id: &str) -> DirectoryError {
+    DirectoryError::InvalidValue(format!(
+        "member \"{id}\" is a group: nested groups are not supported. Push only flat groups, \
+         exclude parent groups with a group filter, or flatten nested memberships into one group in the IdP"
+    ))
+}
+
+/// Design rule "flat groups only": every member must be a user of the org.
+fn check_members(tx: &mut dyn ReadTx, org_id: &str, ids: &[&str]) -> DirectoryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let kinds = tx.kinds(org_id, ids)?;
+    for id in ids {
+        match kinds.get(*id) {
+            Some(ResourceType::User) => {}
+            Some(ResourceType::Group) => return Err(nested_group(id)),
+            None => {
+                return Err(DirectoryError::InvalidValue(format!(
+                    "member \"{id}\" is not a user of this organization; create the user first"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_unique(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    rtype: ResourceType,
+    name_key: &str,
+    doc: &Document,
+    own_id: Option<&str>,
+) -> DirectoryResult<()> {
+    if let Some(existing) = tx.resource_by_name(org_id, rtype, name_key)?
+        && Some(existing.id.as_str()) != own_id
+    {
+        let (attr, value) = match rtype {
+            ResourceType::User => ("userName", doc.get("userName")),
+            ResourceType::Group => ("displayName", doc.get("displayName")),
+        };
+        let value = value.and_then(Value::as_str).unwrap_or_default();
+        return Err(DirectoryError::Conflict(format!(
+            "{attr} \"{value}\" is already used by {} {} (compared case-insensitively)",
+            rtype.name().to_lowercase(),
+            existing.id
+        )));
+    }
+    Ok(())
+}
+
+fn insert(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    rtype: ResourceType,
+    doc: Document,
+    members: &[String],
+) -> DirectoryResult<ResourceView> {
+    let (name_key, display_key, external_id) = keys(rtype, &doc);
+    check_unique(tx, org_id, rtype, &name_key, &doc, None)?;
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    check_members(tx, org_id, &refs)?;
+    let t = now();
+    let mut stored = StoredResource {
+        position: 0,
+        rtype,
+        id: uuid::Uuid::new_v4().to_string(),
+        name_key,
+        display_key,
+        external_id,
+        doc,
+        created: t.clone(),
+        modified: t.clone(),
+        version: 1,
+    };
+    stored.position = tx.insert_resource(org_id, &stored)?;
+    if !refs.is_empty() {
+        tx.add_members(org_id, &stored.id, &refs)?;
+    }
+    tx.append_change(
+        org_id,
+        &Change {
+            rtype,
+            resource_id: stored.id.clone(),
+            kind: ChangeKind::Created,
+            at: t,
+        },
+    )?;
+    view(tx, org_id, stored, true)
+}
+
+/// Creates a group with just a display name (legacy default groups).
+pub(crate) fn insert_plain_group(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    name: &str,
+) -> DirectoryResult<()> {
+    let mut doc = Document::new();
+    doc.insert("displayName".into(), Value::String(name.into()));
+    insert(tx, org_id, ResourceType::Group, doc, &[])?;
+    Ok(())
+}
+
+fn view(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    stored: StoredResource,
+    with_members: bool,
+) -> DirectoryResult<ResourceView> {
+    let mut v = views(tx, org_id, vec![stored], with_members)?;
+    v.pop()
+        .ok_or_else(|| DirectoryError::NotFound("resource vanished".into()))
+}
+
+fn views(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    stored: Vec<StoredResource>,
+    with_members: bool,
+) -> DirectoryResult<Vec<ResourceView>> {
+    let user_ids: Vec<&str> = stored
+        .iter()
+        .filter(|s| s.rtype == ResourceType::User)
+        .map(|s| s.id.as_str())
+        .collect();
+    let group_ids: Vec<&str> = stored
+        .iter()
+        .filter(|s| s.rtype == ResourceType::Group)
+        .map(|s| s.id.as_str())
+        .collect();
+    let mut groups = if user_ids.is_empty() {
+        Default::default()
+    } else {
+        tx.groups_of(org_id, &user_ids)?
+    };
+    let mut members = if group_ids.is_empty() || !with_members {
+        Default::default()
+    } else {
+        tx.members(org_id, &group_ids)?
+    };
+    Ok(stored
+        .into_iter()
+        .map(|s| match s.rtype {
+            ResourceType::User => {
+                let g = groups.remove(&s.id).unwrap_or_default();
+                ResourceView {
+                    stored: s,
+                    members: None,
+                    groups: Some(g),
+                }
+            }
+            ResourceType::Group => {
+                let m = if with_members {
+                    Some(members.remove(&s.id).unwrap_or_default())
+                } else {
+                    None
+                };
+                ResourceView {
+                    stored: s,
+                    members: m,
+                    groups: None,
+                }
+            }
+        })
+        .collect())
+}
+
+/// Stores `new_doc` (and for groups `new_members`) over `current`. Nothing
+/// is written, and no version is spent, when nothing changed: a repeated
+/// push from the IdP is free.
+fn replace_stored(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    current: StoredResource,
+    new_doc: Document,
+    new_members: Option<Vec<String>>,
+) -> DirectoryResult<ResourceView> {
+    let rtype = current.rtype;
+    let (name_key, display_key, external_id) = keys(rtype, &new_doc);
+    if name_key != current.name_key {
+        check_unique(tx, org_id, rtype, &name_key, &new_doc, Some(&current.id))?;
+    }
+    let (to_add, to_remove) = match &new_members {
+        Some(wanted) => {
+            let have: Vec<String> = tx
+                .members(org_id, &[current.id.as_str()])?
+                .remove(&current.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| m.user_id)
+                .collect();
+            let have_set: HashSet<&str> = have.iter().map(String::as_str).collect();
+            let want_set: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+            let add: Vec<String> = wanted
+                .iter()
+                .filter(|w| !have_set.contains(w.as_str()))
+                .cloned()
+                .collect();
+            let remove: Vec<String> = have
+                .iter()
+                .filter(|h| !want_set.contains(h.as_str()))
+                .cloned()
+                .collect();
+            (add, remove)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let add_refs: Vec<&str> = to_add.iter().map(String::as_str).collect();
+    check_members(tx, org_id, &add_refs)?;
+    let doc_changed = new_doc != current.doc;
+    if !doc_changed && to_add.is_empty() && to_remove.is_empty() {
+        return view(tx, org_id, current, true);
+    }
+    let t = now();
+    let updated = StoredResource {
+        name_key,
+        display_key,
+        external_id,
+        doc: new_doc,
+        modified: t.clone(),
+        version: current.version + 1,
+        ..current
+    };
+    tx.update_resource(org_id, &updated)?;
+    if !add_refs.is_empty() {
+        tx.add_members(org_id, &updated.id, &add_refs)?;
+    }
+    if !to_remove.is_empty() {
+        let refs: Vec<&str> = to_remove.iter().map(String::as_str).collect();
+        tx.remove_members(org_id, &updated.id, &refs)?;
+    }
+    let kind = if doc_changed {
+        ChangeKind::Updated
+    } else {
+        ChangeKind::MembersChanged
+    };
+    tx.append_change(
+        org_id,
+        &Change {
+            rtype,
+            resource_id: updated.id.clone(),
+            kind,
+            at: t,
+        },
+    )?;
+    view(tx, org_id, updated, true)
+}
+
+fn load(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    rtype: ResourceType,
+    id: &str,
+) -> DirectoryResult<StoredResource> {
+    tx.resource(org_id, rtype, id)?
+        .ok_or_else(|| not_found(rtype, id))
+}
+
+impl Directory {
+    pub async fn create_resource(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        body: Value,
+    ) -> DirectoryResult<ResourceView> {
+        require_writes(p)?;
+        let mut doc = resource::from_request(rtype, &body)?;
+        let members = if rtype == ResourceType::Group {
+            take_members(&mut doc)?
+        } else {
+            Vec::new()
+        };
+        let org_id = p.org.id.clone();
+        self.write(move |tx| insert(tx, &org_id, rtype, doc, &members))
+            .await
+    }
+
+    pub async fn get_resource(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        id: &str,
+        with_members: bool,
+    ) -> DirectoryResult<ResourceView> {
+        let org_id = p.org.id.clone();
+        let id = id.to_string();
+        self.read(move |tx| {
+            let s = load(tx, &org_id, rtype, &id)?;
+            view(tx, &org_id, s, with_members)
+        })
+        .await
+    }
+
+    /// PUT (RFC 7644 §3.5.1): the body replaces the resource; read-only
+    /// attributes are ignored, so `id` stays what it is.
+    pub async fn replace_resource(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        id: &str,
+        body: Value,
+        if_match: Option<String>,
+    ) -> DirectoryResult<ResourceView> {
+        require_writes(p)?;
+        let mut doc = resource::from_request(rtype, &body)?;
+        let members = if rtype == ResourceType::Group {
+            Some(take_members(&mut doc)?)
+        } else {
+            None
+        };
+        let org_id = p.org.id.clone();
+        let id = id.to_string();
+        self.write(move |tx| {
+            let current = load(tx, &org_id, rtype, &id)?;
+            check_if_match(if_match.as_deref(), &current)?;
+            replace_stored(tx, &org_id, current, doc, members)
+        })
+        .await
+    }
+
+    /// PATCH (RFC 7644 §3.5.2): all operations apply, or none.
+    pub async fn patch_resource(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        id: &str,
+        ops: Vec<Operation>,
+        if_match: Option<String>,
+    ) -> DirectoryResult<ResourceView> {
+        require_writes(p)?;
+        let org_id = p.org.id.clone();
+        let id = id.to_string();
+        self.write(move |tx| {
+            let current = load(tx, &org_id, rtype, &id)?;
+            check_if_match(if_match.as_deref(), &current)?;
+            let mut doc = current.doc.clone();
+            if rtype == ResourceType::Group && !ops.is_empty() {
+                let members = tx
+                    .members(&org_id, &[current.id.as_str()])?
+                    .remove(&current.id)
+                    .unwrap_or_default();
+                if !members.is_empty() {
+                    let list = members
+                        .into_iter()
+                        .map(|m| {
+                            let mut o = Map::new();
+                            o.insert("value".into(), Value::String(m.user_id));
+                            Value::Object(o)
+                        })
+                        .collect();
+                    doc.insert("members".into(), Value::Array(list));
+                }
+            }
+            let mut patched = patch::apply(rtype, &doc, &ops)?;
+            let members = if rtype == ResourceType::Group {
+                Some(take_members(&mut patched)?)
+            } else {
+                None
+            };
+            replace_stored(tx, &org_id, current, patched, members)
+        })
+        .await
+    }
+
+    pub async fn delete_resource(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        id: &str,
+        if_match: Option<String>,
+    ) -> DirectoryResult<()> {
+        require_writes(p)?;
+        let org_id = p.org.id.clone();
+        let id = id.to_string();
+        self.write(move |tx| {
+            let current = load(tx, &org_id, rtype, &id)?;
+            check_if_match(if_match.as_deref(), &current)?;
+            tx.delete_resource(&org_id, rtype, &id)?;
+            tx.append_change(
+                &org_id,
+                &Change {
+                    rtype,
+                    resource_id: id.clone(),
+                    kind: ChangeKind::Deleted,
+                    at: now(),
+                },
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Lists resources of the given types (both for a search at the root,
+    /// RFC 7644 §3.4.2.1), filtered, sorted and paged in the store.
+    pub async fn list_resources(
+        &self,
+        p: &Principal,
+        rtypes: Vec<ResourceType>,
+        params: ListParams,
+        with_members: bool,
+    ) -> DirectoryResult<ListPage> {
+        let org_id = p.org.id.clone();
+        // Resolve the filter per type; at the root, a type whose schema
+        // lacks the filter's attributes contributes nothing.
+        let mut plans = Vec::new();
+        let mut first_err = None;
+        for rt in &rtypes {
+            let cond = match &params.filter {
+                None => Ok(Cond::True),
+                Some(f) => query::resolve_filter(*rt, f),
+            };
+            let sort = params
+                .sort_by
+                .as_ref()
+                .map(|s| query::resolve_sort(*rt, s, params.sort_order == SortOrder::Descending))
+                .transpose();
+            match (cond, sort) {
+                (Ok(c), Ok(s)) => plans.push((*rt, c, s)),
+                (Err(e), _) | (_, Err(e)) => {
+                    if rtypes.len() == 1 {
+                        return Err(e.into());
+                    }
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        if plans.is_empty() {
+            if let Some(e) = first_err {
+                return Err(e.into());
+            }
+        }
+        let count = params.count;
+        let page = params.page;
+        let issued = Utc::now().timestamp();
+        let single_keyset = plans.len() == 1 && plans.first().is_some_and(|(_, _, s)| s.is_none());
+        self.read(move |tx| {
+            let (mut offset, after) = match page {
+                Page::Index(i) => (i.saturating_sub(1), None),
+                Page::CursorStart => (0, None),
+                Page::Cursor(Cursor::Offset { offset, .. }) => (offset, None),
+                Page::Cursor(Cursor::After { position, .. }) => {
+                    if !single_keyset {
+                        return Err(DirectoryError::Protocol(crate::scim::ScimError::bad_request(
+                            crate::scim::ScimType::InvalidCursor,
+                            "this cursor belongs to another query; start again with cursor= (empty)",
+                        )));
+                    }
+                    (0, Some(position))
+                }
+            };
+            let mut total = 0u64;
+            let mut items = Vec::new();
+            let mut remaining = count;
+            let mut more = false;
+            for (rt, cond, sort) in plans {
+                // Fetch one more than asked, to know whether a next page exists.
+                let window = match after {
+                    Some(position) => Window::After { position, limit: remaining + 1 },
+                    None => Window::Offset { offset, limit: remaining + 1 },
+                };
+                let q = Query { cond, sort, window };
+                let (n, mut rows) = tx.search(&org_id, rt, &q)?;
+                total += n;
+                let skipped = offset.min(n);
+                offset -= skipped;
+                if rows.len() as u64 > remaining {
+                    more = true;
+                    rows.truncate(remaining as usize);
+                }
+                remaining -= rows.len() as u64;
+                let mut v = views(tx, &org_id, rows, with_members)?;
+                items.append(&mut v);
+            }
+            let start_index = match page {
+                Page::Index(i) => Some(i),
+                _ => None,
+            };
+            let next_cursor = match page {
+                Page::Index(_) => None,
+                _ if !more || count == 0 => None,
+                _ if single_keyset => items.last().map(|v| Cursor::After { position: v.stored.position, issued }.encode()),
+                Page::Cursor(Cursor::Offset { offset: o, .. }) => Some(Cursor::Offset { offset: o + items.len() as u64, issued }.encode()),
+                _ => Some(Cursor::Offset { offset: items.len() as u64, issued }.encode()),
+            };
+            Ok(ListPage { total, start_index, items, next_cursor })
+        })
+        .await
+    }
+}

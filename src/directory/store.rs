@@ -1,0 +1,120 @@
+//! The storage interface. SQLite implements it today and PostgreSQL will;
+//! nothing here is specific to either.
+//!
+//! Reads run in a consistent snapshot. Writes are jobs: the store runs each
+//! inside a transaction (possibly together with other jobs, each in its own
+//! savepoint) and calls the job's delivery only once the commit is durable.
+
+use std::collections::HashMap;
+
+use super::model::{Change, GroupRef, MemberRef, Org, StoredResource, TokenRecord};
+use super::query::Query;
+use crate::scim::schema::ResourceType;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a unique constraint was violated: {0}")]
+    Unique(String),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("database error: {0}")]
+    Backend(String),
+    #[error("the stored data is not valid: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a read sees.
+pub trait ReadTx {
+    /// An org by id or by name (case-insensitive).
+    fn org(&mut self, id_or_name: &str) -> StoreResult<Option<Org>>;
+    fn orgs(&mut self) -> StoreResult<Vec<Org>>;
+    fn token_by_hash(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRecord>>;
+    fn tokens(&mut self, org_id: &str) -> StoreResult<Vec<TokenRecord>>;
+    fn resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>>;
+    fn resource_by_name(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        name_key: &str,
+    ) -> StoreResult<Option<StoredResource>>;
+    /// The resources matching `q`, and how many match in all.
+    fn search(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        q: &Query,
+    ) -> StoreResult<(u64, Vec<StoredResource>)>;
+    /// Members of each group, in insertion order.
+    fn members(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<MemberRef>>>;
+    /// Groups of each user, by display name.
+    fn groups_of(
+        &mut self,
+        org_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<GroupRef>>>;
+    /// Which of `ids` are users and which are groups of the org.
+    fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>>;
+    fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
+}
+
+/// What a write may do, besides reading.
+pub trait WriteTx: ReadTx {
+    fn insert_org(&mut self, org: &Org) -> StoreResult<()>;
+    fn update_org(&mut self, org: &Org) -> StoreResult<()>;
+    fn insert_token(&mut self, token: &TokenRecord) -> StoreResult<()>;
+    fn revoke_token(&mut self, org_id: &str, token_id: &str, at: &str) -> StoreResult<bool>;
+    fn touch_token(&mut self, token_id: &str, at: &str) -> StoreResult<()>;
+    /// Inserts and returns the resource's position.
+    fn insert_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<i64>;
+    fn update_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<()>;
+    fn delete_resource(&mut self, org_id: &str, rtype: ResourceType, id: &str)
+    -> StoreResult<bool>;
+    fn add_members(&mut self, org_id: &str, group_id: &str, user_ids: &[&str]) -> StoreResult<()>;
+    fn remove_members(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<()>;
+    /// Appends to the org's change log and returns the new sequence number.
+    fn append_change(&mut self, org_id: &str, change: &Change) -> StoreResult<i64>;
+}
+
+/// Called once the job's transaction has committed durably, or failed.
+pub type Delivery = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+/// A write job: it runs inside the store's transaction and says whether
+/// its changes are to be kept, and what to deliver after the commit.
+pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> (bool, Delivery) + Send>;
+
+/// A read job, run on a blocking thread.
+pub type ReadJob<'a> = &'a mut (dyn FnMut(&mut dyn ReadTx) -> StoreResult<()> + Send);
+
+pub trait Store: Send + Sync + 'static {
+    /// Runs `job` in a read snapshot; blocks the calling thread.
+    fn read(&self, job: ReadJob<'_>) -> StoreResult<()>;
+    /// Queues `job`; its delivery runs after the commit.
+    fn write(&self, job: WriteJob) -> StoreResult<()>;
+    /// Commit batch sizes so far, for metrics: (batches, jobs).
+    fn commit_stats(&self) -> CommitStats;
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitStats {
+    pub commits: u64,
+    pub jobs: u64,
+    pub max_batch: u64,
+    /// Commits by batch size, bucketed by the store's upper bounds.
+    pub batch_buckets: [u64; 10],
+}

@@ -1,0 +1,144 @@
+//! SCIM bearer tokens: random, shown once, stored as a hash, revocable.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::model::{Principal, TokenRecord};
+use super::orgs::find_org;
+use super::{Directory, DirectoryError, DirectoryResult, now};
+
+/// Prefix of every SCIM token, so that secret scanners recognise them.
+pub const TOKEN_PREFIX: &str = "roster_scim_";
+
+/// A token is stored only as SHA-256 of its secret: the secret has 256
+/// bits of entropy, so a slow hash would add nothing.
+pub fn hash_token(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// How often a token's last-used time is written at most: recording every
+/// request would turn every read into a write.
+const LAST_USED_RESOLUTION: Duration = Duration::from_secs(60);
+
+static LAST_TOUCH: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+
+fn should_touch(token_id: &str) -> bool {
+    let Ok(mut guard) = LAST_TOUCH.lock() else {
+        return false;
+    };
+    let map = guard.get_or_insert_with(HashMap::new);
+    let now = Instant::now();
+    match map.get(token_id) {
+        Some(t) if now.duration_since(*t) < LAST_USED_RESOLUTION => false,
+        _ => {
+            map.insert(token_id.to_string(), now);
+            true
+        }
+    }
+}
+
+impl Directory {
+    /// Creates a token and returns it with its secret, which is not stored.
+    pub async fn create_token(
+        &self,
+        org: &str,
+        name: &str,
+    ) -> DirectoryResult<(TokenRecord, String)> {
+        let name = name.trim().to_string();
+        if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+            return Err(DirectoryError::InvalidValue(
+                "a token name must be 1 to 128 printable characters, such as \"Okta\"".into(),
+            ));
+        }
+        let org = org.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let secret = new_secret();
+            let rec = TokenRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                org_id: o.id,
+                name,
+                hash: hash_token(&secret),
+                created: now(),
+                last_used: None,
+                revoked: None,
+            };
+            tx.insert_token(&rec)?;
+            Ok((rec, secret))
+        })
+        .await
+    }
+
+    pub async fn list_tokens(&self, org: &str) -> DirectoryResult<Vec<TokenRecord>> {
+        let org = org.to_string();
+        self.read(move |tx| {
+            let o = find_org(tx, &org)?;
+            Ok(tx.tokens(&o.id)?)
+        })
+        .await
+    }
+
+    pub async fn revoke_token(&self, org: &str, token_id: &str) -> DirectoryResult<()> {
+        let org = org.to_string();
+        let token_id = token_id.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            if tx.revoke_token(&o.id, &token_id, &now())? {
+                Ok(())
+            } else {
+                Err(DirectoryError::NotFound(format!(
+                    "no active token {token_id} in \"{}\"; `roster token list {}` shows them",
+                    o.name, o.name
+                )))
+            }
+        })
+        .await
+    }
+
+    /// Checks a bearer token for an org. The same answer is given for an
+    /// unknown org and a wrong token, so a caller learns nothing about
+    /// which orgs exist.
+    pub async fn authenticate(&self, org: &str, secret: &str) -> DirectoryResult<Principal> {
+        let org = org.to_string();
+        let hash = hash_token(secret);
+        let principal = self
+            .read(move |tx| {
+                let denied = || {
+                    DirectoryError::Unauthenticated(
+                        "the bearer token is not valid for this organization; create one with `roster token create ORG --name NAME`".into(),
+                    )
+                };
+                let o = tx.org(&org)?.ok_or_else(denied)?;
+                let t = tx.token_by_hash(&hash)?.ok_or_else(denied)?;
+                let same: bool = t.hash.ct_eq(&hash).into();
+                if !same || t.org_id != o.id || t.revoked.is_some() {
+                    return Err(denied());
+                }
+                Ok(Principal { org: o, token_id: t.id, token_name: t.name })
+            })
+            .await?;
+        if should_touch(&principal.token_id) {
+            let id = principal.token_id.clone();
+            // Fire and forget: a lost last-used time is no reason to fail
+            // the request.
+            let dir = self.clone();
+            tokio::spawn(async move {
+                let _ = dir.write(move |tx| Ok(tx.touch_token(&id, &now())?)).await;
+            });
+        }
+        Ok(principal)
+    }
+}

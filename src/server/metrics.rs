@@ -1,0 +1,104 @@
+//! Prometheus metrics: requests by route and status, request latency, and
+//! the store's commit batch sizes.
+
+use std::fmt::Write;
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::directory::store::CommitStats;
+use crate::store::sqlite::BATCH_BUCKETS;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+        });
+        registry.register(
+            "roster_http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "roster_http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+        }
+    }
+
+    /// The text exposition format, with the store's commit statistics.
+    pub fn render(&self, commits: CommitStats) -> String {
+        let mut out = String::new();
+        if let Ok(reg) = self.registry.lock() {
+            let _ = encode(&mut out, &reg);
+        }
+        // encode() ends with "# EOF"; the store's histogram goes before it.
+        if let Some(stripped) = out.strip_suffix("# EOF\n") {
+            out = stripped.to_string();
+        }
+        let _ = writeln!(
+            out,
+            "# HELP roster_store_commit_batch_size Write jobs committed per transaction (group commit)."
+        );
+        let _ = writeln!(out, "# TYPE roster_store_commit_batch_size histogram");
+        let mut cumulative = 0;
+        for (bound, n) in BATCH_BUCKETS.iter().zip(commits.batch_buckets.iter()) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "roster_store_commit_batch_size_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "roster_store_commit_batch_size_bucket{{le=\"+Inf\"}} {}",
+            commits.commits
+        );
+        let _ = writeln!(out, "roster_store_commit_batch_size_sum {}", commits.jobs);
+        let _ = writeln!(
+            out,
+            "roster_store_commit_batch_size_count {}",
+            commits.commits
+        );
+        out.push_str("# EOF\n");
+        out
+    }
+}

@@ -1,0 +1,662 @@
+//! The SCIM endpoints (RFC 7644 §3) under `/scim/{org}`.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, get};
+use serde_json::Value;
+
+use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
+use super::{AppState, RequestNote};
+use crate::directory::model::Principal;
+use crate::directory::resources::ResourceView;
+use crate::scim::discovery::{MAX_BODY_BYTES, service_provider_config};
+use crate::scim::list::{RawParams, list_response};
+use crate::scim::resource::{Projection, etag};
+use crate::scim::schema::{ALL_SCHEMAS, LIST_RESPONSE_SCHEMA, ResourceType};
+use crate::scim::{ScimError, patch};
+
+type Result<T> = std::result::Result<T, ScimErrorResponse>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list_root))
+        .route("/.search", only_post(axum::routing::post(search_root)))
+        .route("/ServiceProviderConfig", read_only(get(sp_config)))
+        .route("/ResourceTypes", read_only(get(resource_types)))
+        .route("/ResourceTypes/{id}", read_only(get(resource_type)))
+        .route("/Schemas", read_only(get(schemas)))
+        .route("/Schemas/{id}", read_only(get(schema_by_id)))
+        .route(
+            "/Users",
+            get(list_users)
+                .post(create_user)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Users/.search",
+            only_post(axum::routing::post(search_users)),
+        )
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(put_user)
+                .patch(patch_user)
+                .delete(delete_user)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups",
+            get(list_groups)
+                .post(create_group)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Groups/.search",
+            only_post(axum::routing::post(search_groups)),
+        )
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(put_group)
+                .patch(patch_group)
+                .delete(delete_group)
+                .fallback(method_not_allowed),
+        )
+        .route("/Bulk", any(not_implemented))
+        .route("/Me", any(not_implemented))
+        .fallback(unknown_endpoint)
+}
+
+fn read_only(r: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    r.fallback(method_not_allowed)
+}
+fn only_post(r: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    r.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(method: Method) -> ScimErrorResponse {
+    ScimErrorResponse(ScimError::new(
+        405,
+        None,
+        format!("{method} is not allowed on this endpoint"),
+    ))
+}
+
+async fn not_implemented() -> ScimErrorResponse {
+    ScimErrorResponse(ScimError::new(
+        501,
+        None,
+        "not implemented: /ServiceProviderConfig lists what this server supports",
+    ))
+}
+
+async fn unknown_endpoint(req: Request) -> ScimErrorResponse {
+    ScimErrorResponse(ScimError::not_found(format!(
+        "no SCIM endpoint at {}; the endpoints are /Users, /Groups, /Schemas, /ResourceTypes and /ServiceProviderConfig",
+        req.uri().path()
+    )))
+}
+
+/// A SCIM JSON response.
+fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    resp
+}
+
+fn noted(mut resp: Response, p: &Principal) -> Response {
+    resp.extensions_mut().insert(RequestNote {
+        org: p.org.name.clone(),
+        token: p.token_name.clone(),
+    });
+    resp
+}
+
+/// Authenticates the bearer token and checks the org's SCIM API toggle.
+async fn principal(
+    state: &AppState,
+    org: &str,
+    headers: &HeaderMap,
+) -> std::result::Result<Principal, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| rest.trim().to_string())
+        });
+    let Some(token) = token else {
+        return Err(ScimErrorResponse(ScimError::new(
+            401,
+            None,
+            "missing bearer token: send `Authorization: Bearer TOKEN` with a token from `roster token create`",
+        ))
+        .into_response());
+    };
+    let p = state
+        .directory
+        .authenticate(org, &token)
+        .await
+        .map_err(|e| ScimErrorResponse::from(e).into_response())?;
+    if !p.org.settings.scim_api {
+        let msg = format!(
+            "the SCIM API is off for \"{}\"; turn it on with `roster org set {} --scim-api on`",
+            p.org.name, p.org.name
+        );
+        return Err(noted(
+            ScimErrorResponse(ScimError::new(403, None, msg)).into_response(),
+            &p,
+        ));
+    }
+    Ok(p)
+}
+
+fn base_url(state: &AppState, p: &Principal) -> String {
+    format!("{}/scim/{}", state.public_url, p.org.id)
+}
+
+/// Reads a JSON body: RFC 7644 §3.1 media types, or none (Okta's test
+/// suite sends none), at most [`MAX_BODY_BYTES`].
+async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let media = ct.split(';').next().unwrap_or("").trim();
+        if !matches!(media, "application/scim+json" | "application/json" | "") {
+            return Err(ScimError::new(
+                415,
+                None,
+                format!("content type \"{media}\" is not accepted; send application/scim+json or application/json"),
+            )
+            .into());
+        }
+    }
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        ScimError::new(
+            413,
+            None,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes; split the change into smaller requests"),
+        )
+    })?;
+    if bytes.is_empty() {
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is required",
+        )
+        .into());
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
+    })
+}
+
+fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
+    q.as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn projection_from(
+    rtypes: &[ResourceType],
+    attributes: Option<&str>,
+    excluded: Option<&str>,
+) -> Result<Projection> {
+    Ok(Projection::parse(rtypes, attributes, excluded)?)
+}
+
+fn one_resource(
+    state: &AppState,
+    p: &Principal,
+    v: &ResourceView,
+    proj: &Projection,
+    status: StatusCode,
+) -> Response {
+    let base = base_url(state, p);
+    let mut body = v.render(&base);
+    proj.apply(v.stored.rtype, &mut body);
+    let mut resp = scim_json(status, &body);
+    if let Ok(tag) = HeaderValue::from_str(&etag(v.stored.version)) {
+        resp.headers_mut().insert(header::ETAG, tag);
+    }
+    if status == StatusCode::CREATED
+        && let Ok(loc) = HeaderValue::from_str(&format!(
+            "{base}/{}/{}",
+            v.stored.rtype.endpoint(),
+            v.stored.id
+        ))
+    {
+        resp.headers_mut().insert(header::LOCATION, loc);
+    }
+    noted(resp, p)
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+// ---- discovery (RFC 7644 §4) ----
+
+async fn sp_config(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match principal(&s, &org, &headers).await {
+        Ok(p) => noted(
+            scim_json(StatusCode::OK, &service_provider_config(&base_url(&s, &p))),
+            &p,
+        ),
+        Err(r) => r,
+    }
+}
+
+fn list_of(items: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": items.len(),
+        "itemsPerPage": items.len(),
+        "startIndex": 1,
+        "Resources": items,
+    })
+}
+
+async fn resource_types(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match principal(&s, &org, &headers).await {
+        Ok(p) => {
+            let base = base_url(&s, &p);
+            let items = [ResourceType::User, ResourceType::Group]
+                .iter()
+                .map(|r| r.to_json(&base))
+                .collect();
+            noted(scim_json(StatusCode::OK, &list_of(items)), &p)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn resource_type(
+    State(s): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let found = [ResourceType::User, ResourceType::Group]
+        .into_iter()
+        .find(|r| r.name().eq_ignore_ascii_case(&id));
+    let resp = match found {
+        Some(r) => scim_json(StatusCode::OK, &r.to_json(&base_url(&s, &p))),
+        None => ScimErrorResponse(ScimError::not_found(format!(
+            "no resource type \"{id}\"; there are User and Group"
+        )))
+        .into_response(),
+    };
+    noted(resp, &p)
+}
+
+async fn schemas(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match principal(&s, &org, &headers).await {
+        Ok(p) => {
+            let base = base_url(&s, &p);
+            let items = ALL_SCHEMAS.iter().map(|sc| sc.to_json(&base)).collect();
+            noted(scim_json(StatusCode::OK, &list_of(items)), &p)
+        }
+        Err(r) => r,
+    }
+}
+
+async fn schema_by_id(
+    State(s): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let resp = match ALL_SCHEMAS
+        .iter()
+        .find(|sc| sc.id.eq_ignore_ascii_case(&id))
+    {
+        Some(sc) => scim_json(StatusCode::OK, &sc.to_json(&base_url(&s, &p))),
+        None => ScimErrorResponse(ScimError::not_found(format!(
+            "no schema \"{id}\"; GET /Schemas lists them"
+        )))
+        .into_response(),
+    };
+    noted(resp, &p)
+}
+
+// ---- resources (RFC 7644 §3.3 - §3.6) ----
+
+async fn list(
+    s: AppState,
+    org: String,
+    headers: HeaderMap,
+    rtypes: Vec<ResourceType>,
+    raw: std::result::Result<RawParams, ScimError>,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result: Result<Response> = async {
+        let params = raw?.parse(chrono::Utc::now().timestamp())?;
+        let proj = projection_from(
+            &rtypes,
+            params.attributes.as_deref(),
+            params.excluded_attributes.as_deref(),
+        )?;
+        let with_members = proj.wants(None, "members");
+        let page = s
+            .directory
+            .list_resources(&p, rtypes, params, with_members)
+            .await?;
+        let base = base_url(&s, &p);
+        let items = page
+            .items
+            .iter()
+            .map(|v| {
+                let mut body = v.render(&base);
+                proj.apply(v.stored.rtype, &mut body);
+                body
+            })
+            .collect();
+        Ok(scim_json(
+            StatusCode::OK,
+            &list_response(page.total, page.start_index, items, page.next_cursor),
+        ))
+    }
+    .await;
+    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+}
+
+async fn list_root(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let pairs = query_pairs(&q);
+    let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    list(
+        s,
+        org,
+        headers,
+        vec![ResourceType::User, ResourceType::Group],
+        Ok(raw),
+    )
+    .await
+}
+
+async fn search_body(headers: &HeaderMap, body: Body) -> std::result::Result<RawParams, ScimError> {
+    let v = json_body(headers, body).await.map_err(|e| e.0)?;
+    RawParams::from_search_body(&v)
+}
+
+async fn search_root(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let raw = search_body(&headers, body).await;
+    list(
+        s,
+        org,
+        headers,
+        vec![ResourceType::User, ResourceType::Group],
+        raw,
+    )
+    .await
+}
+
+async fn do_list(
+    s: AppState,
+    org: String,
+    q: Option<String>,
+    headers: HeaderMap,
+    rtype: ResourceType,
+) -> Response {
+    let pairs = query_pairs(&q);
+    let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    list(s, org, headers, vec![rtype], Ok(raw)).await
+}
+
+async fn do_get(
+    s: AppState,
+    org: String,
+    id: String,
+    q: Option<String>,
+    headers: HeaderMap,
+    rtype: ResourceType,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result: Result<Response> = async {
+        let pairs = query_pairs(&q);
+        let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let proj = projection_from(
+            &[rtype],
+            raw.attributes.as_deref(),
+            raw.excluded_attributes.as_deref(),
+        )?;
+        let v = s
+            .directory
+            .get_resource(&p, rtype, &id, proj.wants(None, "members"))
+            .await?;
+        // RFC 7644 §3.14: If-None-Match naming the current version: 304.
+        if let Some(inm) = header_text(&headers, header::IF_NONE_MATCH)
+            && crate::directory::resources::if_match_accepts(&inm, v.stored.version)
+        {
+            let mut resp = StatusCode::NOT_MODIFIED.into_response();
+            if let Ok(tag) = HeaderValue::from_str(&etag(v.stored.version)) {
+                resp.headers_mut().insert(header::ETAG, tag);
+            }
+            return Ok(resp);
+        }
+        Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
+    }
+    .await;
+    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+}
+
+async fn do_write(
+    s: AppState,
+    org: String,
+    id: Option<String>,
+    headers: HeaderMap,
+    body: Option<Body>,
+    method: Method,
+    q: Option<String>,
+    rtype: ResourceType,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result: Result<Response> = async {
+        let pairs = query_pairs(&q);
+        let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let proj = projection_from(
+            &[rtype],
+            raw.attributes.as_deref(),
+            raw.excluded_attributes.as_deref(),
+        )?;
+        let if_match = header_text(&headers, header::IF_MATCH);
+        let body = match body {
+            Some(b) => Some(json_body(&headers, b).await?),
+            None => None,
+        };
+        let id = id.unwrap_or_default();
+        let dir = &s.directory;
+        match (method, body) {
+            (Method::POST, Some(b)) => {
+                let v = dir.create_resource(&p, rtype, b).await?;
+                Ok(one_resource(&s, &p, &v, &proj, StatusCode::CREATED))
+            }
+            (Method::PUT, Some(b)) => {
+                let v = dir.replace_resource(&p, rtype, &id, b, if_match).await?;
+                Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
+            }
+            (Method::PATCH, Some(b)) => {
+                let ops = patch::parse_request(&b)?;
+                let v = dir.patch_resource(&p, rtype, &id, ops, if_match).await?;
+                Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
+            }
+            (Method::DELETE, _) => {
+                dir.delete_resource(&p, rtype, &id, if_match).await?;
+                Ok(StatusCode::NO_CONTENT.into_response())
+            }
+            (m, _) => Err(ScimError::new(405, None, format!("{m} is not allowed here")).into()),
+        }
+    }
+    .await;
+    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+}
+
+async fn do_search(
+    s: AppState,
+    org: String,
+    headers: HeaderMap,
+    body: Body,
+    rtype: ResourceType,
+) -> Response {
+    let raw = search_body(&headers, body).await;
+    list(s, org, headers, vec![rtype], raw).await
+}
+
+macro_rules! resource_handlers {
+    ($rtype:expr, $list:ident, $search:ident, $create:ident, $get:ident, $put:ident, $patch:ident, $delete:ident) => {
+        async fn $list(
+            State(s): State<AppState>,
+            Path(org): Path<String>,
+            RawQuery(q): RawQuery,
+            headers: HeaderMap,
+        ) -> Response {
+            do_list(s, org, q, headers, $rtype).await
+        }
+        async fn $search(
+            State(s): State<AppState>,
+            Path(org): Path<String>,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            do_search(s, org, headers, body, $rtype).await
+        }
+        async fn $create(
+            State(s): State<AppState>,
+            Path(org): Path<String>,
+            RawQuery(q): RawQuery,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            do_write(s, org, None, headers, Some(body), Method::POST, q, $rtype).await
+        }
+        async fn $get(
+            State(s): State<AppState>,
+            Path((org, id)): Path<(String, String)>,
+            RawQuery(q): RawQuery,
+            headers: HeaderMap,
+        ) -> Response {
+            do_get(s, org, id, q, headers, $rtype).await
+        }
+        async fn $put(
+            State(s): State<AppState>,
+            Path((org, id)): Path<(String, String)>,
+            RawQuery(q): RawQuery,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            do_write(
+                s,
+                org,
+                Some(id),
+                headers,
+                Some(body),
+                Method::PUT,
+                q,
+                $rtype,
+            )
+            .await
+        }
+        async fn $patch(
+            State(s): State<AppState>,
+            Path((org, id)): Path<(String, String)>,
+            RawQuery(q): RawQuery,
+            headers: HeaderMap,
+            body: Body,
+        ) -> Response {
+            do_write(
+                s,
+                org,
+                Some(id),
+                headers,
+                Some(body),
+                Method::PATCH,
+                q,
+                $rtype,
+            )
+            .await
+        }
+        async fn $delete(
+            State(s): State<AppState>,
+            Path((org, id)): Path<(String, String)>,
+            headers: HeaderMap,
+        ) -> Response {
+            do_write(
+                s,
+                org,
+                Some(id),
+                headers,
+                None,
+                Method::DELETE,
+                None,
+                $rtype,
+            )
+            .await
+        }
+    };
+}
+
+resource_handlers!(
+    ResourceType::User,
+    list_users,
+    search_users,
+    create_user,
+    get_user,
+    put_user,
+    patch_user,
+    delete_user
+);
+resource_handlers!(
+    ResourceType::Group,
+    list_groups,
+    search_groups,
+    create_group,
+    get_group,
+    put_group,
+    patch_group,
+    delete_group
+);

@@ -1,0 +1,814 @@
+//! The embedded SQLite store.
+//!
+//! One writer thread owns the only writing connection and commits jobs in
+//! batches: while one commit waits for its fsync, new jobs queue up and go
+//! into the next transaction together (group commit), each in its own
+//! savepoint so that one job's failure rolls back only that job. Reads use
+//! a pool of connections and run concurrently (WAL mode).
+//!
+//! Durability: WAL with `synchronous=FULL` syncs the log on every commit,
+//! and a job's delivery runs only after its commit returned, so a write
+//! acknowledged to a client survives `kill -9` and power loss.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
+
+use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
+use crate::directory::model::{
+    Change, GroupRef, MemberRef, Org, OrgSettings, StoredResource, TokenRecord,
+};
+use crate::directory::query::{Query, fold};
+use crate::directory::store::{
+    CommitStats, ReadJob, ReadTx, Store, StoreError, StoreResult, WriteJob, WriteTx,
+};
+use crate::scim::schema::ResourceType;
+
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+/// Upper bounds of the commit batch size histogram.
+pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE orgs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    scim_api INTEGER NOT NULL,
+    aup INTEGER NOT NULL,
+    sup INTEGER NOT NULL,
+    legacy_groups INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    hash BLOB NOT NULL UNIQUE,
+    created TEXT NOT NULL,
+    last_used TEXT,
+    revoked TEXT
+);
+CREATE INDEX tokens_org ON tokens(org_id);
+CREATE TABLE users (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    display_key TEXT,
+    external_id TEXT,
+    doc TEXT NOT NULL,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_id ON users(org_id, id);
+CREATE UNIQUE INDEX users_name ON users(org_id, name_key);
+CREATE INDEX users_display ON users(org_id, display_key);
+CREATE INDEX users_external ON users(org_id, external_id);
+CREATE TABLE groups (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    display_key TEXT,
+    external_id TEXT,
+    doc TEXT NOT NULL,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX groups_id ON groups(org_id, id);
+CREATE UNIQUE INDEX groups_name ON groups(org_id, name_key);
+CREATE INDEX groups_display ON groups(org_id, display_key);
+CREATE INDEX groups_external ON groups(org_id, external_id);
+CREATE TABLE memberships (
+    group_pos INTEGER NOT NULL REFERENCES groups(position) ON DELETE CASCADE,
+    user_pos INTEGER NOT NULL REFERENCES users(position) ON DELETE CASCADE,
+    PRIMARY KEY (group_pos, user_pos)
+) WITHOUT ROWID;
+CREATE INDEX memberships_user ON memberships(user_pos, group_pos);
+CREATE TABLE changes (
+    org_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (org_id, seq)
+) WITHOUT ROWID;
+"#;
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        return StoreError::Unique(msg.clone().unwrap_or_else(|| e.to_string()));
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(backend)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")
+        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(128);
+    // Case folding as the directory does it (full Unicode, not SQLite's
+    // ASCII-only lower()).
+    conn.create_scalar_function(
+        "roster_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let s: Option<String> = ctx.get(0)?;
+            Ok(s.map(|s| fold(&s)))
+        },
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Backend(format!(
+            "the database has schema version {version}, newer than this roster ({SCHEMA_VERSION}); upgrade roster"
+        )));
+    }
+    if version < 1 {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        // Another process may have migrated while we waited for the lock.
+        let again: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(backend)?;
+        if again < 1 {
+            tx.execute_batch(SCHEMA).map_err(backend)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+    max_batch: AtomicU64,
+    buckets: [AtomicU64; 10],
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    sender: Mutex<Option<Sender<WriteJob>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    stats: Arc<Stats>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            return Err(StoreError::Backend(format!(
+                "the directory {} for the database does not exist; create it first",
+                dir.display()
+            )));
+        }
+        let mut conn = Connection::open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        configure(&conn)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "cannot put {} in WAL mode (got {mode})",
+                path.display()
+            )));
+        }
+        migrate(&mut conn)?;
+        let (tx, rx) = channel::<WriteJob>();
+        let stats = Arc::new(Stats::default());
+        let thread_stats = stats.clone();
+        let writer = std::thread::Builder::new()
+            .name("roster-sqlite-writer".into())
+            .spawn(move || write_loop(conn, rx, thread_stats))
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            sender: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+            stats,
+        })
+    }
+
+    fn reader(&self) -> StoreResult<Connection> {
+        if let Some(c) = self.readers.lock().ok().and_then(|mut r| r.pop()) {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(backend)?;
+        configure(&c)?;
+        c.execute_batch("PRAGMA query_only = ON").map_err(backend)?;
+        Ok(c)
+    }
+
+    /// Stops the writer after the jobs already queued.
+    pub fn close(&self) {
+        if let Ok(mut s) = self.sender.lock() {
+            s.take();
+        }
+        if let Some(h) = self.writer.lock().ok().and_then(|mut w| w.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn write_loop(conn: Connection, rx: Receiver<WriteJob>, stats: Arc<Stats>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, batch, &stats);
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<WriteJob>, stats: &Stats) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        tracing::error!(error = %e, jobs = batch.len(), "cannot begin a write transaction; the writes are refused");
+        for job in batch {
+            // Run nothing: each job is dropped, and its caller hears that
+            // the write was not carried out.
+            drop(job);
+        }
+        return;
+    }
+    let n = batch.len();
+    let mut deliveries = Vec::with_capacity(n);
+    let mut tx = SqliteTx { conn };
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "cannot open a savepoint");
+            drop(job);
+            continue;
+        }
+        let (keep, deliver) = job(&mut tx);
+        let end = if keep {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!(error = %e, "cannot close a savepoint");
+        }
+        deliveries.push(deliver);
+    }
+    let committed = conn.execute_batch("COMMIT");
+    if committed.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    stats.jobs.fetch_add(n as u64, Ordering::Relaxed);
+    stats.max_batch.fetch_max(n as u64, Ordering::Relaxed);
+    let bucket = BATCH_BUCKETS
+        .iter()
+        .position(|b| n as u64 <= *b)
+        .unwrap_or(BATCH_BUCKETS.len() - 1);
+    if let Some(b) = stats.buckets.get(bucket) {
+        b.fetch_add(1, Ordering::Relaxed);
+    }
+    for d in deliveries {
+        d(match &committed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(StoreError::Backend(format!("commit failed: {e}"))),
+        });
+    }
+}
+
+impl Store for SqliteStore {
+    fn read(&self, job: ReadJob<'_>) -> StoreResult<()> {
+        let conn = self.reader()?;
+        conn.execute_batch("BEGIN").map_err(backend)?;
+        let result = {
+            let mut tx = SqliteTx { conn: &conn };
+            job(&mut tx)
+        };
+        let _ = conn.execute_batch("ROLLBACK");
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn write(&self, job: WriteJob) -> StoreResult<()> {
+        let guard = self.sender.lock().map_err(|_| StoreError::Closed)?;
+        match guard.as_ref() {
+            Some(s) => s.send(job).map_err(|_| StoreError::Closed),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    fn commit_stats(&self) -> CommitStats {
+        let mut buckets = [0u64; 10];
+        for (out, b) in buckets.iter_mut().zip(self.stats.buckets.iter()) {
+            *out = b.load(Ordering::Relaxed);
+        }
+        CommitStats {
+            commits: self.stats.commits.load(Ordering::Relaxed),
+            jobs: self.stats.jobs.load(Ordering::Relaxed),
+            max_batch: self.stats.max_batch.load(Ordering::Relaxed),
+            batch_buckets: buckets,
+        }
+    }
+}
+
+struct SqliteTx<'a> {
+    conn: &'a Connection,
+}
+
+fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {
+    Ok(Org {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        created: r.get(2)?,
+        settings: OrgSettings {
+            scim_api: r.get(3)?,
+            aup: r.get(4)?,
+            sup: r.get(5)?,
+            legacy_groups: r.get(6)?,
+        },
+    })
+}
+
+const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups";
+const TOKEN_COLUMNS: &str = "id, org_id, name, hash, created, last_used, revoked";
+
+fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        name: r.get(2)?,
+        hash: r.get(3)?,
+        created: r.get(4)?,
+        last_used: r.get(5)?,
+        revoked: r.get(6)?,
+    })
+}
+
+fn resource_from_row(
+    rtype: ResourceType,
+    r: &Row<'_>,
+) -> rusqlite::Result<(StoredResource, String)> {
+    let doc: String = r.get(5)?;
+    Ok((
+        StoredResource {
+            position: r.get(0)?,
+            rtype,
+            id: r.get(1)?,
+            name_key: r.get(2)?,
+            display_key: r.get(3)?,
+            external_id: r.get(4)?,
+            doc: Default::default(),
+            created: r.get(6)?,
+            modified: r.get(7)?,
+            version: r.get(8)?,
+        },
+        doc,
+    ))
+}
+
+fn with_doc((mut s, doc): (StoredResource, String)) -> StoreResult<StoredResource> {
+    s.doc = serde_json::from_str(&doc)
+        .map_err(|e| StoreError::Corrupt(format!("document of {}: {e}", s.id)))?;
+    Ok(s)
+}
+
+/// `?, ?, ?` for `n` parameters.
+fn placeholders(n: usize) -> String {
+    let mut s = String::with_capacity(n * 3);
+    for i in 0..n {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push('?');
+    }
+    s
+}
+
+/// SQLite's default limit on bound parameters is 32766; batch well below.
+const IN_CHUNK: usize = 500;
+
+impl SqliteTx<'_> {
+    fn position_of(&self, org_id: &str, rtype: ResourceType, id: &str) -> StoreResult<Option<i64>> {
+        let sql = match rtype {
+            ResourceType::User => "SELECT position FROM users WHERE org_id = ?1 AND id = ?2",
+            ResourceType::Group => "SELECT position FROM groups WHERE org_id = ?1 AND id = ?2",
+        };
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params![org_id, id], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+}
+
+impl ReadTx for SqliteTx<'_> {
+    fn org(&mut self, id_or_name: &str) -> StoreResult<Option<Org>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1 OR name_key = ?2");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![id_or_name, fold(id_or_name)], org_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+    }
+
+    fn orgs(&mut self) -> StoreResult<Vec<Org>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY name_key");
+        let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = s.query_map([], org_from_row).map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn token_by_hash(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params![hash], token_from_row).optional())
+            .map_err(backend)
+    }
+
+    fn tokens(&mut self, org_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = ?1 ORDER BY created, id");
+        let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = s
+            .query_map(params![org_id], token_from_row)
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.id = ?2",
+            table(rtype)
+        );
+        let row = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![org_id, id], |r| resource_from_row(rtype, r))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(with_doc).transpose()
+    }
+
+    fn resource_by_name(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        name_key: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.name_key = ?2",
+            table(rtype)
+        );
+        let row = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![org_id, name_key], |r| resource_from_row(rtype, r))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(with_doc).transpose()
+    }
+
+    fn search(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        q: &Query,
+    ) -> StoreResult<(u64, Vec<StoredResource>)> {
+        let (page, count) = sqlite_query::search(rtype, org_id, q);
+        let total: i64 = self
+            .conn
+            .prepare_cached(&count.text)
+            .and_then(|mut s| s.query_row(params_from_iter(count.params.iter()), |r| r.get(0)))
+            .map_err(backend)?;
+        let limit = match q.window {
+            crate::directory::query::Window::Offset { limit, .. }
+            | crate::directory::query::Window::After { limit, .. } => limit,
+        };
+        let mut out = Vec::new();
+        if limit > 0 && total > 0 {
+            let mut s = self.conn.prepare_cached(&page.text).map_err(backend)?;
+            let rows = s
+                .query_map(params_from_iter(page.params.iter()), |r| {
+                    resource_from_row(rtype, r)
+                })
+                .map_err(backend)?;
+            for row in rows {
+                out.push(with_doc(row.map_err(backend)?)?);
+            }
+        }
+        Ok((total.max(0) as u64, out))
+    }
+
+    fn members(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+        let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
+        for chunk in group_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT g.id, u.id, COALESCE(json_extract(u.doc, '$.displayName'), json_extract(u.doc, '$.userName')) \
+                 FROM groups g JOIN memberships m ON m.group_pos = g.position JOIN users u ON u.position = m.user_pos \
+                 WHERE g.org_id = ? AND g.id IN ({}) ORDER BY g.position, u.position",
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        MemberRef {
+                            user_id: r.get(1)?,
+                            display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        },
+                    ))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (g, m) = row.map_err(backend)?;
+                out.entry(g).or_default().push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    fn groups_of(
+        &mut self,
+        org_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<GroupRef>>> {
+        let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        for chunk in user_ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT u.id, g.id, json_extract(g.doc, '$.displayName') \
+                 FROM users u JOIN memberships m ON m.user_pos = u.position JOIN groups g ON g.position = m.group_pos \
+                 WHERE u.org_id = ? AND u.id IN ({}) ORDER BY u.position, g.name_key",
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        GroupRef {
+                            group_id: r.get(1)?,
+                            display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        },
+                    ))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (u, g) = row.map_err(backend)?;
+                out.entry(u).or_default().push(g);
+            }
+        }
+        Ok(out)
+    }
+
+    fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            for rtype in [ResourceType::User, ResourceType::Group] {
+                let sql = format!(
+                    "SELECT id FROM {} WHERE org_id = ? AND id IN ({})",
+                    table(rtype),
+                    placeholders(chunk.len())
+                );
+                let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+                let args = std::iter::once(org_id).chain(chunk.iter().copied());
+                let rows = s
+                    .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                for row in rows {
+                    out.insert(row.map_err(backend)?, rtype);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_seq(&mut self, org_id: &str) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached("SELECT last_seq FROM orgs WHERE id = ?1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| r.get(0)).optional())
+            .map(|v| v.unwrap_or(0))
+            .map_err(backend)
+    }
+}
+
+impl WriteTx for SqliteTx<'_> {
+    fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.conn
+            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn update_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.conn
+            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (id, org_id, name, hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![t.id, t.org_id, t.name, t.hash, t.created]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn revoke_token(&mut self, org_id: &str, token_id: &str, at: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "UPDATE tokens SET revoked = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked IS NULL",
+            )
+            .and_then(|mut st| st.execute(params![org_id, token_id, at]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn touch_token(&mut self, token_id: &str, at: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE tokens SET last_used = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![token_id, at]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<i64> {
+        let sql = format!(
+            "INSERT INTO {} (org_id, id, name_key, display_key, external_id, doc, created, modified, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            table(r.rtype)
+        );
+        let doc = serde_json::to_string(&r.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.execute(params![
+                    org_id,
+                    r.id,
+                    r.name_key,
+                    r.display_key,
+                    r.external_id,
+                    doc,
+                    r.created,
+                    r.modified,
+                    r.version
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET name_key = ?3, display_key = ?4, external_id = ?5, doc = ?6, modified = ?7, version = ?8 WHERE org_id = ?1 AND id = ?2",
+            table(r.rtype)
+        );
+        let doc = serde_json::to_string(&r.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.execute(params![
+                    org_id,
+                    r.id,
+                    r.name_key,
+                    r.display_key,
+                    r.external_id,
+                    doc,
+                    r.modified,
+                    r.version
+                ])
+            })
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn delete_resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let sql = format!("DELETE FROM {} WHERE org_id = ?1 AND id = ?2", table(rtype));
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.execute(params![org_id, id]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn add_members(&mut self, org_id: &str, group_id: &str, user_ids: &[&str]) -> StoreResult<()> {
+        let g = self
+            .position_of(org_id, ResourceType::Group, group_id)?
+            .ok_or_else(|| StoreError::Backend(format!("group {group_id} vanished")))?;
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO memberships (group_pos, user_pos) SELECT ?1, position FROM users WHERE org_id = ?2 AND id = ?3")
+            .map_err(backend)?;
+        for u in user_ids {
+            st.execute(params![g, org_id, u]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn remove_members(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<()> {
+        let g = self
+            .position_of(org_id, ResourceType::Group, group_id)?
+            .ok_or_else(|| StoreError::Backend(format!("group {group_id} vanished")))?;
+        let mut st = self
+            .conn
+            .prepare_cached("DELETE FROM memberships WHERE group_pos = ?1 AND user_pos = (SELECT position FROM users WHERE org_id = ?2 AND id = ?3)")
+            .map_err(backend)?;
+        for u in user_ids {
+            st.execute(params![g, org_id, u]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn append_change(&mut self, org_id: &str, c: &Change) -> StoreResult<i64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE orgs SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            )
+            .and_then(|mut st| st.query_row(params![org_id], |r| r.get(0)))
+            .map_err(backend)?;
+        self.conn
+            .prepare_cached("INSERT INTO changes (org_id, seq, at, resource_type, resource_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.rtype.name(), c.resource_id, c.kind.as_str()]))
+            .map_err(backend)?;
+        Ok(seq)
+    }
+}
