@@ -383,6 +383,7 @@ async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), St
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -107,16 +107,41 @@ pub fn fold(s: &str) -> String {
 
 /// Resolves a filter for one resource type.
 pub fn resolve_filter(rtype: ResourceType, f: &Filter) -> ScimResult<Cond> {
+    resolve_in(rtype, f, false)
+}
+
+/// Resolves a filter for a search across resource types (RFC 7644
+/// §3.4.2.1): an attribute the type does not have matches nothing there.
+pub fn resolve_filter_across(rtype: ResourceType, f: &Filter) -> ScimResult<Cond> {
+    resolve_in(rtype, f, true)
+}
+
+fn leaf_attr(f: &Filter) -> Option<&AttrPath> {
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) => Some(&path.attr),
+        Filter::Has { attr, .. } => Some(attr),
+        _ => None,
+    }
+}
+
+fn resolve_in(rtype: ResourceType, f: &Filter, lenient: bool) -> ScimResult<Cond> {
+    if lenient
+        && let Some(a) = leaf_attr(f)
+        && !a.name.eq_ignore_ascii_case("schemas")
+        && schema::resolve(rtype, a.urn.as_deref(), &a.name, a.sub.as_deref()).is_none()
+    {
+        return Ok(Cond::False);
+    }
     Ok(match f {
         Filter::And(a, b) => Cond::And(
-            Box::new(resolve_filter(rtype, a)?),
-            Box::new(resolve_filter(rtype, b)?),
+            Box::new(resolve_in(rtype, a, lenient)?),
+            Box::new(resolve_in(rtype, b, lenient)?),
         ),
         Filter::Or(a, b) => Cond::Or(
-            Box::new(resolve_filter(rtype, a)?),
-            Box::new(resolve_filter(rtype, b)?),
+            Box::new(resolve_in(rtype, a, lenient)?),
+            Box::new(resolve_in(rtype, b, lenient)?),
         ),
-        Filter::Not(a) => Cond::Not(Box::new(resolve_filter(rtype, a)?)),
+        Filter::Not(a) => Cond::Not(Box::new(resolve_in(rtype, a, lenient)?)),
         Filter::Present(path) => resolve_present(rtype, path)?,
         Filter::Compare { path, op, value } => resolve_compare(rtype, path, *op, value)?,
         Filter::Has { attr, filter } => {

@@ -42,7 +42,6 @@ impl ResourceView {
                         "$ref".into(),
                         Value::String(format!("{base_url}/Users/{}", m.user_id)),
                     );
-                    o.insert("display".into(), Value::String(m.display.clone()));
                     o.insert("type".into(), Value::String("User".into()));
                     Value::Object(o)
                 })
@@ -581,6 +580,7 @@ impl Directory {
         for rt in &rtypes {
             let cond = match &params.filter {
                 None => Ok(Cond::True),
+                Some(f) if rtypes.len() > 1 => query::resolve_filter_across(*rt, f),
                 Some(f) => query::resolve_filter(*rt, f),
             };
             let sort = params
@@ -598,10 +598,10 @@ impl Directory {
                 }
             }
         }
-        if plans.is_empty() {
-            if let Some(e) = first_err {
-                return Err(e.into());
-            }
+        if plans.is_empty()
+            && let Some(e) = first_err
+        {
+            return Err(e.into());
         }
         let count = params.count;
         let page = params.page;

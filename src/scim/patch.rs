@@ -192,6 +192,11 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
         }
         return Ok(());
     };
+    if path.filter.is_none()
+        && let Some(ext) = rtype.extension(&path.attr.to_string())
+    {
+        return whole_extension(doc, ext, op);
+    }
     let r = schema::resolve(
         rtype,
         path.attr.urn.as_deref(),
@@ -247,6 +252,43 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
             }
         }
     }
+}
+
+/// An operation whose path is an extension's URN: the extension's
+/// attributes as one object.
+fn whole_extension(
+    doc: &mut Document,
+    ext: &'static schema::Schema,
+    op: &Operation,
+) -> ScimResult<()> {
+    if op.op == Op::Remove {
+        doc.remove(ext.id);
+        return Ok(());
+    }
+    let Some(Value::Object(values)) = &op.value else {
+        return Err(ScimError::invalid_value(format!(
+            "the value for \"{}\" must be an object of its attributes",
+            ext.id
+        )));
+    };
+    if op.op == Op::Replace {
+        doc.remove(ext.id);
+    }
+    for (k, v) in values {
+        if k.eq_ignore_ascii_case("schemas") {
+            continue;
+        }
+        let attr = ext.attribute(k).ok_or_else(|| {
+            ScimError::invalid_path(format!("\"{k}\" is not an attribute of {}", ext.id))
+        })?;
+        let r = Resolved {
+            extension: Some(ext),
+            attribute: attr,
+            sub: None,
+        };
+        set_resolved(doc, op.op, &r, None, v, false)?;
+    }
+    Ok(())
 }
 
 /// The object that holds `r`'s attribute: the document, or its extension.
@@ -324,7 +366,7 @@ fn set_resolved(
         return Ok(());
     }
     let checked = resource::check_value(attr, value, attr.name)?;
-    if attr.multi && op == Op::Add {
+    if attr.multi && op == Op::Add && !attr.whole_set {
         // RFC 7644 §3.5.2.1: values are added to a multi-valued attribute;
         // a value already present is not added twice.
         let Some(Value::Array(new_items)) = checked else {

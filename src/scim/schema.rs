@@ -79,6 +79,10 @@ pub struct Attribute {
     pub mutability: Mutability,
     pub returned: Returned,
     pub unique_server: bool,
+    /// The client always sends the complete set of values, so `add`
+    /// replaces rather than appends. Seed 003: for SSH keys "the next
+    /// synchronization overwrites the value".
+    pub whole_set: bool,
     pub canonical: &'static [&'static str],
     pub reference_types: &'static [&'static str],
     pub sub: &'static [Attribute],
@@ -96,6 +100,7 @@ impl Attribute {
             mutability: Mutability::ReadWrite,
             returned: Returned::Default,
             unique_server: false,
+            whole_set: false,
             canonical: &[],
             reference_types: &[],
             sub: &[],
@@ -129,6 +134,10 @@ impl Attribute {
     }
     const fn always(mut self) -> Self {
         self.returned = Returned::Always;
+        self
+    }
+    const fn whole_set(mut self) -> Self {
+        self.whole_set = true;
         self
     }
     const fn unique(mut self) -> Self {
@@ -394,10 +403,11 @@ const COREWEAVE_USER_ATTRIBUTES: &[Attribute] = &[
     Attribute::new(
         "sunkSshKeys",
         String,
-        "SSH public keys installed for the user on SUNK clusters, one per value.",
+        "SSH public keys installed for the user on SUNK clusters, one per value. The identity provider sends the whole list: every write, add included, replaces it.",
     )
     .multi()
-    .case_exact(),
+    .case_exact()
+    .whole_set(),
     Attribute::new(
         "sunkPosixUsername",
         String,
@@ -439,7 +449,6 @@ const MEMBER_SUB: &[Attribute] = &[
     )
     .refs(&["User"])
     .immutable(),
-    Attribute::new("display", String, "A human-readable name of the member.").read_only(),
     Attribute::new(
         "type",
         String,

@@ -247,7 +247,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 
 async fn sp_config(
     State(s): State<AppState>,
-    Path(org): Path<String>,
+    ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
     match principal(&s, &org, &headers).await {
@@ -271,7 +271,7 @@ fn list_of(items: Vec<Value>) -> Value {
 
 async fn resource_types(
     State(s): State<AppState>,
-    Path(org): Path<String>,
+    ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
     match principal(&s, &org, &headers).await {
@@ -289,7 +289,7 @@ async fn resource_types(
 
 async fn resource_type(
     State(s): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     let p = match principal(&s, &org, &headers).await {
@@ -311,7 +311,7 @@ async fn resource_type(
 
 async fn schemas(
     State(s): State<AppState>,
-    Path(org): Path<String>,
+    ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
     match principal(&s, &org, &headers).await {
@@ -326,7 +326,7 @@ async fn schemas(
 
 async fn schema_by_id(
     State(s): State<AppState>,
-    Path((org, id)): Path<(String, String)>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     let p = match principal(&s, &org, &headers).await {
@@ -392,7 +392,7 @@ async fn list(
 
 async fn list_root(
     State(s): State<AppState>,
-    Path(org): Path<String>,
+    ScimPath(org): ScimPath<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -415,7 +415,7 @@ async fn search_body(headers: &HeaderMap, body: Body) -> std::result::Result<Raw
 
 async fn search_root(
     State(s): State<AppState>,
-    Path(org): Path<String>,
+    ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -482,22 +482,29 @@ async fn do_get(
     noted(result.unwrap_or_else(IntoResponse::into_response), &p)
 }
 
-async fn do_write(
-    s: AppState,
-    org: String,
-    id: Option<String>,
-    headers: HeaderMap,
-    body: Option<Body>,
-    method: Method,
-    q: Option<String>,
+/// A write request, as the handlers below pass it on.
+struct WriteCall {
     rtype: ResourceType,
-) -> Response {
+    method: Method,
+    id: Option<String>,
+    query: Option<String>,
+    body: Option<Body>,
+}
+
+async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall) -> Response {
     let p = match principal(&s, &org, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     let result: Result<Response> = async {
-        let pairs = query_pairs(&q);
+        let WriteCall {
+            rtype,
+            method,
+            id,
+            query,
+            body,
+        } = call;
+        let pairs = query_pairs(&query);
         let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let proj = projection_from(
             &[rtype],
@@ -551,7 +558,7 @@ macro_rules! resource_handlers {
     ($rtype:expr, $list:ident, $search:ident, $create:ident, $get:ident, $put:ident, $patch:ident, $delete:ident) => {
         async fn $list(
             State(s): State<AppState>,
-            Path(org): Path<String>,
+            ScimPath(org): ScimPath<String>,
             RawQuery(q): RawQuery,
             headers: HeaderMap,
         ) -> Response {
@@ -559,7 +566,7 @@ macro_rules! resource_handlers {
         }
         async fn $search(
             State(s): State<AppState>,
-            Path(org): Path<String>,
+            ScimPath(org): ScimPath<String>,
             headers: HeaderMap,
             body: Body,
         ) -> Response {
@@ -567,16 +574,28 @@ macro_rules! resource_handlers {
         }
         async fn $create(
             State(s): State<AppState>,
-            Path(org): Path<String>,
+            ScimPath(org): ScimPath<String>,
             RawQuery(q): RawQuery,
             headers: HeaderMap,
             body: Body,
         ) -> Response {
-            do_write(s, org, None, headers, Some(body), Method::POST, q, $rtype).await
+            do_write(
+                s,
+                org,
+                headers,
+                WriteCall {
+                    rtype: $rtype,
+                    method: Method::POST,
+                    id: None,
+                    query: q,
+                    body: Some(body),
+                },
+            )
+            .await
         }
         async fn $get(
             State(s): State<AppState>,
-            Path((org, id)): Path<(String, String)>,
+            ScimPath((org, id)): ScimPath<(String, String)>,
             RawQuery(q): RawQuery,
             headers: HeaderMap,
         ) -> Response {
@@ -584,7 +603,7 @@ macro_rules! resource_handlers {
         }
         async fn $put(
             State(s): State<AppState>,
-            Path((org, id)): Path<(String, String)>,
+            ScimPath((org, id)): ScimPath<(String, String)>,
             RawQuery(q): RawQuery,
             headers: HeaderMap,
             body: Body,
@@ -592,18 +611,20 @@ macro_rules! resource_handlers {
             do_write(
                 s,
                 org,
-                Some(id),
                 headers,
-                Some(body),
-                Method::PUT,
-                q,
-                $rtype,
+                WriteCall {
+                    rtype: $rtype,
+                    method: Method::PUT,
+                    id: Some(id),
+                    query: q,
+                    body: Some(body),
+                },
             )
             .await
         }
         async fn $patch(
             State(s): State<AppState>,
-            Path((org, id)): Path<(String, String)>,
+            ScimPath((org, id)): ScimPath<(String, String)>,
             RawQuery(q): RawQuery,
             headers: HeaderMap,
             body: Body,
@@ -611,29 +632,33 @@ macro_rules! resource_handlers {
             do_write(
                 s,
                 org,
-                Some(id),
                 headers,
-                Some(body),
-                Method::PATCH,
-                q,
-                $rtype,
+                WriteCall {
+                    rtype: $rtype,
+                    method: Method::PATCH,
+                    id: Some(id),
+                    query: q,
+                    body: Some(body),
+                },
             )
             .await
         }
         async fn $delete(
             State(s): State<AppState>,
-            Path((org, id)): Path<(String, String)>,
+            ScimPath((org, id)): ScimPath<(String, String)>,
             headers: HeaderMap,
         ) -> Response {
             do_write(
                 s,
                 org,
-                Some(id),
                 headers,
-                None,
-                Method::DELETE,
-                None,
-                $rtype,
+                WriteCall {
+                    rtype: $rtype,
+                    method: Method::DELETE,
+                    id: Some(id),
+                    query: None,
+                    body: None,
+                },
             )
             .await
         }
@@ -660,3 +685,27 @@ resource_handlers!(
     patch_group,
     delete_group
 );
+
+/// Path parameters whose rejection (an id that is not UTF-8, say) is a
+/// SCIM 404 rather than axum's plain-text 400: such an id names nothing.
+pub struct ScimPath<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ScimPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ScimErrorResponse;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ScimPath(v)),
+            Err(e) => Err(ScimErrorResponse(ScimError::not_found(format!(
+                "no such resource: {e}"
+            )))),
+        }
+    }
+}

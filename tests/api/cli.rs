@@ -1,0 +1,151 @@
+use crate::helpers::*;
+
+fn fresh_db() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    (dir, db)
+}
+
+#[test]
+fn org_commands() {
+    let (_dir, db) = fresh_db();
+    let id = cli_ok(&db, &["org", "create", "research"]);
+    assert_eq!(id.len(), 36, "prints the org id: {id}");
+    let j = cli_json(
+        &db,
+        &[
+            "org",
+            "create",
+            "ops",
+            "--public-url",
+            "https://roster.example.org/",
+        ],
+    );
+    let ops_id = j["id"].as_str().unwrap();
+    assert_eq!(j["name"], "ops");
+    assert_eq!(
+        j["scim_base_url"],
+        format!("https://roster.example.org/scim/{ops_id}")
+    );
+
+    let list = cli_json(&db, &["org", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    // New orgs start with every toggle off.
+    let show = cli_json(&db, &["org", "show", "research"]);
+    assert_eq!(
+        (
+            show["scim_api"].as_bool(),
+            show["aup"].as_bool(),
+            show["sup"].as_bool()
+        ),
+        (Some(false), Some(false), Some(false))
+    );
+    assert_eq!(
+        cli_json(&db, &["org", "show", &id]),
+        show,
+        "id and name both work"
+    );
+    assert_eq!(
+        cli_json(&db, &["org", "show", "RESEARCH"])["id"],
+        id.as_str()
+    );
+
+    let set = cli_json(
+        &db,
+        &["org", "set", "research", "--scim-api", "on", "--sup", "on"],
+    );
+    assert_eq!(
+        (
+            set["scim_api"].as_bool(),
+            set["aup"].as_bool(),
+            set["sup"].as_bool()
+        ),
+        (Some(true), Some(false), Some(true))
+    );
+
+    for (args, needle) in [
+        (vec!["org", "create", "research"], "already exists"),
+        (
+            vec!["org", "create", "bad name"],
+            "not a valid organization name",
+        ),
+        (vec!["org", "show", "nope"], "roster org list"),
+        (vec!["org", "set", "research"], "nothing to set"),
+        (
+            vec!["token", "create", "nope", "--name", "x"],
+            "no organization",
+        ),
+        (
+            vec!["token", "revoke", "research", "no-such-token"],
+            "roster token list",
+        ),
+    ] {
+        let out = run_cli(&db, &args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn token_secret_is_printed_once_and_never_listed() {
+    let (_dir, db) = fresh_db();
+    cli_ok(&db, &["org", "create", "acme"]);
+    let secret = cli_ok(&db, &["token", "create", "acme", "--name", "Okta"]);
+    assert!(
+        secret.starts_with("roster_scim_") && secret.len() > 40,
+        "{secret}"
+    );
+    let text = cli_ok(&db, &["token", "list", "acme"]);
+    assert!(text.contains("Okta") && text.contains("never") && !text.contains(&secret));
+    let raw = std::fs::read(db.trim_start_matches("sqlite://")).unwrap();
+    let wal =
+        std::fs::read(format!("{}-wal", db.trim_start_matches("sqlite://"))).unwrap_or_default();
+    for bytes in [raw, wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret reached the database"
+        );
+    }
+}
+
+#[test]
+fn help_teaches_and_serve_says_what_to_do_next() {
+    let (_dir, db) = fresh_db();
+    let help = cli_ok(&db, &["--help"]);
+    for word in [
+        "serve",
+        "org",
+        "token",
+        "Getting started",
+        "ROSTER_DATABASE",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}");
+    }
+    let set_help = cli_ok(&db, &["org", "set", "--help"]);
+    assert!(set_help.contains("--scim-api") && set_help.contains("403"));
+
+    let mut child = std::process::Command::new(roster_bin())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ROSTER_DATABASE", &db)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let mut saw_listen = false;
+    let mut saw_next = false;
+    for line in lines.by_ref().take(10) {
+        let line = line.unwrap();
+        saw_listen |= line.contains("listening on http://127.0.0.1:");
+        saw_next |= line.contains("roster org create NAME");
+        if saw_listen && saw_next {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(saw_listen && saw_next);
+    // The database was created and migrated on first start.
+    assert!(std::path::Path::new(db.trim_start_matches("sqlite://")).exists());
+}

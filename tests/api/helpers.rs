@@ -1,0 +1,304 @@
+//! Starts the real `roster` binary on a random loopback port with its own
+//! database, and drives it over HTTP and its command line.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+pub fn roster_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_roster")
+}
+
+pub struct TestApp {
+    child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    pub db: String,
+    pub addr: String,
+    pub org: String,
+    pub org_id: String,
+    pub token: String,
+    pub client: Client,
+    pub log: Arc<Mutex<Vec<String>>>,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    fn from(r: Response) -> Reply {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+    pub fn scim_type(&self) -> Option<&str> {
+        self.body.get("scimType").and_then(Value::as_str)
+    }
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_default().to_string()
+    }
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self
+    }
+    #[track_caller]
+    pub fn expect_error(self, status: u16, scim_type: Option<&str>) -> Reply {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.scim_type(), scim_type, "body: {}", self.body);
+        assert_eq!(
+            self.body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+        assert_eq!(self.body["status"], status.to_string());
+        assert!(
+            self.body["detail"].as_str().is_some_and(|d| d.len() > 10),
+            "no useful detail: {}",
+            self.body
+        );
+        self
+    }
+    /// Resource ids of a ListResponse.
+    pub fn ids(&self) -> Vec<String> {
+        self.body["Resources"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    pub fn total(&self) -> u64 {
+        self.body["totalResults"].as_u64().unwrap_or(u64::MAX)
+    }
+}
+
+pub fn run_cli(db: &str, args: &[&str]) -> Output {
+    let out = Command::new(roster_bin())
+        .args(args)
+        .env("ROSTER_DATABASE", db)
+        .env_remove("ROSTER_PUBLIC_URL")
+        .output();
+    match out {
+        Ok(o) => o,
+        Err(e) => panic!("cannot run roster: {e}"),
+    }
+}
+
+#[track_caller]
+pub fn cli_ok(db: &str, args: &[&str]) -> String {
+    let out = run_cli(db, args);
+    assert!(
+        out.status.success(),
+        "roster {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn cli_json(db: &str, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let text = cli_ok(db, &a);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("roster {args:?} printed no JSON ({e}): {text}"))
+}
+
+impl TestApp {
+    /// A server with an org "acme" whose SCIM API and AUP are on, and a token.
+    pub fn start() -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let db = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let created = cli_json(&db, &["org", "create", "acme"]);
+        let org_id = created["id"].as_str().unwrap_or_default().to_string();
+        cli_ok(
+            &db,
+            &["org", "set", "acme", "--scim-api", "on", "--aup", "on"],
+        );
+        let token = cli_json(&db, &["token", "create", "acme", "--name", "test"])["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut app = TestApp {
+            child: None,
+            dir,
+            db,
+            addr: String::new(),
+            org: "acme".into(),
+            org_id,
+            token,
+            client: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        app.launch();
+        app
+    }
+
+    /// Starts (or restarts) the server process on a random port.
+    pub fn launch(&mut self) {
+        let mut child = Command::new(roster_bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ROSTER_DATABASE", &self.db)
+            .env_remove("ROSTER_PUBLIC_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start roster serve: {e}"));
+        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
+                    let _ = tx.send(addr);
+                }
+                if let Ok(mut l) = log.lock() {
+                    l.push(line);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "roster serve did not say where it listens: {:?}",
+                    self.log.lock().map(|l| l.clone())
+                )
+            });
+        self.addr = addr;
+        self.child = Some(child);
+    }
+
+    /// Kills the server with SIGKILL, as a crash or power cut would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+    pub fn scim_url(&self, path: &str) -> String {
+        format!("http://{}/scim/{}{path}", self.addr, self.org)
+    }
+
+    fn auth(&self, r: RequestBuilder) -> RequestBuilder {
+        r.bearer_auth(&self.token)
+    }
+
+    pub fn send(&self, r: RequestBuilder) -> Reply {
+        Reply::from(r.send().unwrap_or_else(|e| panic!("request failed: {e}")))
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send(self.auth(self.client.get(self.scim_url(path))))
+    }
+    pub fn get_with(&self, path: &str, query: &[(&str, &str)]) -> Reply {
+        self.send(self.auth(self.client.get(self.scim_url(path)).query(query)))
+    }
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            self.auth(self.client.post(self.scim_url(path)))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string()),
+        )
+    }
+    pub fn put(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            self.auth(self.client.put(self.scim_url(path)))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string()),
+        )
+    }
+    pub fn patch(&self, path: &str, ops: Value) -> Reply {
+        let body = json!({"schemas": [PATCH], "Operations": ops});
+        self.send(
+            self.auth(self.client.patch(self.scim_url(path)))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string()),
+        )
+    }
+    pub fn delete(&self, path: &str) -> Reply {
+        self.send(self.auth(self.client.delete(self.scim_url(path))))
+    }
+    /// A request with the token, for cases the helpers above do not cover.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.auth(self.client.request(method, self.scim_url(path)))
+    }
+
+    pub fn create_user(&self, user_name: &str) -> Reply {
+        self.post("/Users", &json!({"schemas": [USER], "userName": user_name}))
+            .expect(201)
+    }
+    pub fn create_group(&self, name: &str, members: &[&str]) -> Reply {
+        let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        self.post(
+            "/Groups",
+            &json!({"schemas": [GROUP], "displayName": name, "members": members}),
+        )
+        .expect(201)
+    }
+
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self
+                .log
+                .lock()
+                .map(|l| l.iter().any(|x| x.contains(needle)))
+                .unwrap_or(false)
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the real `roster` binary, driven over HTTP and its
+//! command line, as its users drive it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod cli;
+mod discovery_and_auth;
+mod durability;
+mod groups;
+mod input;
+mod query;
+mod users;
