@@ -1,1 +1,396 @@
-fn main() {}
+//! Load benchmark: starts the release `roster serve` on a loopback port and
+//! measures, with 10,000 and then 100,000 users stored, user creates per
+//! second with 1 and with 64 concurrent clients, `userName eq` lookups per
+//! second, latency percentiles at a fixed 500 requests per second, and the
+//! server's resident memory. In the same run it measures the store's own
+//! limit (durable commits per second, without HTTP), so each HTTP figure is
+//! also a ratio to what the disk allows on this machine.
+//!
+//! Run: `cargo bench --bench load` (set ROSTER_BENCH_SMALL=1 for a quick
+//! run with 4,000 and 10,000 users).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+use roster::directory::Directory;
+use roster::directory::model::Principal;
+use roster::scim::schema::ResourceType;
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Target {
+    client: HttpClient,
+    base: String,
+    auth: String,
+}
+
+impl Target {
+    async fn send(&self, method: hyper::Method, path: &str, body: Option<&Value>) -> (u16, Bytes) {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path))
+            .header("authorization", &self.auth);
+        let payload = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/scim+json");
+                Bytes::from(b.to_string())
+            }
+            None => Bytes::new(),
+        };
+        let resp = self
+            .client
+            .request(req.body(Full::new(payload)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, bytes)
+    }
+}
+
+fn user(name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "name": {"givenName": "Bench", "familyName": "User"},
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "active": true
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Creates `count` users named `{prefix}{i}` with `clients` concurrent
+/// clients; returns creates per second.
+async fn create_users(t: &Arc<Target>, prefix: &str, start: u64, count: u64, clients: u64) -> f64 {
+    let next = Arc::new(AtomicU64::new(start));
+    let end = start + count;
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let t = t.clone();
+            let next = next.clone();
+            let prefix = prefix.to_string();
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        break;
+                    }
+                    let (status, body) = t
+                        .send(
+                            hyper::Method::POST,
+                            "/Users",
+                            Some(&user(&format!("{prefix}{i}@bench.example"))),
+                        )
+                        .await;
+                    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    count as f64 / began.elapsed().as_secs_f64()
+}
+
+/// `userName eq` lookups of random existing users for `duration` with
+/// `clients` concurrent clients; returns lookups per second.
+async fn lookups(t: &Arc<Target>, stored: u64, clients: u64, duration: Duration) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let t = t.clone();
+            let done = done.clone();
+            tokio::spawn(async move {
+                let mut i = c * 7919;
+                while Instant::now() < deadline {
+                    i = i
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407)
+                        % stored.max(1);
+                    let path = format!("/Users?filter=userName%20eq%20%22u{i}%40bench.example%22");
+                    let (status, body) = t.send(hyper::Method::GET, &path, None).await;
+                    assert_eq!(status, 200);
+                    let needle = b"\"totalResults\":1,";
+                    assert!(
+                        body.windows(needle.len()).any(|w| w == needle),
+                        "lookup of u{i} found nothing"
+                    );
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    done.load(Ordering::Relaxed) as f64 / began.elapsed().as_secs_f64()
+}
+
+/// An open-loop load at `rate` requests per second for `duration`: 90%
+/// lookups, 10% creates. Returns (p50, p99, max) in milliseconds.
+async fn fixed_rate(
+    t: &Arc<Target>,
+    stored: u64,
+    rate: u64,
+    duration: Duration,
+    create_from: u64,
+) -> (f64, f64, f64) {
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let total = (duration.as_secs_f64() * rate as f64) as u64;
+    let mut handles = Vec::with_capacity(total as usize);
+    let began = Instant::now();
+    for n in 0..total {
+        let at = began + interval * n as u32;
+        tokio::time::sleep_until(at.into()).await;
+        let t = t.clone();
+        handles.push(tokio::spawn(async move {
+            let s = Instant::now();
+            if n % 10 == 9 {
+                let (status, _) = t
+                    .send(
+                        hyper::Method::POST,
+                        "/Users",
+                        Some(&user(&format!("r{}@bench.example", create_from + n))),
+                    )
+                    .await;
+                assert_eq!(status, 201);
+            } else {
+                let i = n.wrapping_mul(2654435761) % stored.max(1);
+                let (status, _) = t
+                    .send(
+                        hyper::Method::GET,
+                        &format!("/Users?filter=userName%20eq%20%22u{i}%40bench.example%22"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(status, 200);
+            }
+            s.elapsed()
+        }));
+    }
+    let mut lat = Vec::with_capacity(handles.len());
+    for h in handles {
+        lat.push(h.await.unwrap());
+    }
+    lat.sort();
+    (
+        percentile(&lat, 0.5),
+        percentile(&lat, 0.99),
+        lat.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+    )
+}
+
+/// Stops the server however the benchmark ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The store's own limit: creates through the directory, no HTTP.
+async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
+    let store = roster::store::open(&format!(
+        "sqlite://{}",
+        dir.join("store-bench.db").display()
+    ))
+    .unwrap();
+    let d = Directory::new(store);
+    let org = d.create_org("bench", false).await.unwrap();
+    let org = d
+        .set_org(
+            &org.id,
+            roster::directory::orgs::SettingsChange {
+                scim_api: Some(true),
+                aup: Some(true),
+                sup: None,
+            },
+        )
+        .await
+        .unwrap();
+    let p = Principal {
+        org,
+        token_id: "bench".into(),
+        token_name: "bench".into(),
+    };
+    let n = 2000u64;
+    let began = Instant::now();
+    for i in 0..n {
+        d.create_resource(&p, ResourceType::User, user(&format!("s{i}@bench.example")))
+            .await
+            .unwrap();
+    }
+    let single = n as f64 / began.elapsed().as_secs_f64();
+    let n64 = 20_000u64;
+    let next = Arc::new(AtomicU64::new(0));
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let d = d.clone();
+            let p = p.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n64 {
+                        break;
+                    }
+                    d.create_resource(&p, ResourceType::User, user(&format!("m{i}@bench.example")))
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    (single, n64 as f64 / began.elapsed().as_secs_f64())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let small = std::env::var("ROSTER_BENCH_SMALL").is_ok();
+    let (first, second) = if small {
+        (4_000u64, 10_000u64)
+    } else {
+        (10_000u64, 100_000u64)
+    };
+    let work = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_roster");
+    let db = format!("sqlite://{}", work.path().join("roster.db").display());
+
+    eprintln!("measuring the store's limit (no HTTP)...");
+    let (store_single, store_64) = store_limit(work.path()).await;
+
+    let cli = |args: &[&str]| {
+        let out = Command::new(bin)
+            .args(args)
+            .env("ROSTER_DATABASE", &db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    cli(&["org", "create", "bench"]);
+    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on"]);
+    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ROSTER_DATABASE", &db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(
+                    rest.chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect::<String>(),
+                );
+            }
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let pid = child.id();
+    let _guard = KillOnDrop(child);
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: HttpClient = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(128)
+        .build(connector);
+    let t = Arc::new(Target {
+        client,
+        base: format!("http://{addr}/scim/bench"),
+        auth: format!("Bearer {token}"),
+    });
+
+    let mut rows = Vec::new();
+    let mut stored = 0u64;
+    let mut extra = 0u64;
+    for target_count in [first, second] {
+        eprintln!("filling to {target_count} users with 64 clients...");
+        let fill = target_count - stored - 2_000;
+        assert!(fill > 0);
+        let create64 = create_users(&t, "u", stored, fill, 64).await;
+        stored += fill;
+        let create1 = create_users(&t, "u", stored, 2_000, 1).await;
+        stored += 2_000;
+        eprintln!("lookups with 64 clients...");
+        let look = lookups(&t, stored, 64, Duration::from_secs(10)).await;
+        eprintln!("latency at 500 requests/s...");
+        let (p50, p99, max) = fixed_rate(&t, stored, 500, Duration::from_secs(10), extra).await;
+        extra += 5_000;
+        let rss = rss_kb(pid, "VmRSS:");
+        let hwm = rss_kb(pid, "VmHWM:");
+        rows.push(json!({
+            "users_stored": target_count,
+            "creates_per_s_64_clients": create64.round(),
+            "creates_per_s_1_client": create1.round(),
+            "lookups_per_s_64_clients": look.round(),
+            "p50_ms_at_500rps": (p50 * 100.0).round() / 100.0,
+            "p99_ms_at_500rps": (p99 * 100.0).round() / 100.0,
+            "max_ms_at_500rps": (max * 100.0).round() / 100.0,
+            "rss_mb": rss / 1024,
+            "peak_rss_mb": hwm / 1024,
+            "ratio_creates64_to_store64": (create64 / store_64 * 100.0).round() / 100.0,
+            "ratio_creates1_to_store1": (create1 / store_single * 100.0).round() / 100.0,
+        }));
+    }
+    drop(_guard);
+
+    let report = json!({
+        "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
+        "store_limit": {"durable_commits_per_s_1_writer": store_single.round(), "durable_creates_per_s_64_writers": store_64.round()},
+        "http": rows,
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    let _ = std::fs::create_dir_all("target");
+    let _ = std::fs::write(
+        "target/bench-load.json",
+        serde_json::to_string_pretty(&report).unwrap(),
+    );
+}

@@ -54,6 +54,28 @@ pub type DirectoryResult<T> = Result<T, DirectoryError>;
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
+    read_permits: Arc<tokio::sync::Semaphore>,
+}
+
+fn run_read<R>(
+    store: &dyn Store,
+    f: impl FnOnce(&mut dyn ReadTx) -> DirectoryResult<R>,
+) -> DirectoryResult<R> {
+    let mut f = Some(f);
+    let mut out: Option<DirectoryResult<R>> = None;
+    let r = store.read(&mut |tx| {
+        if let Some(f) = f.take() {
+            out = Some(f(tx));
+        }
+        Ok(())
+    });
+    match (r, out) {
+        (Err(e), _) => Err(DirectoryError::Store(e)),
+        (Ok(()), Some(o)) => o,
+        (Ok(()), None) => Err(DirectoryError::Store(StoreError::Backend(
+            "read job did not run".into(),
+        ))),
+    }
 }
 
 pub(crate) fn now() -> String {
@@ -62,7 +84,11 @@ pub(crate) fn now() -> String {
 
 impl Directory {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Directory { store }
+        let permits = store.max_concurrent_reads().max(1);
+        Directory {
+            store,
+            read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -76,27 +102,38 @@ impl Directory {
         F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,
     {
         let store = self.store.clone();
+        let permit = self
+            .read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DirectoryError::Store(StoreError::Closed))?;
         let joined = tokio::task::spawn_blocking(move || {
-            let mut f = Some(f);
-            let mut out: Option<DirectoryResult<R>> = None;
-            let r = store.read(&mut |tx| {
-                if let Some(f) = f.take() {
-                    out = Some(f(tx));
-                }
-                Ok(())
-            });
-            match (r, out) {
-                (Err(e), _) => Err(DirectoryError::Store(e)),
-                (Ok(()), Some(o)) => o,
-                (Ok(()), None) => Err(DirectoryError::Store(StoreError::Backend(
-                    "read job did not run".into(),
-                ))),
-            }
+            let _permit = permit;
+            run_read(store.as_ref(), f)
         })
         .await;
         joined.map_err(|e| {
             DirectoryError::Store(StoreError::Backend(format!("read task failed: {e}")))
         })?
+    }
+
+    /// Runs a read of a few indexed rows (a token, one resource) on the
+    /// calling thread when a reader is free at once: such a read takes
+    /// microseconds, less than handing it to a blocking thread would.
+    pub(crate) async fn read_point<R, F>(&self, f: F) -> DirectoryResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,
+    {
+        match self.read_permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let out = run_read(self.store.as_ref(), f);
+                drop(permit);
+                out
+            }
+            Err(_) => self.read(f).await,
+        }
     }
 
     /// Runs `f` in a write transaction; returns once the commit is durable.

@@ -457,7 +457,7 @@ impl Directory {
     ) -> DirectoryResult<ResourceView> {
         let org_id = p.org.id.clone();
         let id = id.to_string();
-        self.read(move |tx| {
+        self.read_point(move |tx| {
             let s = load(tx, &org_id, rtype, &id)?;
             view(tx, &org_id, s, with_members)
         })

@@ -99,15 +99,18 @@ pub type Delivery = Box<dyn FnOnce(StoreResult<()>) + Send>;
 pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> (bool, Delivery) + Send>;
 
 /// A read job, run on a blocking thread.
-pub type ReadJob<'a> = &'a mut (dyn FnMut(&mut dyn ReadTx) -> StoreResult<()> + Send);
+pub type ReadJob<'a> = &'a mut dyn FnMut(&mut dyn ReadTx) -> StoreResult<()>;
 
 pub trait Store: Send + Sync + 'static {
     /// Runs `job` in a read snapshot; blocks the calling thread.
     fn read(&self, job: ReadJob<'_>) -> StoreResult<()>;
     /// Queues `job`; its delivery runs after the commit.
     fn write(&self, job: WriteJob) -> StoreResult<()>;
-    /// Commit batch sizes so far, for metrics: (batches, jobs).
+    /// Commit batch sizes so far, for metrics.
     fn commit_stats(&self) -> CommitStats;
+    /// How many reads may run at once; more wait their turn rather than
+    /// piling up threads and connections.
+    fn max_concurrent_reads(&self) -> usize;
 }
 
 #[derive(Debug, Clone, Copy, Default)]

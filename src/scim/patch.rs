@@ -248,7 +248,7 @@ fn apply_one(rtype: ResourceType, doc: &mut Document, op: &Operation) -> ScimRes
             let value = op.value.as_ref().unwrap_or(&Value::Null);
             match &path.filter {
                 None => set_resolved(doc, op.op, &r, None, value, false),
-                Some(f) => set_filtered(doc, op.op, &r, f, filter_sub, value),
+                Some(f) => set_filtered(doc, &r, f, filter_sub, value),
             }
         }
     }
@@ -478,7 +478,6 @@ fn keep_one_primary(items: &mut [Value], touched: &[usize]) {
 /// Add or replace at `attr[filter]` or `attr[filter].sub`.
 fn set_filtered(
     doc: &mut Document,
-    op: Op,
     r: &Resolved,
     filter: &Filter,
     sub: Option<&'static Attribute>,
@@ -538,15 +537,18 @@ fn set_filtered(
                 set_or_clear(elem, sub.name, checked);
             }
             None => {
-                let Value::Object(new) = value else {
-                    return Err(ScimError::invalid_value(format!(
-                        "a value for \"{}[{filter}]\" must be an object",
-                        attr.name
-                    )));
+                let new = match value {
+                    Value::Object(new) if !new.is_empty() => new,
+                    _ => {
+                        return Err(ScimError::invalid_value(format!(
+                            "a value for \"{}[{filter}]\" must be an object with at least one sub-attribute",
+                            attr.name
+                        )));
+                    }
                 };
-                if op == Op::Replace {
-                    elem.clear();
-                }
+                // As for a complex attribute (RFC 7644 §3.5.2.3), the
+                // sub-attributes given replace those of each matching value;
+                // the others are left unchanged.
                 for (k, v) in new {
                     if let Some(s) = attr.sub_attribute(k) {
                         let checked =

@@ -132,9 +132,13 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             sql.push(")");
         }
         Cond::Not(a) => {
-            sql.push("(NOT ");
+            // A comparison with a missing attribute is NULL in SQL and false
+            // in SCIM. NULL behaves as false through AND and OR, so the only
+            // place it must be made false is under NOT. Keeping COALESCE out
+            // of plain comparisons lets SQLite use the indexes.
+            sql.push("(NOT COALESCE(");
             cond(sql, a);
-            sql.push(")");
+            sql.push(", 0))");
         }
         Cond::Compare {
             target: t,
@@ -143,9 +147,7 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             value,
         } => {
             let v = scalar(value);
-            // COALESCE: a missing attribute compares false, never NULL, so
-            // that NOT (...) stays two-valued.
-            sql.push("COALESCE(");
+            sql.push("(");
             match op {
                 CompareOp::Eq | CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
                     operand(sql, t, *fold);
@@ -194,10 +196,10 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
                     sql.push(")");
                 }
             }
-            sql.push(", 0)");
+            sql.push(")");
         }
         Cond::Present(t) => {
-            sql.push("COALESCE(");
+            sql.push("(");
             match t {
                 Target::Column(_) | Target::Element(None) => {
                     target(sql, t);
@@ -212,7 +214,7 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
                     sql.push(" NOT IN ('', '[]', '{}')");
                 }
             }
-            sql.push(", 0)");
+            sql.push(")");
         }
         Cond::Any { array, cond: inner } => {
             sql.push("EXISTS (SELECT 1 FROM json_each(r.doc, ");
