@@ -99,6 +99,26 @@ pub struct Query {
     pub window: Window,
 }
 
+impl Cond {
+    /// True for an equality on an indexed column, alone or and-ed with
+    /// anything: the identity providers' look-ups (`userName eq`,
+    /// `externalId eq`, `displayName eq`), which touch a row or two.
+    pub fn is_point_lookup(&self) -> bool {
+        match self {
+            Cond::Compare {
+                target:
+                    Target::Column(
+                        Column::Id | Column::NameKey | Column::DisplayKey | Column::ExternalId,
+                    ),
+                op: CompareOp::Eq,
+                ..
+            } => true,
+            Cond::And(a, b) => a.is_point_lookup() || b.is_point_lookup(),
+            _ => false,
+        }
+    }
+}
+
 /// Case folding for case-insensitive comparisons. Stores fold the same way
 /// (SQLite through a registered function), so non-ASCII names match too.
 pub fn fold(s: &str) -> String {

@@ -607,17 +607,20 @@ impl Directory {
         let page = params.page;
         let issued = Utc::now().timestamp();
         let single_keyset = plans.len() == 1 && plans.first().is_some_and(|(_, _, s)| s.is_none());
-        self.read(move |tx| {
+        let point = plans.iter().all(|(_, c, _)| c.is_point_lookup()) && count <= 100;
+        let job = move |tx: &mut dyn ReadTx| {
             let (mut offset, after) = match page {
                 Page::Index(i) => (i.saturating_sub(1), None),
                 Page::CursorStart => (0, None),
                 Page::Cursor(Cursor::Offset { offset, .. }) => (offset, None),
                 Page::Cursor(Cursor::After { position, .. }) => {
                     if !single_keyset {
-                        return Err(DirectoryError::Protocol(crate::scim::ScimError::bad_request(
-                            crate::scim::ScimType::InvalidCursor,
-                            "this cursor belongs to another query; start again with cursor= (empty)",
-                        )));
+                        return Err(DirectoryError::Protocol(
+                            crate::scim::ScimError::bad_request(
+                                crate::scim::ScimType::InvalidCursor,
+                                "this cursor belongs to another query; start again with cursor= (empty)",
+                            ),
+                        ));
                     }
                     (0, Some(position))
                 }
@@ -629,8 +632,14 @@ impl Directory {
             for (rt, cond, sort) in plans {
                 // Fetch one more than asked, to know whether a next page exists.
                 let window = match after {
-                    Some(position) => Window::After { position, limit: remaining + 1 },
-                    None => Window::Offset { offset, limit: remaining + 1 },
+                    Some(position) => Window::After {
+                        position,
+                        limit: remaining + 1,
+                    },
+                    None => Window::Offset {
+                        offset,
+                        limit: remaining + 1,
+                    },
                 };
                 let q = Query { cond, sort, window };
                 let (n, mut rows) = tx.search(&org_id, rt, &q)?;
@@ -652,12 +661,39 @@ impl Directory {
             let next_cursor = match page {
                 Page::Index(_) => None,
                 _ if !more || count == 0 => None,
-                _ if single_keyset => items.last().map(|v| Cursor::After { position: v.stored.position, issued }.encode()),
-                Page::Cursor(Cursor::Offset { offset: o, .. }) => Some(Cursor::Offset { offset: o + items.len() as u64, issued }.encode()),
-                _ => Some(Cursor::Offset { offset: items.len() as u64, issued }.encode()),
+                _ if single_keyset => items.last().map(|v| {
+                    Cursor::After {
+                        position: v.stored.position,
+                        issued,
+                    }
+                    .encode()
+                }),
+                Page::Cursor(Cursor::Offset { offset: o, .. }) => Some(
+                    Cursor::Offset {
+                        offset: o + items.len() as u64,
+                        issued,
+                    }
+                    .encode(),
+                ),
+                _ => Some(
+                    Cursor::Offset {
+                        offset: items.len() as u64,
+                        issued,
+                    }
+                    .encode(),
+                ),
             };
-            Ok(ListPage { total, start_index, items, next_cursor })
-        })
-        .await
+            Ok(ListPage {
+                total,
+                start_index,
+                items,
+                next_cursor,
+            })
+        };
+        if point {
+            self.read_point(job).await
+        } else {
+            self.read(job).await
+        }
     }
 }
