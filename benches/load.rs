@@ -202,6 +202,23 @@ async fn fixed_rate(
     )
 }
 
+/// CPU time the process has used (user + system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let ticks_per_s: f64 = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let stime: f64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    (utime + stime) / ticks_per_s
+}
+
 /// Stops the server however the benchmark ends.
 struct KillOnDrop(std::process::Child);
 
@@ -360,7 +377,11 @@ async fn main() {
         let create1 = create_users(&t, "u", stored, 2_000, 1).await;
         stored += 2_000;
         eprintln!("lookups with 64 clients...");
+        let cpu_before = cpu_seconds(pid);
+        let lookup_began = Instant::now();
         let look = lookups(&t, stored, 64, Duration::from_secs(10)).await;
+        let lookup_count = look * lookup_began.elapsed().as_secs_f64();
+        let server_cpu_us_per_lookup = (cpu_seconds(pid) - cpu_before) / lookup_count * 1e6;
         eprintln!("latency at 500 requests/s...");
         let (p50, p99, max) = fixed_rate(&t, stored, 500, Duration::from_secs(10), extra).await;
         extra += 5_000;
@@ -371,6 +392,8 @@ async fn main() {
             "creates_per_s_64_clients": create64.round(),
             "creates_per_s_1_client": create1.round(),
             "lookups_per_s_64_clients": look.round(),
+            "server_cpu_us_per_lookup": server_cpu_us_per_lookup.round(),
+            "server_lookups_per_s_per_core": (1e6 / server_cpu_us_per_lookup).round(),
             "p50_ms_at_500rps": (p50 * 100.0).round() / 100.0,
             "p99_ms_at_500rps": (p99 * 100.0).round() / 100.0,
             "max_ms_at_500rps": (max * 100.0).round() / 100.0,

@@ -30,43 +30,20 @@ impl ResourceView {
     /// The document with its computed attributes (`members`, `groups`).
     pub fn document(&self, base_url: &str) -> Document {
         let mut doc = self.stored.doc.clone();
-        if let Some(members) = &self.members
-            && !members.is_empty()
-        {
-            let list = members
-                .iter()
-                .map(|m| {
-                    let mut o = Map::new();
-                    o.insert("value".into(), Value::String(m.user_id.clone()));
-                    o.insert(
-                        "$ref".into(),
-                        Value::String(format!("{base_url}/Users/{}", m.user_id)),
-                    );
-                    o.insert("type".into(), Value::String("User".into()));
-                    Value::Object(o)
-                })
-                .collect();
-            doc.insert("members".into(), Value::Array(list));
-        }
-        if let Some(groups) = &self.groups
-            && !groups.is_empty()
-        {
-            let list = groups
-                .iter()
-                .map(|g| {
-                    let mut o = Map::new();
-                    o.insert("value".into(), Value::String(g.group_id.clone()));
-                    o.insert(
-                        "$ref".into(),
-                        Value::String(format!("{base_url}/Groups/{}", g.group_id)),
-                    );
-                    o.insert("display".into(), Value::String(g.display.clone()));
-                    o.insert("type".into(), Value::String("direct".into()));
-                    Value::Object(o)
-                })
-                .collect();
-            doc.insert("groups".into(), Value::Array(list));
-        }
+        // RFC 7643 §4.2: members carry value, $ref and type; §4.1.2: a
+        // user's groups also carry display.
+        let members = self
+            .members
+            .iter()
+            .flatten()
+            .map(|m| reference(base_url, "Users", &m.user_id, None, "User"));
+        put_list(&mut doc, "members", members.collect());
+        let groups = self
+            .groups
+            .iter()
+            .flatten()
+            .map(|g| reference(base_url, "Groups", &g.group_id, Some(&g.display), "direct"));
+        put_list(&mut doc, "groups", groups.collect());
         doc
     }
 
@@ -79,6 +56,27 @@ impl ResourceView {
             version: self.stored.version,
         };
         resource::render(self.stored.rtype, &self.document(base_url), &meta, base_url)
+    }
+}
+
+/// One entry of `members` or `groups`.
+fn reference(base_url: &str, endpoint: &str, id: &str, display: Option<&str>, kind: &str) -> Value {
+    let mut o = Map::new();
+    o.insert("value".into(), Value::String(id.to_string()));
+    o.insert(
+        "$ref".into(),
+        Value::String(format!("{base_url}/{endpoint}/{id}")),
+    );
+    if let Some(d) = display {
+        o.insert("display".into(), Value::String(d.to_string()));
+    }
+    o.insert("type".into(), Value::String(kind.to_string()));
+    Value::Object(o)
+}
+
+fn put_list(doc: &mut Document, key: &str, list: Vec<Value>) {
+    if !list.is_empty() {
+        doc.insert(key.into(), Value::Array(list));
     }
 }
 

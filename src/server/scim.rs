@@ -245,18 +245,32 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 
 // ---- discovery (RFC 7644 §4) ----
 
+/// Serves a discovery document built from the org's base URL.
+async fn discovery(
+    s: &AppState,
+    org: &str,
+    headers: &HeaderMap,
+    doc: impl FnOnce(&str) -> std::result::Result<Value, ScimError>,
+) -> Response {
+    let p = match principal(s, org, headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let resp = match doc(&base_url(s, &p)) {
+        Ok(v) => scim_json(StatusCode::OK, &v),
+        Err(e) => ScimErrorResponse(e).into_response(),
+    };
+    noted(resp, &p)
+}
+
+const RESOURCE_TYPES: [ResourceType; 2] = [ResourceType::User, ResourceType::Group];
+
 async fn sp_config(
     State(s): State<AppState>,
     ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    match principal(&s, &org, &headers).await {
-        Ok(p) => noted(
-            scim_json(StatusCode::OK, &service_provider_config(&base_url(&s, &p))),
-            &p,
-        ),
-        Err(r) => r,
-    }
+    discovery(&s, &org, &headers, |base| Ok(service_provider_config(base))).await
 }
 
 fn list_of(items: Vec<Value>) -> Value {
@@ -274,17 +288,12 @@ async fn resource_types(
     ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    match principal(&s, &org, &headers).await {
-        Ok(p) => {
-            let base = base_url(&s, &p);
-            let items = [ResourceType::User, ResourceType::Group]
-                .iter()
-                .map(|r| r.to_json(&base))
-                .collect();
-            noted(scim_json(StatusCode::OK, &list_of(items)), &p)
-        }
-        Err(r) => r,
-    }
+    discovery(&s, &org, &headers, |base| {
+        Ok(list_of(
+            RESOURCE_TYPES.iter().map(|r| r.to_json(base)).collect(),
+        ))
+    })
+    .await
 }
 
 async fn resource_type(
@@ -292,21 +301,18 @@ async fn resource_type(
     ScimPath((org, id)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let found = [ResourceType::User, ResourceType::Group]
-        .into_iter()
-        .find(|r| r.name().eq_ignore_ascii_case(&id));
-    let resp = match found {
-        Some(r) => scim_json(StatusCode::OK, &r.to_json(&base_url(&s, &p))),
-        None => ScimErrorResponse(ScimError::not_found(format!(
-            "no resource type \"{id}\"; there are User and Group"
-        )))
-        .into_response(),
-    };
-    noted(resp, &p)
+    discovery(&s, &org, &headers, |base| {
+        RESOURCE_TYPES
+            .iter()
+            .find(|r| r.name().eq_ignore_ascii_case(&id))
+            .map(|r| r.to_json(base))
+            .ok_or_else(|| {
+                ScimError::not_found(format!(
+                    "no resource type \"{id}\"; there are User and Group"
+                ))
+            })
+    })
+    .await
 }
 
 async fn schemas(
@@ -314,14 +320,12 @@ async fn schemas(
     ScimPath(org): ScimPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    match principal(&s, &org, &headers).await {
-        Ok(p) => {
-            let base = base_url(&s, &p);
-            let items = ALL_SCHEMAS.iter().map(|sc| sc.to_json(&base)).collect();
-            noted(scim_json(StatusCode::OK, &list_of(items)), &p)
-        }
-        Err(r) => r,
-    }
+    discovery(&s, &org, &headers, |base| {
+        Ok(list_of(
+            ALL_SCHEMAS.iter().map(|sc| sc.to_json(base)).collect(),
+        ))
+    })
+    .await
 }
 
 async fn schema_by_id(
@@ -329,21 +333,16 @@ async fn schema_by_id(
     ScimPath((org, id)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let resp = match ALL_SCHEMAS
-        .iter()
-        .find(|sc| sc.id.eq_ignore_ascii_case(&id))
-    {
-        Some(sc) => scim_json(StatusCode::OK, &sc.to_json(&base_url(&s, &p))),
-        None => ScimErrorResponse(ScimError::not_found(format!(
-            "no schema \"{id}\"; GET /Schemas lists them"
-        )))
-        .into_response(),
-    };
-    noted(resp, &p)
+    discovery(&s, &org, &headers, |base| {
+        ALL_SCHEMAS
+            .iter()
+            .find(|sc| sc.id.eq_ignore_ascii_case(&id))
+            .map(|sc| sc.to_json(base))
+            .ok_or_else(|| {
+                ScimError::not_found(format!("no schema \"{id}\"; GET /Schemas lists them"))
+            })
+    })
+    .await
 }
 
 // ---- resources (RFC 7644 §3.3 - §3.6) ----

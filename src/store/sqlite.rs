@@ -458,6 +458,41 @@ impl SqliteTx<'_> {
     }
 }
 
+impl SqliteTx<'_> {
+    /// Runs `sql` (whose `IN (IDS)` takes the ids) for `ids` in chunks and
+    /// groups its rows `(owner id, other id, display)` by owner.
+    fn related<T>(
+        &self,
+        sql: &str,
+        org_id: &str,
+        ids: &[&str],
+        make: impl Fn(String, String) -> T,
+    ) -> StoreResult<HashMap<String, Vec<T>>> {
+        let mut out: HashMap<String, Vec<T>> = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let text = sql.replace("IDS", &placeholders(chunk.len()));
+            let mut s = self.conn.prepare_cached(&text).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (owner, other, display) = row.map_err(backend)?;
+                out.entry(owner)
+                    .or_default()
+                    .push(make(other, display.unwrap_or_default()));
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl ReadTx for SqliteTx<'_> {
     fn org(&mut self, id_or_name: &str) -> StoreResult<Option<Org>> {
         let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1 OR name_key = ?2");
@@ -581,33 +616,13 @@ impl ReadTx for SqliteTx<'_> {
         org_id: &str,
         group_ids: &[&str],
     ) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
-        let mut out: HashMap<String, Vec<MemberRef>> = HashMap::new();
-        for chunk in group_ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT g.id, u.id, COALESCE(json_extract(u.doc, '$.displayName'), json_extract(u.doc, '$.userName')) \
-                 FROM groups g JOIN memberships m ON m.group_pos = g.position JOIN users u ON u.position = m.user_pos \
-                 WHERE g.org_id = ? AND g.id IN ({}) ORDER BY g.position, u.position",
-                placeholders(chunk.len())
-            );
-            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
-            let args = std::iter::once(org_id).chain(chunk.iter().copied());
-            let rows = s
-                .query_map(params_from_iter(args), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        MemberRef {
-                            user_id: r.get(1)?,
-                            display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        },
-                    ))
-                })
-                .map_err(backend)?;
-            for row in rows {
-                let (g, m) = row.map_err(backend)?;
-                out.entry(g).or_default().push(m);
-            }
-        }
-        Ok(out)
+        let sql = "SELECT g.id, u.id, COALESCE(json_extract(u.doc, '$.displayName'), json_extract(u.doc, '$.userName')) \
+                   FROM groups g JOIN memberships m ON m.group_pos = g.position JOIN users u ON u.position = m.user_pos \
+                   WHERE g.org_id = ? AND g.id IN (IDS) ORDER BY g.position, u.position";
+        self.related(sql, org_id, group_ids, |user_id, display| MemberRef {
+            user_id,
+            display,
+        })
     }
 
     fn groups_of(
@@ -615,33 +630,13 @@ impl ReadTx for SqliteTx<'_> {
         org_id: &str,
         user_ids: &[&str],
     ) -> StoreResult<HashMap<String, Vec<GroupRef>>> {
-        let mut out: HashMap<String, Vec<GroupRef>> = HashMap::new();
-        for chunk in user_ids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT u.id, g.id, json_extract(g.doc, '$.displayName') \
-                 FROM users u JOIN memberships m ON m.user_pos = u.position JOIN groups g ON g.position = m.group_pos \
-                 WHERE u.org_id = ? AND u.id IN ({}) ORDER BY u.position, g.name_key",
-                placeholders(chunk.len())
-            );
-            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
-            let args = std::iter::once(org_id).chain(chunk.iter().copied());
-            let rows = s
-                .query_map(params_from_iter(args), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        GroupRef {
-                            group_id: r.get(1)?,
-                            display: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                        },
-                    ))
-                })
-                .map_err(backend)?;
-            for row in rows {
-                let (u, g) = row.map_err(backend)?;
-                out.entry(u).or_default().push(g);
-            }
-        }
-        Ok(out)
+        let sql = "SELECT u.id, g.id, json_extract(g.doc, '$.displayName') \
+                   FROM users u JOIN memberships m ON m.user_pos = u.position JOIN groups g ON g.position = m.group_pos \
+                   WHERE u.org_id = ? AND u.id IN (IDS) ORDER BY u.position, g.name_key";
+        self.related(sql, org_id, user_ids, |group_id, display| GroupRef {
+            group_id,
+            display,
+        })
     }
 
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
