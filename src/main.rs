@@ -416,3 +416,8 @@ async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), St
     tracing::info!("stopped");
     Ok(())
 }
+
+// glibc's malloc took an eighth of the server's CPU in profiles of the
+// look-up path; mimalloc's thread-local free lists cost much less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
