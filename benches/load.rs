@@ -265,6 +265,7 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
         org,
         token_id: "bench".into(),
         token_name: "bench".into(),
+        via_scim: true,
     };
     let n = 2000u64;
     let began = Instant::now();

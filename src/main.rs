@@ -9,7 +9,11 @@ use serde_json::json;
 
 use roster::directory::model::{Org, TokenRecord};
 use roster::directory::orgs::SettingsChange;
+use roster::directory::resources::ResourceView;
 use roster::directory::{Directory, DirectoryError};
+use roster::scim::list::RawParams;
+use roster::scim::patch;
+use roster::scim::schema::{GROUP_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
 use roster::server::{AppState, Metrics};
 
 const AFTER_HELP: &str = "\
@@ -66,6 +70,57 @@ enum Command {
     /// Manage SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage groups by hand (the IdP's next push overwrites what it manages).
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// The group's display name, unique in the org (case-insensitively).
+        name: String,
+    },
+    /// List groups with their member counts.
+    List {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Show a group and its members.
+    Show {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+    },
+    /// Delete a group (its members stay; they only leave the group).
+    Delete {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+    },
+    /// Add a user to a group.
+    AddMember {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+        /// User id or userName.
+        user: String,
+    },
+    /// Remove a user from a group.
+    RemoveMember {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+        /// User id or userName.
+        user: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -210,6 +265,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let g = &cli.global;
     match &cli.command {
         Command::Serve { listen, log_format } => serve(g, listen, *log_format).await,
+        Command::Group(cmd) => group_command(g, cmd).await,
         Command::Org(cmd) => {
             let dir = open_directory(&g.database)?;
             let base = public_url(g, None);
@@ -376,6 +432,151 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn group_json(v: &ResourceView, base: &str) -> serde_json::Value {
+    v.render(base)
+}
+
+async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
+    let dir = open_directory(&g.database)?;
+    let org_ref = match cmd {
+        GroupCommand::Create { org, .. }
+        | GroupCommand::List { org }
+        | GroupCommand::Show { org, .. }
+        | GroupCommand::Delete { org, .. }
+        | GroupCommand::AddMember { org, .. }
+        | GroupCommand::RemoveMember { org, .. } => org,
+    };
+    let p = dir.admin(org_ref).await.map_err(err)?;
+    let base = format!("{}/scim/{}", public_url(g, None), p.org.id);
+    let membership = |op: &str, user_id: &str| {
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
+            {"op": op, "path": if op == "add" { "members".to_string() } else { format!("members[value eq \"{user_id}\"]") },
+             "value": [{"value": user_id}]}
+        ]});
+        patch::parse_request(&body).map_err(|e| e.to_string())
+    };
+    match cmd {
+        GroupCommand::Create { name, .. } => {
+            let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
+            let v = dir
+                .create_resource(&p, ResourceType::Group, body)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(group_json(&v, &base));
+            } else {
+                println!("{}", v.stored.id);
+            }
+        }
+        GroupCommand::List { .. } => {
+            let params = RawParams {
+                count: Some("1000".into()),
+                ..Default::default()
+            }
+            .parse(0)
+            .map_err(|e| e.to_string())?;
+            let page = dir
+                .list_resources(&p, vec![ResourceType::Group], params, true)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!(
+                    page.items
+                        .iter()
+                        .map(|v| group_json(v, &base))
+                        .collect::<Vec<_>>()
+                ));
+            } else {
+                println!("{:<36}  {:<30}  MEMBERS", "ID", "NAME");
+                for v in &page.items {
+                    let name = v
+                        .stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("");
+                    println!(
+                        "{:<36}  {:<30}  {}",
+                        v.stored.id,
+                        name,
+                        v.members.as_ref().map(Vec::len).unwrap_or(0)
+                    );
+                }
+            }
+        }
+        GroupCommand::Show { group, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(group_json(&v, &base));
+            } else {
+                println!("id:       {}", v.stored.id);
+                println!(
+                    "name:     {}",
+                    v.stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("")
+                );
+                println!("version:  {}", v.stored.version);
+                println!("members:");
+                for m in v.members.iter().flatten() {
+                    println!("  {}  {}", m.user_id, m.display);
+                }
+            }
+        }
+        GroupCommand::Delete { group, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            dir.delete_resource(&p, ResourceType::Group, &v.stored.id, None)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!({"id": v.stored.id, "deleted": true}));
+            } else {
+                println!("deleted {}", v.stored.id);
+            }
+        }
+        GroupCommand::AddMember { group, user, .. }
+        | GroupCommand::RemoveMember { group, user, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            let u = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
+            let op = if matches!(cmd, GroupCommand::AddMember { .. }) {
+                "add"
+            } else {
+                "remove"
+            };
+            let ops = membership(op, &u.stored.id)?;
+            let v = dir
+                .patch_resource(&p, ResourceType::Group, &v.stored.id, ops, None)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(group_json(&v, &base));
+            } else {
+                println!(
+                    "{} now has {} members",
+                    v.stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or(""),
+                    v.members.as_ref().map(Vec::len).unwrap_or(0)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), String> {

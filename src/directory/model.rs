@@ -39,12 +39,28 @@ pub struct TokenRecord {
     pub revoked: Option<String>,
 }
 
-/// Who is making a request: an org and the token it presented.
+/// Who is making a request: an org and the token it presented, or an
+/// administrator at the command line.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub org: Org,
     pub token_id: String,
     pub token_name: String,
+    /// True for an identity provider's SCIM token: its writes need
+    /// Automated User Provisioning on. Administrators provision by hand
+    /// whatever the toggle says (seed 003, "Provision users directly").
+    pub via_scim: bool,
+}
+
+impl Principal {
+    pub fn admin(org: Org) -> Self {
+        Principal {
+            org,
+            token_id: String::new(),
+            token_name: "roster CLI".into(),
+            via_scim: false,
+        }
+    }
 }
 
 /// A user or group as stored. `position` is the store's insertion order,

@@ -112,7 +112,7 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Directory
 }
 
 fn require_writes(p: &Principal) -> DirectoryResult<()> {
-    if !p.org.settings.aup {
+    if p.via_scim && !p.org.settings.aup {
         return Err(DirectoryError::Forbidden(format!(
             "Automated User Provisioning is off for \"{}\", so SCIM writes are refused; turn it on with `roster org set {} --aup on`",
             p.org.name, p.org.name
@@ -159,7 +159,7 @@ fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
         if let Some(t) = item.get("type").and_then(Value::as_str)
             && !t.eq_ignore_ascii_case("User")
         {
-            return Err(nested_group(id));
+            return Err(nested_group(id, None));
         }
         if seen.insert(id.to_string()) {
             out.push(id.to_string());
@@ -168,10 +168,16 @@ fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
     Ok(out)
 }
 
-fn nested_group(id: &str) -> DirectoryError {
+/// Design rule "flat groups only", with the three remedies the seeds give.
+fn nested_group(id: &str, name: Option<&str>) -> DirectoryError {
+    let who = match name {
+        Some(n) => format!("\"{n}\" ({id})"),
+        None => format!("\"{id}\""),
+    };
     DirectoryError::InvalidValue(format!(
-        "member \"{id}\" is a group: nested groups are not supported. Push only flat groups, \
-         exclude parent groups with a group filter, or flatten nested memberships into one group in the IdP"
+        "member {who} is a group: nested groups are not supported. Push only flat (leaf) groups; \
+         or exclude parent groups with a group filter (Okta: a group membership filter; Entra: a scoping filter); \
+         or flatten nested memberships into one flat group (Okta: a group rule; Entra: a dynamic group)"
     ))
 }
 
@@ -184,7 +190,15 @@ fn check_members(tx: &mut dyn ReadTx, org_id: &str, ids: &[&str]) -> DirectoryRe
     for id in ids {
         match kinds.get(*id) {
             Some(ResourceType::User) => {}
-            Some(ResourceType::Group) => return Err(nested_group(id)),
+            Some(ResourceType::Group) => {
+                let name = tx.resource(org_id, ResourceType::Group, id)?.and_then(|g| {
+                    g.doc
+                        .get("displayName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+                return Err(nested_group(id, name.as_deref()));
+            }
             None => {
                 return Err(DirectoryError::InvalidValue(format!(
                     "member \"{id}\" is not a user of this organization; create the user first"
@@ -211,6 +225,20 @@ fn check_unique(
             ResourceType::Group => ("displayName", doc.get("displayName")),
         };
         let value = value.and_then(Value::as_str).unwrap_or_default();
+        if rtype == ResourceType::Group
+            && let Some(org) = tx.org(org_id)?
+            && org.settings.legacy_groups
+            && super::orgs::LEGACY_GROUPS
+                .iter()
+                .any(|(g, _)| *g == name_key)
+        {
+            return Err(DirectoryError::Conflict(format!(
+                "\"{value}\" is a legacy default group of this organization. To push a group with this name: \
+                 create a group with a new name and the same policies (roster group create {org} NEW-NAME), \
+                 delete the default group (roster group delete {org} {name_key}), then push again",
+                org = org.name
+            )));
+        }
         return Err(DirectoryError::Conflict(format!(
             "{attr} \"{value}\" is already used by {} {} (compared case-insensitively)",
             rtype.name().to_lowercase(),
@@ -693,5 +721,43 @@ impl Directory {
         } else {
             self.read(job).await
         }
+    }
+}
+
+impl Directory {
+    /// The administrator of an org, for the command line.
+    pub async fn admin(&self, org: &str) -> DirectoryResult<Principal> {
+        Ok(Principal::admin(self.org(org).await?))
+    }
+
+    /// A user or group by id, or by name (userName, displayName)
+    /// compared case-insensitively.
+    pub async fn find(
+        &self,
+        p: &Principal,
+        rtype: ResourceType,
+        reference: &str,
+    ) -> DirectoryResult<ResourceView> {
+        let org_id = p.org.id.clone();
+        let reference = reference.to_string();
+        self.read(move |tx| {
+            let found = match tx.resource(&org_id, rtype, &reference)? {
+                Some(r) => Some(r),
+                None => tx.resource_by_name(&org_id, rtype, &fold(&reference))?,
+            };
+            let stored = found.ok_or_else(|| {
+                DirectoryError::NotFound(format!(
+                    "no {} \"{reference}\" in this organization (give its id or its {})",
+                    rtype.name().to_lowercase(),
+                    if rtype == ResourceType::User {
+                        "userName"
+                    } else {
+                        "display name"
+                    }
+                ))
+            })?;
+            view(tx, &org_id, stored, true)
+        })
+        .await
     }
 }

@@ -127,7 +127,7 @@ impl Directory {
                 if !same || t.org_id != o.id || t.revoked.is_some() {
                     return Err(denied());
                 }
-                Ok(Principal { org: o, token_id: t.id, token_name: t.name })
+                Ok(Principal { org: o, token_id: t.id, token_name: t.name, via_scim: true })
             })
             .await?;
         if should_touch(&principal.token_id) {

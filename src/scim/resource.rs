@@ -197,7 +197,19 @@ pub fn check_value(attr: &Attribute, value: &Value, label: &str) -> ScimResult<O
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.into_iter().enumerate() {
             if let Some(v) = check_single(attr, item, &format!("{label}[{i}]"))? {
-                out.push(v);
+                match v {
+                    // Entra sends sunkSshKeys as one string holding
+                    // several keys, one per line.
+                    Value::String(text) if attr.one_per_line => {
+                        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                            let line = Value::String(line.to_string());
+                            if !out.contains(&line) {
+                                out.push(line);
+                            }
+                        }
+                    }
+                    v => out.push(v),
+                }
             }
         }
         if out.is_empty() {
@@ -290,6 +302,16 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> ScimResult<Opti
                 if out.is_empty() {
                     return Ok(None);
                 }
+                Value::Object(out)
+            }
+            // Entra sends the enterprise `manager` as the manager's id
+            // alone: a complex value given as a string is its `value`.
+            Value::String(id) if attr.sub_attribute("value").is_some() => {
+                if id.is_empty() {
+                    return Ok(None);
+                }
+                let mut out = Map::new();
+                out.insert("value".into(), Value::String(id.clone()));
                 Value::Object(out)
             }
             _ => return Err(wrong("an object")),

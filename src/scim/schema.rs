@@ -83,6 +83,8 @@ pub struct Attribute {
     /// replaces rather than appends. Seed 003: for SSH keys "the next
     /// synchronization overwrites the value".
     pub whole_set: bool,
+    /// A string value may hold several values, one per line.
+    pub one_per_line: bool,
     pub canonical: &'static [&'static str],
     pub reference_types: &'static [&'static str],
     pub sub: &'static [Attribute],
@@ -101,6 +103,7 @@ impl Attribute {
             returned: Returned::Default,
             unique_server: false,
             whole_set: false,
+            one_per_line: false,
             canonical: &[],
             reference_types: &[],
             sub: &[],
@@ -138,6 +141,10 @@ impl Attribute {
     }
     const fn whole_set(mut self) -> Self {
         self.whole_set = true;
+        self
+    }
+    const fn one_per_line(mut self) -> Self {
+        self.one_per_line = true;
         self
     }
     const fn unique(mut self) -> Self {
@@ -407,7 +414,8 @@ const COREWEAVE_USER_ATTRIBUTES: &[Attribute] = &[
     )
     .multi()
     .case_exact()
-    .whole_set(),
+    .whole_set()
+    .one_per_line(),
     Attribute::new(
         "sunkPosixUsername",
         String,
