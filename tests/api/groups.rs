@@ -182,3 +182,91 @@ fn legacy_orgs_start_with_the_default_groups() {
     // acme, created without the flag, has none.
     assert_eq!(app.get("/Groups").total(), 0);
 }
+
+#[test]
+fn legacy_default_group_collisions_say_how_to_migrate() {
+    let app = TestApp::start();
+    cli_ok(&app.db, &["org", "create", "legacy", "--legacy-groups"]);
+    cli_ok(
+        &app.db,
+        &["org", "set", "legacy", "--scim-api", "on", "--aup", "on"],
+    );
+    let token = cli_json(&app.db, &["token", "create", "legacy", "--name", "Okta"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let push = |name: &str| {
+        app.send(
+            app.client
+                .post(app.url("/scim/legacy/Groups"))
+                .bearer_auth(&token)
+                .body(json!({"schemas": [GROUP], "displayName": name, "members": []}).to_string()),
+        )
+    };
+    for name in ["admin", "Metrics", "billing_viewer"] {
+        let r = push(name).expect_error(409, Some("uniqueness"));
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("legacy default group")
+                && detail.contains("roster group delete legacy"),
+            "{detail}"
+        );
+    }
+    // Migrate: a renamed group with the same policies, delete the default, push again.
+    cli_ok(&app.db, &["group", "create", "legacy", "administrators"]);
+    cli_ok(&app.db, &["group", "delete", "legacy", "admin"]);
+    let r = push("admin").expect(201);
+    assert_eq!(r.body["displayName"], "admin");
+    // In an org without legacy groups, a clash is the plain uniqueness error.
+    app.create_group("admin", &[]);
+    let r = app
+        .post(
+            "/Groups",
+            &json!({"schemas": [GROUP], "displayName": "ADMIN"}),
+        )
+        .expect_error(409, Some("uniqueness"));
+    assert!(!r.body["detail"].as_str().unwrap().contains("legacy"));
+}
+
+#[test]
+fn groups_by_hand_with_the_cli_even_when_aup_is_off() {
+    let app = TestApp::start();
+    let u = app.create_user("hand@example.com").id();
+    cli_ok(&app.db, &["org", "set", "acme", "--aup", "off"]);
+    let gid = cli_ok(&app.db, &["group", "create", "acme", "researchers"]);
+    let g = cli_json(
+        &app.db,
+        &[
+            "group",
+            "add-member",
+            "acme",
+            "researchers",
+            "HAND@example.com",
+        ],
+    );
+    assert_eq!(g["members"][0]["value"], u.as_str());
+    let shown = cli_json(&app.db, &["group", "show", "acme", &gid]);
+    assert_eq!(shown["displayName"], "researchers");
+    let listed = cli_json(&app.db, &["group", "list", "acme"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // Reads over SCIM see it.
+    assert_eq!(
+        app.get(&format!("/Groups/{gid}")).expect(200).body["members"][0]["value"],
+        u.as_str()
+    );
+    let g = cli_json(
+        &app.db,
+        &["group", "remove-member", "acme", "researchers", &u],
+    );
+    assert!(g.get("members").is_none());
+    let out = run_cli(
+        &app.db,
+        &["group", "add-member", "acme", "researchers", "nobody"],
+    );
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("no user \"nobody\"")
+    );
+    cli_ok(&app.db, &["group", "delete", "acme", "researchers"]);
+    app.get(&format!("/Groups/{gid}")).expect_error(404, None);
+}

@@ -10,4 +10,5 @@ mod durability;
 mod groups;
 mod input;
 mod query;
+mod replay;
 mod users;
