@@ -26,6 +26,11 @@ fn replay(file: &str) {
     let timings = runner::run_suite(&app.client, &app.scim_url(""), &suite, vars)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(timings.len(), suite["steps"].as_array().unwrap().len());
+    // Timing is the benchmark's business; here every step is named and
+    // carries the IdP's limit for it.
+    assert!(timings.iter().all(|t| !t.name.is_empty() && t.limit.as_millis() >= 400));
+    let slowest = timings.iter().max_by_key(|t| t.elapsed).unwrap();
+    eprintln!("{file}: {} steps, slowest \"{}\" in {:?}", timings.len(), slowest.name, slowest.elapsed);
 }
 
 #[test]
