@@ -10,6 +10,7 @@ use serde_json::json;
 use roster::directory::model::{Org, TokenRecord};
 use roster::directory::orgs::SettingsChange;
 use roster::directory::resources::ResourceView;
+use roster::directory::scim_log::{ScimLogLimits, ScimLogQuery};
 use roster::directory::{Directory, DirectoryError};
 use roster::scim::list::RawParams;
 use roster::scim::patch;
@@ -63,6 +64,29 @@ enum Command {
         /// Log format.
         #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Provisioning-log entries kept per org (0 turns the log off).
+        #[arg(long, env = "ROSTER_SCIM_LOG_MAX_ENTRIES", default_value_t = 10_000)]
+        scim_log_max_entries: u64,
+        /// Provisioning-log entries older than this are removed (such as 12h, 7d, 30d).
+        #[arg(long, env = "ROSTER_SCIM_LOG_MAX_AGE", default_value = "7d", value_parser = parse_age)]
+        scim_log_max_age: std::time::Duration,
+    },
+    /// Show an org's provisioning log: every SCIM request, newest first.
+    ScimLog {
+        /// Organization id or name.
+        org: String,
+        /// Only requests that failed (status 400 and above).
+        #[arg(long)]
+        failed: bool,
+        /// Only requests within this long (such as 30m, 2h, 7d).
+        #[arg(long, value_parser = parse_age)]
+        since: Option<std::time::Duration>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Also print each request's body (secrets removed).
+        #[arg(long)]
+        bodies: bool,
     },
     /// Manage organizations (tenants) and their SCIM Configuration toggles.
     #[command(subcommand)]
@@ -198,6 +222,12 @@ enum TokenCommand {
     },
 }
 
+fn parse_age(s: &str) -> Result<std::time::Duration, String> {
+    roster::directory::scim_log::parse_duration(s).ok_or_else(|| {
+        format!("\"{s}\" is not a duration: use a number and s, m, h or d, such as 30m or 7d")
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -264,7 +294,74 @@ fn token_json(t: &TokenRecord) -> serde_json::Value {
 async fn run(cli: Cli) -> Result<(), String> {
     let g = &cli.global;
     match &cli.command {
-        Command::Serve { listen, log_format } => serve(g, listen, *log_format).await,
+        Command::Serve {
+            listen,
+            log_format,
+            scim_log_max_entries,
+            scim_log_max_age,
+        } => {
+            let limits = ScimLogLimits {
+                max_entries: *scim_log_max_entries,
+                max_age: *scim_log_max_age,
+            };
+            serve(g, listen, *log_format, limits).await
+        }
+        Command::ScimLog {
+            org,
+            failed,
+            since,
+            limit,
+            bodies,
+        } => {
+            let dir = open_directory(&g.database)?;
+            let since = since.map(|d| {
+                let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+                roster::scim::resource::format_time(chrono::Utc::now() - d)
+            });
+            let q = ScimLogQuery {
+                failed_only: *failed,
+                since,
+                limit: *limit,
+            };
+            let entries = dir.scim_log(org, q).await.map_err(err)?;
+            if g.json {
+                print_json(json!(
+                    entries
+                        .iter()
+                        .map(roster::server::scim_log_json)
+                        .collect::<Vec<_>>()
+                ));
+            } else if entries.is_empty() {
+                eprintln!(
+                    "No SCIM requests recorded{}.",
+                    if *failed { " that failed" } else { "" }
+                );
+            } else {
+                for e in &entries {
+                    println!(
+                        "{}  {} {:<6} {}  token={}  {:.1}ms{}{}",
+                        e.at,
+                        e.status,
+                        e.method,
+                        e.path,
+                        e.token_name.as_deref().unwrap_or("(none valid)"),
+                        e.latency_ms,
+                        e.scim_type
+                            .as_deref()
+                            .map(|t| format!("  scimType={t}"))
+                            .unwrap_or_default(),
+                        e.detail
+                            .as_deref()
+                            .map(|d| format!("\n    {d}"))
+                            .unwrap_or_default(),
+                    );
+                    if *bodies && let Some(b) = &e.body {
+                        println!("    body: {b}");
+                    }
+                }
+            }
+            Ok(())
+        }
         Command::Group(cmd) => group_command(g, cmd).await,
         Command::Org(cmd) => {
             let dir = open_directory(&g.database)?;
@@ -579,7 +676,12 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), String> {
+async fn serve(
+    g: &Global,
+    listen: &str,
+    log_format: LogFormat,
+    scim_log: ScimLogLimits,
+) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -606,10 +708,12 @@ async fn serve(g: &Global, listen: &str, log_format: LogFormat) -> Result<(), St
         Ok(orgs) => tracing::info!(orgs = orgs.len(), "serving SCIM at {public}/scim/{{org}}"),
         Err(e) => return Err(format!("cannot read the directory: {e}")),
     }
+    let recorder = dir.start_scim_log(scim_log);
     let state = AppState {
         directory: dir,
         public_url: Arc::from(public.as_str()),
         metrics: Arc::new(Metrics::new()),
+        scim_log: recorder,
     };
     roster::server::serve(listener, state)
         .await

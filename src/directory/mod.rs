@@ -7,6 +7,7 @@ pub mod model;
 pub mod orgs;
 pub mod query;
 pub mod resources;
+pub mod scim_log;
 pub mod store;
 pub mod tokens;
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use super::model::{Change, GroupRef, MemberRef, Org, StoredResource, TokenRecord};
 use super::query::Query;
+use super::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::scim::schema::ResourceType;
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,8 @@ pub trait ReadTx {
     /// Which of `ids` are users and which are groups of the org.
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>>;
     fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
+    /// An org's provisioning log, newest first.
+    fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>>;
 }
 
 /// What a write may do, besides reading.
@@ -89,6 +92,15 @@ pub trait WriteTx: ReadTx {
     ) -> StoreResult<()>;
     /// Appends to the org's change log and returns the new sequence number.
     fn append_change(&mut self, org_id: &str, change: &Change) -> StoreResult<i64>;
+    fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()>;
+    /// Keeps at most `max_entries` for each of `org_ids`, and, given a
+    /// `cutoff`, none older than it in any org.
+    fn prune_scim_log(
+        &mut self,
+        org_ids: &[&str],
+        max_entries: u64,
+        cutoff: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 /// Called once the job's transaction has committed durably, or failed.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
+pub mod redact;
 pub mod resource;
 pub mod schema;
 

@@ -65,7 +65,7 @@ impl Metrics {
     }
 
     /// The text exposition format, with the store's commit statistics.
-    pub fn render(&self, commits: CommitStats) -> String {
+    pub fn render(&self, commits: CommitStats, scim_log_dropped: u64) -> String {
         let mut out = String::new();
         if let Ok(reg) = self.registry.lock() {
             let _ = encode(&mut out, &reg);
@@ -98,6 +98,12 @@ impl Metrics {
             "roster_store_commit_batch_size_count {}",
             commits.commits
         );
+        let _ = writeln!(
+            out,
+            "# HELP roster_scim_log_dropped Provisioning-log entries dropped because the write queue was full."
+        );
+        let _ = writeln!(out, "# TYPE roster_scim_log_dropped counter");
+        let _ = writeln!(out, "roster_scim_log_dropped_total {scim_log_dropped}");
         out.push_str("# EOF\n");
         out
     }

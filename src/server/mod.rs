@@ -3,6 +3,7 @@
 mod error;
 mod metrics;
 mod scim;
+pub use scim::scim_log_json;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,10 @@ pub use error::{SCIM_CONTENT_TYPE, to_scim};
 pub use metrics::Metrics;
 
 use crate::directory::Directory;
+use crate::directory::scim_log::{ScimLogEntry, ScimLogRecorder};
+use crate::scim::discovery::MAX_BODY_BYTES;
+use crate::scim::redact::redacted_body;
+use crate::scim::{ScimError, resource::format_time};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -27,18 +32,22 @@ pub struct AppState {
     /// Public base URL, without a trailing slash.
     pub public_url: Arc<str>,
     pub metrics: Arc<Metrics>,
+    pub scim_log: ScimLogRecorder,
 }
 
 /// Who made a request, noted by the SCIM handlers for the request log.
 #[derive(Debug, Clone)]
 pub struct RequestNote {
+    pub org_id: String,
     pub org: String,
-    pub token: String,
+    /// The token's name; `None` when no valid token came with the request.
+    pub token: Option<String>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
+        .route("/api/v1/orgs/{org}/scim-log", get(scim::scim_log_api))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_page))
@@ -60,7 +69,9 @@ async fn ready(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics_page(State(s): State<AppState>) -> Response {
-    let body = s.metrics.render(s.directory.store().commit_stats());
+    let body = s
+        .metrics
+        .render(s.directory.store().commit_stats(), s.scim_log.dropped());
     (
         [(
             header::CONTENT_TYPE,
@@ -71,16 +82,44 @@ async fn metrics_page(State(s): State<AppState>) -> Response {
         .into_response()
 }
 
-/// One log line and the metrics for every request.
+/// One log line and the metrics for every request, and for SCIM requests
+/// an entry in the org's provisioning log.
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| path.clone());
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
+    // SCIM bodies are read here, once, so the provisioning log can keep
+    // them; the handlers get the same bytes.
+    let mut body_bytes = None;
+    let req = if s.scim_log.enabled() && path.starts_with("/scim/") {
+        let (parts, body) = req.into_parts();
+        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+            Ok(bytes) => {
+                body_bytes = Some(bytes.clone());
+                Request::from_parts(parts, axum::body::Body::from(bytes))
+            }
+            Err(_) => {
+                return error::ScimErrorResponse(ScimError::new(
+                    413,
+                    None,
+                    format!("the request body is larger than {MAX_BODY_BYTES} bytes; split the change into smaller requests"),
+                ))
+                .into_response();
+            }
+        }
+    } else {
+        req
+    };
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
@@ -99,7 +138,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let note = resp.extensions().get::<RequestNote>();
     let err = resp.extensions().get::<error::ErrorNote>();
     let org = note.map(|n| n.org.as_str()).unwrap_or("-");
-    let token = note.map(|n| n.token.as_str()).unwrap_or("-");
+    let token = note.and_then(|n| n.token.as_deref()).unwrap_or("-");
     let scim_type = err
         .and_then(|e| e.scim_type)
         .map(|t| t.as_str())
@@ -109,6 +148,24 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         tracing::error!(org, token, %method, path, status, scim_type, latency_ms, detail = err.map(|e| e.detail.as_str()).unwrap_or(""), "request");
     } else {
         tracing::info!(org, token, %method, path, status, scim_type, latency_ms, "request");
+    }
+    if let Some(note) = note
+        && path.starts_with("/scim/")
+    {
+        s.scim_log.record(ScimLogEntry {
+            at: format_time(chrono::Utc::now()),
+            org_id: note.org_id.clone(),
+            token_name: note.token.clone(),
+            method: method.to_string(),
+            path: path_and_query,
+            status,
+            scim_type: err
+                .and_then(|e| e.scim_type)
+                .map(|t| t.as_str().to_string()),
+            detail: err.map(|e| e.detail.clone()),
+            latency_ms,
+            body: body_bytes.as_deref().and_then(redacted_body),
+        });
     }
     resp
 }

@@ -112,9 +112,24 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 
 fn noted(mut resp: Response, p: &Principal) -> Response {
     resp.extensions_mut().insert(RequestNote {
+        org_id: p.org.id.clone(),
         org: p.org.name.clone(),
-        token: p.token_name.clone(),
+        token: Some(p.token_name.clone()),
     });
+    resp
+}
+
+/// A refused credential: the response still names the org, when it
+/// exists, so the provisioning log shows the IdP's failed attempts.
+async fn refused(state: &AppState, org: &str, resp: Response) -> Response {
+    let mut resp = resp;
+    if let Ok(o) = state.directory.org(org).await {
+        resp.extensions_mut().insert(RequestNote {
+            org_id: o.id,
+            org: o.name,
+            token: None,
+        });
+    }
     resp
 }
 
@@ -134,18 +149,20 @@ async fn principal(
                 .then(|| rest.trim().to_string())
         });
     let Some(token) = token else {
-        return Err(ScimErrorResponse(ScimError::new(
+        let resp = ScimErrorResponse(ScimError::new(
             401,
             None,
             "missing bearer token: send `Authorization: Bearer TOKEN` with a token from `roster token create`",
         ))
-        .into_response());
+        .into_response();
+        return Err(refused(state, org, resp).await);
     };
-    let p = state
-        .directory
-        .authenticate(org, &token)
-        .await
-        .map_err(|e| ScimErrorResponse::from(e).into_response())?;
+    let p = match state.directory.authenticate(org, &token).await {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(refused(state, org, ScimErrorResponse::from(e).into_response()).await);
+        }
+    };
     if !p.org.settings.scim_api {
         let msg = format!(
             "the SCIM API is off for \"{}\"; turn it on with `roster org set {} --scim-api on`",
@@ -707,4 +724,82 @@ where
             )))),
         }
     }
+}
+
+/// `GET /api/v1/orgs/{org}/scim-log`: the org's provisioning log, newest
+/// first, for the holder of one of the org's SCIM tokens. Query:
+/// `failed=true`, `since=DURATION` (such as `1h`), `limit=N` (default 100).
+pub async fn scim_log_api(
+    State(s): State<AppState>,
+    ScimPath(org): ScimPath<String>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let p = match principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut query = crate::directory::scim_log::ScimLogQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    for (k, v) in query_pairs(&q) {
+        match k.as_str() {
+            "failed" => query.failed_only = v == "true" || v == "1",
+            "limit" => match v.parse::<u64>() {
+                Ok(n) => query.limit = n.min(10_000),
+                Err(_) => {
+                    return ScimErrorResponse(ScimError::invalid_value(format!(
+                        "limit \"{v}\" is not a number"
+                    )))
+                    .into_response();
+                }
+            },
+            "since" => match crate::directory::scim_log::parse_duration(&v) {
+                Some(d) => {
+                    let since = chrono::Utc::now()
+                        - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
+                    query.since = Some(crate::scim::resource::format_time(since));
+                }
+                None => {
+                    return ScimErrorResponse(ScimError::invalid_value(format!(
+                        "since \"{v}\" is not a duration such as 30m, 2h or 7d"
+                    )))
+                    .into_response();
+                }
+            },
+            _ => {}
+        }
+    }
+    match s.directory.scim_log(&p.org.id, query).await {
+        Ok(entries) => {
+            let list: Vec<Value> = entries.iter().map(scim_log_json).collect();
+            let mut resp = (
+                StatusCode::OK,
+                serde_json::json!({"entries": list}).to_string(),
+            )
+                .into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+        Err(e) => ScimErrorResponse::from(e).into_response(),
+    }
+}
+
+/// One provisioning-log entry as JSON (the API and `roster scim-log --json`).
+pub fn scim_log_json(e: &crate::directory::scim_log::ScimLogEntry) -> Value {
+    serde_json::json!({
+        "at": e.at,
+        "token": e.token_name,
+        "method": e.method,
+        "path": e.path,
+        "status": e.status,
+        "scimType": e.scim_type,
+        "detail": e.detail,
+        "latency_ms": (e.latency_ms * 1000.0).round() / 1000.0,
+        "body": e.body,
+    })
 }

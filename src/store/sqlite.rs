@@ -26,6 +26,7 @@ use crate::directory::model::{
     Change, GroupRef, MemberRef, Org, OrgSettings, StoredResource, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
+use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::directory::store::{
     CommitStats, ReadJob, ReadTx, Store, StoreError, StoreResult, WriteJob, WriteTx,
 };
@@ -35,7 +36,28 @@ use crate::scim::schema::ResourceType;
 const MAX_BATCH: usize = 512;
 /// Upper bounds of the commit batch size histogram.
 pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Each schema version and the SQL that reaches it from the one before.
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA), (2, SCIM_LOG_SCHEMA)];
+
+const SCIM_LOG_SCHEMA: &str = r#"
+CREATE TABLE scim_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    token_name TEXT,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    scim_type TEXT,
+    detail TEXT,
+    latency_ms REAL NOT NULL,
+    body TEXT
+);
+CREATE INDEX scim_log_org ON scim_log(org_id, id);
+CREATE INDEX scim_log_at ON scim_log(at);
+"#;
 /// Read connections kept open, and reads run at once. A few more than the
 /// cores, so that a read waiting on the disk does not idle a core.
 const MAX_READERS: usize = 8;
@@ -150,22 +172,25 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
             "the database has schema version {version}, newer than this roster ({SCHEMA_VERSION}); upgrade roster"
         )));
     }
-    if version < 1 {
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        // Another process may have migrated while we waited for the lock.
-        let again: i64 = tx
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(backend)?;
-        if again < 1 {
-            tx.execute_batch(SCHEMA).map_err(backend)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-                .map_err(backend)?;
-        }
-        tx.commit().map_err(backend)?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
     }
-    Ok(())
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    // Another process may have migrated while we waited for the lock.
+    let mut current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    for (to, sql) in MIGRATIONS {
+        if current < to {
+            tx.execute_batch(sql).map_err(backend)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {to}"))
+                .map_err(backend)?;
+            current = to;
+        }
+    }
+    tx.commit().map_err(backend)
 }
 
 #[derive(Default)]
@@ -668,6 +693,37 @@ impl ReadTx for SqliteTx<'_> {
             .map(|v| v.unwrap_or(0))
             .map_err(backend)
     }
+
+    fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {
+        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body FROM scim_log \
+                   WHERE org_id = ?1 AND (?2 = 0 OR status >= 400) AND (?3 IS NULL OR at >= ?3) ORDER BY id DESC LIMIT ?4";
+        let mut s = self.conn.prepare_cached(sql).map_err(backend)?;
+        let rows = s
+            .query_map(
+                params![
+                    org_id,
+                    q.failed_only,
+                    q.since,
+                    q.limit.min(i64::MAX as u64) as i64
+                ],
+                |r| {
+                    Ok(ScimLogEntry {
+                        at: r.get(0)?,
+                        org_id: r.get(1)?,
+                        token_name: r.get(2)?,
+                        method: r.get(3)?,
+                        path: r.get(4)?,
+                        status: r.get(5)?,
+                        scim_type: r.get(6)?,
+                        detail: r.get(7)?,
+                        latency_ms: r.get(8)?,
+                        body: r.get(9)?,
+                    })
+                },
+            )
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -826,5 +882,57 @@ impl WriteTx for SqliteTx<'_> {
             .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.rtype.name(), c.resource_id, c.kind.as_str()]))
             .map_err(backend)?;
         Ok(seq)
+    }
+
+    fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
+            )
+            .map_err(backend)?;
+        for e in entries {
+            st.execute(params![
+                e.org_id,
+                e.at,
+                e.token_name,
+                e.method,
+                e.path,
+                e.status,
+                e.scim_type,
+                e.detail,
+                e.latency_ms,
+                e.body
+            ])
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn prune_scim_log(
+        &mut self,
+        org_ids: &[&str],
+        max_entries: u64,
+        cutoff: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(cutoff) = cutoff {
+            self.conn
+                .prepare_cached("DELETE FROM scim_log WHERE at < ?1")
+                .and_then(|mut s| s.execute(params![cutoff]))
+                .map_err(backend)?;
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
+                 (SELECT id FROM scim_log WHERE org_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )
+            .map_err(backend)?;
+        for org in org_ids {
+            st.execute(params![org, max_entries.min(i64::MAX as u64) as i64])
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 }

@@ -28,6 +28,8 @@ pub struct TestApp {
     pub token: String,
     pub client: Client,
     pub log: Arc<Mutex<Vec<String>>>,
+    /// Extra arguments for `roster serve`.
+    pub serve_args: Vec<String>,
 }
 
 pub struct Reply {
@@ -139,6 +141,11 @@ pub fn cli_json(db: &str, args: &[&str]) -> Value {
 impl TestApp {
     /// A server with an org "acme" whose SCIM API and AUP are on, and a token.
     pub fn start() -> TestApp {
+        Self::start_with(&[])
+    }
+
+    /// As [`TestApp::start`], with extra `roster serve` arguments.
+    pub fn start_with(serve_args: &[&str]) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let db = format!("sqlite://{}", dir.path().join("roster.db").display());
         let created = cli_json(&db, &["org", "create", "acme"]);
@@ -164,6 +171,7 @@ impl TestApp {
                 .build()
                 .unwrap_or_else(|e| panic!("{e}")),
             log: Arc::new(Mutex::new(Vec::new())),
+            serve_args: serve_args.iter().map(|s| s.to_string()).collect(),
         };
         app.launch();
         app
@@ -173,6 +181,7 @@ impl TestApp {
     pub fn launch(&mut self) {
         let mut child = Command::new(roster_bin())
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&self.serve_args)
             .env("ROSTER_DATABASE", &self.db)
             .env_remove("ROSTER_PUBLIC_URL")
             .stdout(Stdio::null())

@@ -11,4 +11,5 @@ mod groups;
 mod input;
 mod query;
 mod replay;
+mod scim_log;
 mod users;

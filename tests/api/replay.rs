@@ -28,9 +28,18 @@ fn replay(file: &str) {
     assert_eq!(timings.len(), suite["steps"].as_array().unwrap().len());
     // Timing is the benchmark's business; here every step is named and
     // carries the IdP's limit for it.
-    assert!(timings.iter().all(|t| !t.name.is_empty() && t.limit.as_millis() >= 400));
+    assert!(
+        timings
+            .iter()
+            .all(|t| !t.name.is_empty() && t.limit.as_millis() >= 400)
+    );
     let slowest = timings.iter().max_by_key(|t| t.elapsed).unwrap();
-    eprintln!("{file}: {} steps, slowest \"{}\" in {:?}", timings.len(), slowest.name, slowest.elapsed);
+    eprintln!(
+        "{file}: {} steps, slowest \"{}\" in {:?}",
+        timings.len(),
+        slowest.name,
+        slowest.elapsed
+    );
 }
 
 #[test]

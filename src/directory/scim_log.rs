@@ -1,0 +1,209 @@
+//! The provisioning log: what each org's SCIM clients sent and what they
+//! were told, so that an administrator whose IdP reports "provisioning
+//! failed" can see why.
+//!
+//! Recording must cost the request path almost nothing: entries go into a
+//! bounded in-memory queue (when it is full, entries are dropped and
+//! counted, never waited for), and a background task writes them in
+//! batches, one transaction per batch, and prunes by count and age. An
+//! entry may therefore be lost if the process dies within the batching
+//! interval; the log is a diagnostic aid, not an audit trail.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use super::orgs::find_org;
+use super::{Directory, DirectoryResult};
+use crate::scim::resource::format_time;
+
+/// One SCIM request as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimLogEntry {
+    pub at: String,
+    pub org_id: String,
+    /// The token's name; `None` when the request had no valid token.
+    pub token_name: Option<String>,
+    pub method: String,
+    /// Path and query, as received.
+    pub path: String,
+    pub status: u16,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub latency_ms: f64,
+    /// The request body with secrets removed, if it had one.
+    pub body: Option<String>,
+}
+
+/// How much of the log is kept, per org.
+#[derive(Debug, Clone, Copy)]
+pub struct ScimLogLimits {
+    /// Most entries kept per org; 0 turns recording off.
+    pub max_entries: u64,
+    /// Entries older than this are removed.
+    pub max_age: Duration,
+}
+
+impl Default for ScimLogLimits {
+    fn default() -> Self {
+        ScimLogLimits {
+            max_entries: 10_000,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Which entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ScimLogQuery {
+    pub failed_only: bool,
+    /// Only entries at or after this RFC 3339 time.
+    pub since: Option<String>,
+    pub limit: u64,
+}
+
+/// Entries waiting in memory at most; beyond, new ones are dropped.
+const QUEUE: usize = 20_000;
+/// Entries written in one transaction at most.
+const BATCH: usize = 2_000;
+/// How long a batch waits to fill before it is written.
+const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// How often the log is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(30);
+
+/// The recording side, held by the server.
+#[derive(Clone)]
+pub struct ScimLogRecorder {
+    sender: Option<mpsc::Sender<ScimLogEntry>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl ScimLogRecorder {
+    /// A recorder that records nothing.
+    pub fn off() -> Self {
+        ScimLogRecorder {
+            sender: None,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.sender.is_some()
+    }
+
+    /// Queues an entry; never waits.
+    pub fn record(&self, entry: ScimLogEntry) {
+        if let Some(s) = &self.sender
+            && s.try_send(entry).is_err()
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Directory {
+    /// Starts the background writer and returns the recorder for it.
+    pub fn start_scim_log(&self, limits: ScimLogLimits) -> ScimLogRecorder {
+        if limits.max_entries == 0 {
+            return ScimLogRecorder::off();
+        }
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let dir = self.clone();
+        tokio::spawn(async move { dir.write_scim_log(rx, limits).await });
+        ScimLogRecorder {
+            sender: Some(tx),
+            dropped: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    async fn write_scim_log(&self, mut rx: mpsc::Receiver<ScimLogEntry>, limits: ScimLogLimits) {
+        // The first batch prunes by age too, so a restart with a shorter
+        // limit applies it at once.
+        let now = tokio::time::Instant::now();
+        let mut last_prune = now.checked_sub(PRUNE_EVERY).unwrap_or(now);
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            let deadline = tokio::time::Instant::now() + BATCH_WAIT;
+            while batch.len() < BATCH {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(e)) => batch.push(e),
+                    _ => break,
+                }
+            }
+            // The count bound holds after every batch, for the orgs in it;
+            // the age bound is applied now and then.
+            let cutoff = if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                Some(age_cutoff(limits.max_age))
+            } else {
+                None
+            };
+            let result = self
+                .write(move |tx| {
+                    tx.append_scim_log(&batch)?;
+                    let mut orgs: Vec<&str> = batch.iter().map(|e| e.org_id.as_str()).collect();
+                    orgs.sort_unstable();
+                    orgs.dedup();
+                    tx.prune_scim_log(&orgs, limits.max_entries, cutoff.as_deref())?;
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "could not write the provisioning log");
+            }
+        }
+    }
+
+    /// Reads an org's provisioning log, newest first.
+    pub async fn scim_log(&self, org: &str, q: ScimLogQuery) -> DirectoryResult<Vec<ScimLogEntry>> {
+        let org = org.to_string();
+        self.read(move |tx| {
+            let o = find_org(tx, &org)?;
+            Ok(tx.scim_log(&o.id, &q)?)
+        })
+        .await
+    }
+}
+
+fn age_cutoff(max_age: Duration) -> String {
+    let age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::days(7));
+    format_time(Utc::now() - age)
+}
+
+/// Parses a duration such as `90s`, `15m`, `2h` or `7d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("7"), None);
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("5w"), None);
+    }
+}

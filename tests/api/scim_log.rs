@@ -1,0 +1,162 @@
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// The provisioning log is written in batches; wait until `n` entries are in.
+fn log_entries(app: &TestApp, args: &[&str], n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut a = vec!["scim-log", "acme", "--limit", "1000"];
+        a.extend_from_slice(args);
+        let v = cli_json(&app.db, &a);
+        let entries = v.as_array().unwrap().clone();
+        if entries.len() >= n || Instant::now() > deadline {
+            return entries;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_scim_request_is_recorded_with_secrets_removed() {
+    let app = TestApp::start();
+    let created = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "log@example.com", "password": "hunter2"}),
+        )
+        .expect(201);
+    app.post(
+        "/Users",
+        &json!({"schemas": [USER], "userName": "LOG@example.com"}),
+    )
+    .expect_error(409, Some("uniqueness"));
+    app.patch(
+        &format!("/Users/{}", created.id()),
+        json!([{"op": "replace", "path": "password", "value": "s3cret!"}]),
+    )
+    .expect(200);
+    app.get_with("/Users", &[("filter", "userName eq \"log@example.com\"")])
+        .expect(200);
+    app.send(
+        app.client
+            .get(app.scim_url("/Users"))
+            .bearer_auth("roster_scim_not-a-token"),
+    )
+    .expect_error(401, None);
+
+    let entries = log_entries(&app, &[], 5);
+    assert_eq!(entries.len(), 5, "{entries:?}");
+    // Newest first.
+    let unauth = &entries[0];
+    assert_eq!(unauth["status"], 401);
+    assert!(unauth["token"].is_null());
+    let lookup = &entries[1];
+    assert_eq!(lookup["method"], "GET");
+    assert_eq!(
+        lookup["path"],
+        "/scim/acme/Users?filter=userName+eq+%22log%40example.com%22"
+    );
+    assert_eq!(lookup["token"], "test");
+    let conflict = &entries[3];
+    assert_eq!(conflict["status"], 409);
+    assert_eq!(conflict["scimType"], "uniqueness");
+    assert!(conflict["detail"].as_str().unwrap().contains("userName"));
+    assert!(conflict["latency_ms"].as_f64().unwrap() > 0.0);
+    let create = &entries[4];
+    assert_eq!(
+        (create["method"].as_str(), create["status"].as_u64()),
+        (Some("POST"), Some(201))
+    );
+    let body = create["body"].as_str().unwrap();
+    assert!(
+        body.contains("log@example.com")
+            && body.contains("[redacted]")
+            && !body.contains("hunter2"),
+        "{body}"
+    );
+    assert!(!entries[2]["body"].as_str().unwrap().contains("s3cret!"));
+    // Nothing of the secrets reached the database at all.
+    let db = std::fs::read(app.dir.path().join("roster.db")).unwrap();
+    let wal = std::fs::read(app.dir.path().join("roster.db-wal")).unwrap_or_default();
+    for bytes in [db, wal] {
+        assert!(!bytes.windows(7).any(|w| w == b"hunter2" || w == b"s3cret!"));
+    }
+
+    let failed = log_entries(&app, &["--failed"], 2);
+    assert_eq!(
+        failed
+            .iter()
+            .map(|e| e["status"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![401, 409]
+    );
+    assert_eq!(log_entries(&app, &["--since", "1h"], 5).len(), 5);
+    let text = cli_ok(&app.db, &["scim-log", "acme", "--failed", "--bodies"]);
+    assert!(
+        text.contains("409") && text.contains("scimType=uniqueness") && text.contains("body:"),
+        "{text}"
+    );
+
+    // The admin API gives the same, to a holder of the org's token.
+    let r = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/orgs/acme/scim-log?failed=true&limit=1"))
+                .bearer_auth(&app.token),
+        )
+        .expect(200);
+    assert_eq!(r.body["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["entries"][0]["status"], 401);
+    app.send(app.client.get(app.url("/api/v1/orgs/acme/scim-log")))
+        .expect_error(401, None);
+    app.send(
+        app.client
+            .get(app.url("/api/v1/orgs/acme/scim-log?since=soon"))
+            .bearer_auth(&app.token),
+    )
+    .expect_error(400, Some("invalidValue"));
+}
+
+#[test]
+fn the_log_is_bounded_and_can_be_turned_off() {
+    let app = TestApp::start_with(&["--scim-log-max-entries", "3"]);
+    for i in 0..8 {
+        app.create_user(&format!("b{i}@example.com"));
+    }
+    // Wait for the last create to be recorded, then check the bound.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let entries = cli_json(&app.db, &["scim-log", "acme", "--limit", "100"]);
+        let list = entries.as_array().unwrap();
+        if list
+            .first()
+            .is_some_and(|e| e["body"].as_str().unwrap_or("").contains("b7@example.com"))
+        {
+            assert_eq!(list.len(), 3, "{list:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the last request was never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let off = TestApp::start_with(&["--scim-log-max-entries", "0"]);
+    off.create_user("quiet@example.com");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        cli_json(&off.db, &["scim-log", "acme"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let out = run_cli(&off.db, &["serve", "--scim-log-max-age", "forever"]);
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a duration")
+    );
+}
