@@ -219,14 +219,146 @@ fn cpu_seconds(pid: u32) -> f64 {
     (utime + stime) / ticks_per_s
 }
 
-/// Stops the server however the benchmark ends.
-struct KillOnDrop(std::process::Child);
+/// A running `roster serve`, stopped however the benchmark ends.
+struct Server {
+    child: std::process::Child,
+    pid: u32,
+    addr: String,
+}
 
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Server {
+    fn start(bin: &str, db: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("ROSTER_DATABASE", db)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(
+                        rest.chars()
+                            .take_while(|c| !c.is_whitespace())
+                            .collect::<String>(),
+                    );
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let pid = child.id();
+        Server { child, pid, addr }
     }
+
+    fn target(&self, token: &str) -> Arc<Target> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: HttpClient = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(128)
+            .build(connector);
+        Arc::new(Target {
+            client,
+            base: format!("http://{}/scim/bench", self.addr),
+            auth: format!("Bearer {token}"),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[path = "../tests/replay/runner.rs"]
+mod runner;
+
+/// Runs each IdP replay suite `runs` times against the server and reports,
+/// per suite, the slowest and the 99th-percentile reply, and how many
+/// replies exceeded the IdP's limit (Okta's test: 600 ms, 400 ms for
+/// discovery).
+async fn replay_timings(server: &Server, token: &str, runs: u32) -> Value {
+    let base = format!("http://{}/scim/bench", server.addr);
+    let token = token.to_string();
+    tokio::task::spawn_blocking(move || {
+        let client = reqwest::blocking::Client::new();
+        let mut out = serde_json::Map::new();
+        for file in ["okta.json", "entra.json"] {
+            let text = std::fs::read_to_string(format!(
+                "{}/tests/replay/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap();
+            let suite: Value = serde_json::from_str(&text).unwrap();
+            let mut all = Vec::new();
+            for run in 0..runs {
+                let vars = std::collections::HashMap::from([
+                    ("token".to_string(), Value::String(token.clone())),
+                    ("run".to_string(), Value::String(format!("-bench{run}"))),
+                ]);
+                all.extend(runner::run_suite(&client, &base, &suite, vars).unwrap());
+            }
+            let over = all.iter().filter(|t| t.elapsed > t.limit).count();
+            let slowest = all
+                .iter()
+                .max_by_key(|t| t.elapsed)
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
+            let mut lat: Vec<Duration> = all.iter().map(|t| t.elapsed).collect();
+            lat.sort();
+            out.insert(
+                file.trim_end_matches(".json").to_string(),
+                json!({
+                    "requests": all.len(),
+                    "p50_ms": (percentile(&lat, 0.5) * 100.0).round() / 100.0,
+                    "p99_ms": (percentile(&lat, 0.99) * 100.0).round() / 100.0,
+                    "max_ms": (percentile(&lat, 1.0) * 100.0).round() / 100.0,
+                    "over_idp_limit": over,
+                    "slowest_step": slowest,
+                }),
+            );
+        }
+        Value::Object(out)
+    })
+    .await
+    .unwrap()
+}
+
+/// Look-ups and creates with the provisioning log off and on, alternated
+/// on the same database, so the difference is the log's cost.
+async fn scim_log_cost(bin: &str, db: &str, token: &str, stored: u64) -> Value {
+    let mut off = (0.0, 0.0);
+    let mut on = (0.0, 0.0);
+    let rounds = 2;
+    for round in 0..rounds {
+        for enabled in [false, true] {
+            let args: &[&str] = if enabled {
+                &[]
+            } else {
+                &["--scim-log-max-entries", "0"]
+            };
+            let server = Server::start(bin, db, args);
+            let t = server.target(token);
+            let look = lookups(&t, stored, 64, Duration::from_secs(5)).await;
+            let prefix = format!("log{}{round}-", u8::from(enabled));
+            let create = create_users(&t, &prefix, 0, 3_000, 64).await;
+            let slot = if enabled { &mut on } else { &mut off };
+            slot.0 += look / rounds as f64;
+            slot.1 += create / rounds as f64;
+        }
+    }
+    json!({
+        "lookups_per_s_log_off": off.0.round(),
+        "lookups_per_s_log_on": on.0.round(),
+        "creates_per_s_64_log_off": off.1.round(),
+        "creates_per_s_64_log_on": on.1.round(),
+        "ratio_lookups_on_to_off": (on.0 / off.0 * 100.0).round() / 100.0,
+        "ratio_creates_on_to_off": (on.1 / off.1 * 100.0).round() / 100.0,
+    })
 }
 
 fn rss_kb(pid: u32, field: &str) -> u64 {
@@ -333,38 +465,9 @@ async fn main() {
     cli(&["org", "create", "bench"]);
     cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on"]);
     let token = cli(&["token", "create", "bench", "--name", "bench"]);
-    let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("ROSTER_DATABASE", &db)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(
-                    rest.chars()
-                        .take_while(|c| !c.is_whitespace())
-                        .collect::<String>(),
-                );
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
-    let pid = child.id();
-    let _guard = KillOnDrop(child);
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(128)
-        .build(connector);
-    let t = Arc::new(Target {
-        client,
-        base: format!("http://{addr}/scim/bench"),
-        auth: format!("Bearer {token}"),
-    });
+    let server = Server::start(bin, &db, &[]);
+    let pid = server.pid;
+    let t = server.target(&token);
 
     let mut rows = Vec::new();
     let mut stored = 0u64;
@@ -404,12 +507,19 @@ async fn main() {
             "ratio_creates1_to_store1": (create1 / store_single * 100.0).round() / 100.0,
         }));
     }
-    drop(_guard);
+    eprintln!("replaying the Okta and Entra suites...");
+    let replay = replay_timings(&server, &token, 20).await;
+    drop(server);
+
+    eprintln!("provisioning-log cost, side by side...");
+    let log_cost = scim_log_cost(bin, &db, &token, stored).await;
 
     let report = json!({
         "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
         "store_limit": {"durable_commits_per_s_1_writer": store_single.round(), "durable_creates_per_s_64_writers": store_64.round()},
         "http": rows,
+        "idp_replay_at_100k": replay,
+        "scim_log_cost": log_cost,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let _ = std::fs::create_dir_all("target");
