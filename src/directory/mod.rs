@@ -56,6 +56,7 @@ pub type DirectoryResult<T> = Result<T, DirectoryError>;
 pub struct Directory {
     store: Arc<dyn Store>,
     read_permits: Arc<tokio::sync::Semaphore>,
+    token_touches: Arc<tokens::TokenTouches>,
 }
 
 fn run_read<R>(
@@ -89,6 +90,7 @@ impl Directory {
         Directory {
             store,
             read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
+            token_touches: Arc::default(),
         }
     }
 

@@ -33,19 +33,23 @@ fn new_secret() -> String {
 /// request would turn every read into a write.
 const LAST_USED_RESOLUTION: Duration = Duration::from_secs(60);
 
-static LAST_TOUCH: Mutex<Option<HashMap<String, Instant>>> = Mutex::new(None);
+/// When each token's last-used time was last written, so that it is
+/// written at most once per [`LAST_USED_RESOLUTION`].
+#[derive(Default)]
+pub(crate) struct TokenTouches(Mutex<HashMap<String, Instant>>);
 
-fn should_touch(token_id: &str) -> bool {
-    let Ok(mut guard) = LAST_TOUCH.lock() else {
-        return false;
-    };
-    let map = guard.get_or_insert_with(HashMap::new);
-    let now = Instant::now();
-    match map.get(token_id) {
-        Some(t) if now.duration_since(*t) < LAST_USED_RESOLUTION => false,
-        _ => {
-            map.insert(token_id.to_string(), now);
-            true
+impl TokenTouches {
+    fn due(&self, token_id: &str) -> bool {
+        let Ok(mut map) = self.0.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        match map.get(token_id) {
+            Some(t) if now.duration_since(*t) < LAST_USED_RESOLUTION => false,
+            _ => {
+                map.insert(token_id.to_string(), now);
+                true
+            }
         }
     }
 }
@@ -130,7 +134,7 @@ impl Directory {
                 Ok(Principal { org: o, token_id: t.id, token_name: t.name, via_scim: true })
             })
             .await?;
-        if should_touch(&principal.token_id) {
+        if self.token_touches.due(&principal.token_id) {
             let id = principal.token_id.clone();
             // Fire and forget: a lost last-used time is no reason to fail
             // the request.
