@@ -33,7 +33,7 @@ trap cleanup EXIT
 
 export ROSTER_DATABASE="sqlite://$WORK/roster.db"
 $ROSTER org create conformance >/dev/null 2>&1
-$ROSTER org set conformance --scim-api on --aup on --sup on >/dev/null
+$ROSTER org set conformance --scim-api on --aup on >/dev/null
 TOKEN=$($ROSTER token create conformance --name scim2-tester 2>/dev/null)
 
 $ROSTER serve --listen 127.0.0.1:0 2>"$WORK/server.log" &

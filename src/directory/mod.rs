@@ -5,6 +5,7 @@
 
 pub mod model;
 pub mod orgs;
+pub mod posix;
 pub mod query;
 pub mod resources;
 pub mod scim_log;
