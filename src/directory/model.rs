@@ -88,6 +88,8 @@ pub struct StoredResource {
 pub struct MemberRef {
     pub user_id: String,
     pub display: String,
+    /// With SUP on, the member's POSIX username.
+    pub posix_name: Option<String>,
 }
 
 /// A group a user belongs to, as listed in the user's `groups`.
@@ -124,4 +126,41 @@ pub struct Change {
     pub resource_id: String,
     pub kind: ChangeKind,
     pub at: String,
+}
+
+/// A user's or group's POSIX identity, as assigned (design.md, "POSIX
+/// identity"). `home` and `shell` are `None` when no override is given and
+/// the org's defaults apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosixAccount {
+    pub rtype: ResourceType,
+    pub resource_id: String,
+    /// Users only.
+    pub uid: Option<i64>,
+    /// A user's private group, or a named group's GID.
+    pub gid: i64,
+    /// Username or POSIX group name.
+    pub name: String,
+    pub home: Option<String>,
+    pub shell: Option<String>,
+}
+
+/// What the ledger of every identity ever assigned in an org records.
+/// UIDs, GIDs (private groups included) and names (user and group names
+/// share one namespace, as a user's private group bears its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerKind {
+    Uid,
+    Gid,
+    Name,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Uid => "uid",
+            LedgerKind::Gid => "gid",
+            LedgerKind::Name => "name",
+        }
+    }
 }

@@ -138,10 +138,14 @@ impl Directory {
             if let Some(v) = change.aup {
                 o.settings.aup = v;
             }
+            let turning_sup_on = change.sup == Some(true) && !o.settings.sup;
             if let Some(v) = change.sup {
                 o.settings.sup = v;
             }
             tx.update_org(&o)?;
+            if turning_sup_on {
+                super::resources::assign_all(tx, &o.id)?;
+            }
             Ok(o)
         })
         .await

@@ -26,19 +26,26 @@ pub fn is_reserved(id: i64) -> bool {
 
 /// The first id at or after `from`, up to `max`, that is neither reserved
 /// nor `taken`.
-pub fn next_free(from: i64, max: i64, taken: impl Fn(i64) -> bool) -> Option<i64> {
+pub fn next_free<E>(
+    from: i64,
+    max: i64,
+    mut taken: impl FnMut(i64) -> Result<bool, E>,
+) -> Result<Option<i64>, E> {
     let mut id = from;
     while id <= max {
         if let Some((_, hi)) = RESERVED.iter().find(|(lo, hi)| (*lo..=*hi).contains(&id)) {
-            id = hi.checked_add(1)?;
+            match hi.checked_add(1) {
+                Some(next) => id = next,
+                None => return Ok(None),
+            }
             continue;
         }
-        if !taken(id) {
-            return Some(id);
+        if !taken(id)? {
+            return Ok(Some(id));
         }
         id += 1;
     }
-    None
+    Ok(None)
 }
 
 /// A POSIX name derived from a userName or display name: the local part
@@ -138,13 +145,15 @@ mod tests {
 
     #[test]
     fn allocation_skips_reserved_and_taken() {
-        assert_eq!(next_free(59_999, 70_000, |_| false), Some(59_999));
-        assert_eq!(next_free(60_000, 70_000, |_| false), Some(65_536));
-        assert_eq!(
-            next_free(100_000, 100_002, |id| id < 100_002),
-            Some(100_002)
-        );
-        assert_eq!(next_free(100_000, 100_001, |_| true), None);
+        let free = |from, max, taken: fn(i64) -> bool| {
+            next_free::<()>(from, max, |id| Ok(taken(id)))
+                .ok()
+                .flatten()
+        };
+        assert_eq!(free(59_999, 70_000, |_| false), Some(59_999));
+        assert_eq!(free(60_000, 70_000, |_| false), Some(65_536));
+        assert_eq!(free(100_000, 100_002, |id| id < 100_002), Some(100_002));
+        assert_eq!(free(100_000, 100_001, |_| true), None);
         assert!(
             is_reserved(0) && is_reserved(65_534) && is_reserved(1_000_000) && is_reserved(1 << 31)
         );

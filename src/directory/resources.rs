@@ -2,19 +2,23 @@
 //! the rules that hold for every write (uniqueness, flat groups, versions,
 //! the change log).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use super::model::{Change, ChangeKind, GroupRef, MemberRef, Principal, StoredResource};
+use super::identities;
+use super::model::{
+    Change, ChangeKind, GroupRef, MemberRef, PosixAccount, Principal, StoredResource,
+};
+use super::posix;
 use super::query::{self, Cond, Query, Window, fold};
 use super::store::{ReadTx, WriteTx};
 use super::{Directory, DirectoryError, DirectoryResult, now};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
 use crate::scim::patch::{self, Operation};
 use crate::scim::resource::{self, Document, Meta};
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{COREWEAVE_GROUP_SCHEMA, COREWEAVE_USER_SCHEMA, ResourceType};
 
 /// A resource with what is computed from memberships.
 #[derive(Debug, Clone)]
@@ -24,6 +28,8 @@ pub struct ResourceView {
     pub members: Option<Vec<MemberRef>>,
     /// Users: the groups they are in.
     pub groups: Option<Vec<GroupRef>>,
+    /// With SUP on: the POSIX identity.
+    pub posix: Option<PosixAccount>,
 }
 
 impl ResourceView {
@@ -32,11 +38,15 @@ impl ResourceView {
         let mut doc = self.stored.doc.clone();
         // RFC 7643 §4.2: members carry value, $ref and type; §4.1.2: a
         // user's groups also carry display.
-        let members = self
-            .members
-            .iter()
-            .flatten()
-            .map(|m| reference(base_url, "Users", &m.user_id, None, "User"));
+        let members = self.members.iter().flatten().map(|m| {
+            reference(
+                base_url,
+                "Users",
+                &m.user_id,
+                m.posix_name.as_deref(),
+                "User",
+            )
+        });
         put_list(&mut doc, "members", members.collect());
         let groups = self
             .groups
@@ -44,6 +54,9 @@ impl ResourceView {
             .flatten()
             .map(|g| reference(base_url, "Groups", &g.group_id, Some(&g.display), "direct"));
         put_list(&mut doc, "groups", groups.collect());
+        if let Some(a) = &self.posix {
+            merge_posix(&mut doc, a);
+        }
         doc
     }
 
@@ -56,6 +69,52 @@ impl ResourceView {
             version: self.stored.version,
         };
         resource::render(self.stored.rtype, &self.document(base_url), &meta, base_url)
+    }
+}
+
+/// The assigned identity, shown in the CoreWeave extension (what
+/// CoreWeave's nsscache fork reads with its `scim_path_*` settings).
+fn merge_posix(doc: &mut Document, a: &PosixAccount) {
+    let (schema, fields): (&str, Vec<(&str, Value)>) = match a.rtype {
+        ResourceType::User => (
+            COREWEAVE_USER_SCHEMA,
+            vec![
+                ("sunkPosixUserId", Value::from(a.uid.unwrap_or(a.gid))),
+                ("sunkPosixGroupId", Value::from(a.gid)),
+                ("sunkPosixUsername", Value::String(a.name.clone())),
+                (
+                    "sunkPreferredHomeDirectory",
+                    Value::String(
+                        a.home
+                            .clone()
+                            .unwrap_or_else(|| format!("{}{}", posix::HOME_PREFIX, a.name)),
+                    ),
+                ),
+                (
+                    "sunkLoginShell",
+                    Value::String(
+                        a.shell
+                            .clone()
+                            .unwrap_or_else(|| posix::DEFAULT_SHELL.into()),
+                    ),
+                ),
+            ],
+        ),
+        ResourceType::Group => (
+            COREWEAVE_GROUP_SCHEMA,
+            vec![
+                ("sunkPosixGroupName", Value::String(a.name.clone())),
+                ("sunkPosixGroupId", Value::from(a.gid)),
+            ],
+        ),
+    };
+    let ext = doc
+        .entry(schema.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(m) = ext {
+        for (k, v) in fields {
+            m.insert(k.to_string(), v);
+        }
     }
 }
 
@@ -276,6 +335,9 @@ fn insert(
     if !refs.is_empty() {
         tx.add_members(org_id, &stored.id, &refs)?;
     }
+    if sup_enabled(tx, org_id)? {
+        identities::assign(tx, org_id, &stored)?;
+    }
     tx.append_change(
         org_id,
         &Change {
@@ -286,6 +348,30 @@ fn insert(
         },
     )?;
     view(tx, org_id, stored, true)
+}
+
+fn sup_enabled(tx: &mut dyn ReadTx, org_id: &str) -> DirectoryResult<bool> {
+    Ok(tx.org(org_id)?.is_some_and(|o| o.settings.sup))
+}
+
+/// Gives every user and group of the org its POSIX identity: turning SUP
+/// on for an org that already has them.
+pub(crate) fn assign_all(tx: &mut dyn WriteTx, org_id: &str) -> DirectoryResult<()> {
+    for rtype in [ResourceType::User, ResourceType::Group] {
+        let everything = Query {
+            cond: Cond::True,
+            sort: None,
+            window: Window::Offset {
+                offset: 0,
+                limit: u64::MAX >> 1,
+            },
+        };
+        let (_, all) = tx.search(org_id, rtype, &everything)?;
+        for r in all {
+            identities::assign(tx, org_id, &r)?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates a group with just a display name (legacy default groups).
@@ -306,7 +392,8 @@ fn view(
     stored: StoredResource,
     with_members: bool,
 ) -> DirectoryResult<ResourceView> {
-    let mut v = views(tx, org_id, vec![stored], with_members)?;
+    let sup = tx.org(org_id)?.is_some_and(|o| o.settings.sup);
+    let mut v = views(tx, org_id, vec![stored], with_members, sup)?;
     v.pop()
         .ok_or_else(|| DirectoryError::NotFound("resource vanished".into()))
 }
@@ -316,6 +403,7 @@ fn views(
     org_id: &str,
     stored: Vec<StoredResource>,
     with_members: bool,
+    sup: bool,
 ) -> DirectoryResult<Vec<ResourceView>> {
     let user_ids: Vec<&str> = stored
         .iter()
@@ -332,20 +420,44 @@ fn views(
     } else {
         tx.groups_of(org_id, &user_ids)?
     };
-    let mut members = if group_ids.is_empty() || !with_members {
+    let mut members: HashMap<String, Vec<MemberRef>> = if group_ids.is_empty() || !with_members {
         Default::default()
     } else {
         tx.members(org_id, &group_ids)?
     };
+    let (mut user_accounts, mut group_accounts) = if sup {
+        (
+            tx.posix_accounts(org_id, ResourceType::User, &user_ids)?,
+            tx.posix_accounts(org_id, ResourceType::Group, &group_ids)?,
+        )
+    } else {
+        Default::default()
+    };
+    if sup && !members.is_empty() {
+        // Members carry their POSIX username, which CoreWeave's nsscache
+        // fork reads for the group map (scim_path_username = members/display).
+        let ids: Vec<String> = members
+            .values()
+            .flatten()
+            .map(|m| m.user_id.clone())
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let names = tx.posix_accounts(org_id, ResourceType::User, &refs)?;
+        for m in members.values_mut().flatten() {
+            m.posix_name = names.get(&m.user_id).map(|a| a.name.clone());
+        }
+    }
     Ok(stored
         .into_iter()
         .map(|s| match s.rtype {
             ResourceType::User => {
                 let g = groups.remove(&s.id).unwrap_or_default();
+                let posix = user_accounts.remove(&s.id);
                 ResourceView {
                     stored: s,
                     members: None,
                     groups: Some(g),
+                    posix,
                 }
             }
             ResourceType::Group => {
@@ -354,10 +466,12 @@ fn views(
                 } else {
                     None
                 };
+                let posix = group_accounts.remove(&s.id);
                 ResourceView {
                     stored: s,
                     members: m,
                     groups: None,
+                    posix,
                 }
             }
         })
@@ -421,6 +535,9 @@ fn replace_stored(
         ..current
     };
     tx.update_resource(org_id, &updated)?;
+    if sup_enabled(tx, org_id)? {
+        identities::assign(tx, org_id, &updated)?;
+    }
     if !add_refs.is_empty() {
         tx.add_members(org_id, &updated.id, &add_refs)?;
     }
@@ -630,6 +747,7 @@ impl Directory {
             return Err(e.into());
         }
         let count = params.count;
+        let sup = p.org.settings.sup;
         let page = params.page;
         let issued = Utc::now().timestamp();
         let single_keyset = plans.len() == 1 && plans.first().is_some_and(|(_, _, s)| s.is_none());
@@ -677,7 +795,7 @@ impl Directory {
                     rows.truncate(remaining as usize);
                 }
                 remaining -= rows.len() as u64;
-                let mut v = views(tx, &org_id, rows, with_members)?;
+                let mut v = views(tx, &org_id, rows, with_members, sup)?;
                 items.append(&mut v);
             }
             let start_index = match page {

@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use super::model::{Change, GroupRef, MemberRef, Org, StoredResource, TokenRecord};
+use super::model::{
+    Change, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, StoredResource, TokenRecord,
+};
 use super::query::Query;
 use super::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::scim::schema::ResourceType;
@@ -69,6 +71,22 @@ pub trait ReadTx {
     fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
     /// An org's provisioning log, newest first.
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>>;
+    /// The POSIX accounts of these users or groups.
+    fn posix_accounts(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<HashMap<String, PosixAccount>>;
+    /// Which resource an identity was ever assigned to, if any.
+    fn posix_owner(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+    ) -> StoreResult<Option<String>>;
+    /// The org's allocation high-water marks: (next UID, next GID).
+    fn next_posix_ids(&mut self, org_id: &str) -> StoreResult<(i64, i64)>;
 }
 
 /// What a write may do, besides reading.
@@ -93,6 +111,17 @@ pub trait WriteTx: ReadTx {
     /// Appends to the org's change log and returns the new sequence number.
     fn append_change(&mut self, org_id: &str, change: &Change) -> StoreResult<i64>;
     fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()>;
+    fn put_posix_account(&mut self, org_id: &str, account: &PosixAccount) -> StoreResult<()>;
+    /// Records that `value` is assigned to `resource_id`, for ever.
+    fn claim_posix(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+        resource_id: &str,
+    ) -> StoreResult<()>;
+    fn set_next_posix_ids(&mut self, org_id: &str, next_uid: i64, next_gid: i64)
+    -> StoreResult<()>;
     /// Keeps at most `max_entries` for each of `org_ids`, and, given a
     /// `cutoff`, none older than it in any org.
     fn prune_scim_log(

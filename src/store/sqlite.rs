@@ -23,7 +23,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
 use crate::directory::model::{
-    Change, GroupRef, MemberRef, Org, OrgSettings, StoredResource, TokenRecord,
+    Change, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount, StoredResource,
+    TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -36,10 +37,33 @@ use crate::scim::schema::ResourceType;
 const MAX_BATCH: usize = 512;
 /// Upper bounds of the commit batch size histogram.
 pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Each schema version and the SQL that reaches it from the one before.
-const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA), (2, SCIM_LOG_SCHEMA)];
+const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA), (2, SCIM_LOG_SCHEMA), (3, POSIX_SCHEMA)];
+
+const POSIX_SCHEMA: &str = r#"
+ALTER TABLE orgs ADD COLUMN next_uid INTEGER NOT NULL DEFAULT 100000;
+ALTER TABLE orgs ADD COLUMN next_gid INTEGER NOT NULL DEFAULT 200000;
+CREATE TABLE posix_accounts (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    uid INTEGER,
+    gid INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    home TEXT,
+    shell TEXT,
+    PRIMARY KEY (org_id, resource_type, resource_id)
+) WITHOUT ROWID;
+CREATE TABLE posix_ledger (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    PRIMARY KEY (org_id, kind, value)
+) WITHOUT ROWID;
+"#;
 
 const SCIM_LOG_SCHEMA: &str = r#"
 CREATE TABLE scim_log (
@@ -647,6 +671,7 @@ impl ReadTx for SqliteTx<'_> {
         self.related(sql, org_id, group_ids, |user_id, display| MemberRef {
             user_id,
             display,
+            posix_name: None,
         })
     }
 
@@ -723,6 +748,63 @@ impl ReadTx for SqliteTx<'_> {
             )
             .map_err(backend)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn posix_accounts(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<HashMap<String, PosixAccount>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT resource_id, uid, gid, name, home, shell FROM posix_accounts \
+                 WHERE org_id = ? AND resource_type = ? AND resource_id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = [org_id, rtype.name()]
+                .into_iter()
+                .chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok(PosixAccount {
+                        rtype,
+                        resource_id: r.get(0)?,
+                        uid: r.get(1)?,
+                        gid: r.get(2)?,
+                        name: r.get(3)?,
+                        home: r.get(4)?,
+                        shell: r.get(5)?,
+                    })
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let a = row.map_err(backend)?;
+                out.insert(a.resource_id.clone(), a);
+            }
+        }
+        Ok(out)
+    }
+
+    fn posix_owner(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+    ) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT resource_id FROM posix_ledger WHERE org_id = ?1 AND kind = ?2 AND value = ?3")
+            .and_then(|mut s| s.query_row(params![org_id, kind.as_str(), value], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
+    fn next_posix_ids(&mut self, org_id: &str) -> StoreResult<(i64, i64)> {
+        self.conn
+            .prepare_cached("SELECT next_uid, next_gid FROM orgs WHERE id = ?1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(backend)
     }
 }
 
@@ -828,6 +910,11 @@ impl WriteTx for SqliteTx<'_> {
         rtype: ResourceType,
         id: &str,
     ) -> StoreResult<bool> {
+        // The account goes with the resource; the ledger keeps its ids.
+        self.conn
+            .prepare_cached("DELETE FROM posix_accounts WHERE org_id = ?1 AND resource_type = ?2 AND resource_id = ?3")
+            .and_then(|mut s| s.execute(params![org_id, rtype.name(), id]))
+            .map_err(backend)?;
         let sql = format!("DELETE FROM {} WHERE org_id = ?1 AND id = ?2", table(rtype));
         self.conn
             .prepare_cached(&sql)
@@ -882,6 +969,44 @@ impl WriteTx for SqliteTx<'_> {
             .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.rtype.name(), c.resource_id, c.kind.as_str()]))
             .map_err(backend)?;
         Ok(seq)
+    }
+
+    fn put_posix_account(&mut self, org_id: &str, a: &PosixAccount) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO posix_accounts (org_id, resource_type, resource_id, uid, gid, name, home, shell) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| s.execute(params![org_id, a.rtype.name(), a.resource_id, a.uid, a.gid, a.name, a.home, a.shell]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn claim_posix(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+        resource_id: &str,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO posix_ledger (org_id, kind, value, resource_id) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![org_id, kind.as_str(), value, resource_id]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn set_next_posix_ids(
+        &mut self,
+        org_id: &str,
+        next_uid: i64,
+        next_gid: i64,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE orgs SET next_uid = ?2, next_gid = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![org_id, next_uid, next_gid]))
+            .map(|_| ())
+            .map_err(backend)
     }
 
     fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()> {

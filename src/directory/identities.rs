@@ -1,0 +1,245 @@
+//! Assigning POSIX identities inside write transactions (design.md, "POSIX
+//! identity"): allocated once, stable afterwards, never reused, overrides
+//! checked against every identity ever assigned in the org.
+
+use serde_json::Value;
+
+use super::model::{LedgerKind, PosixAccount, StoredResource};
+use super::posix::{self, DEFAULT_GID_RANGE, DEFAULT_UID_RANGE};
+use super::store::WriteTx;
+use super::{DirectoryError, DirectoryResult};
+use crate::scim::schema::{COREWEAVE_GROUP_SCHEMA, COREWEAVE_USER_SCHEMA, ResourceType};
+
+fn ext_field<'a>(r: &'a StoredResource, schema: &str, name: &str) -> Option<&'a Value> {
+    r.doc.get(schema).and_then(|e| e.get(name))
+}
+
+fn ext_int(r: &StoredResource, schema: &str, name: &str) -> Option<i64> {
+    ext_field(r, schema, name).and_then(Value::as_i64)
+}
+
+fn ext_str<'a>(r: &'a StoredResource, schema: &str, name: &str) -> Option<&'a str> {
+    ext_field(r, schema, name).and_then(Value::as_str)
+}
+
+/// Claims `value` for `owner`, or says which attribute collides.
+fn claim(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    kind: LedgerKind,
+    value: &str,
+    owner: &str,
+    attr: &str,
+) -> DirectoryResult<()> {
+    match tx.posix_owner(org_id, kind, value)? {
+        Some(o) if o == owner => Ok(()),
+        Some(_) => Err(DirectoryError::Conflict(format!(
+            "{attr} \"{value}\" is already assigned in this organization (POSIX ids and names are never reused); choose another"
+        ))),
+        None => Ok(tx.claim_posix(org_id, kind, value, owner)?),
+    }
+}
+
+fn invalid(e: String) -> DirectoryError {
+    DirectoryError::InvalidValue(e)
+}
+
+/// A free name: `base`, else `base2`, `base3`, ...
+fn free_name(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    base: &str,
+    owner: &str,
+) -> DirectoryResult<String> {
+    let mut candidate = base.to_string();
+    let mut n = 1;
+    loop {
+        match tx.posix_owner(org_id, LedgerKind::Name, &candidate)? {
+            None => return Ok(candidate),
+            Some(o) if o == owner => return Ok(candidate),
+            Some(_) => {
+                n += 1;
+                candidate = posix::with_suffix(base, n);
+            }
+        }
+    }
+}
+
+/// The POSIX name: the override `attr` of the resource's extension, else
+/// the name already assigned (renames at the IdP do not change it), else
+/// one derived from `source` (userName or displayName), made unique.
+fn posix_name(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    r: &StoredResource,
+    existing: Option<&PosixAccount>,
+    attr: &str,
+    source: &str,
+) -> DirectoryResult<String> {
+    let schema = match r.rtype {
+        ResourceType::User => COREWEAVE_USER_SCHEMA,
+        ResourceType::Group => COREWEAVE_GROUP_SCHEMA,
+    };
+    let name = match (ext_str(r, schema, attr), existing) {
+        (Some(n), _) => {
+            posix::check_name(n).map_err(invalid)?;
+            n.to_string()
+        }
+        (None, Some(e)) => e.name.clone(),
+        (None, None) => {
+            let base = posix::derive_name(r.doc.get(source).and_then(Value::as_str).unwrap_or("x"));
+            free_name(tx, org_id, &base, &r.id)?
+        }
+    };
+    claim(tx, org_id, LedgerKind::Name, &name, &r.id, attr)?;
+    Ok(name)
+}
+
+fn exhausted(what: &str, range: (i64, i64)) -> DirectoryError {
+    DirectoryError::Conflict(format!(
+        "the org's {what} range {}-{} is exhausted",
+        range.0, range.1
+    ))
+}
+
+/// Gives `r` its POSIX identity, or brings it in line with the overrides
+/// `r` carries. Returns the account.
+pub(crate) fn assign(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    r: &StoredResource,
+) -> DirectoryResult<PosixAccount> {
+    let existing = tx
+        .posix_accounts(org_id, r.rtype, &[r.id.as_str()])?
+        .remove(&r.id);
+    let account = match r.rtype {
+        ResourceType::User => assign_user(tx, org_id, r, existing.as_ref())?,
+        ResourceType::Group => assign_group(tx, org_id, r, existing.as_ref())?,
+    };
+    if existing.as_ref() != Some(&account) {
+        tx.put_posix_account(org_id, &account)?;
+    }
+    Ok(account)
+}
+
+fn assign_user(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    r: &StoredResource,
+    existing: Option<&PosixAccount>,
+) -> DirectoryResult<PosixAccount> {
+    let s = COREWEAVE_USER_SCHEMA;
+    let (next_uid, next_gid) = tx.next_posix_ids(org_id)?;
+    let uid = match (
+        ext_int(r, s, "sunkPosixUserId"),
+        existing.and_then(|e| e.uid),
+    ) {
+        (Some(u), _) => {
+            posix::check_id("sunkPosixUserId", u).map_err(invalid)?;
+            u
+        }
+        (None, Some(u)) => u,
+        (None, None) => {
+            let from = next_uid.max(DEFAULT_UID_RANGE.0);
+            let uid = posix::next_free(from, DEFAULT_UID_RANGE.1, |id| {
+                let v = id.to_string();
+                // A UID is also its private group's GID: both must be free.
+                Ok::<_, DirectoryError>(
+                    tx.posix_owner(org_id, LedgerKind::Uid, &v)?.is_some()
+                        || tx.posix_owner(org_id, LedgerKind::Gid, &v)?.is_some(),
+                )
+            })?
+            .ok_or_else(|| exhausted("UID", DEFAULT_UID_RANGE))?;
+            tx.set_next_posix_ids(org_id, uid + 1, next_gid)?;
+            uid
+        }
+    };
+    claim(
+        tx,
+        org_id,
+        LedgerKind::Uid,
+        &uid.to_string(),
+        &r.id,
+        "sunkPosixUserId",
+    )?;
+    let gid = match ext_int(r, s, "sunkPosixGroupId") {
+        Some(g) => {
+            posix::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            g
+        }
+        None => existing.map(|e| e.gid).unwrap_or(uid),
+    };
+    claim(
+        tx,
+        org_id,
+        LedgerKind::Gid,
+        &gid.to_string(),
+        &r.id,
+        "sunkPosixGroupId",
+    )?;
+    let name = posix_name(tx, org_id, r, existing, "sunkPosixUsername", "userName")?;
+    let home = ext_str(r, s, "sunkPreferredHomeDirectory").map(str::to_string);
+    if let Some(h) = &home {
+        posix::check_path("sunkPreferredHomeDirectory", h).map_err(invalid)?;
+    }
+    let shell = ext_str(r, s, "sunkLoginShell").map(str::to_string);
+    if let Some(sh) = &shell {
+        posix::check_path("sunkLoginShell", sh).map_err(invalid)?;
+    }
+    Ok(PosixAccount {
+        rtype: ResourceType::User,
+        resource_id: r.id.clone(),
+        uid: Some(uid),
+        gid,
+        name,
+        home,
+        shell,
+    })
+}
+
+fn assign_group(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    r: &StoredResource,
+    existing: Option<&PosixAccount>,
+) -> DirectoryResult<PosixAccount> {
+    let s = COREWEAVE_GROUP_SCHEMA;
+    let gid = match (ext_int(r, s, "sunkPosixGroupId"), existing) {
+        (Some(g), _) => {
+            posix::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            g
+        }
+        (None, Some(e)) => e.gid,
+        (None, None) => {
+            let (next_uid, next_gid) = tx.next_posix_ids(org_id)?;
+            let from = next_gid.max(DEFAULT_GID_RANGE.0);
+            let gid = posix::next_free(from, DEFAULT_GID_RANGE.1, |id| {
+                Ok::<_, DirectoryError>(
+                    tx.posix_owner(org_id, LedgerKind::Gid, &id.to_string())?
+                        .is_some(),
+                )
+            })?
+            .ok_or_else(|| exhausted("GID", DEFAULT_GID_RANGE))?;
+            tx.set_next_posix_ids(org_id, next_uid, gid + 1)?;
+            gid
+        }
+    };
+    claim(
+        tx,
+        org_id,
+        LedgerKind::Gid,
+        &gid.to_string(),
+        &r.id,
+        "sunkPosixGroupId",
+    )?;
+    let name = posix_name(tx, org_id, r, existing, "sunkPosixGroupName", "displayName")?;
+    Ok(PosixAccount {
+        rtype: ResourceType::Group,
+        resource_id: r.id.clone(),
+        uid: None,
+        gid,
+        name,
+        home: None,
+        shell: None,
+    })
+}

@@ -1,0 +1,197 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const CW: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveUser";
+const CWG: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
+
+fn sup_app() -> TestApp {
+    let app = TestApp::start();
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    app
+}
+
+fn posix(r: &Reply) -> Value {
+    r.body[CW].clone()
+}
+
+#[test]
+fn users_get_stable_identities_never_reused() {
+    let app = sup_app();
+    let a = app.create_user("Jane.Doe@example.com");
+    assert_eq!(
+        posix(&a),
+        json!({"sunkPosixUserId": 100000, "sunkPosixGroupId": 100000, "sunkPosixUsername": "jane_doe",
+               "sunkPreferredHomeDirectory": "/home/jane_doe", "sunkLoginShell": "/bin/bash"})
+    );
+    // A collision gets a numeric suffix.
+    let b = app.create_user("jane.doe@other.org");
+    assert_eq!(posix(&b)["sunkPosixUsername"], "jane_doe2");
+    assert_eq!(posix(&b)["sunkPosixUserId"], 100001);
+    // A rename at the IdP keeps the identity.
+    let r = app
+        .patch(
+            &format!("/Users/{}", a.id()),
+            json!([{"op": "replace", "path": "userName", "value": "jdoe@example.com"}]),
+        )
+        .expect(200);
+    assert_eq!(posix(&r)["sunkPosixUsername"], "jane_doe");
+    assert_eq!(posix(&r)["sunkPosixUserId"], 100000);
+    // A deleted user's UID and name are never given to anyone else.
+    app.delete(&format!("/Users/{}", b.id())).expect(204);
+    let c = app.create_user("jane.doe@third.net");
+    assert_eq!(posix(&c)["sunkPosixUserId"], 100002);
+    assert_eq!(posix(&c)["sunkPosixUsername"], "jane_doe3");
+    // Reads show the same, and filters can use them.
+    let g = app.get(&format!("/Users/{}", c.id())).expect(200);
+    assert_eq!(posix(&g), posix(&c));
+}
+
+#[test]
+fn overrides_are_checked_and_a_refused_one_changes_nothing() {
+    let app = sup_app();
+    let a = app.create_user("a@example.com");
+    let b = app.create_user("b@example.com");
+    let path = format!("/Users/{}", b.id());
+    let before = app.get(&path).body;
+    for (value, status, scim_type) in [
+        (json!({"sunkPosixUserId": 1_000_000}), 400, "invalidValue"),
+        (json!({"sunkPosixUserId": 65534}), 400, "invalidValue"),
+        (json!({"sunkPosixUserId": 100000}), 409, "uniqueness"),
+        (json!({"sunkPosixUsername": "a"}), 409, "uniqueness"),
+        (
+            json!({"sunkPosixUsername": "Not Valid"}),
+            400,
+            "invalidValue",
+        ),
+        (
+            json!({"sunkPreferredHomeDirectory": "relative/home"}),
+            400,
+            "invalidValue",
+        ),
+        (json!({"sunkLoginShell": "/bin/sh:x"}), 400, "invalidValue"),
+    ] {
+        let r = app.patch(
+            &path,
+            json!([{"op": "replace", "path": CW, "value": value}]),
+        );
+        r.expect_error(status, Some(scim_type));
+        assert_eq!(
+            app.get(&path).body,
+            before,
+            "a refused override changed the user"
+        );
+    }
+    let r = app.patch(&path, json!([{"op": "replace", "path": CW, "value": {
+        "sunkPosixUserId": 150000, "sunkPosixUsername": "bee", "sunkPreferredHomeDirectory": "/scratch/bee", "sunkLoginShell": "/bin/zsh"}}])).expect(200);
+    assert_eq!(
+        posix(&r),
+        json!({"sunkPosixUserId": 150000, "sunkPosixGroupId": 100001, "sunkPosixUsername": "bee",
+               "sunkPreferredHomeDirectory": "/scratch/bee", "sunkLoginShell": "/bin/zsh"})
+    );
+    // The overridden identity is taken for good: a's override onto it fails.
+    app.patch(
+        &format!("/Users/{}", a.id()),
+        json!([{"op": "add", "path": format!("{CW}:sunkPosixUsername"), "value": "bee"}]),
+    )
+    .expect_error(409, Some("uniqueness"));
+}
+
+#[test]
+fn groups_get_gids_and_members_carry_usernames() {
+    let app = sup_app();
+    let u = app.create_user("grace@example.com");
+    let g = app.create_group("GPU Users", &[&u.id()]);
+    assert_eq!(
+        g.body[CWG],
+        json!({"sunkPosixGroupName": "gpu_users", "sunkPosixGroupId": 200000})
+    );
+    assert_eq!(g.body["members"][0]["display"], "grace");
+    let g2 = app.post("/Groups", &json!({"schemas": [GROUP], "displayName": "ops", CWG: {"sunkPosixGroupName": "operators", "sunkPosixGroupId": 250000}})).expect(201);
+    assert_eq!(
+        g2.body[CWG],
+        json!({"sunkPosixGroupName": "operators", "sunkPosixGroupId": 250000})
+    );
+    // A group cannot take a user's name (its private group has it).
+    app.post(
+        "/Groups",
+        &json!({"schemas": [GROUP], "displayName": "x", CWG: {"sunkPosixGroupName": "grace"}}),
+    )
+    .expect_error(409, Some("uniqueness"));
+    // A rename keeps the POSIX name.
+    let r = app
+        .patch(
+            &format!("/Groups/{}", g.id()),
+            json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]),
+        )
+        .expect(200);
+    assert_eq!(r.body[CWG]["sunkPosixGroupName"], "gpu_users");
+}
+
+#[test]
+fn turning_sup_on_assigns_identities_to_existing_users() {
+    let app = TestApp::start();
+    let u = app.create_user("early@example.com");
+    let g = app.create_group("early birds", &[&u.id()]);
+    assert!(
+        u.body.get(CW).is_none(),
+        "no POSIX attributes while SUP is off"
+    );
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    assert_eq!(
+        posix(&app.get(&format!("/Users/{}", u.id())))["sunkPosixUsername"],
+        "early"
+    );
+    assert_eq!(
+        app.get(&format!("/Groups/{}", g.id())).body[CWG]["sunkPosixGroupId"],
+        200000
+    );
+    // Off again: nothing exposed; on again: the same identity.
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "off"]);
+    assert!(
+        app.get(&format!("/Users/{}", u.id()))
+            .body
+            .get(CW)
+            .is_none()
+    );
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    assert_eq!(
+        posix(&app.get(&format!("/Users/{}", u.id())))["sunkPosixUserId"],
+        100000
+    );
+}
+
+#[test]
+fn concurrent_creates_never_share_a_uid_or_name() {
+    let app = Arc::new(sup_app());
+    let threads: Vec<_> = (0..32)
+        .map(|t| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                // The same local part from every client: names collide on purpose.
+                (0..64)
+                    .map(|i| posix(&app.post("/Users", &json!({"schemas": [USER], "userName": format!("user{i}@client{t}.example")})).expect(201)))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all: Vec<Value> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(all.len(), 2048);
+    let uids: HashSet<i64> = all
+        .iter()
+        .map(|p| p["sunkPosixUserId"].as_i64().unwrap())
+        .collect();
+    let names: HashSet<&str> = all
+        .iter()
+        .map(|p| p["sunkPosixUsername"].as_str().unwrap())
+        .collect();
+    assert_eq!(uids.len(), 2048);
+    assert_eq!(names.len(), 2048);
+    assert!(uids.iter().all(|u| (100_000..=199_999).contains(u)));
+}
