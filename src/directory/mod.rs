@@ -10,6 +10,7 @@ pub mod posix;
 pub mod query;
 pub mod resources;
 pub mod scim_log;
+pub mod ssh_keys;
 pub mod store;
 pub mod tokens;
 

@@ -13,6 +13,7 @@ use super::model::{
 };
 use super::posix;
 use super::query::{self, Cond, Query, Window, fold};
+use super::ssh_keys;
 use super::store::{ReadTx, WriteTx};
 use super::{Directory, DirectoryError, DirectoryResult, now};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
@@ -314,6 +315,11 @@ fn insert(
     doc: Document,
     members: &[String],
 ) -> DirectoryResult<ResourceView> {
+    let sup = sup_enabled(tx, org_id)?;
+    let mut doc = doc;
+    if sup {
+        check_ssh_keys(&mut doc)?;
+    }
     let (name_key, display_key, external_id) = keys(rtype, &doc);
     check_unique(tx, org_id, rtype, &name_key, &doc, None)?;
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
@@ -335,7 +341,7 @@ fn insert(
     if !refs.is_empty() {
         tx.add_members(org_id, &stored.id, &refs)?;
     }
-    if sup_enabled(tx, org_id)? {
+    if sup {
         identities::assign(tx, org_id, &stored)?;
     }
     tx.append_change(
@@ -348,6 +354,24 @@ fn insert(
         },
     )?;
     view(tx, org_id, stored, true)
+}
+
+/// With SUP on, SSH keys are checked and stored in canonical form
+/// (design.md, "SSH keys"). With SUP off they are inert and kept as sent.
+fn check_ssh_keys(doc: &mut Document) -> DirectoryResult<()> {
+    let Some(Value::Array(keys)) = doc
+        .get_mut(COREWEAVE_USER_SCHEMA)
+        .and_then(|e| e.get_mut("sunkSshKeys"))
+    else {
+        return Ok(());
+    };
+    let lines: Vec<String> = keys
+        .iter()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    let checked = ssh_keys::check_keys(&lines).map_err(DirectoryError::InvalidValue)?;
+    *keys = checked.into_iter().map(Value::String).collect();
+    Ok(())
 }
 
 fn sup_enabled(tx: &mut dyn ReadTx, org_id: &str) -> DirectoryResult<bool> {
@@ -488,6 +512,11 @@ fn replace_stored(
     new_doc: Document,
     new_members: Option<Vec<String>>,
 ) -> DirectoryResult<ResourceView> {
+    let sup = sup_enabled(tx, org_id)?;
+    let mut new_doc = new_doc;
+    if sup {
+        check_ssh_keys(&mut new_doc)?;
+    }
     let rtype = current.rtype;
     let (name_key, display_key, external_id) = keys(rtype, &new_doc);
     if name_key != current.name_key {
@@ -535,7 +564,7 @@ fn replace_stored(
         ..current
     };
     tx.update_resource(org_id, &updated)?;
-    if sup_enabled(tx, org_id)? {
+    if sup {
         identities::assign(tx, org_id, &updated)?;
     }
     if !add_refs.is_empty() {

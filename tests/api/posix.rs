@@ -195,3 +195,62 @@ fn concurrent_creates_never_share_a_uid_or_name() {
     assert_eq!(names.len(), 2048);
     assert!(uids.iter().all(|u| (100_000..=199_999).contains(u)));
 }
+
+/// A fresh public key from ssh-keygen.
+fn keygen(dir: &std::path::Path, kind: &str, bits: Option<&str>, name: &str) -> String {
+    let path = dir.join(name);
+    let mut cmd = std::process::Command::new("ssh-keygen");
+    cmd.args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
+        .arg(&path);
+    if let Some(b) = bits {
+        cmd.args(["-b", b]);
+    }
+    assert!(cmd.status().unwrap().success(), "ssh-keygen failed");
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn ssh_keys_are_checked_with_sup_on() {
+    let app = sup_app();
+    let keys = tempfile::tempdir().unwrap();
+    let ed = keygen(keys.path(), "ed25519", None, "ed");
+    let ec = keygen(keys.path(), "ecdsa", Some("384"), "ec");
+    let rsa = keygen(keys.path(), "rsa", Some("2048"), "rsa");
+    let weak = keygen(keys.path(), "rsa", Some("1024"), "weak");
+    let u = app.create_user("keys@example.com");
+    let path = format!("/Users/{}", u.id());
+    // Entra's one string with several keys; a duplicate with another comment is dropped.
+    let dup = ed.replace(" ed", " laptop");
+    let r = app.patch(&path, json!([{"op": "Add", "path": format!("{CW}:sunkSshKeys"), "value": format!("{ed}\n{ec}\r\n{rsa}\n{dup}\n")}])).expect(200);
+    assert_eq!(r.body[CW]["sunkSshKeys"], json!([ed, ec, rsa]));
+    let before = app.get(&path).body;
+    for (bad, why) in [
+        (format!("command=\"/bin/sh\" {ed}"), "options"),
+        (weak.clone(), "1024 bits"),
+        (
+            "ssh-ed25519 AAAAnot-base64 x".to_string(),
+            "not a valid ssh-ed25519",
+        ),
+        ("hello world".to_string(), "unknown or missing key type"),
+    ] {
+        let r = app.patch(&path, json!([{"op": "replace", "path": format!("{CW}:sunkSshKeys"), "value": [ed.clone(), bad]}]));
+        let r = r.expect_error(400, Some("invalidValue"));
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("sunkSshKeys[1]") && detail.contains(why),
+            "{detail}"
+        );
+        assert_eq!(app.get(&path).body, before);
+    }
+    // Okta's array, replacing the list (the IdP's sync overwrites).
+    let r = app
+        .patch(
+            &path,
+            json!([{"op": "replace", "path": format!("{CW}:sunkSshKeys"), "value": [rsa.clone()]}]),
+        )
+        .expect(200);
+    assert_eq!(r.body[CW]["sunkSshKeys"], json!([rsa]));
+}

@@ -1,0 +1,129 @@
+//! SSH public keys (design.md, "SSH keys"): each key parsed and checked with
+//! the RustCrypto `ssh-key` crate; ed25519, ECDSA, FIDO `sk-` keys and RSA of
+//! at least 2048 bits are accepted; option prefixes, other types and bad
+//! encodings are refused, naming the key; duplicates are dropped.
+
+use ssh_key::PublicKey;
+use ssh_key::public::KeyData;
+
+/// Smallest RSA modulus accepted, in bits.
+pub const MIN_RSA_BITS: usize = 2048;
+
+const KNOWN_TYPES: [&str; 8] = [
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+    "ssh-dss",
+];
+
+/// Checks one key line and returns it in canonical form
+/// (`type base64 comment`).
+pub fn check_key(line: &str) -> Result<String, String> {
+    let line = line.trim();
+    let first = line.split_whitespace().next().unwrap_or("");
+    if !KNOWN_TYPES.contains(&first)
+        && line
+            .split_whitespace()
+            .skip(1)
+            .any(|t| KNOWN_TYPES.contains(&t))
+    {
+        return Err(
+            "has options before the key type; give the key alone, as `type base64 comment`".into(),
+        );
+    }
+    let key = PublicKey::from_openssh(line).map_err(|e| {
+        if KNOWN_TYPES.contains(&first) {
+            format!("is not a valid {first} key ({e})")
+        } else {
+            format!(
+                "has an unknown or missing key type \"{}\"",
+                first.chars().take(40).collect::<String>()
+            )
+        }
+    })?;
+    match key.key_data() {
+        KeyData::Ed25519(_)
+        | KeyData::Ecdsa(_)
+        | KeyData::SkEd25519(_)
+        | KeyData::SkEcdsaSha2NistP256(_) => {}
+        KeyData::Rsa(rsa) => {
+            let bytes = rsa.n.as_positive_bytes().unwrap_or(&[]);
+            let bits = bytes.len() * 8
+                - bytes
+                    .first()
+                    .map(|b| b.leading_zeros() as usize)
+                    .unwrap_or(8);
+            if bits < MIN_RSA_BITS {
+                return Err(format!(
+                    "is an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
+                ));
+            }
+        }
+        _ => {
+            return Err(format!(
+                "is of type {}, which is not accepted (use ed25519, ECDSA or RSA)",
+                key.algorithm()
+            ));
+        }
+    }
+    key.to_openssh()
+        .map_err(|e| format!("cannot be encoded ({e})"))
+}
+
+/// Checks a list of keys: canonical forms, duplicates (same key, whatever
+/// the comment) dropped. The error names the key by its position.
+pub fn check_keys(keys: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::with_capacity(keys.len());
+    let mut seen = std::collections::HashSet::new();
+    for (i, k) in keys.iter().enumerate() {
+        let canonical = check_key(k).map_err(|why| {
+            let shown: String = k.chars().take(60).collect();
+            format!("sunkSshKeys[{i}] (\"{shown}…\") {why}")
+        })?;
+        let body: String = canonical
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if seen.insert(body) {
+            out.push(canonical);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILenAM0cpltQu8JJx1at/k7/jQ1anEQtqdbwlpgG6zjr k1@example";
+
+    #[test]
+    fn accepts_and_canonicalises() {
+        assert_eq!(check_key(&format!("  {ED}  ")).ok().as_deref(), Some(ED));
+        let dup = vec![ED.to_string(), ED.replace("k1@example", "other comment")];
+        assert_eq!(check_keys(&dup).map(|v| v.len()), Ok(1));
+    }
+
+    #[test]
+    fn refuses_options_unknown_types_and_bad_encoding() {
+        let e = check_key(&format!("command=\"/bin/sh\" {ED}"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("options"), "{e}");
+        let e = check_key("ssh-foo AAAA x").err().unwrap_or_default();
+        assert!(e.contains("unknown"), "{e}");
+        let e = check_key("ssh-ed25519 AAAAnotbase64!! x")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("not a valid ssh-ed25519"), "{e}");
+        let e = check_keys(&[ED.to_string(), "garbage".into()])
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("sunkSshKeys[1]"), "{e}");
+    }
+}
