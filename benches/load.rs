@@ -400,6 +400,7 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
         token_id: "bench".into(),
         token_name: "bench".into(),
         via_scim: true,
+        cluster_id: None,
     };
     let n = 2000u64;
     let began = Instant::now();

@@ -5,6 +5,7 @@
 //! [`server`] (HTTP).
 
 pub mod directory;
+pub mod nss_cache;
 pub mod scim;
 pub mod server;
 pub mod store;

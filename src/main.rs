@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+use roster::directory::clusters::ClusterView;
 use roster::directory::model::{Org, TokenRecord};
 use roster::directory::orgs::SettingsChange;
 use roster::directory::resources::ResourceView;
@@ -97,6 +98,68 @@ enum Command {
     /// Manage groups by hand (the IdP's next push overwrites what it manages).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage clusters: which groups each provisions, and their read-only tokens.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// For sshd's AuthorizedKeysCommand: print USER's keys from the local
+    /// sshkey cache (no network). Unknown users print nothing and exit 0.
+    AuthorizedKeys {
+        /// The POSIX username (sshd's %u); matched exactly.
+        user: String,
+        /// The sshkey map written by nsscache or the roster agent.
+        #[arg(long, default_value = "/etc/sshkey.cache")]
+        cache: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Register a cluster and the groups it provisions.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// The cluster's name, unique in the org.
+        name: String,
+        /// Groups to provision, by display name, POSIX name or id, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// Replace the groups a cluster provisions.
+    SetGroups {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+        /// Groups to provision, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// List clusters.
+    List {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Show a cluster, its groups and its map URLs.
+    Show {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
+    /// Read-only tokens for a cluster's nodes.
+    #[command(subcommand)]
+    Token(ClusterTokenCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterTokenCommand {
+    /// Create a read-only token that reads this cluster's maps and SCIM resources; printed once.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -363,6 +426,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Group(cmd) => group_command(g, cmd).await,
+        Command::Cluster(cmd) => cluster_command(g, cmd).await,
+        Command::AuthorizedKeys { user, cache } => {
+            // Never fail loudly here: sshd treats output as keys and a
+            // non-zero exit as "no keys" anyway.
+            for key in roster::nss_cache::authorized_keys(cache, user) {
+                println!("{key}");
+            }
+            Ok(())
+        }
         Command::Org(cmd) => {
             let dir = open_directory(&g.database)?;
             let base = public_url(g, None);
@@ -669,6 +741,107 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                         .and_then(|n| n.as_str())
                         .unwrap_or(""),
                     v.members.as_ref().map(Vec::len).unwrap_or(0)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cluster_json(v: &ClusterView, base: &str) -> serde_json::Value {
+    let c = &v.cluster;
+    let maps: Vec<String> = ["passwd", "group", "shadow", "sshkey"]
+        .iter()
+        .map(|m| format!("{base}/nss/{}/{}/{m}", c.org_id, c.name))
+        .collect();
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "created": c.created,
+        "groups": v.groups.iter().map(|(id, name, a)| json!({
+            "id": id, "displayName": name,
+            "posixName": a.as_ref().map(|a| a.name.clone()),
+            "gid": a.as_ref().map(|a| a.gid),
+        })).collect::<Vec<_>>(),
+        "maps": maps,
+    })
+}
+
+async fn cluster_command(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
+    let dir = open_directory(&g.database)?;
+    let base = public_url(g, None);
+    let show = |v: &ClusterView| {
+        if g.json {
+            print_json(cluster_json(v, &base));
+        } else {
+            println!(
+                "{}  {}  groups: {}",
+                v.cluster.id,
+                v.cluster.name,
+                v.groups
+                    .iter()
+                    .map(|(_, n, a)| match a {
+                        Some(a) => format!("{n} ({}, gid {})", a.name, a.gid),
+                        None => n.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    };
+    match cmd {
+        ClusterCommand::Create { org, name, groups } => show(
+            &dir.create_cluster(org, name, groups.clone())
+                .await
+                .map_err(err)?,
+        ),
+        ClusterCommand::SetGroups {
+            org,
+            cluster,
+            groups,
+        } => show(
+            &dir.set_cluster_groups(org, cluster, groups.clone())
+                .await
+                .map_err(err)?,
+        ),
+        ClusterCommand::List { org } => {
+            let all = dir.clusters(org).await.map_err(err)?;
+            if g.json {
+                print_json(json!(
+                    all.iter()
+                        .map(|v| cluster_json(v, &base))
+                        .collect::<Vec<_>>()
+                ));
+            } else if all.is_empty() {
+                eprintln!(
+                    "No clusters. Register one with: roster cluster create {org} NAME --groups GROUP,..."
+                );
+            } else {
+                all.iter().for_each(show);
+            }
+        }
+        ClusterCommand::Show { org, cluster } => {
+            let v = dir.cluster(org, cluster).await.map_err(err)?;
+            show(&v);
+            if !g.json {
+                for url in cluster_json(&v, &base)["maps"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("  {}", url.as_str().unwrap_or(""));
+                }
+            }
+        }
+        ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {
+            let (t, secret) = dir.create_cluster_token(org, cluster).await.map_err(err)?;
+            if g.json {
+                print_json(json!({"id": t.id, "name": t.name, "token": secret}));
+            } else {
+                println!("{secret}");
+                eprintln!(
+                    "Read-only token \"{}\" (id {}); shown only this once.",
+                    t.name, t.id
                 );
             }
         }

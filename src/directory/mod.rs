@@ -3,8 +3,10 @@
 //! change log). Knows the SCIM types it shares with the protocol, and the
 //! storage interface; knows no HTTP and no particular database.
 
+pub mod clusters;
 pub(crate) mod identities;
 pub mod model;
+pub mod nss;
 pub mod orgs;
 pub mod posix;
 pub mod query;

@@ -37,6 +37,8 @@ pub struct TokenRecord {
     pub created: String,
     pub last_used: Option<String>,
     pub revoked: Option<String>,
+    /// For a cluster's read-only token: the cluster.
+    pub cluster_id: Option<String>,
 }
 
 /// Who is making a request: an org and the token it presented, or an
@@ -50,6 +52,9 @@ pub struct Principal {
     /// Automated User Provisioning on. Administrators provision by hand
     /// whatever the toggle says (seed 003, "Provision users directly").
     pub via_scim: bool,
+    /// A cluster's read-only token: reads that cluster's maps and SCIM
+    /// resources, writes nothing.
+    pub cluster_id: Option<String>,
 }
 
 impl Principal {
@@ -59,6 +64,7 @@ impl Principal {
             token_id: String::new(),
             token_name: "roster CLI".into(),
             via_scim: false,
+            cluster_id: None,
         }
     }
 }
@@ -163,4 +169,17 @@ impl LedgerKind {
             LedgerKind::Name => "name",
         }
     }
+}
+
+/// A cluster: the groups it provisions (by group id, so a rename keeps
+/// them; design.md, "Clusters").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created: String,
+    /// When the group list last changed.
+    pub modified: String,
+    pub group_ids: Vec<String>,
 }

@@ -172,6 +172,12 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Directory
 }
 
 fn require_writes(p: &Principal) -> DirectoryResult<()> {
+    if p.cluster_id.is_some() {
+        return Err(DirectoryError::Forbidden(
+            "a cluster token is read-only; write with the org's SCIM token or the roster command"
+                .into(),
+        ));
+    }
     if p.via_scim && !p.org.settings.aup {
         return Err(DirectoryError::Forbidden(format!(
             "Automated User Provisioning is off for \"{}\", so SCIM writes are refused; turn it on with `roster org set {} --aup on`",

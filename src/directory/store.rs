@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 
 use super::model::{
-    Change, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, StoredResource, TokenRecord,
+    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, StoredResource,
+    TokenRecord,
 };
 use super::query::Query;
 use super::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -87,6 +88,18 @@ pub trait ReadTx {
     ) -> StoreResult<Option<String>>;
     /// The org's allocation high-water marks: (next UID, next GID).
     fn next_posix_ids(&mut self, org_id: &str) -> StoreResult<(i64, i64)>;
+    /// A cluster by id or name (case-insensitive).
+    fn cluster(&mut self, org_id: &str, id_or_name: &str) -> StoreResult<Option<Cluster>>;
+    fn clusters(&mut self, org_id: &str) -> StoreResult<Vec<Cluster>>;
+    /// These resources, in no particular order; unknown ids are skipped.
+    fn resources_by_ids(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<Vec<StoredResource>>;
+    /// When the org's change log last grew.
+    fn last_change_at(&mut self, org_id: &str) -> StoreResult<Option<String>>;
 }
 
 /// What a write may do, besides reading.
@@ -122,6 +135,14 @@ pub trait WriteTx: ReadTx {
     ) -> StoreResult<()>;
     fn set_next_posix_ids(&mut self, org_id: &str, next_uid: i64, next_gid: i64)
     -> StoreResult<()>;
+    fn insert_cluster(&mut self, cluster: &Cluster) -> StoreResult<()>;
+    /// Replaces the cluster's group list.
+    fn set_cluster_groups(
+        &mut self,
+        cluster_id: &str,
+        group_ids: &[String],
+        modified: &str,
+    ) -> StoreResult<()>;
     /// Keeps at most `max_entries` for each of `org_ids`, and, given a
     /// `cutoff`, none older than it in any org.
     fn prune_scim_log(

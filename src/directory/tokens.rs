@@ -23,7 +23,7 @@ pub fn hash_token(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
@@ -79,6 +79,7 @@ impl Directory {
                 created: now(),
                 last_used: None,
                 revoked: None,
+                cluster_id: None,
             };
             tx.insert_token(&rec)?;
             Ok((rec, secret))
@@ -131,7 +132,13 @@ impl Directory {
                 if !same || t.org_id != o.id || t.revoked.is_some() {
                     return Err(denied());
                 }
-                Ok(Principal { org: o, token_id: t.id, token_name: t.name, via_scim: true })
+                Ok(Principal {
+                    org: o,
+                    token_id: t.id,
+                    token_name: t.name,
+                    via_scim: true,
+                    cluster_id: t.cluster_id,
+                })
             })
             .await?;
         if self.token_touches.due(&principal.token_id) {

@@ -2,6 +2,7 @@
 
 mod error;
 mod metrics;
+mod nss;
 mod scim;
 pub use scim::scim_log_json;
 
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
         .route("/api/v1/orgs/{org}/scim-log", get(scim::scim_log_api))
+        .route(
+            "/nss/{org}/{cluster}/{map}",
+            get(nss::map).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics_page))

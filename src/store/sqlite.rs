@@ -23,8 +23,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
 use crate::directory::model::{
-    Change, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount, StoredResource,
-    TokenRecord,
+    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
+    StoredResource, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -37,10 +37,33 @@ use crate::scim::schema::ResourceType;
 const MAX_BATCH: usize = 512;
 /// Upper bounds of the commit batch size histogram.
 pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Each schema version and the SQL that reaches it from the one before.
-const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA), (2, SCIM_LOG_SCHEMA), (3, POSIX_SCHEMA)];
+const MIGRATIONS: [(i64, &str); 4] = [
+    (1, SCHEMA),
+    (2, SCIM_LOG_SCHEMA),
+    (3, POSIX_SCHEMA),
+    (4, CLUSTER_SCHEMA),
+];
+
+const CLUSTER_SCHEMA: &str = r#"
+CREATE TABLE clusters (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    created TEXT NOT NULL,
+    modified TEXT NOT NULL,
+    UNIQUE (org_id, name_key)
+);
+CREATE TABLE cluster_groups (
+    cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+    group_id TEXT NOT NULL,
+    PRIMARY KEY (cluster_id, group_id)
+) WITHOUT ROWID;
+ALTER TABLE tokens ADD COLUMN cluster_id TEXT REFERENCES clusters(id) ON DELETE CASCADE;
+"#;
 
 const POSIX_SCHEMA: &str = r#"
 ALTER TABLE orgs ADD COLUMN next_uid INTEGER NOT NULL DEFAULT 100000;
@@ -437,7 +460,7 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {
 }
 
 const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups";
-const TOKEN_COLUMNS: &str = "id, org_id, name, hash, created, last_used, revoked";
+const TOKEN_COLUMNS: &str = "id, org_id, name, hash, created, last_used, revoked, cluster_id";
 
 fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -448,6 +471,7 @@ fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         created: r.get(4)?,
         last_used: r.get(5)?,
         revoked: r.get(6)?,
+        cluster_id: r.get(7)?,
     })
 }
 
@@ -539,6 +563,34 @@ impl SqliteTx<'_> {
             }
         }
         Ok(out)
+    }
+}
+
+impl SqliteTx<'_> {
+    fn with_groups(
+        &self,
+        org_id: &str,
+        id: String,
+        name: String,
+        created: String,
+        modified: String,
+    ) -> StoreResult<Cluster> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT group_id FROM cluster_groups WHERE cluster_id = ?1 ORDER BY group_id",
+            )
+            .map_err(backend)?;
+        let rows = s.query_map(params![id], |r| r.get(0)).map_err(backend)?;
+        let group_ids = rows.collect::<Result<Vec<String>, _>>().map_err(backend)?;
+        Ok(Cluster {
+            id,
+            org_id: org_id.to_string(),
+            name,
+            created,
+            modified,
+            group_ids,
+        })
     }
 }
 
@@ -806,6 +858,70 @@ impl ReadTx for SqliteTx<'_> {
             .and_then(|mut s| s.query_row(params![org_id], |r| Ok((r.get(0)?, r.get(1)?))))
             .map_err(backend)
     }
+
+    fn cluster(&mut self, org_id: &str, id_or_name: &str) -> StoreResult<Option<Cluster>> {
+        let row: Option<(String, String, String, String)> = self
+            .conn
+            .prepare_cached("SELECT id, name, created, modified FROM clusters WHERE org_id = ?1 AND (id = ?2 OR name_key = ?3)")
+            .and_then(|mut s| s.query_row(params![org_id, id_or_name, fold(id_or_name)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+            .map_err(backend)?;
+        row.map(|(id, name, created, modified)| {
+            self.with_groups(org_id, id, name, created, modified)
+        })
+        .transpose()
+    }
+
+    fn clusters(&mut self, org_id: &str) -> StoreResult<Vec<Cluster>> {
+        let rows: Vec<(String, String, String, String)> = {
+            let mut s = self
+                .conn
+                .prepare_cached("SELECT id, name, created, modified FROM clusters WHERE org_id = ?1 ORDER BY name_key")
+                .map_err(backend)?;
+            let rows = s
+                .query_map(params![org_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(id, name, created, modified)| {
+                self.with_groups(org_id, id, name, created, modified)
+            })
+            .collect()
+    }
+
+    fn resources_by_ids(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<Vec<StoredResource>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ? AND r.id IN ({})",
+                table(rtype),
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| resource_from_row(rtype, r))
+                .map_err(backend)?;
+            for row in rows {
+                out.push(with_doc(row.map_err(backend)?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_change_at(&mut self, org_id: &str) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT at FROM changes WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -830,9 +946,9 @@ impl WriteTx for SqliteTx<'_> {
     fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
         self.conn
             .prepare_cached(
-                "INSERT INTO tokens (id, org_id, name, hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO tokens (id, org_id, name, hash, created, cluster_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
-            .and_then(|mut st| st.execute(params![t.id, t.org_id, t.name, t.hash, t.created]))
+            .and_then(|mut st| st.execute(params![t.id, t.org_id, t.name, t.hash, t.created, t.cluster_id]))
             .map(|_| ())
             .map_err(backend)
     }
@@ -1005,6 +1121,40 @@ impl WriteTx for SqliteTx<'_> {
         self.conn
             .prepare_cached("UPDATE orgs SET next_uid = ?2, next_gid = ?3 WHERE id = ?1")
             .and_then(|mut s| s.execute(params![org_id, next_uid, next_gid]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_cluster(&mut self, c: &Cluster) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO clusters (id, org_id, name, name_key, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut s| s.execute(params![c.id, c.org_id, c.name, fold(&c.name), c.created, c.modified]))
+            .map_err(backend)?;
+        self.set_cluster_groups(&c.id, &c.group_ids, &c.modified)
+    }
+
+    fn set_cluster_groups(
+        &mut self,
+        cluster_id: &str,
+        group_ids: &[String],
+        modified: &str,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("DELETE FROM cluster_groups WHERE cluster_id = ?1")
+            .and_then(|mut s| s.execute(params![cluster_id]))
+            .map_err(backend)?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO cluster_groups (cluster_id, group_id) VALUES (?1, ?2)",
+            )
+            .map_err(backend)?;
+        for g in group_ids {
+            st.execute(params![cluster_id, g]).map_err(backend)?;
+        }
+        self.conn
+            .prepare_cached("UPDATE clusters SET modified = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![cluster_id, modified]))
             .map(|_| ())
             .map_err(backend)
     }

@@ -311,3 +311,19 @@ impl Drop for TestApp {
         self.kill();
     }
 }
+
+/// A fresh public key from ssh-keygen.
+pub fn keygen(dir: &std::path::Path, kind: &str, bits: Option<&str>, name: &str) -> String {
+    let path = dir.join(name);
+    let mut cmd = std::process::Command::new("ssh-keygen");
+    cmd.args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
+        .arg(&path);
+    if let Some(b) = bits {
+        cmd.args(["-b", b]);
+    }
+    assert!(cmd.status().unwrap().success(), "ssh-keygen failed");
+    std::fs::read_to_string(path.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}

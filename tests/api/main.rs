@@ -9,6 +9,7 @@ mod discovery_and_auth;
 mod durability;
 mod groups;
 mod input;
+mod nss;
 mod posix;
 mod query;
 mod replay;

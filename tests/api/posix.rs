@@ -196,22 +196,6 @@ fn concurrent_creates_never_share_a_uid_or_name() {
     assert!(uids.iter().all(|u| (100_000..=199_999).contains(u)));
 }
 
-/// A fresh public key from ssh-keygen.
-fn keygen(dir: &std::path::Path, kind: &str, bits: Option<&str>, name: &str) -> String {
-    let path = dir.join(name);
-    let mut cmd = std::process::Command::new("ssh-keygen");
-    cmd.args(["-q", "-t", kind, "-N", "", "-C", name, "-f"])
-        .arg(&path);
-    if let Some(b) = bits {
-        cmd.args(["-b", b]);
-    }
-    assert!(cmd.status().unwrap().success(), "ssh-keygen failed");
-    std::fs::read_to_string(path.with_extension("pub"))
-        .unwrap()
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn ssh_keys_are_checked_with_sup_on() {
     let app = sup_app();

@@ -1,0 +1,234 @@
+//! The NSS maps a cluster's nodes read (nsscache's "files" format, which
+//! stock nsscache's http source fetches and libnss-cache serves):
+//! passwd, group, shadow and sshkey, holding the active members of the
+//! cluster's groups and those groups.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::clusters::{find_cluster, may_read_cluster};
+use super::model::{PosixAccount, Principal};
+use super::posix::{DEFAULT_SHELL, HOME_PREFIX};
+use super::{Directory, DirectoryError, DirectoryResult};
+use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
+
+/// The four maps of a cluster, and when their source last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NssMaps {
+    pub passwd: String,
+    pub group: String,
+    pub shadow: String,
+    pub sshkey: String,
+    /// RFC 3339: the latest change to the org's directory or to the
+    /// cluster's group list.
+    pub modified: String,
+}
+
+impl NssMaps {
+    pub fn get(&self, map: &str) -> Option<&str> {
+        match map {
+            "passwd" => Some(&self.passwd),
+            "group" => Some(&self.group),
+            "shadow" => Some(&self.shadow),
+            "sshkey" => Some(&self.sshkey),
+            _ => None,
+        }
+    }
+}
+
+/// A field of a passwd line: no `:` (the separator), `,` or line breaks.
+fn field(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == ':' || c == ',' || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// One key as nsscache's sshkey map holds it: a `:` in a comment would
+/// cut the key there, and a quote would end the Python string, so such a
+/// comment is left out.
+fn key_entry(key: &str) -> String {
+    let mut parts = key.splitn(3, ' ');
+    let (t, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    match parts.next() {
+        Some(c) if !c.contains([':', '\'', '"', '\\']) => format!("{t} {b} {c}"),
+        _ => format!("{t} {b}"),
+    }
+}
+
+struct Member {
+    account: PosixAccount,
+    gecos: String,
+    keys: Vec<String>,
+}
+
+fn render(
+    members: &BTreeMap<i64, Member>,
+    groups: &[(PosixAccount, Vec<String>)],
+    modified: String,
+) -> NssMaps {
+    let mut passwd = String::new();
+    let mut shadow = String::new();
+    let mut sshkey = String::new();
+    let mut group_lines: BTreeMap<i64, String> = BTreeMap::new();
+    for (uid, m) in members {
+        let a = &m.account;
+        let home = a
+            .home
+            .clone()
+            .unwrap_or_else(|| format!("{HOME_PREFIX}{}", a.name));
+        let shell = a.shell.as_deref().unwrap_or(DEFAULT_SHELL);
+        passwd.push_str(&format!(
+            "{}:x:{uid}:{}:{}:{home}:{shell}\n",
+            a.name, a.gid, m.gecos
+        ));
+        shadow.push_str(&format!("{}:*:::::::\n", a.name));
+        if !m.keys.is_empty() {
+            let list: Vec<String> = m
+                .keys
+                .iter()
+                .map(|k| format!("'{}'", key_entry(k)))
+                .collect();
+            sshkey.push_str(&format!("{}:[{}]\n", a.name, list.join(", ")));
+        }
+        // The user's private group.
+        if a.gid == *uid {
+            group_lines.insert(a.gid, format!("{}:x:{}:\n", a.name, a.gid));
+        }
+    }
+    for (g, names) in groups {
+        group_lines.insert(
+            g.gid,
+            format!("{}:x:{}:{}\n", g.name, g.gid, names.join(",")),
+        );
+    }
+    NssMaps {
+        passwd,
+        group: group_lines.into_values().collect(),
+        shadow,
+        sshkey,
+        modified,
+    }
+}
+
+impl Directory {
+    /// The maps of a cluster. SUP must be on; `p` must be the cluster's
+    /// token or an administrator.
+    pub async fn nss_maps(&self, p: &Principal, cluster: &str) -> DirectoryResult<NssMaps> {
+        if !p.org.settings.sup {
+            return Err(DirectoryError::Forbidden(format!(
+                "SUNK User Provisioning is off for \"{}\": there are no maps; turn it on with `roster org set {} --sup on`",
+                p.org.name, p.org.name
+            )));
+        }
+        let org_id = p.org.id.clone();
+        let cluster = cluster.to_string();
+        let principal = p.clone();
+        self.read(move |tx| {
+            let c = find_cluster(tx, &org_id, &cluster)?;
+            if !may_read_cluster(&principal, &c) {
+                return Err(DirectoryError::Forbidden(format!(
+                    "this token does not belong to cluster \"{}\"",
+                    c.name
+                )));
+            }
+            let ids: Vec<&str> = c.group_ids.iter().map(String::as_str).collect();
+            let group_accounts = tx.posix_accounts(&org_id, ResourceType::Group, &ids)?;
+            let memberships = tx.members(&org_id, &ids)?;
+            let user_ids: Vec<&str> = memberships
+                .values()
+                .flatten()
+                .map(|m| m.user_id.as_str())
+                .collect::<HashSet<_>>()
+                .into_iter()
+                .collect();
+            let users = tx.resources_by_ids(&org_id, ResourceType::User, &user_ids)?;
+            let mut accounts = tx.posix_accounts(&org_id, ResourceType::User, &user_ids)?;
+            // Only active users appear (design.md, "Deactivation").
+            let mut members: BTreeMap<i64, Member> = BTreeMap::new();
+            let mut names: HashMap<String, String> = HashMap::new();
+            for u in users {
+                if u.doc.get("active") == Some(&Value::Bool(false)) {
+                    continue;
+                }
+                let Some(account) = accounts.remove(&u.id) else {
+                    continue;
+                };
+                let Some(uid) = account.uid else { continue };
+                let gecos = field(
+                    u.doc
+                        .get("displayName")
+                        .and_then(Value::as_str)
+                        .or_else(|| u.doc.get("userName").and_then(Value::as_str))
+                        .unwrap_or(""),
+                );
+                let keys: Vec<String> = u
+                    .doc
+                    .get(COREWEAVE_USER_SCHEMA)
+                    .and_then(|e| e.get("sunkSshKeys"))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .filter(|k| super::ssh_keys::check_key(k).is_ok())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.insert(u.id.clone(), account.name.clone());
+                members.insert(
+                    uid,
+                    Member {
+                        account,
+                        gecos,
+                        keys,
+                    },
+                );
+            }
+            let mut groups = Vec::new();
+            for gid in &c.group_ids {
+                let Some(g) = group_accounts.get(gid) else {
+                    continue;
+                };
+                let mut member_names: Vec<String> = memberships
+                    .get(gid)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|m| names.get(&m.user_id).cloned())
+                    .collect();
+                member_names.sort();
+                groups.push((g.clone(), member_names));
+            }
+            let last = tx.last_change_at(&org_id)?.unwrap_or_default();
+            let modified = if c.modified > last {
+                c.modified.clone()
+            } else {
+                last
+            };
+            Ok(render(&members, &groups, modified))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_and_keys_cannot_break_the_format() {
+        assert_eq!(field("Ada: Lovelace, PhD\n"), "Ada  Lovelace  PhD ");
+        assert_eq!(
+            key_entry("ssh-ed25519 AAAA me@host"),
+            "ssh-ed25519 AAAA me@host"
+        );
+        assert_eq!(key_entry("ssh-ed25519 AAAA a:b"), "ssh-ed25519 AAAA");
+        assert_eq!(key_entry("ssh-ed25519 AAAA it's"), "ssh-ed25519 AAAA");
+    }
+}

@@ -1,0 +1,157 @@
+//! `GET /nss/{org}/{cluster}/{passwd|group|shadow|sshkey}`: the maps stock
+//! nsscache's http source fetches. Stock nsscache hands the URL to libcurl,
+//! which turns credentials in the URL into HTTP Basic, so the cluster
+//! token is accepted as a bearer token and as the Basic password.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{AppState, RequestNote};
+use crate::directory::DirectoryError;
+
+fn plain(status: StatusCode, msg: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
+}
+
+fn credential(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(rest.trim().to_string());
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(rest.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        return text
+            .split_once(':')
+            .map(|(_, password)| password.to_string());
+    }
+    None
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// How long after a change a client's `If-Modified-Since` is not trusted:
+/// HTTP dates have whole seconds, so two changes within one second share a
+/// `Last-Modified`, and a client that fetched between them must not be
+/// told 304.
+const SAME_SECOND_GUARD_SECS: i64 = 2;
+
+pub async fn map(
+    State(s): State<AppState>,
+    Path((org, cluster, map)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = credential(&headers) else {
+        let mut r = plain(
+            StatusCode::UNAUTHORIZED,
+            "a cluster token is required: `roster cluster token create ORG CLUSTER`, sent as a bearer token or as the Basic password\n".into(),
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"roster\""),
+        );
+        return r;
+    };
+    let p = match s.directory.authenticate(&org, &token).await {
+        Ok(p) => p,
+        Err(e) => {
+            let mut r = plain(StatusCode::UNAUTHORIZED, format!("{e}\n"));
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"roster\""),
+            );
+            return r;
+        }
+    };
+    let note = RequestNote {
+        org_id: p.org.id.clone(),
+        org: p.org.name.clone(),
+        token: Some(p.token_name.clone()),
+    };
+    let mut resp = match s.directory.nss_maps(&p, &cluster).await {
+        Ok(maps) => match maps.get(&map) {
+            None => plain(
+                StatusCode::NOT_FOUND,
+                format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey\n"),
+            ),
+            Some(body) => conditional(&headers, body, &maps.modified),
+        },
+        Err(DirectoryError::NotFound(d)) => plain(StatusCode::NOT_FOUND, format!("{d}\n")),
+        Err(DirectoryError::Forbidden(d)) => plain(StatusCode::FORBIDDEN, format!("{d}\n")),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build NSS maps");
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the server log has the details\n".into(),
+            )
+        }
+    };
+    resp.extensions_mut().insert(note);
+    resp
+}
+
+/// 200 with `ETag` and `Last-Modified`, or 304 when the client has it.
+fn conditional(headers: &HeaderMap, body: &str, modified: &str) -> Response {
+    let digest = Sha256::digest(body.as_bytes());
+    let etag = format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let changed = DateTime::parse_from_rfc3339(modified)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let last_modified = http_date(changed);
+    let not_modified = match (
+        headers.get(header::IF_NONE_MATCH),
+        headers.get(header::IF_MODIFIED_SINCE),
+    ) {
+        (Some(inm), _) => inm.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|t| t.trim().trim_start_matches("W/") == etag)
+        }),
+        (None, Some(ims)) => {
+            let since = ims
+                .to_str()
+                .ok()
+                .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let settled = (Utc::now() - changed).num_seconds() >= SAME_SECOND_GUARD_SECS;
+            since.is_some_and(|since| settled && since.timestamp() >= changed.timestamp())
+        }
+        (None, None) => false,
+    };
+    let mut resp = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response()
+    };
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&last_modified) {
+        resp.headers_mut().insert(header::LAST_MODIFIED, v);
+    }
+    resp
+}
