@@ -69,6 +69,8 @@ pub enum Cond {
     InGroupNamed(String),
     /// Users: member of any group.
     InAnyGroup,
+    /// Users: member of a group whose POSIX name is this.
+    InGroupPosixNamed(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -766,6 +766,20 @@ impl Directory {
                 .as_ref()
                 .map(|s| query::resolve_sort(*rt, s, params.sort_order == SortOrder::Descending))
                 .transpose();
+            // CoreWeave's nsscache fork asks for /Users?groups=a,b.
+            let cond = cond.map(|c| match (rt, params.groups.is_empty()) {
+                (ResourceType::User, false) => {
+                    let any = params.groups.iter().fold(Cond::False, |acc, g| {
+                        let one = Cond::Or(
+                            Box::new(Cond::InGroupNamed(fold(g))),
+                            Box::new(Cond::InGroupPosixNamed(g.clone())),
+                        );
+                        Cond::Or(Box::new(acc), Box::new(one))
+                    });
+                    Cond::And(Box::new(c), Box::new(any))
+                }
+                _ => c,
+            });
             match (cond, sort) {
                 (Ok(c), Ok(s)) => plans.push((*rt, c, s)),
                 (Err(e), _) | (_, Err(e)) => {

@@ -97,6 +97,9 @@ pub struct ListParams {
     pub count: u64,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    /// `groups=NAME[,NAME...]` (CoreWeave's nsscache fork): only members
+    /// of these groups, by display or POSIX name. Not RFC 7644.
+    pub groups: Vec<String>,
 }
 
 /// The raw parameters, from a query string or a `.search` body.
@@ -110,6 +113,7 @@ pub struct RawParams {
     pub cursor: Option<String>,
     pub attributes: Option<String>,
     pub excluded_attributes: Option<String>,
+    pub groups: Option<String>,
 }
 
 impl RawParams {
@@ -126,6 +130,7 @@ impl RawParams {
                 "cursor" => &mut p.cursor,
                 "attributes" => &mut p.attributes,
                 "excludedattributes" => &mut p.excluded_attributes,
+                "groups" => &mut p.groups,
                 _ => continue,
             };
             *slot = Some(v.to_string());
@@ -186,6 +191,7 @@ impl RawParams {
             cursor: text("cursor")?,
             attributes: text("attributes")?,
             excluded_attributes: text("excludedAttributes")?,
+            groups: text("groups")?,
         })
     }
 
@@ -261,6 +267,17 @@ impl RawParams {
             count,
             attributes: self.attributes.clone(),
             excluded_attributes: self.excluded_attributes.clone(),
+            groups: self
+                .groups
+                .as_deref()
+                .map(|g| {
+                    g.split(',')
+                        .map(str::trim)
+                        .filter(|n| !n.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

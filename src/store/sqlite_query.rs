@@ -241,6 +241,11 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             sql.bind(SqlValue::Text(key.clone()));
             sql.push(")");
         }
+        Cond::InGroupPosixNamed(name) => {
+            sql.push("EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.position = m.group_pos JOIN posix_accounts pa ON pa.org_id = g.org_id AND pa.resource_type = 'Group' AND pa.resource_id = g.id WHERE m.user_pos = r.position AND pa.name = ");
+            sql.bind(SqlValue::Text(name.clone()));
+            sql.push(")");
+        }
         Cond::InAnyGroup => {
             sql.push("EXISTS (SELECT 1 FROM memberships m WHERE m.user_pos = r.position)")
         }

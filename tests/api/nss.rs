@@ -274,3 +274,66 @@ fn libnss_cache_resolves_the_maps_and_authorized_keys_reads_them() {
         ""
     );
 }
+
+#[test]
+fn scim_reads_for_the_nsscache_fork() {
+    let c = cluster();
+    let get = |query: &[(&str, &str)]| {
+        c.app
+            .send(
+                c.app
+                    .client
+                    .get(c.app.scim_url("/Users"))
+                    .query(query)
+                    .bearer_auth(&c.token),
+            )
+            .expect(200)
+    };
+    // The fork's example: scim_users_parameters = groups=...&filter=active eq "true"
+    let r = get(&[("groups", "gpu_users"), ("filter", "active eq \"true\"")]);
+    let mut names: Vec<&str> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u[CW]["sunkPosixUsername"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["alice", "bob"]);
+    assert_eq!(
+        get(&[("groups", "GPU Users,nosuch")]).total(),
+        3,
+        "display names work; dave is listed without the active filter"
+    );
+    assert_eq!(get(&[("groups", "nosuch")]).total(), 0);
+    // Cursor paging with the same parameters.
+    let first = get(&[("groups", "gpu_users"), ("cursor", ""), ("count", "2")]);
+    assert_eq!(first.ids().len(), 2);
+    let next = first.body["nextCursor"].as_str().unwrap().to_string();
+    let second = get(&[("groups", "gpu_users"), ("cursor", &next), ("count", "2")]);
+    assert_eq!(second.ids().len(), 1);
+    assert!(second.body.get("nextCursor").is_none());
+    // Each user carries its identity; each group its POSIX name and GID,
+    // and members their usernames.
+    let g = c
+        .app
+        .send(
+            c.app
+                .client
+                .get(c.app.scim_url("/Groups"))
+                .bearer_auth(&c.token),
+        )
+        .expect(200);
+    let group = &g.body["Resources"][0];
+    assert_eq!(
+        group["urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup"]["sunkPosixGroupName"],
+        "gpu_users"
+    );
+    let mut members: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["display"].as_str().unwrap())
+        .collect();
+    members.sort();
+    assert_eq!(members, vec!["alice", "bob", "dave"]);
+}
