@@ -98,6 +98,10 @@ enum Command {
     /// Manage groups by hand (the IdP's next push overwrites what it manages).
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Manage users by hand (seed 003, "Provision users directly"); the IdP's
+    /// next push overwrites what it manages.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage clusters: which groups each provisions, and their read-only tokens.
     #[command(subcommand)]
     Cluster(ClusterCommand),
@@ -109,6 +113,61 @@ enum Command {
         /// The sshkey map written by nsscache or the roster agent.
         #[arg(long, default_value = "/etc/sshkey.cache")]
         cache: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; prints its id.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// The userName, unique in the org (case-insensitively), such as an email address.
+        #[arg(long)]
+        user_name: String,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Work email.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// List users.
+    List {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Show a user, with its POSIX identity when SUP is on.
+    Show {
+        /// Organization id or name.
+        org: String,
+        /// User id or userName.
+        user: String,
+    },
+    /// Deactivate a user: it stays, but leaves every cluster's maps and keys.
+    Deactivate {
+        /// Organization id or name.
+        org: String,
+        /// User id or userName.
+        user: String,
+    },
+    /// Delete a user; its UID and username are never given to anyone else.
+    Delete {
+        /// Organization id or name.
+        org: String,
+        /// User id or userName.
+        user: String,
+    },
+    /// Replace a user's SSH keys with those in FILE, one per line.
+    SetSshKeys {
+        /// Organization id or name.
+        org: String,
+        /// User id or userName.
+        user: String,
+        /// A file with one public key per line (`-` for standard input).
+        #[arg(long)]
+        file: std::path::PathBuf,
     },
 }
 
@@ -427,6 +486,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Group(cmd) => group_command(g, cmd).await,
         Command::Cluster(cmd) => cluster_command(g, cmd).await,
+        Command::User(cmd) => user_command(g, cmd).await,
         Command::AuthorizedKeys { user, cache } => {
             // Never fail loudly here: sshd treats output as keys and a
             // non-zero exit as "no keys" anyway.
@@ -844,6 +904,179 @@ async fn cluster_command(g: &Global, cmd: &ClusterCommand) -> Result<(), String>
                     t.name, t.id
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
+    let dir = open_directory(&g.database)?;
+    let org_ref = match cmd {
+        UserCommand::Create { org, .. }
+        | UserCommand::List { org }
+        | UserCommand::Show { org, .. }
+        | UserCommand::Deactivate { org, .. }
+        | UserCommand::Delete { org, .. }
+        | UserCommand::SetSshKeys { org, .. } => org,
+    };
+    let p = dir.admin(org_ref).await.map_err(err)?;
+    let base = format!("{}/scim/{}", public_url(g, None), p.org.id);
+    let print_user = |v: &ResourceView| {
+        let body = v.render(&base);
+        if g.json {
+            print_json(body);
+        } else {
+            let s = |k: &str| {
+                body.get(k)
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            println!("id:        {}", s("id"));
+            println!("userName:  {}", s("userName"));
+            println!(
+                "active:    {}",
+                body.get("active")
+                    .map(|a| a.to_string())
+                    .unwrap_or_else(|| "true".into())
+            );
+            if let Some(x) = body.get(roster::scim::schema::COREWEAVE_USER_SCHEMA) {
+                for (k, v) in x.as_object().into_iter().flatten() {
+                    println!("{k}: {v}");
+                }
+            }
+        }
+    };
+    let patch_user = |value: serde_json::Value| {
+        patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "value": value}]}))
+            .map_err(|e| e.to_string())
+    };
+    match cmd {
+        UserCommand::Create {
+            user_name,
+            given_name,
+            family_name,
+            email,
+            ..
+        } => {
+            let mut body = json!({"schemas": [roster::scim::schema::USER_SCHEMA], "userName": user_name, "active": true});
+            if given_name.is_some() || family_name.is_some() {
+                body["name"] = json!({"givenName": given_name, "familyName": family_name});
+            }
+            if let Some(e) = email {
+                body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
+            }
+            let v = dir
+                .create_resource(&p, ResourceType::User, body)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(v.render(&base));
+            } else {
+                println!("{}", v.stored.id);
+            }
+        }
+        UserCommand::List { .. } => {
+            let params = RawParams {
+                count: Some("1000".into()),
+                ..Default::default()
+            }
+            .parse(0)
+            .map_err(|e| e.to_string())?;
+            let page = dir
+                .list_resources(&p, vec![ResourceType::User], params, false)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!(
+                    page.items
+                        .iter()
+                        .map(|v| v.render(&base))
+                        .collect::<Vec<_>>()
+                ));
+            } else {
+                println!(
+                    "{:<36}  {:<32}  {:<8} {:<16} UID",
+                    "ID", "USERNAME", "ACTIVE", "POSIX"
+                );
+                for v in &page.items {
+                    let d = &v.stored.doc;
+                    let active = d.get("active").and_then(|a| a.as_bool()).unwrap_or(true);
+                    let (name, uid) = v
+                        .posix
+                        .as_ref()
+                        .map(|a| {
+                            (
+                                a.name.clone(),
+                                a.uid.map(|u| u.to_string()).unwrap_or_default(),
+                            )
+                        })
+                        .unwrap_or_default();
+                    println!(
+                        "{:<36}  {:<32}  {:<8} {:<16} {}",
+                        v.stored.id,
+                        d.get("userName").and_then(|u| u.as_str()).unwrap_or(""),
+                        active,
+                        name,
+                        uid
+                    );
+                }
+            }
+        }
+        UserCommand::Show { user, .. } => {
+            print_user(&dir.find(&p, ResourceType::User, user).await.map_err(err)?)
+        }
+        UserCommand::Deactivate { user, .. } => {
+            let v = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
+            let v = dir
+                .patch_resource(
+                    &p,
+                    ResourceType::User,
+                    &v.stored.id,
+                    patch_user(json!({"active": false}))?,
+                    None,
+                )
+                .await
+                .map_err(err)?;
+            print_user(&v);
+        }
+        UserCommand::Delete { user, .. } => {
+            let v = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
+            dir.delete_resource(&p, ResourceType::User, &v.stored.id, None)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!({"id": v.stored.id, "deleted": true}));
+            } else {
+                println!("deleted {}", v.stored.id);
+            }
+        }
+        UserCommand::SetSshKeys { user, file, .. } => {
+            let text = if file.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .map_err(|e| e.to_string())?;
+                t
+            } else {
+                std::fs::read_to_string(file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            };
+            let keys: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            let v = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
+            let cw = roster::scim::schema::COREWEAVE_USER_SCHEMA;
+            let ops = patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
+                {"op": "replace", "path": format!("{cw}:sunkSshKeys"), "value": keys}
+            ]}))
+            .map_err(|e| e.to_string())?;
+            let v = dir
+                .patch_resource(&p, ResourceType::User, &v.stored.id, ops, None)
+                .await
+                .map_err(err)?;
+            print_user(&v);
         }
     }
     Ok(())

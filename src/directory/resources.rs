@@ -908,13 +908,19 @@ impl Directory {
         let org_id = p.org.id.clone();
         let reference = reference.to_string();
         self.read(move |tx| {
-            let found = match tx.resource(&org_id, rtype, &reference)? {
+            let mut found = match tx.resource(&org_id, rtype, &reference)? {
                 Some(r) => Some(r),
                 None => tx.resource_by_name(&org_id, rtype, &fold(&reference))?,
             };
+            // Administrators think in POSIX names too.
+            if found.is_none()
+                && let Some(owner) = tx.posix_owner(&org_id, super::model::LedgerKind::Name, &reference)?
+            {
+                found = tx.resource(&org_id, rtype, &owner)?;
+            }
             let stored = found.ok_or_else(|| {
                 DirectoryError::NotFound(format!(
-                    "no {} \"{reference}\" in this organization (give its id or its {})",
+                    "no {} \"{reference}\" in this organization (give its id, its {} or its POSIX name)",
                     rtype.name().to_lowercase(),
                     if rtype == ResourceType::User {
                         "userName"

@@ -238,3 +238,74 @@ fn ssh_keys_are_checked_with_sup_on() {
         .expect(200);
     assert_eq!(r.body[CW]["sunkSshKeys"], json!([rsa]));
 }
+
+#[test]
+fn users_by_hand_with_the_cli() {
+    let app = sup_app();
+    cli_ok(&app.db, &["org", "set", "acme", "--aup", "off"]);
+    let id = cli_ok(
+        &app.db,
+        &[
+            "user",
+            "create",
+            "acme",
+            "--user-name",
+            "ops@example.com",
+            "--given-name",
+            "Op",
+            "--family-name",
+            "Erator",
+            "--email",
+            "ops@example.com",
+        ],
+    );
+    let shown = cli_json(&app.db, &["user", "show", "acme", "OPS@example.com"]);
+    assert_eq!(shown["id"], id.as_str());
+    assert_eq!(shown[CW]["sunkPosixUsername"], "ops");
+    assert_eq!(shown["emails"][0]["value"], "ops@example.com");
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519", None, "ops-laptop");
+    let file = dir.path().join("keys.txt");
+    std::fs::write(&file, format!("# my keys\n{key}\n\n")).unwrap();
+    let u = cli_json(
+        &app.db,
+        &[
+            "user",
+            "set-ssh-keys",
+            "acme",
+            "ops",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(u.is_object());
+    let u = cli_json(&app.db, &["user", "show", "acme", &id]);
+    assert_eq!(u[CW]["sunkSshKeys"], json!([key]));
+    std::fs::write(&file, "ssh-ed25519 broken\n").unwrap();
+    let out = run_cli(
+        &app.db,
+        &[
+            "user",
+            "set-ssh-keys",
+            "acme",
+            &id,
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("sunkSshKeys[0]")
+    );
+    let list = cli_json(&app.db, &["user", "list", "acme"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let d = cli_json(&app.db, &["user", "deactivate", "acme", &id]);
+    assert_eq!(d["active"], false);
+    cli_ok(&app.db, &["user", "delete", "acme", &id]);
+    app.get(&format!("/Users/{id}")).expect_error(404, None);
+    // The deleted user's UID is not reused.
+    let again = cli_json(
+        &app.db,
+        &["user", "create", "acme", "--user-name", "ops2@example.com"],
+    );
+    assert_eq!(again[CW]["sunkPosixUserId"], 100001);
+}
