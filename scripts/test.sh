@@ -12,10 +12,11 @@ step "toolchain"
 cargo --version
 rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || rustup component add rustfmt clippy
 
-step "system packages the tests drive (libnss-cache for getent, ssh-keygen)"
+step "system packages the tests drive (libnss-cache for getent, sshd, ssh, ssh-keygen)"
 need=()
 dpkg -s libnss-cache >/dev/null 2>&1 || need+=(libnss-cache)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
     echo "installing: ${need[*]}"

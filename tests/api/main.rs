@@ -14,4 +14,5 @@ mod posix;
 mod query;
 mod replay;
 mod scim_log;
+mod sshd;
 mod users;
