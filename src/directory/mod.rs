@@ -62,6 +62,7 @@ pub struct Directory {
     store: Arc<dyn Store>,
     read_permits: Arc<tokio::sync::Semaphore>,
     token_touches: Arc<tokens::TokenTouches>,
+    map_cache: Arc<nss::MapCache>,
 }
 
 fn run_read<R>(
@@ -96,6 +97,7 @@ impl Directory {
             store,
             read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             token_touches: Arc::default(),
+            map_cache: Arc::default(),
         }
     }
 

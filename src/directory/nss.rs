@@ -4,6 +4,9 @@
 //! cluster's groups and those groups.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
 
 use serde_json::Value;
 
@@ -23,17 +26,21 @@ pub struct NssMaps {
     /// RFC 3339: the latest change to the org's directory or to the
     /// cluster's group list.
     pub modified: String,
+    /// Entity tags of passwd, group, shadow and sshkey, in that order.
+    pub etags: [String; 4],
 }
 
 impl NssMaps {
-    pub fn get(&self, map: &str) -> Option<&str> {
-        match map {
-            "passwd" => Some(&self.passwd),
-            "group" => Some(&self.group),
-            "shadow" => Some(&self.shadow),
-            "sshkey" => Some(&self.sshkey),
-            _ => None,
-        }
+    /// A map and its entity tag.
+    pub fn get(&self, map: &str) -> Option<(&str, &str)> {
+        let (body, i) = match map {
+            "passwd" => (&self.passwd, 0),
+            "group" => (&self.group, 1),
+            "shadow" => (&self.shadow, 2),
+            "sshkey" => (&self.sshkey, 3),
+            _ => return None,
+        };
+        Some((body, self.etags.get(i).map(String::as_str).unwrap_or("")))
     }
 }
 
@@ -108,19 +115,47 @@ fn render(
             format!("{}:x:{}:{}\n", g.name, g.gid, names.join(",")),
         );
     }
+    let group: String = group_lines.into_values().collect();
+    let etags = [etag(&passwd), etag(&group), etag(&shadow), etag(&sshkey)];
     NssMaps {
         passwd,
-        group: group_lines.into_values().collect(),
+        group,
         shadow,
         sshkey,
         modified,
+        etags,
     }
 }
+
+/// A strong entity tag: the first 96 bits of the content's SHA-256.
+fn etag(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Built maps, by cluster id, with the state they were built from: the
+/// org's change-log position and the cluster's group-list time. Every
+/// write that changes what a map holds advances the change log, so a map
+/// is rebuilt only after a change, and a node polling an unchanged map
+/// costs two point reads.
+#[derive(Default)]
+pub(crate) struct MapCache(Mutex<HashMap<String, (MapStamp, Arc<NssMaps>)>>);
+
+/// What a cluster's maps were built from: (change-log position, the
+/// cluster's group-list time).
+type MapStamp = (i64, String);
 
 impl Directory {
     /// The maps of a cluster. SUP must be on; `p` must be the cluster's
     /// token or an administrator.
-    pub async fn nss_maps(&self, p: &Principal, cluster: &str) -> DirectoryResult<NssMaps> {
+    pub async fn nss_maps(&self, p: &Principal, cluster: &str) -> DirectoryResult<Arc<NssMaps>> {
         if !p.org.settings.sup {
             return Err(DirectoryError::Forbidden(format!(
                 "SUNK User Provisioning is off for \"{}\": there are no maps; turn it on with `roster org set {} --sup on`",
@@ -130,6 +165,7 @@ impl Directory {
         let org_id = p.org.id.clone();
         let cluster = cluster.to_string();
         let principal = p.clone();
+        let cache = self.map_cache.clone();
         self.read(move |tx| {
             let c = find_cluster(tx, &org_id, &cluster)?;
             if !may_read_cluster(&principal, &c) {
@@ -137,6 +173,13 @@ impl Directory {
                     "this token does not belong to cluster \"{}\"",
                     c.name
                 )));
+            }
+            let stamp = (tx.last_seq(&org_id)?, c.modified.clone());
+            if let Ok(map) = cache.0.lock()
+                && let Some((s, maps)) = map.get(&c.id)
+                && *s == stamp
+            {
+                return Ok(maps.clone());
             }
             let ids: Vec<&str> = c.group_ids.iter().map(String::as_str).collect();
             let group_accounts = tx.posix_accounts(&org_id, ResourceType::Group, &ids)?;
@@ -211,7 +254,11 @@ impl Directory {
             } else {
                 last
             };
-            Ok(render(&members, &groups, modified))
+            let maps = Arc::new(render(&members, &groups, modified));
+            if let Ok(mut map) = cache.0.lock() {
+                map.insert(c.id.clone(), (stamp, maps.clone()));
+            }
+            Ok(maps)
         })
         .await
     }

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::{AppState, RequestNote};
 use crate::directory::DirectoryError;
@@ -87,7 +86,7 @@ pub async fn map(
                 StatusCode::NOT_FOUND,
                 format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey\n"),
             ),
-            Some(body) => conditional(&headers, body, &maps.modified),
+            Some((body, etag)) => conditional(&headers, body, etag, &maps.modified),
         },
         Err(DirectoryError::NotFound(d)) => plain(StatusCode::NOT_FOUND, format!("{d}\n")),
         Err(DirectoryError::Forbidden(d)) => plain(StatusCode::FORBIDDEN, format!("{d}\n")),
@@ -104,16 +103,7 @@ pub async fn map(
 }
 
 /// 200 with `ETag` and `Last-Modified`, or 304 when the client has it.
-fn conditional(headers: &HeaderMap, body: &str, modified: &str) -> Response {
-    let digest = Sha256::digest(body.as_bytes());
-    let etag = format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
+fn conditional(headers: &HeaderMap, body: &str, etag: &str, modified: &str) -> Response {
     let changed = DateTime::parse_from_rfc3339(modified)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_else(|_| Utc::now());
@@ -147,7 +137,7 @@ fn conditional(headers: &HeaderMap, body: &str, modified: &str) -> Response {
         )
             .into_response()
     };
-    if let Ok(v) = HeaderValue::from_str(&etag) {
+    if let Ok(v) = HeaderValue::from_str(etag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     if let Ok(v) = HeaderValue::from_str(&last_modified) {
