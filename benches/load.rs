@@ -330,6 +330,107 @@ async fn replay_timings(server: &Server, orgs: Vec<(String, String)>) -> Value {
     .unwrap()
 }
 
+/// Runs `count` POSTs of `body(i)` to `path` with `clients` concurrent
+/// clients and returns the created ids, in order of `i`.
+async fn post_all(t: &Arc<Target>, path: &str, count: usize, clients: usize, body: impl Fn(usize) -> Value + Send + Sync + 'static) -> Vec<String> {
+    let next = Arc::new(AtomicU64::new(0));
+    let body = Arc::new(body);
+    let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); count]));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (t, next, body, ids, path) = (t.clone(), next.clone(), body.clone(), ids.clone(), path.to_string());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= count {
+                        break;
+                    }
+                    let (status, reply) = t.send(hyper::Method::POST, &path, Some(&body(i))).await;
+                    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&reply));
+                    let v: Value = serde_json::from_slice(&reply).unwrap();
+                    ids.lock().unwrap()[i] = v["id"].as_str().unwrap().to_string();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    Arc::try_unwrap(ids).map(|m| m.into_inner().unwrap()).unwrap_or_default()
+}
+
+/// The time to serve each full map of a cluster provisioning 1,000 groups
+/// of 100 users (100,000 users), cold (the first request after a change
+/// builds the maps) and warm, and the cost of a 304.
+async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
+    let db = format!("sqlite://{}", dir.join("maps.db").display());
+    let cli = |args: &[&str]| {
+        let out = Command::new(bin).args(args).env("ROSTER_DATABASE", &db).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    cli(&["org", "create", "bench"]);
+    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on", "--sup", "on"]);
+    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
+    let t = server.target(&token);
+    let users = Arc::new(post_all(&t, "/Users", 100_000, 64, |i| user(&format!("m{i}@bench.example"))).await);
+    let members = users.clone();
+    post_all(&t, "/Groups", 1_000, 32, move |g| {
+        let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("team{g:04}"), "members": list})
+    })
+    .await;
+    let groups: Vec<String> = (0..1_000).map(|g| format!("team{g:04}")).collect();
+    cli(&["cluster", "create", "bench", "big", "--groups", &groups.join(",")]);
+    let cluster_token = cli(&["cluster", "token", "create", "bench", "big"]);
+    let client = reqwest::Client::new();
+    let url = |m: &str| format!("http://{}/nss/bench/big/{m}", server.addr);
+    let get = |m: String, inm: Option<String>| {
+        let mut r = client.get(m).bearer_auth(&cluster_token);
+        if let Some(tag) = inm {
+            r = r.header("if-none-match", tag);
+        }
+        async move {
+            let started = Instant::now();
+            let resp = r.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let etag = resp.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+            let len = resp.bytes().await.unwrap().len();
+            (started.elapsed(), status, etag, len)
+        }
+    };
+    let mut out = serde_json::Map::new();
+    let (cold, status, _, _) = get(url("passwd"), None).await;
+    assert_eq!(status, 200);
+    out.insert("cold_build_and_passwd_ms".into(), json!((cold.as_secs_f64() * 1e5).round() / 100.0));
+    for m in ["passwd", "group", "shadow", "sshkey"] {
+        let mut times = Vec::new();
+        let mut last = (None, 0);
+        for _ in 0..10 {
+            let (d, status, etag, len) = get(url(m), None).await;
+            assert_eq!(status, 200);
+            times.push(d);
+            last = (etag, len);
+        }
+        times.sort();
+        let mut not_modified = Vec::new();
+        for _ in 0..200 {
+            let (d, status, _, _) = get(url(m), last.0.clone()).await;
+            assert_eq!(status, 304);
+            not_modified.push(d);
+        }
+        not_modified.sort();
+        out.insert(m.into(), json!({
+            "bytes": last.1,
+            "full_ms_p50": (percentile(&times, 0.5) * 100.0).round() / 100.0,
+            "not_modified_ms_p50": (percentile(&not_modified, 0.5) * 1000.0).round() / 1000.0,
+            "not_modified_ms_p99": (percentile(&not_modified, 0.99) * 1000.0).round() / 1000.0,
+        }));
+    }
+    Value::Object(out)
+}
+
 /// Look-ups and creates with the provisioning log off and on, alternated
 /// on the same database, so the difference is the log's cost.
 async fn scim_log_cost(bin: &str, db: &str, token: &str, stored: u64) -> Value {
@@ -528,12 +629,16 @@ async fn main() {
     eprintln!("provisioning-log cost, side by side...");
     let log_cost = scim_log_cost(bin, &db, &token, stored).await;
 
+    eprintln!("NSS maps for 100,000 users in 1,000 groups...");
+    let maps = nss_map_timings(bin, work.path()).await;
+
     let report = json!({
         "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
         "store_limit": {"durable_commits_per_s_1_writer": store_single.round(), "durable_creates_per_s_64_writers": store_64.round()},
         "http": rows,
         "idp_replay_at_100k": replay,
         "scim_log_cost": log_cost,
+        "nss_maps_100k_users_1000_groups": maps,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let _ = std::fs::create_dir_all("target");
