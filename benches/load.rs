@@ -332,13 +332,25 @@ async fn replay_timings(server: &Server, orgs: Vec<(String, String)>) -> Value {
 
 /// Runs `count` POSTs of `body(i)` to `path` with `clients` concurrent
 /// clients and returns the created ids, in order of `i`.
-async fn post_all(t: &Arc<Target>, path: &str, count: usize, clients: usize, body: impl Fn(usize) -> Value + Send + Sync + 'static) -> Vec<String> {
+async fn post_all(
+    t: &Arc<Target>,
+    path: &str,
+    count: usize,
+    clients: usize,
+    body: impl Fn(usize) -> Value + Send + Sync + 'static,
+) -> Vec<String> {
     let next = Arc::new(AtomicU64::new(0));
     let body = Arc::new(body);
     let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); count]));
     let tasks: Vec<_> = (0..clients)
         .map(|_| {
-            let (t, next, body, ids, path) = (t.clone(), next.clone(), body.clone(), ids.clone(), path.to_string());
+            let (t, next, body, ids, path) = (
+                t.clone(),
+                next.clone(),
+                body.clone(),
+                ids.clone(),
+                path.to_string(),
+            );
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -356,7 +368,9 @@ async fn post_all(t: &Arc<Target>, path: &str, count: usize, clients: usize, bod
     for task in tasks {
         task.await.unwrap();
     }
-    Arc::try_unwrap(ids).map(|m| m.into_inner().unwrap()).unwrap_or_default()
+    Arc::try_unwrap(ids)
+        .map(|m| m.into_inner().unwrap())
+        .unwrap_or_default()
 }
 
 /// The time to serve each full map of a cluster provisioning 1,000 groups
@@ -365,16 +379,39 @@ async fn post_all(t: &Arc<Target>, path: &str, count: usize, clients: usize, bod
 async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("maps.db").display());
     let cli = |args: &[&str]| {
-        let out = Command::new(bin).args(args).env("ROSTER_DATABASE", &db).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(bin)
+            .args(args)
+            .env("ROSTER_DATABASE", &db)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     cli(&["org", "create", "bench"]);
-    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on", "--sup", "on"]);
+    cli(&[
+        "org",
+        "set",
+        "bench",
+        "--scim-api",
+        "on",
+        "--aup",
+        "on",
+        "--sup",
+        "on",
+    ]);
     let token = cli(&["token", "create", "bench", "--name", "bench"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
-    let users = Arc::new(post_all(&t, "/Users", 100_000, 64, |i| user(&format!("m{i}@bench.example"))).await);
+    let users = Arc::new(
+        post_all(&t, "/Users", 100_000, 64, |i| {
+            user(&format!("m{i}@bench.example"))
+        })
+        .await,
+    );
     let members = users.clone();
     post_all(&t, "/Groups", 1_000, 32, move |g| {
         let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
@@ -382,7 +419,14 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     })
     .await;
     let groups: Vec<String> = (0..1_000).map(|g| format!("team{g:04}")).collect();
-    cli(&["cluster", "create", "bench", "big", "--groups", &groups.join(",")]);
+    cli(&[
+        "cluster",
+        "create",
+        "bench",
+        "big",
+        "--groups",
+        &groups.join(","),
+    ]);
     let cluster_token = cli(&["cluster", "token", "create", "bench", "big"]);
     let client = reqwest::Client::new();
     let url = |m: &str| format!("http://{}/nss/bench/big/{m}", server.addr);
@@ -395,7 +439,10 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
             let started = Instant::now();
             let resp = r.send().await.unwrap();
             let status = resp.status().as_u16();
-            let etag = resp.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+            let etag = resp
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_string());
             let len = resp.bytes().await.unwrap().len();
             (started.elapsed(), status, etag, len)
         }
@@ -403,7 +450,10 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     let mut out = serde_json::Map::new();
     let (cold, status, _, _) = get(url("passwd"), None).await;
     assert_eq!(status, 200);
-    out.insert("cold_build_and_passwd_ms".into(), json!((cold.as_secs_f64() * 1e5).round() / 100.0));
+    out.insert(
+        "cold_build_and_passwd_ms".into(),
+        json!((cold.as_secs_f64() * 1e5).round() / 100.0),
+    );
     for m in ["passwd", "group", "shadow", "sshkey"] {
         let mut times = Vec::new();
         let mut last = (None, 0);
@@ -421,12 +471,15 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
             not_modified.push(d);
         }
         not_modified.sort();
-        out.insert(m.into(), json!({
-            "bytes": last.1,
-            "full_ms_p50": (percentile(&times, 0.5) * 100.0).round() / 100.0,
-            "not_modified_ms_p50": (percentile(&not_modified, 0.5) * 1000.0).round() / 1000.0,
-            "not_modified_ms_p99": (percentile(&not_modified, 0.99) * 1000.0).round() / 1000.0,
-        }));
+        out.insert(
+            m.into(),
+            json!({
+                "bytes": last.1,
+                "full_ms_p50": (percentile(&times, 0.5) * 100.0).round() / 100.0,
+                "not_modified_ms_p50": (percentile(&not_modified, 0.5) * 1000.0).round() / 1000.0,
+                "not_modified_ms_p99": (percentile(&not_modified, 0.99) * 1000.0).round() / 1000.0,
+            }),
+        );
     }
     Value::Object(out)
 }

@@ -1,5 +1,6 @@
 //! HTTP: the SCIM service under `/scim/{org}`, health and metrics.
 
+mod admin_api;
 mod error;
 mod metrics;
 mod nss;
@@ -49,6 +50,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
         .route("/api/v1/orgs/{org}/scim-log", get(scim::scim_log_api))
+        .route(
+            "/api/v1/orgs/{org}/users/{user}/ssh-keys",
+            get(admin_api::get_ssh_keys).put(admin_api::put_ssh_keys),
+        )
         .route(
             "/nss/{org}/{cluster}/{map}",
             get(nss::map).layer(tower_http::compression::CompressionLayer::new()),

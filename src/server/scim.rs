@@ -134,7 +134,7 @@ async fn refused(state: &AppState, org: &str, resp: Response) -> Response {
 }
 
 /// Authenticates the bearer token and checks the org's SCIM API toggle.
-async fn principal(
+pub(super) async fn principal(
     state: &AppState,
     org: &str,
     headers: &HeaderMap,

@@ -309,3 +309,63 @@ fn users_by_hand_with_the_cli() {
     );
     assert_eq!(again[CW]["sunkPosixUserId"], 100001);
 }
+
+#[test]
+fn users_set_their_keys_through_the_admin_api() {
+    let app = sup_app();
+    let dir = tempfile::tempdir().unwrap();
+    let (k1, k2) = (
+        keygen(dir.path(), "ed25519", None, "k1"),
+        keygen(dir.path(), "ecdsa", None, "k2"),
+    );
+    let u = app.create_user("self@example.com");
+    let url = app.url("/api/v1/orgs/acme/users/self/ssh-keys");
+    let r = app
+        .send(
+            app.client
+                .put(&url)
+                .bearer_auth(&app.token)
+                .header("content-type", "text/plain")
+                .body(format!("{k1}\n# old laptop\n{k2}\n")),
+        )
+        .expect(200);
+    assert_eq!(r.body["keys"], json!([k1, k2]));
+    assert_eq!(r.body["user"], u.id().as_str());
+    let r = app
+        .send(app.client.get(&url).bearer_auth(&app.token))
+        .expect(200);
+    assert_eq!(r.body["keys"], json!([k1, k2]));
+    let r = app
+        .send(
+            app.client
+                .put(&url)
+                .bearer_auth(&app.token)
+                .header("content-type", "application/json")
+                .body(json!({"keys": [k2]}).to_string()),
+        )
+        .expect(200);
+    assert_eq!(r.body["keys"], json!([k2]));
+    assert_eq!(
+        app.get(&format!("/Users/{}", u.id())).body[CW]["sunkSshKeys"],
+        json!([k2])
+    );
+    app.send(
+        app.client
+            .put(&url)
+            .bearer_auth(&app.token)
+            .body("ssh-rsa AAAA short"),
+    )
+    .expect_error(400, Some("invalidValue"));
+    app.send(app.client.get(&url)).expect_error(401, None);
+    cli_ok(&app.db, &["group", "create", "acme", "g"]);
+    cli_ok(
+        &app.db,
+        &["cluster", "create", "acme", "c", "--groups", "g"],
+    );
+    let ct = cli_json(&app.db, &["cluster", "token", "create", "acme", "c"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.send(app.client.get(&url).bearer_auth(&ct))
+        .expect_error(403, None);
+}
