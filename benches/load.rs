@@ -219,6 +219,21 @@ fn cpu_seconds(pid: u32) -> f64 {
     (utime + stime) / ticks_per_s
 }
 
+/// Runs a `roster` admin command against `db` and returns what it printed.
+fn run_cli(bin: &str, db: &str, args: &[&str]) -> String {
+    let out = Command::new(bin)
+        .args(args)
+        .env("ROSTER_DATABASE", db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A running `roster serve`, stopped however the benchmark ends.
 struct Server {
     child: std::process::Child,
@@ -378,19 +393,7 @@ async fn post_all(
 /// builds the maps) and warm, and the cost of a 304.
 async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("maps.db").display());
-    let cli = |args: &[&str]| {
-        let out = Command::new(bin)
-            .args(args)
-            .env("ROSTER_DATABASE", &db)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let cli = |args: &[&str]| run_cli(bin, &db, args);
     cli(&["org", "create", "bench"]);
     cli(&[
         "org",
@@ -606,19 +609,7 @@ async fn main() {
     eprintln!("measuring the store's limit (no HTTP)...");
     let (store_single, store_64) = store_limit(work.path()).await;
 
-    let cli = |args: &[&str]| {
-        let out = Command::new(bin)
-            .args(args)
-            .env("ROSTER_DATABASE", &db)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let cli = |args: &[&str]| run_cli(bin, &db, args);
     cli(&["org", "create", "bench"]);
     cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on"]);
     let token = cli(&["token", "create", "bench", "--name", "bench"]);
