@@ -30,8 +30,8 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
-step "unit, property and integration tests"
-cargo test --all-targets
+step "unit, property and integration tests (the load benchmark is separate: cargo bench --bench load)"
+cargo test --lib --bins --tests
 
 step "SCIM conformance (scim2-tester)"
 scripts/conformance.sh
