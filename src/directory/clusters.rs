@@ -1,7 +1,7 @@
 //! Clusters (design.md, "Clusters"): each names the groups it provisions,
 //! and has read-only tokens for its nodes.
 
-use super::model::{Cluster, PosixAccount, Principal, TokenRecord};
+use super::model::{Change, ChangeKind, Cluster, PosixAccount, Principal, Subject, TokenRecord};
 use super::orgs::find_org;
 use super::query::fold;
 use super::store::ReadTx;
@@ -64,6 +64,24 @@ fn check_cluster_name(name: &str) -> DirectoryResult<()> {
     })
 }
 
+/// The change feed tells the cluster's agent its group list changed.
+fn log_cluster_change(
+    tx: &mut dyn super::store::WriteTx,
+    c: &Cluster,
+    kind: ChangeKind,
+) -> DirectoryResult<()> {
+    tx.append_change(
+        &c.org_id,
+        &Change {
+            subject: Subject::Cluster,
+            resource_id: c.id.clone(),
+            kind,
+            at: c.modified.clone(),
+        },
+    )?;
+    Ok(())
+}
+
 /// A cluster with its groups' names, for display.
 #[derive(Debug, Clone)]
 pub struct ClusterView {
@@ -120,6 +138,7 @@ impl Directory {
                 group_ids,
             };
             tx.insert_cluster(&cluster)?;
+            log_cluster_change(tx, &cluster, ChangeKind::Created)?;
             view(tx, &o.id, cluster)
         })
         .await
@@ -140,6 +159,7 @@ impl Directory {
             tx.set_cluster_groups(&c.id, &group_ids, &t)?;
             c.group_ids = group_ids;
             c.modified = t;
+            log_cluster_change(tx, &c, ChangeKind::Updated)?;
             view(tx, &o.id, c)
         })
         .await

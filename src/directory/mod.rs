@@ -4,6 +4,7 @@
 //! storage interface; knows no HTTP and no particular database.
 
 pub mod clusters;
+pub mod feed;
 pub(crate) mod identities;
 pub mod model;
 pub mod nss;
@@ -63,6 +64,9 @@ pub struct Directory {
     read_permits: Arc<tokio::sync::Semaphore>,
     token_touches: Arc<tokens::TokenTouches>,
     map_cache: Arc<nss::MapCache>,
+    /// Bumped after every durable commit of this process, so change-feed
+    /// waiters wake at once.
+    commits: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 fn run_read<R>(
@@ -98,6 +102,7 @@ impl Directory {
             read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             token_touches: Arc::default(),
             map_cache: Arc::default(),
+            commits: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -166,7 +171,12 @@ impl Directory {
             });
             (keep, deliver)
         }))?;
-        rx.await
-            .map_err(|_| DirectoryError::Store(StoreError::Closed))?
+        let result = rx
+            .await
+            .map_err(|_| DirectoryError::Store(StoreError::Closed))?;
+        if result.is_ok() {
+            self.commits.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        result
     }
 }

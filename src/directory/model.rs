@@ -125,10 +125,31 @@ impl ChangeKind {
     }
 }
 
+/// What a change-log entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Resource(ResourceType),
+    /// A cluster's group list.
+    Cluster,
+    /// The org's settings (SUP turned on assigns identities to everyone).
+    Org,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Resource(r) => r.name(),
+            Subject::Cluster => "Cluster",
+            Subject::Org => "Org",
+        }
+    }
+}
+
 /// An entry of an org's change log, committed with the write it records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub rtype: ResourceType,
+    pub subject: Subject,
+    /// The user's, group's or cluster's id; the org's for settings.
     pub resource_id: String,
     pub kind: ChangeKind,
     pub at: String,

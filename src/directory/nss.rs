@@ -28,6 +28,11 @@ pub struct NssMaps {
     pub modified: String,
     /// Entity tags of passwd, group, shadow and sshkey, in that order.
     pub etags: [String; 4],
+    /// The change-log position the maps reflect.
+    pub seq: i64,
+    /// The cluster's groups as Slurm accounts: POSIX name, GID and the
+    /// POSIX names of their active members.
+    pub accounts: Vec<(String, i64, Vec<String>)>,
 }
 
 impl NssMaps {
@@ -117,6 +122,10 @@ fn render(
     }
     let group: String = group_lines.into_values().collect();
     let etags = [etag(&passwd), etag(&group), etag(&shadow), etag(&sshkey)];
+    let accounts = groups
+        .iter()
+        .map(|(g, names)| (g.name.clone(), g.gid, names.clone()))
+        .collect();
     NssMaps {
         passwd,
         group,
@@ -124,6 +133,8 @@ fn render(
         sshkey,
         modified,
         etags,
+        seq: 0,
+        accounts,
     }
 }
 
@@ -254,7 +265,9 @@ impl Directory {
             } else {
                 last
             };
-            let maps = Arc::new(render(&members, &groups, modified));
+            let mut built = render(&members, &groups, modified);
+            built.seq = stamp.0;
+            let maps = Arc::new(built);
             if let Ok(mut map) = cache.0.lock() {
                 map.insert(c.id.clone(), (stamp, maps.clone()));
             }

@@ -146,6 +146,15 @@ impl Directory {
             if turning_sup_on {
                 super::resources::assign_all(tx, &o.id)?;
             }
+            if change.sup.is_some() {
+                let entry = super::model::Change {
+                    subject: super::model::Subject::Org,
+                    resource_id: o.id.clone(),
+                    kind: super::model::ChangeKind::Updated,
+                    at: now(),
+                };
+                tx.append_change(&o.id, &entry)?;
+            }
             Ok(o)
         })
         .await

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::identities;
 use super::model::{
-    Change, ChangeKind, GroupRef, MemberRef, PosixAccount, Principal, StoredResource,
+    Change, ChangeKind, GroupRef, MemberRef, PosixAccount, Principal, StoredResource, Subject,
 };
 use super::posix;
 use super::query::{self, Cond, Query, Window, fold};
@@ -353,7 +353,7 @@ fn insert(
     tx.append_change(
         org_id,
         &Change {
-            rtype,
+            subject: Subject::Resource(rtype),
             resource_id: stored.id.clone(),
             kind: ChangeKind::Created,
             at: t,
@@ -588,7 +588,7 @@ fn replace_stored(
     tx.append_change(
         org_id,
         &Change {
-            rtype,
+            subject: Subject::Resource(rtype),
             resource_id: updated.id.clone(),
             kind,
             at: t,
@@ -730,7 +730,7 @@ impl Directory {
             tx.append_change(
                 &org_id,
                 &Change {
-                    rtype,
+                    subject: Subject::Resource(rtype),
                     resource_id: id.clone(),
                     kind: ChangeKind::Deleted,
                     at: now(),

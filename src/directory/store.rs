@@ -100,6 +100,13 @@ pub trait ReadTx {
     ) -> StoreResult<Vec<StoredResource>>;
     /// When the org's change log last grew.
     fn last_change_at(&mut self, org_id: &str) -> StoreResult<Option<String>>;
+    /// Change-log entries after `after`, oldest first, at most `limit`.
+    fn changes_after(
+        &mut self,
+        org_id: &str,
+        after: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<(i64, Change)>>;
 }
 
 /// What a write may do, besides reading.

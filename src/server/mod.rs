@@ -2,6 +2,7 @@
 
 mod admin_api;
 mod error;
+mod feed;
 mod metrics;
 mod nss;
 mod scim;
@@ -53,6 +54,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
             get(admin_api::get_ssh_keys).put(admin_api::put_ssh_keys),
+        )
+        .route(
+            "/api/v1/orgs/{org}/clusters/{cluster}/changes",
+            get(feed::changes),
+        )
+        .route(
+            "/api/v1/orgs/{org}/clusters/{cluster}/snapshot",
+            get(feed::snapshot),
         )
         .route(
             "/nss/{org}/{cluster}/{map}",

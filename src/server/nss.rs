@@ -22,7 +22,7 @@ fn plain(status: StatusCode, msg: String) -> Response {
         .into_response()
 }
 
-fn credential(headers: &HeaderMap) -> Option<String> {
+pub(super) fn credential(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, rest) = value.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {

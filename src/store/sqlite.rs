@@ -23,8 +23,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 
 use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
 use crate::directory::model::{
-    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
-    StoredResource, TokenRecord,
+    Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
+    StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -922,6 +922,58 @@ impl ReadTx for SqliteTx<'_> {
             .and_then(|mut s| s.query_row(params![org_id], |r| r.get(0)).optional())
             .map_err(backend)
     }
+
+    fn changes_after(
+        &mut self,
+        org_id: &str,
+        after: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<(i64, Change)>> {
+        let mut s = self
+            .conn
+            .prepare_cached("SELECT seq, at, resource_type, resource_id, kind FROM changes WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .map_err(backend)?;
+        let rows = s
+            .query_map(
+                params![org_id, after, limit.min(i64::MAX as u64) as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, subject, resource_id, kind) = row.map_err(backend)?;
+            let subject = match subject.as_str() {
+                "User" => Subject::Resource(ResourceType::User),
+                "Group" => Subject::Resource(ResourceType::Group),
+                "Cluster" => Subject::Cluster,
+                _ => Subject::Org,
+            };
+            let kind = match kind.as_str() {
+                "created" => ChangeKind::Created,
+                "deleted" => ChangeKind::Deleted,
+                "members" => ChangeKind::MembersChanged,
+                _ => ChangeKind::Updated,
+            };
+            out.push((
+                seq,
+                Change {
+                    subject,
+                    resource_id,
+                    kind,
+                    at,
+                },
+            ));
+        }
+        Ok(out)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -1082,7 +1134,7 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(backend)?;
         self.conn
             .prepare_cached("INSERT INTO changes (org_id, seq, at, resource_type, resource_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-            .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.rtype.name(), c.resource_id, c.kind.as_str()]))
+            .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.subject.as_str(), c.resource_id, c.kind.as_str()]))
             .map_err(backend)?;
         Ok(seq)
     }

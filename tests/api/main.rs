@@ -7,6 +7,7 @@ mod helpers;
 mod cli;
 mod discovery_and_auth;
 mod durability;
+mod feed;
 mod groups;
 mod input;
 mod nss;

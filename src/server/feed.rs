@@ -1,0 +1,151 @@
+//! `GET /api/v1/orgs/{org}/clusters/{cluster}/changes?after=SEQ&wait=SECONDS`
+//! (long poll) and `.../snapshot` (the maps and Slurm accounts with their
+//! SEQ), for the cluster agent, authenticated by the cluster's token.
+
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::nss::credential;
+use super::{AppState, RequestNote};
+use crate::directory::DirectoryError;
+use crate::directory::feed::MAX_WAIT;
+use crate::directory::model::Principal;
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error(e: DirectoryError) -> Response {
+    let (status, msg) = match &e {
+        DirectoryError::NotFound(d) => (StatusCode::NOT_FOUND, d.clone()),
+        DirectoryError::Forbidden(d) => (StatusCode::FORBIDDEN, d.clone()),
+        DirectoryError::Unauthenticated(d) => (StatusCode::UNAUTHORIZED, d.clone()),
+        DirectoryError::InvalidValue(d) => (StatusCode::BAD_REQUEST, d.clone()),
+        other => {
+            tracing::error!(error = %other, "change feed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the server log has the details".into(),
+            )
+        }
+    };
+    reply(status, json!({"error": msg}))
+}
+
+async fn cluster_principal(
+    s: &AppState,
+    org: &str,
+    headers: &HeaderMap,
+) -> Result<Principal, Response> {
+    let Some(token) = credential(headers) else {
+        return Err(error(DirectoryError::Unauthenticated(
+            "a cluster token is required: `roster cluster token create ORG CLUSTER`".into(),
+        )));
+    };
+    s.directory.authenticate(org, &token).await.map_err(error)
+}
+
+fn noted(mut r: Response, p: &Principal) -> Response {
+    r.extensions_mut().insert(RequestNote {
+        org_id: p.org.id.clone(),
+        org: p.org.name.clone(),
+        token: Some(p.token_name.clone()),
+    });
+    r
+}
+
+pub async fn changes(
+    State(s): State<AppState>,
+    Path((org, cluster)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let p = match cluster_principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut after = 0i64;
+    let mut wait = Duration::from_secs(30);
+    for (k, v) in q
+        .as_deref()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    {
+        match k.as_str() {
+            "after" => match v.parse::<i64>() {
+                Ok(n) if n >= 0 => after = n,
+                _ => {
+                    return noted(
+                        error(DirectoryError::InvalidValue(format!(
+                            "after \"{v}\" is not a change sequence number"
+                        ))),
+                        &p,
+                    );
+                }
+            },
+            "wait" => match v.parse::<u64>() {
+                Ok(n) => wait = Duration::from_secs(n).min(MAX_WAIT),
+                Err(_) => {
+                    return noted(
+                        error(DirectoryError::InvalidValue(format!(
+                            "wait \"{v}\" is not a number of seconds"
+                        ))),
+                        &p,
+                    );
+                }
+            },
+            _ => {}
+        }
+    }
+    let r = match s.directory.cluster_changes(&p, &cluster, after, wait).await {
+        Ok(f) => reply(
+            StatusCode::OK,
+            json!({
+                "seq": f.seq,
+                "resync": f.resync,
+                "changes": f.changes.iter().map(|(seq, c)| json!({
+                    "seq": seq, "subject": c.subject.as_str(), "id": c.resource_id, "kind": c.kind.as_str(), "at": c.at,
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(e) => error(e),
+    };
+    noted(r, &p)
+}
+
+pub async fn snapshot(
+    State(s): State<AppState>,
+    Path((org, cluster)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let p = match cluster_principal(&s, &org, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let r = match s.directory.nss_maps(&p, &cluster).await {
+        Ok(m) => reply(
+            StatusCode::OK,
+            json!({
+                "seq": m.seq,
+                "modified": m.modified,
+                "maps": {"passwd": m.passwd, "group": m.group, "shadow": m.shadow, "sshkey": m.sshkey},
+                "accounts": m.accounts.iter().map(|(name, gid, members)| json!({"name": name, "gid": gid, "members": members})).collect::<Vec<_>>(),
+            }),
+        ),
+        Err(e) => error(e),
+    };
+    noted(r, &p)
+}
