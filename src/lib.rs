@@ -4,6 +4,7 @@
 //! [`directory`] (the domain and the storage interface), [`store`] (SQLite),
 //! [`server`] (HTTP).
 
+pub mod agent;
 pub mod directory;
 pub mod nss_cache;
 pub mod scim;

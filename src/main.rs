@@ -105,6 +105,10 @@ enum Command {
     /// Manage clusters: which groups each provisions, and their read-only tokens.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Keep one cluster's node in step with the directory: the NSS caches
+    /// (Slurm accounts come in a later release). `roster agent status` shows
+    /// what it last did.
+    Agent(AgentArgs),
     /// For sshd's AuthorizedKeysCommand: print USER's keys from the local
     /// sshkey cache (no network). Unknown users print nothing and exit 0.
     AuthorizedKeys {
@@ -113,6 +117,55 @@ enum Command {
         /// The sshkey map written by nsscache or the roster agent.
         #[arg(long, default_value = "/etc/sshkey.cache")]
         cache: std::path::PathBuf,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct AgentArgs {
+    #[command(subcommand)]
+    action: Option<AgentAction>,
+    /// The Roster server's URL, such as https://roster.example.org.
+    #[arg(long, env = "ROSTER_SERVER")]
+    server: Option<String>,
+    /// Organization id or name.
+    #[arg(long)]
+    org: Option<String>,
+    /// The cluster's name.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// A file holding the cluster's token (`roster cluster token create`).
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Where the caches go (passwd.cache, group.cache, shadow.cache, sshkey.cache).
+    #[arg(long, default_value = "/etc")]
+    nss_dir: std::path::PathBuf,
+    /// Where the agent keeps its position and status.
+    #[arg(long, default_value = "/var/lib/roster-agent/state.json")]
+    state_file: std::path::PathBuf,
+    /// Print what would change, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Apply the current state once and exit (non-zero on failure).
+    #[arg(long)]
+    once: bool,
+    /// Apply a plan even if it removes more than --max-removal-share of the cluster's users.
+    #[arg(long)]
+    allow_mass_removal: bool,
+    /// The largest share of users one plan may remove without --allow-mass-removal.
+    #[arg(long, default_value_t = 0.2)]
+    max_removal_share: f64,
+    /// How long each long poll of the change feed waits, in seconds.
+    #[arg(long, default_value_t = 30)]
+    wait: u64,
+}
+
+#[derive(Subcommand)]
+enum AgentAction {
+    /// Show the agent's last applied position, lag and errors.
+    Status {
+        #[arg(long, default_value = "/var/lib/roster-agent/state.json")]
+        state_file: std::path::PathBuf,
     },
 }
 
@@ -487,6 +540,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Group(cmd) => group_command(g, cmd).await,
         Command::Cluster(cmd) => cluster_command(g, cmd).await,
         Command::User(cmd) => user_command(g, cmd).await,
+        Command::Agent(args) => agent_command(g, args).await,
         Command::AuthorizedKeys { user, cache } => {
             // Never fail loudly here: sshd treats output as keys and a
             // non-zero exit as "no keys" anyway.
@@ -1080,6 +1134,78 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
+    if let Some(AgentAction::Status { state_file }) = &a.action {
+        let state = roster::agent::AgentState::load(state_file);
+        if g.json {
+            print_json(serde_json::to_value(&state).unwrap_or_default());
+        } else {
+            println!("last applied seq:  {}", state.seq);
+            println!(
+                "applied at:        {}",
+                state.applied_at.as_deref().unwrap_or("never")
+            );
+            println!(
+                "lag:               {}",
+                state
+                    .lag_seconds
+                    .map(|l| format!("{l:.3} s"))
+                    .unwrap_or_else(|| "-".into())
+            );
+            println!(
+                "last error:        {}",
+                state.last_error.as_deref().unwrap_or("none")
+            );
+            if let Some(h) = &state.held {
+                println!("held back:         {h}");
+            }
+        }
+        return Ok(());
+    }
+    let need = |v: &Option<String>, flag: &str| {
+        v.clone()
+            .ok_or_else(|| format!("{flag} is required; see roster agent --help"))
+    };
+    let token_file = a
+        .token_file
+        .clone()
+        .ok_or("--token-file is required; see roster agent --help")?;
+    let token = std::fs::read_to_string(&token_file)
+        .map_err(|e| format!("cannot read the token file {}: {e}", token_file.display()))?
+        .trim()
+        .to_string();
+    if let Some(dir) = a.state_file.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let cfg = roster::agent::AgentConfig {
+        server: need(&a.server, "--server")?,
+        org: need(&a.org, "--org")?,
+        cluster: need(&a.cluster, "--cluster")?,
+        token,
+        nss_dir: a.nss_dir.clone(),
+        state_file: a.state_file.clone(),
+        dry_run: a.dry_run,
+        once: a.once,
+        allow_mass_removal: a.allow_mass_removal,
+        max_removal_share: a.max_removal_share,
+        wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    tokio::task::spawn_blocking(move || roster::agent::run(&cfg))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 async fn serve(

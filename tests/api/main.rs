@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod agent;
 mod cli;
 mod discovery_and_auth;
 mod durability;

@@ -1,0 +1,203 @@
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Node {
+    app: TestApp,
+    dir: tempfile::TempDir,
+    ids: Vec<String>,
+}
+
+impl Node {
+    fn args(&self) -> Vec<String> {
+        let d = self.dir.path();
+        vec![
+            "agent".into(),
+            "--server".into(),
+            format!("http://{}", self.app.addr),
+            "--org".into(),
+            "acme".into(),
+            "--cluster".into(),
+            "c1".into(),
+            "--token-file".into(),
+            d.join("token").display().to_string(),
+            "--nss-dir".into(),
+            d.join("etc").display().to_string(),
+            "--state-file".into(),
+            d.join("state.json").display().to_string(),
+        ]
+    }
+    fn once(&self, extra: &[&str]) -> std::process::Output {
+        let mut a = self.args();
+        a.push("--once".into());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_cli(&self.app.db, &refs)
+    }
+    fn cache(&self, map: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("etc").join(format!("{map}.cache")))
+            .unwrap_or_default()
+    }
+}
+
+/// Five users in group "g", provisioned by cluster "c1".
+fn node() -> Node {
+    let app = TestApp::start();
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    let ids: Vec<String> = ["u1", "u2", "u3", "u4", "u5"]
+        .iter()
+        .map(|n| app.create_user(&format!("{n}@example.com")).id())
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    app.create_group("g", &refs);
+    cli_ok(
+        &app.db,
+        &["cluster", "create", "acme", "c1", "--groups", "g"],
+    );
+    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();
+    Node { app, dir, ids }
+}
+
+#[test]
+fn the_agent_writes_the_caches_and_holds_back_mass_removals() {
+    let n = node();
+    let out = n.once(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(n.cache("passwd").lines().count(), 5);
+    assert!(n.cache("group").contains("g:x:200000:u1,u2,u3,u4,u5"));
+    assert_eq!(n.cache("shadow").lines().count(), 5);
+    let status = cli_json(
+        &n.app.db,
+        &[
+            "agent",
+            "status",
+            "--state-file",
+            n.dir.path().join("state.json").to_str().unwrap(),
+        ],
+    );
+    assert!(status["seq"].as_i64().unwrap() > 0 && status["last_error"].is_null());
+    // Nothing changed: nothing rewritten.
+    let out = n.once(&[]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("files changed: none"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One deactivation (20% of 5) is applied.
+    n.app
+        .patch(
+            &format!("/Users/{}", n.ids[4]),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .expect(200);
+    assert!(n.once(&[]).status.success());
+    assert!(!n.cache("passwd").contains("u5:") && !n.cache("group").contains("u5"));
+
+    // Three of the remaining four go at once: held back, files untouched.
+    for id in &n.ids[1..4] {
+        n.app
+            .patch(
+                &format!("/Users/{id}"),
+                json!([{"op": "replace", "value": {"active": false}}]),
+            )
+            .expect(200);
+    }
+    let before = n.cache("passwd");
+    let dry = n.once(&["--dry-run", "--allow-mass-removal"]);
+    assert!(
+        dry.status.success()
+            && String::from_utf8_lossy(&dry.stderr).contains("dry run, nothing written")
+    );
+    assert_eq!(n.cache("passwd"), before);
+    let held = n.once(&[]);
+    assert!(!held.status.success());
+    assert!(
+        String::from_utf8_lossy(&held.stderr)
+            .contains("refusing to remove 3 of the cluster's 4 users")
+    );
+    assert_eq!(n.cache("passwd"), before);
+    let status = cli_json(
+        &n.app.db,
+        &[
+            "agent",
+            "status",
+            "--state-file",
+            n.dir.path().join("state.json").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        status["held"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-mass-removal")
+    );
+    assert!(n.once(&["--allow-mass-removal"]).status.success());
+    assert_eq!(
+        n.cache("passwd"),
+        "u1:x:100000:100000:u1@example.com:/home/u1:/bin/bash\n"
+    );
+}
+
+#[test]
+fn a_running_agent_follows_the_feed() {
+    let n = node();
+    let mut args = n.args();
+    args.extend(["--wait".to_string(), "5".to_string()]);
+    let _agent = Stopped(
+        Command::new(roster_bin())
+            .args(&args)
+            .env("ROSTER_DATABASE", &n.app.db)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_for = |what: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !what(&n.cache("passwd")) {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not apply the change: {}",
+                n.cache("passwd")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(&|p: &str| p.lines().count() == 5);
+    let new = n.app.create_user("late@example.com").id();
+    let g = n
+        .app
+        .get_with("/Groups", &[("filter", "displayName eq \"g\"")])
+        .ids()[0]
+        .clone();
+    n.app
+        .patch(
+            &format!("/Groups/{g}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": new}]}]),
+        )
+        .expect(200);
+    wait_for(&|p: &str| p.contains("late:x:"));
+}
+
+/// The agent process, stopped however the test ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
