@@ -3,6 +3,7 @@
 //! never the database. This part writes the NSS caches; Slurm comes next.
 
 mod files;
+pub mod slurm;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

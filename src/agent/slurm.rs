@@ -1,0 +1,384 @@
+//! Planning Slurm's accounting (design.md, "Clusters"): each provisioned
+//! group is an account named by its POSIX group name, each active member a
+//! user with an association to each of its groups' accounts, its default
+//! account the first of them by name. The plan is the difference between
+//! what `sacctmgr` shows and what is wanted, ordered so that a user's
+//! default moves before the association it names goes, and it never
+//! touches accounts Roster did not create or users on the ignore list.
+//!
+//! Applying the plan against a live slurmdbd is the next step; this module
+//! is the pure part, tested on its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The Organization Roster gives the accounts it creates, by which it
+/// recognises them later.
+pub const MANAGED_ORGANIZATION: &str = "roster";
+
+/// What `sacctmgr` shows for one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlurmState {
+    /// Accounts, and whether Roster manages them.
+    pub accounts: BTreeMap<String, bool>,
+    /// Each user's accounts (its associations).
+    pub assocs: BTreeMap<String, BTreeSet<String>>,
+    pub defaults: BTreeMap<String, String>,
+}
+
+/// What the directory wants: each account's members.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub accounts: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlurmOp {
+    AddAccount(String),
+    AddAssoc {
+        user: String,
+        account: String,
+        default: bool,
+    },
+    SetDefault {
+        user: String,
+        account: String,
+    },
+    RemoveAssoc {
+        user: String,
+        account: String,
+    },
+    DeleteAccount(String),
+}
+
+impl SlurmOp {
+    /// The `sacctmgr -i` arguments for this operation.
+    pub fn args(&self, cluster: &str) -> Vec<String> {
+        let c = format!("cluster={cluster}");
+        match self {
+            SlurmOp::AddAccount(a) => vec![
+                "add".into(),
+                "account".into(),
+                a.clone(),
+                c,
+                format!("Organization={MANAGED_ORGANIZATION}"),
+                format!("Description=Roster group {a}"),
+            ],
+            SlurmOp::AddAssoc {
+                user,
+                account,
+                default,
+            } => {
+                let mut v = vec![
+                    "add".into(),
+                    "user".into(),
+                    user.clone(),
+                    format!("account={account}"),
+                    c,
+                ];
+                if *default {
+                    v.push(format!("DefaultAccount={account}"));
+                }
+                v
+            }
+            SlurmOp::SetDefault { user, account } => {
+                vec![
+                    "modify".into(),
+                    "user".into(),
+                    "where".into(),
+                    format!("name={user}"),
+                    "set".into(),
+                    format!("DefaultAccount={account}"),
+                ]
+            }
+            SlurmOp::RemoveAssoc { user, account } => {
+                vec![
+                    "delete".into(),
+                    "user".into(),
+                    "where".into(),
+                    format!("name={user}"),
+                    format!("account={account}"),
+                    c,
+                ]
+            }
+            SlurmOp::DeleteAccount(a) => vec![
+                "delete".into(),
+                "account".into(),
+                "where".into(),
+                format!("name={a}"),
+                c,
+            ],
+        }
+    }
+}
+
+/// Parses `sacctmgr -n -P show account format=account,organization`.
+pub fn parse_accounts(out: &str) -> BTreeMap<String, bool> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.split('|');
+            let name = f.next()?.trim();
+            let org = f.next().unwrap_or("").trim();
+            (!name.is_empty()).then(|| {
+                (
+                    name.to_lowercase(),
+                    org.eq_ignore_ascii_case(MANAGED_ORGANIZATION),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Parses `sacctmgr -n -P show assoc where cluster=C format=account,user`
+/// (account-level rows have no user) and
+/// `sacctmgr -n -P show user format=user,defaultaccount`.
+pub fn parse_assocs(
+    assoc_out: &str,
+    users_out: &str,
+) -> (BTreeMap<String, BTreeSet<String>>, BTreeMap<String, String>) {
+    let mut assocs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for l in assoc_out.lines() {
+        let mut f = l.split('|');
+        let (Some(account), Some(user)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let (account, user) = (account.trim().to_lowercase(), user.trim().to_lowercase());
+        if !account.is_empty() && !user.is_empty() {
+            assocs.entry(user).or_default().insert(account);
+        }
+    }
+    let defaults = users_out
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split('|');
+            let user = f.next()?.trim().to_lowercase();
+            let default = f.next()?.trim().to_lowercase();
+            (!user.is_empty() && !default.is_empty() && default != "(null)")
+                .then_some((user, default))
+        })
+        .collect();
+    (assocs, defaults)
+}
+
+/// The operations that bring `current` to `wanted`, in a safe order.
+pub fn plan(current: &SlurmState, wanted: &Wanted, ignore: &BTreeSet<String>) -> Vec<SlurmOp> {
+    // Slurm lower-cases names.
+    let wanted_assocs: BTreeMap<String, BTreeSet<String>> = {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (account, members) in &wanted.accounts {
+            for u in members {
+                m.entry(u.to_lowercase())
+                    .or_default()
+                    .insert(account.to_lowercase());
+            }
+        }
+        m.retain(|u, _| !ignore.contains(u));
+        m
+    };
+    let wanted_accounts: BTreeSet<String> =
+        wanted.accounts.keys().map(|a| a.to_lowercase()).collect();
+    let mut ops = Vec::new();
+    for a in &wanted_accounts {
+        if !current.accounts.contains_key(a) {
+            ops.push(SlurmOp::AddAccount(a.clone()));
+        }
+    }
+    let mut defaults = Vec::new();
+    for (user, accounts) in &wanted_assocs {
+        let have = current.assocs.get(user);
+        // design.md: a user's default account is its first account by name.
+        let Some(first) = accounts.iter().next() else {
+            continue;
+        };
+        let is_new = have.is_none_or(BTreeSet::is_empty);
+        for a in accounts {
+            if !have.is_some_and(|h| h.contains(a)) {
+                ops.push(SlurmOp::AddAssoc {
+                    user: user.clone(),
+                    account: a.clone(),
+                    default: is_new && a == first,
+                });
+            }
+        }
+        if !is_new && current.defaults.get(user) != Some(first) {
+            defaults.push(SlurmOp::SetDefault {
+                user: user.clone(),
+                account: first.clone(),
+            });
+        }
+    }
+    ops.extend(defaults);
+    // Removals touch only Roster's accounts and users not on the ignore list.
+    let managed = |a: &String| current.accounts.get(a).copied().unwrap_or(false);
+    for (user, accounts) in &current.assocs {
+        if ignore.contains(user) {
+            continue;
+        }
+        let keep = wanted_assocs.get(user);
+        for a in accounts.iter().filter(|a| managed(a)) {
+            if !keep.is_some_and(|k| k.contains(a)) {
+                ops.push(SlurmOp::RemoveAssoc {
+                    user: user.clone(),
+                    account: a.clone(),
+                });
+            }
+        }
+    }
+    for (a, is_managed) in &current.accounts {
+        if *is_managed && !wanted_accounts.contains(a) {
+            ops.push(SlurmOp::DeleteAccount(a.clone()));
+        }
+    }
+    ops
+}
+
+/// What `ops` do to `state`, as slurmdbd would (for tests and dry runs).
+pub fn simulate(state: &mut SlurmState, ops: &[SlurmOp]) {
+    for op in ops {
+        match op {
+            SlurmOp::AddAccount(a) => {
+                state.accounts.insert(a.clone(), true);
+            }
+            SlurmOp::AddAssoc {
+                user,
+                account,
+                default,
+            } => {
+                state
+                    .assocs
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(account.clone());
+                if *default {
+                    state.defaults.insert(user.clone(), account.clone());
+                }
+            }
+            SlurmOp::SetDefault { user, account } => {
+                state.defaults.insert(user.clone(), account.clone());
+            }
+            SlurmOp::RemoveAssoc { user, account } => {
+                if let Some(a) = state.assocs.get_mut(user) {
+                    a.remove(account);
+                    if a.is_empty() {
+                        // Slurm deletes a user with its last association.
+                        state.assocs.remove(user);
+                        state.defaults.remove(user);
+                    }
+                }
+            }
+            SlurmOp::DeleteAccount(a) => {
+                state.accounts.remove(a);
+                for accounts in state.assocs.values_mut() {
+                    accounts.remove(a);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wanted(spec: &[(&str, &[&str])]) -> Wanted {
+        Wanted {
+            accounts: spec
+                .iter()
+                .map(|(a, m)| (a.to_string(), m.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    fn converge(state: &mut SlurmState, w: &Wanted, ignore: &BTreeSet<String>) -> Vec<SlurmOp> {
+        let ops = plan(state, w, ignore);
+        simulate(state, &ops);
+        assert_eq!(plan(state, w, ignore), vec![], "the plan is not idempotent");
+        ops
+    }
+
+    #[test]
+    fn from_empty_and_back() {
+        let ignore = BTreeSet::from(["root".to_string()]);
+        let mut s = SlurmState::default();
+        s.accounts.insert("root".into(), false);
+        s.assocs
+            .insert("root".into(), BTreeSet::from(["root".to_string()]));
+        let w = wanted(&[("gpu", &["alice", "bob"]), ("ml", &["alice"])]);
+        let ops = converge(&mut s, &w, &ignore);
+        assert!(ops.contains(&SlurmOp::AddAssoc {
+            user: "alice".into(),
+            account: "gpu".into(),
+            default: true
+        }));
+        assert!(ops.contains(&SlurmOp::AddAssoc {
+            user: "alice".into(),
+            account: "ml".into(),
+            default: false
+        }));
+        assert_eq!(s.defaults.get("alice").map(String::as_str), Some("gpu"));
+        // alice leaves gpu: her default moves to ml before gpu's association goes.
+        let w = wanted(&[("gpu", &["bob"]), ("ml", &["alice"])]);
+        let ops = plan(&s, &w, &ignore);
+        let set = ops.iter().position(|o| {
+            *o == SlurmOp::SetDefault {
+                user: "alice".into(),
+                account: "ml".into(),
+            }
+        });
+        let remove = ops.iter().position(|o| {
+            *o == SlurmOp::RemoveAssoc {
+                user: "alice".into(),
+                account: "gpu".into(),
+            }
+        });
+        assert!(set.is_some() && remove.is_some() && set < remove, "{ops:?}");
+        converge(&mut s, &w, &ignore);
+        // bob deactivated, ml removed from the cluster: all of it goes; root stays.
+        let w = wanted(&[("gpu", &[])]);
+        converge(&mut s, &w, &ignore);
+        assert!(!s.assocs.contains_key("bob") && !s.assocs.contains_key("alice"));
+        assert!(!s.accounts.contains_key("ml"));
+        assert!(s.accounts.contains_key("root") && s.assocs.contains_key("root"));
+    }
+
+    #[test]
+    fn unmanaged_accounts_and_ignored_users_are_never_touched() {
+        let mut s = SlurmState::default();
+        s.accounts.insert("physics".into(), false);
+        s.assocs
+            .insert("carol".into(), BTreeSet::from(["physics".to_string()]));
+        s.assocs
+            .insert("svc".into(), BTreeSet::from(["physics".to_string()]));
+        let ignore = BTreeSet::from(["svc".to_string()]);
+        let ops = converge(&mut s, &wanted(&[("gpu", &["carol", "svc"])]), &ignore);
+        assert!(!ops.iter().any(|o| matches!(o, SlurmOp::RemoveAssoc { account, .. } | SlurmOp::AddAssoc { account, .. } if account == "physics")));
+        assert!(
+            !ops.iter()
+                .any(|o| matches!(o, SlurmOp::AddAssoc { user, .. } if user == "svc"))
+        );
+        assert!(s.accounts.contains_key("physics") && s.assocs["carol"].contains("physics"));
+    }
+
+    #[test]
+    fn parsing_sacctmgr_output() {
+        let accounts = parse_accounts("root|root\ngpu|roster\nPhysics|uni\n");
+        assert_eq!(accounts.get("gpu"), Some(&true));
+        assert_eq!(accounts.get("physics"), Some(&false));
+        let (assocs, defaults) = parse_assocs(
+            "root||\ngpu|\ngpu|alice\nml|alice\n",
+            "alice|gpu\nbob|(null)\n",
+        );
+        assert_eq!(assocs["alice"].len(), 2);
+        assert_eq!(defaults.get("alice").map(String::as_str), Some("gpu"));
+        assert!(!defaults.contains_key("bob"));
+        assert_eq!(
+            SlurmOp::AddAssoc {
+                user: "a".into(),
+                account: "g".into(),
+                default: true
+            }
+            .args("c1")
+            .join(" "),
+            "add user a account=g cluster=c1 DefaultAccount=g"
+        );
+    }
+}
