@@ -158,6 +158,12 @@ struct AgentArgs {
     /// How long each long poll of the change feed waits, in seconds.
     #[arg(long, default_value_t = 30)]
     wait: u64,
+    /// Manage this Slurm cluster's accounts, users and associations with sacctmgr.
+    #[arg(long)]
+    slurm_cluster: Option<String>,
+    /// Slurm users the agent never touches, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "root")]
+    slurm_ignore: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -1194,6 +1200,13 @@ async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
         allow_mass_removal: a.allow_mass_removal,
         max_removal_share: a.max_removal_share,
         wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
+        slurm_cluster: a.slurm_cluster.clone(),
+        slurm_ignore: a
+            .slurm_ignore
+            .iter()
+            .map(|u| u.trim().to_lowercase())
+            .filter(|u| !u.is_empty())
+            .collect(),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

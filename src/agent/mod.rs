@@ -24,6 +24,8 @@ pub enum AgentError {
     MassRemoval(String),
     #[error("file system: {0}")]
     Files(String),
+    #[error("slurm: {0}")]
+    Slurm(String),
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +42,10 @@ pub struct AgentConfig {
     /// Largest share of the cluster's users one plan may remove.
     pub max_removal_share: f64,
     pub wait: Duration,
+    /// The Slurm cluster whose accounts to manage; `None` leaves Slurm alone.
+    pub slurm_cluster: Option<String>,
+    /// Slurm users never touched (root, service accounts).
+    pub slurm_ignore: std::collections::BTreeSet<String>,
 }
 
 /// What the agent persists between runs, and what `roster agent status`
@@ -182,6 +188,25 @@ fn step(
     let snapshot = client.get(&format!("{base}/snapshot"), Duration::from_secs(120))?;
     let summary = apply(cfg, &snapshot)?;
     tracing::info!(cluster = %cfg.cluster, "{summary}");
+    if let Some(slurm_cluster) = &cfg.slurm_cluster {
+        let current = slurm::read_state(slurm_cluster).map_err(AgentError::Slurm)?;
+        let ops = slurm::plan(
+            &current,
+            &slurm::wanted_from_snapshot(&snapshot),
+            &cfg.slurm_ignore,
+        );
+        if cfg.dry_run {
+            for op in &ops {
+                tracing::info!(
+                    "dry run, not applied: sacctmgr -i {}",
+                    op.args(slurm_cluster).join(" ")
+                );
+            }
+        } else {
+            slurm::apply(slurm_cluster, &ops).map_err(AgentError::Slurm)?;
+        }
+        tracing::info!(cluster = %cfg.cluster, "slurm: {} operations", ops.len());
+    }
     if !cfg.dry_run {
         state.seq = snapshot["seq"].as_i64().unwrap_or(state.seq);
         state.applied_at = Some(crate::scim::resource::format_time(chrono::Utc::now()));

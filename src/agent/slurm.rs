@@ -6,8 +6,7 @@
 //! default moves before the association it names goes, and it never
 //! touches accounts Roster did not create or users on the ignore list.
 //!
-//! Applying the plan against a live slurmdbd is the next step; this module
-//! is the pure part, tested on its own.
+//! `plan` and `simulate` are pure; `read_state` and `apply` run `sacctmgr`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,7 +17,9 @@ pub const MANAGED_ORGANIZATION: &str = "roster";
 /// What `sacctmgr` shows for one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SlurmState {
-    /// Accounts, and whether Roster manages them.
+    /// The cluster's accounts, and whether Roster manages them. (Accounts
+    /// are global in Slurm; removing one here removes its association with
+    /// this cluster only, so other clusters keep theirs.)
     pub accounts: BTreeMap<String, bool>,
     /// Each user's accounts (its associations).
     pub assocs: BTreeMap<String, BTreeSet<String>>,
@@ -273,6 +274,107 @@ pub fn simulate(state: &mut SlurmState, ops: &[SlurmOp]) {
             }
         }
     }
+}
+
+/// The wanted state from a snapshot's `accounts`.
+pub fn wanted_from_snapshot(snapshot: &serde_json::Value) -> Wanted {
+    let mut w = Wanted::default();
+    for a in snapshot["accounts"].as_array().into_iter().flatten() {
+        let Some(name) = a["name"].as_str() else {
+            continue;
+        };
+        let members = a["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str())
+            .map(str::to_string)
+            .collect();
+        w.accounts.insert(name.to_string(), members);
+    }
+    w
+}
+
+fn sacctmgr(args: &[String]) -> Result<String, String> {
+    let out = std::process::Command::new("sacctmgr")
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run sacctmgr: {e}"))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if out.status.success() {
+        return Ok(stdout);
+    }
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    // Already so: sacctmgr exits 1 with "Nothing new added" and the like.
+    if all.contains("Nothing new added")
+        || all.contains("Nothing deleted")
+        || all.contains("Nothing modified")
+    {
+        return Ok(stdout);
+    }
+    Err(format!(
+        "sacctmgr {} failed: {}",
+        args.join(" "),
+        all.trim()
+    ))
+}
+
+/// Reads the cluster's current accounting state.
+pub fn read_state(cluster: &str) -> Result<SlurmState, String> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let accounts = sacctmgr(&s(&[
+        "-n",
+        "-P",
+        "show",
+        "account",
+        "format=account,organization",
+    ]))?;
+    let assocs = sacctmgr(&s(&[
+        "-n",
+        "-P",
+        "show",
+        "assoc",
+        "where",
+        &format!("cluster={cluster}"),
+        "format=account,user",
+    ]))?;
+    let users = sacctmgr(&s(&[
+        "-n",
+        "-P",
+        "show",
+        "user",
+        "format=user,defaultaccount",
+    ]))?;
+    let managed = parse_accounts(&accounts);
+    // An account counts for this cluster when it has the cluster's
+    // account-level association (a row without a user).
+    let in_cluster: BTreeMap<String, bool> = assocs
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(_, user)| user.trim().is_empty())
+        .map(|(a, _)| {
+            let a = a.trim().to_lowercase();
+            let m = managed.get(&a).copied().unwrap_or(false);
+            (a, m)
+        })
+        .collect();
+    let (assocs, defaults) = parse_assocs(&assocs, &users);
+    Ok(SlurmState {
+        accounts: in_cluster,
+        assocs,
+        defaults,
+    })
+}
+
+/// Applies `ops` in order with `sacctmgr -i`.
+pub fn apply(cluster: &str, ops: &[SlurmOp]) -> Result<(), String> {
+    for op in ops {
+        let mut args = vec!["-i".to_string()];
+        args.extend(op.args(cluster));
+        sacctmgr(&args)?;
+        tracing::info!(cluster, "slurm: {}", op.args(cluster).join(" "));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

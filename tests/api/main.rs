@@ -16,5 +16,6 @@ mod posix;
 mod query;
 mod replay;
 mod scim_log;
+mod slurm;
 mod sshd;
 mod users;

@@ -1,0 +1,274 @@
+//! The agent against a real Slurm accounting stack (MariaDB, munged,
+//! slurmdbd from Debian; tests/slurm/stack.sh), driven through SCIM.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+struct Stack(PathBuf);
+
+impl Stack {
+    fn start(dir: &std::path::Path) -> Stack {
+        let s = dir.join("slurm");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .env("S", &s)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the Slurm stack did not start: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Stack(s)
+    }
+    fn conf(&self) -> PathBuf {
+        self.0.join("slurm.conf")
+    }
+    fn sacctmgr(&self, args: &[&str]) -> String {
+        let out = Command::new("sacctmgr")
+            .args(args)
+            .env("SLURM_CONF", self.conf())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+    /// (account, user) associations of the test cluster, users only.
+    fn assocs(&self) -> BTreeSet<(String, String)> {
+        self.sacctmgr(&[
+            "-n",
+            "-P",
+            "show",
+            "assoc",
+            "where",
+            "cluster=testcluster",
+            "format=account,user",
+        ])
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(_, u)| !u.is_empty() && *u != "root")
+        .map(|(a, u)| (a.to_string(), u.to_string()))
+        .collect()
+    }
+    /// Accounts associated with the test cluster.
+    fn accounts(&self) -> BTreeSet<String> {
+        self.sacctmgr(&[
+            "-n",
+            "-P",
+            "show",
+            "assoc",
+            "where",
+            "cluster=testcluster",
+            "format=account,user",
+        ])
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(a, u)| u.is_empty() && *a != "root")
+        .map(|(a, _)| a.to_string())
+        .collect()
+    }
+    fn default_of(&self, user: &str) -> String {
+        self.sacctmgr(&["-n", "-P", "show", "user", user, "format=defaultaccount"])
+            .trim()
+            .to_string()
+    }
+    fn slurmdbd(&self, up: bool) {
+        if up {
+            assert!(
+                Command::new("slurmdbd")
+                    .env("SLURM_CONF", self.conf())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !Command::new("sacctmgr")
+                .args(["-n", "show", "cluster"])
+                .env("SLURM_CONF", self.conf())
+                .output()
+                .unwrap()
+                .status
+                .success()
+            {
+                assert!(Instant::now() < deadline, "slurmdbd did not come back");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        } else {
+            let pid = std::fs::read_to_string(self.0.join("run/slurmdbd.pid")).unwrap();
+            let pid = pid.trim();
+            assert!(Command::new("kill").arg(pid).status().unwrap().success());
+            while Command::new("kill")
+                .args(["-0", pid])
+                .status()
+                .unwrap()
+                .success()
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .env("S", &self.0)
+            .status();
+    }
+}
+
+fn pairs(p: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    p.iter()
+        .map(|(a, u)| (a.to_string(), u.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_agent_keeps_slurm_in_step() {
+    let app = TestApp::start();
+    let work = tempfile::tempdir().unwrap();
+    let stack = Stack::start(work.path());
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    let ids: Vec<String> = ["ada", "bob", "cy"]
+        .iter()
+        .map(|n| app.create_user(&format!("{n}@example.com")).id())
+        .collect();
+    let gpu = app.create_group("GPU Users", &[&ids[0], &ids[1]]).id();
+    let ml = app.create_group("ML", &[&ids[0]]).id();
+    cli_ok(
+        &app.db,
+        &[
+            "cluster",
+            "create",
+            "acme",
+            "c1",
+            "--groups",
+            "gpu_users,ml",
+        ],
+    );
+    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::create_dir_all(work.path().join("etc")).unwrap();
+    std::fs::write(work.path().join("token"), &token).unwrap();
+    let agent = |extra: &[&str]| {
+        let d = work.path();
+        let out = Command::new(roster_bin())
+            .args([
+                "agent",
+                "--server",
+                &format!("http://{}", app.addr),
+                "--org",
+                "acme",
+                "--cluster",
+                "c1",
+                "--once",
+                "--slurm-cluster",
+                "testcluster",
+                "--max-removal-share",
+                "0.5",
+            ])
+            .arg("--token-file")
+            .arg(d.join("token"))
+            .arg("--nss-dir")
+            .arg(d.join("etc"))
+            .arg("--state-file")
+            .arg(d.join("state.json"))
+            .args(extra)
+            .env("SLURM_CONF", stack.conf())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, log) = agent(&["--dry-run"]);
+    assert!(
+        ok && log.contains("dry run, not applied: sacctmgr -i add account gpu_users"),
+        "{log}"
+    );
+    assert!(stack.assocs().is_empty(), "a dry run changed Slurm");
+    let (ok, log) = agent(&[]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        stack.assocs(),
+        pairs(&[("gpu_users", "ada"), ("gpu_users", "bob"), ("ml", "ada")])
+    );
+    assert_eq!(
+        stack.default_of("ada"),
+        "gpu_users",
+        "the default is the first account by name"
+    );
+    // Applying again changes nothing.
+    assert!(agent(&[]).0);
+    assert_eq!(stack.assocs().len(), 3);
+
+    // Add a member, remove another; ada leaves gpu_users, her default moves to ml.
+    app.patch(&format!("/Groups/{gpu}"), json!([{"op": "add", "path": "members", "value": [{"value": ids[2]}]}, {"op": "remove", "path": format!("members[value eq \"{}\"]", ids[0])}])).expect(200);
+    assert!(agent(&[]).0);
+    assert_eq!(
+        stack.assocs(),
+        pairs(&[("gpu_users", "bob"), ("gpu_users", "cy"), ("ml", "ada")])
+    );
+    assert_eq!(stack.default_of("ada"), "ml");
+    // A rename at the IdP keeps the POSIX name, so the account stays.
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "replace", "path": "displayName", "value": "GPU People"}]),
+    )
+    .expect(200);
+    assert!(agent(&[]).0);
+    assert_eq!(
+        stack.accounts(),
+        ["gpu_users", "ml"].iter().map(|s| s.to_string()).collect()
+    );
+    // slurmdbd down: the agent reports and applies nothing; back up: it converges.
+    app.patch(
+        &format!("/Users/{}", ids[1]),
+        json!([{"op": "replace", "value": {"active": false}}]),
+    )
+    .expect(200);
+    stack.slurmdbd(false);
+    let (ok, log) = agent(&[]);
+    assert!(!ok && log.contains("slurm"), "{log}");
+    stack.slurmdbd(true);
+    assert!(agent(&[]).0);
+    assert_eq!(
+        stack.assocs(),
+        pairs(&[("gpu_users", "cy"), ("ml", "ada")]),
+        "the deactivated user lost its associations"
+    );
+    // A group removed from the cluster loses its account.
+    cli_ok(
+        &app.db,
+        &[
+            "cluster",
+            "set-groups",
+            "acme",
+            "c1",
+            "--groups",
+            "gpu_users",
+        ],
+    );
+    let _ = ml;
+    let (ok, log) = agent(&[]);
+    assert!(ok, "{log}");
+    assert_eq!(
+        stack.accounts(),
+        ["gpu_users"].iter().map(|s| s.to_string()).collect()
+    );
+    assert_eq!(stack.assocs(), pairs(&[("gpu_users", "cy")]));
+}
