@@ -201,3 +201,54 @@ impl Drop for Stopped {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn the_agent_rides_out_a_server_restart() {
+    let mut n = node();
+    let mut args = n.args();
+    args.extend(["--wait".to_string(), "2".to_string()]);
+    let _agent = Stopped(
+        Command::new(roster_bin())
+            .args(&args)
+            .env("ROSTER_DATABASE", &n.app.db)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_for = |n: &Node, what: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !what(&n.cache("passwd")) {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not converge: {}",
+                n.cache("passwd")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(&n, &|p: &str| p.lines().count() == 5);
+    // The server goes away; the caches keep their last good state.
+    n.app.kill();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(n.cache("passwd").lines().count(), 5);
+    // It comes back (same address), and a change made then reaches the node.
+    n.app.launch();
+    let id = n.app.create_user("after@example.com").id();
+    let g = n
+        .app
+        .get_with("/Groups", &[("filter", "displayName eq \"g\"")])
+        .ids()[0]
+        .clone();
+    n.app
+        .patch(
+            &format!("/Groups/{g}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+        )
+        .expect(200);
+    wait_for(&n, &|p: &str| {
+        p.contains("after:x:") && p.lines().count() == 6
+    });
+    // Nothing lost or duplicated.
+    let names = crate::helpers::passwd_names_of(&n.cache("passwd"));
+    assert_eq!(names, vec!["u1", "u2", "u3", "u4", "u5", "after"]);
+}

@@ -177,10 +177,19 @@ impl TestApp {
         app
     }
 
-    /// Starts (or restarts) the server process on a random port.
+    /// Starts the server process on a random port, or restarts it on the
+    /// port it had.
     pub fn launch(&mut self) {
         let mut child = Command::new(roster_bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "serve",
+                "--listen",
+                if self.addr.is_empty() {
+                    "127.0.0.1:0"
+                } else {
+                    &self.addr
+                },
+            ])
             .args(&self.serve_args)
             .env("ROSTER_DATABASE", &self.db)
             .env_remove("ROSTER_PUBLIC_URL")
@@ -326,4 +335,13 @@ pub fn keygen(dir: &std::path::Path, kind: &str, bits: Option<&str>, name: &str)
         .unwrap()
         .trim()
         .to_string()
+}
+
+/// The user names of a passwd map, in order.
+pub fn passwd_names_of(passwd: &str) -> Vec<String> {
+    passwd
+        .lines()
+        .filter_map(|l| l.split(':').next())
+        .map(str::to_string)
+        .collect()
 }
