@@ -487,6 +487,163 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     Value::Object(out)
 }
 
+/// A running process, stopped however the benchmark ends.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The Slurm accounting stack of tests/slurm/stack.sh, stopped at the end.
+struct SlurmStack(std::path::PathBuf);
+
+impl SlurmStack {
+    fn start(dir: &std::path::Path) -> Option<SlurmStack> {
+        let s = dir.join("slurm");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
+        let ok = Command::new("bash").arg(script).arg("start").env("S", &s).output().ok()?.status.success();
+        ok.then_some(SlurmStack(s))
+    }
+    fn conf(&self) -> std::path::PathBuf {
+        self.0.join("slurm.conf")
+    }
+    fn sacctmgr(&self, args: &[&str]) -> String {
+        let out = Command::new("sacctmgr").args(args).env("SLURM_CONF", self.conf()).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+}
+
+impl Drop for SlurmStack {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
+        let _ = Command::new("bash").arg(script).arg("stop").env("S", &self.0).status();
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e5).round() / 100.0
+}
+
+/// Propagation from an acknowledged SCIM write (a user added to a cluster
+/// group) to the node's passwd cache and to slurmdbd, through a running
+/// agent; the cost of one bare sacctmgr call; and a first full sync of
+/// 10,000 users in 100 groups into an empty Slurm.
+async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
+    let db = format!("sqlite://{}", dir.join("agent.db").display());
+    let cli = |args: &[&str]| run_cli(bin, &db, args);
+    cli(&["org", "create", "bench"]);
+    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on", "--sup", "on"]);
+    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
+    let t = server.target(&token);
+    let Some(stack) = SlurmStack::start(dir) else {
+        return json!({"error": "the Slurm stack (tests/slurm/stack.sh) did not start"});
+    };
+    let mut bare = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        stack.sacctmgr(&["-n", "-P", "show", "cluster"]);
+        bare.push(started.elapsed());
+    }
+    bare.sort();
+
+    // Propagation: one group, one cluster, a running agent.
+    let (status, body) = t.send(hyper::Method::POST, "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "prop"}))).await;
+    assert_eq!(status, 201);
+    let gid = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    cli(&["cluster", "create", "bench", "p", "--groups", "prop"]);
+    let ptoken = cli(&["cluster", "token", "create", "bench", "p"]);
+    std::fs::write(dir.join("p.token"), &ptoken).unwrap();
+    let etc = dir.join("etc-p");
+    std::fs::create_dir_all(&etc).unwrap();
+    let _agent = Proc(
+        Command::new(bin)
+            .args(["agent", "--server", &format!("http://{}", server.addr), "--org", "bench", "--cluster", "p", "--slurm-cluster", "testcluster"])
+            .arg("--token-file").arg(dir.join("p.token"))
+            .arg("--nss-dir").arg(&etc)
+            .arg("--state-file").arg(dir.join("p.state"))
+            .env("SLURM_CONF", stack.conf())
+            .env("ROSTER_LOG", "warn")
+            .spawn()
+            .unwrap(),
+    );
+    let mut nss = Vec::new();
+    let mut slurm = Vec::new();
+    for i in 0..100 {
+        let (status, body) = t.send(hyper::Method::POST, "/Users", Some(&user(&format!("prop{i}@bench.example")))).await;
+        assert_eq!(status, 201);
+        let uid = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+        let op = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
+        let (status, _) = t.send(hyper::Method::PATCH, &format!("/Groups/{gid}"), Some(&op)).await;
+        assert_eq!(status, 200);
+        let acked = Instant::now();
+        let needle = format!("prop{i}:x:");
+        let deadline = acked + Duration::from_secs(30);
+        while !std::fs::read_to_string(etc.join("passwd.cache")).unwrap_or_default().contains(&needle) {
+            assert!(Instant::now() < deadline, "the change never reached the node");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        nss.push(acked.elapsed());
+        let who = format!("prop{i}");
+        while !stack.sacctmgr(&["-n", "-P", "show", "assoc", "where", "cluster=testcluster", "format=user"]).lines().any(|l| l == who) {
+            assert!(Instant::now() < deadline, "the change never reached slurmdbd");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slurm.push(acked.elapsed());
+    }
+    nss.sort();
+    slurm.sort();
+    drop(_agent);
+
+    // A first full sync of 10,000 users in 100 groups into an empty Slurm.
+    let users = Arc::new(post_all(&t, "/Users", 10_000, 64, |i| user(&format!("full{i}@bench.example"))).await);
+    let members = users.clone();
+    post_all(&t, "/Groups", 100, 16, move |g| {
+        let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("full{g:03}"), "members": list})
+    })
+    .await;
+    let groups: Vec<String> = (0..100).map(|g| format!("full{g:03}")).collect();
+    cli(&["cluster", "create", "bench", "full", "--groups", &groups.join(",")]);
+    std::fs::write(dir.join("full.token"), cli(&["cluster", "token", "create", "bench", "full"])).unwrap();
+    let etc_full = dir.join("etc-full");
+    std::fs::create_dir_all(&etc_full).unwrap();
+    let started = Instant::now();
+    let out = Command::new(bin)
+        .args(["agent", "--once", "--server", &format!("http://{}", server.addr), "--org", "bench", "--cluster", "full", "--slurm-cluster", "testcluster"])
+        .arg("--token-file").arg(dir.join("full.token"))
+        .arg("--nss-dir").arg(&etc_full)
+        .arg("--state-file").arg(dir.join("full.state"))
+        .env("SLURM_CONF", stack.conf())
+        .env("ROSTER_LOG", "warn")
+        .output()
+        .unwrap();
+    let full_sync = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let assocs = stack.sacctmgr(&["-n", "-P", "show", "assoc", "where", "cluster=testcluster", "format=account,user"]).lines().filter(|l| l.starts_with("full")).count();
+    json!({
+        "changes": nss.len(),
+        "nss_cache_ms_p50": ms(percentile_d(&nss, 0.5)),
+        "nss_cache_ms_p99": ms(percentile_d(&nss, 0.99)),
+        "slurm_assoc_ms_p50": ms(percentile_d(&slurm, 0.5)),
+        "slurm_assoc_ms_p99": ms(percentile_d(&slurm, 0.99)),
+        "bare_sacctmgr_call_ms_p50": ms(percentile_d(&bare, 0.5)),
+        "first_full_sync_10k_users_100_groups_s": (full_sync.as_secs_f64() * 100.0).round() / 100.0,
+        "associations_after_full_sync": assocs,
+    })
+}
+
+fn percentile_d(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 /// Look-ups and creates with the provisioning log off and on, alternated
 /// on the same database, so the difference is the log's cost.
 async fn scim_log_cost(bin: &str, db: &str, token: &str, stored: u64) -> Value {
@@ -596,6 +753,12 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("agent") {
+        let work = tempfile::tempdir().unwrap();
+        let report = agent_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+        return;
+    }
     let small = std::env::var("ROSTER_BENCH_SMALL").is_ok();
     let (first, second) = if small {
         (4_000u64, 10_000u64)
@@ -676,6 +839,9 @@ async fn main() {
     eprintln!("NSS maps for 100,000 users in 1,000 groups...");
     let maps = nss_map_timings(bin, work.path()).await;
 
+    eprintln!("agent propagation and a first Slurm sync...");
+    let agent = agent_timings(bin, work.path()).await;
+
     let report = json!({
         "machine": {"cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)},
         "store_limit": {"durable_commits_per_s_1_writer": store_single.round(), "durable_creates_per_s_64_writers": store_64.round()},
@@ -683,6 +849,7 @@ async fn main() {
         "idp_replay_at_100k": replay,
         "scim_log_cost": log_cost,
         "nss_maps_100k_users_1000_groups": maps,
+        "agent": agent,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
     let _ = std::fs::create_dir_all("target");

@@ -366,13 +366,45 @@ pub fn read_state(cluster: &str) -> Result<SlurmState, String> {
     })
 }
 
+/// Most users named in one `sacctmgr add user` command.
+const BATCH: usize = 200;
+
+/// The `sacctmgr -i` commands for `ops`: consecutive additions to the same
+/// account (with the same default flag) become one command naming many
+/// users, as each sacctmgr call costs a round trip to slurmdbd.
+pub fn commands(cluster: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut i = 0;
+    while i < ops.len() {
+        if let Some(SlurmOp::AddAssoc { account, default, .. }) = ops.get(i) {
+            let mut users = Vec::new();
+            while let Some(SlurmOp::AddAssoc { user, account: a, default: d }) = ops.get(i)
+                && a == account
+                && d == default
+                && users.len() < BATCH
+            {
+                users.push(user.clone());
+                i += 1;
+            }
+            let batch = SlurmOp::AddAssoc { user: users.join(","), account: account.clone(), default: *default };
+            out.push(batch.args(cluster));
+            continue;
+        }
+        if let Some(op) = ops.get(i) {
+            out.push(op.args(cluster));
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Applies `ops` in order with `sacctmgr -i`.
 pub fn apply(cluster: &str, ops: &[SlurmOp]) -> Result<(), String> {
-    for op in ops {
+    for cmd in commands(cluster, ops) {
         let mut args = vec!["-i".to_string()];
-        args.extend(op.args(cluster));
+        args.extend(cmd.iter().cloned());
         sacctmgr(&args)?;
-        tracing::info!(cluster, "slurm: {}", op.args(cluster).join(" "));
+        tracing::info!(cluster, "slurm: sacctmgr -i {}", cmd.join(" "));
     }
     Ok(())
 }
