@@ -369,25 +369,29 @@ pub fn read_state(cluster: &str) -> Result<SlurmState, String> {
 /// Most users named in one `sacctmgr add user` command.
 const BATCH: usize = 200;
 
-/// The `sacctmgr -i` commands for `ops`: consecutive additions to the same
-/// account (with the same default flag) become one command naming many
-/// users, as each sacctmgr call costs a round trip to slurmdbd.
+/// The `sacctmgr -i` commands for `ops`: each run of additions becomes one
+/// command per account (and default flag) naming many users, as each
+/// sacctmgr call costs a round trip to slurmdbd. Additions do not depend on
+/// each other, so regrouping them keeps the plan's meaning.
 pub fn commands(cluster: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     let mut i = 0;
     while i < ops.len() {
-        if let Some(SlurmOp::AddAssoc { account, default, .. }) = ops.get(i) {
-            let mut users = Vec::new();
-            while let Some(SlurmOp::AddAssoc { user, account: a, default: d }) = ops.get(i)
-                && a == account
-                && d == default
-                && users.len() < BATCH
-            {
-                users.push(user.clone());
+        if matches!(ops.get(i), Some(SlurmOp::AddAssoc { .. })) {
+            let mut groups: Vec<((String, bool), Vec<String>)> = Vec::new();
+            while let Some(SlurmOp::AddAssoc { user, account, default }) = ops.get(i) {
+                let key = (account.clone(), *default);
+                match groups.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, users)) => users.push(user.clone()),
+                    None => groups.push((key, vec![user.clone()])),
+                }
                 i += 1;
             }
-            let batch = SlurmOp::AddAssoc { user: users.join(","), account: account.clone(), default: *default };
-            out.push(batch.args(cluster));
+            for ((account, default), users) in groups {
+                for chunk in users.chunks(BATCH) {
+                    out.push(SlurmOp::AddAssoc { user: chunk.join(","), account: account.clone(), default }.args(cluster));
+                }
+            }
             continue;
         }
         if let Some(op) = ops.get(i) {
