@@ -504,14 +504,25 @@ impl SlurmStack {
     fn start(dir: &std::path::Path) -> Option<SlurmStack> {
         let s = dir.join("slurm");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let ok = Command::new("bash").arg(script).arg("start").env("S", &s).output().ok()?.status.success();
+        let ok = Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .env("S", &s)
+            .output()
+            .ok()?
+            .status
+            .success();
         ok.then_some(SlurmStack(s))
     }
     fn conf(&self) -> std::path::PathBuf {
         self.0.join("slurm.conf")
     }
     fn sacctmgr(&self, args: &[&str]) -> String {
-        let out = Command::new("sacctmgr").args(args).env("SLURM_CONF", self.conf()).output().unwrap();
+        let out = Command::new("sacctmgr")
+            .args(args)
+            .env("SLURM_CONF", self.conf())
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 }
@@ -519,7 +530,11 @@ impl SlurmStack {
 impl Drop for SlurmStack {
     fn drop(&mut self) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let _ = Command::new("bash").arg(script).arg("stop").env("S", &self.0).status();
+        let _ = Command::new("bash")
+            .arg(script)
+            .arg("stop")
+            .env("S", &self.0)
+            .status();
     }
 }
 
@@ -535,7 +550,17 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("agent.db").display());
     let cli = |args: &[&str]| run_cli(bin, &db, args);
     cli(&["org", "create", "bench"]);
-    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on", "--sup", "on"]);
+    cli(&[
+        "org",
+        "set",
+        "bench",
+        "--scim-api",
+        "on",
+        "--aup",
+        "on",
+        "--sup",
+        "on",
+    ]);
     let token = cli(&["token", "create", "bench", "--name", "bench"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
@@ -553,7 +578,10 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     // Propagation: one group, one cluster, a running agent.
     let (status, body) = t.send(hyper::Method::POST, "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "prop"}))).await;
     assert_eq!(status, 201);
-    let gid = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+    let gid = serde_json::from_slice::<Value>(&body).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     cli(&["cluster", "create", "bench", "p", "--groups", "prop"]);
     let ptoken = cli(&["cluster", "token", "create", "bench", "p"]);
     std::fs::write(dir.join("p.token"), &ptoken).unwrap();
@@ -561,10 +589,23 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     std::fs::create_dir_all(&etc).unwrap();
     let _agent = Proc(
         Command::new(bin)
-            .args(["agent", "--server", &format!("http://{}", server.addr), "--org", "bench", "--cluster", "p", "--slurm-cluster", "testcluster"])
-            .arg("--token-file").arg(dir.join("p.token"))
-            .arg("--nss-dir").arg(&etc)
-            .arg("--state-file").arg(dir.join("p.state"))
+            .args([
+                "agent",
+                "--server",
+                &format!("http://{}", server.addr),
+                "--org",
+                "bench",
+                "--cluster",
+                "p",
+                "--slurm-cluster",
+                "testcluster",
+            ])
+            .arg("--token-file")
+            .arg(dir.join("p.token"))
+            .arg("--nss-dir")
+            .arg(&etc)
+            .arg("--state-file")
+            .arg(dir.join("p.state"))
             .env("SLURM_CONF", stack.conf())
             .env("ROSTER_LOG", "warn")
             .spawn()
@@ -573,23 +614,55 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     let mut nss = Vec::new();
     let mut slurm = Vec::new();
     for i in 0..100 {
-        let (status, body) = t.send(hyper::Method::POST, "/Users", Some(&user(&format!("prop{i}@bench.example")))).await;
+        let (status, body) = t
+            .send(
+                hyper::Method::POST,
+                "/Users",
+                Some(&user(&format!("prop{i}@bench.example"))),
+            )
+            .await;
         assert_eq!(status, 201);
-        let uid = serde_json::from_slice::<Value>(&body).unwrap()["id"].as_str().unwrap().to_string();
+        let uid = serde_json::from_slice::<Value>(&body).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let op = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]});
-        let (status, _) = t.send(hyper::Method::PATCH, &format!("/Groups/{gid}"), Some(&op)).await;
+        let (status, _) = t
+            .send(hyper::Method::PATCH, &format!("/Groups/{gid}"), Some(&op))
+            .await;
         assert_eq!(status, 200);
         let acked = Instant::now();
         let needle = format!("prop{i}:x:");
         let deadline = acked + Duration::from_secs(30);
-        while !std::fs::read_to_string(etc.join("passwd.cache")).unwrap_or_default().contains(&needle) {
-            assert!(Instant::now() < deadline, "the change never reached the node");
+        while !std::fs::read_to_string(etc.join("passwd.cache"))
+            .unwrap_or_default()
+            .contains(&needle)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the change never reached the node"
+            );
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         nss.push(acked.elapsed());
         let who = format!("prop{i}");
-        while !stack.sacctmgr(&["-n", "-P", "show", "assoc", "where", "cluster=testcluster", "format=user"]).lines().any(|l| l == who) {
-            assert!(Instant::now() < deadline, "the change never reached slurmdbd");
+        while !stack
+            .sacctmgr(&[
+                "-n",
+                "-P",
+                "show",
+                "assoc",
+                "where",
+                "cluster=testcluster",
+                "format=user",
+            ])
+            .lines()
+            .any(|l| l == who)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the change never reached slurmdbd"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         slurm.push(acked.elapsed());
@@ -599,7 +672,12 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     drop(_agent);
 
     // A first full sync of 10,000 users in 100 groups into an empty Slurm.
-    let users = Arc::new(post_all(&t, "/Users", 10_000, 64, |i| user(&format!("full{i}@bench.example"))).await);
+    let users = Arc::new(
+        post_all(&t, "/Users", 10_000, 64, |i| {
+            user(&format!("full{i}@bench.example"))
+        })
+        .await,
+    );
     let members = users.clone();
     post_all(&t, "/Groups", 100, 16, move |g| {
         let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
@@ -607,23 +685,64 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     })
     .await;
     let groups: Vec<String> = (0..100).map(|g| format!("full{g:03}")).collect();
-    cli(&["cluster", "create", "bench", "full", "--groups", &groups.join(",")]);
-    std::fs::write(dir.join("full.token"), cli(&["cluster", "token", "create", "bench", "full"])).unwrap();
+    cli(&[
+        "cluster",
+        "create",
+        "bench",
+        "full",
+        "--groups",
+        &groups.join(","),
+    ]);
+    std::fs::write(
+        dir.join("full.token"),
+        cli(&["cluster", "token", "create", "bench", "full"]),
+    )
+    .unwrap();
     let etc_full = dir.join("etc-full");
     std::fs::create_dir_all(&etc_full).unwrap();
     let started = Instant::now();
     let out = Command::new(bin)
-        .args(["agent", "--once", "--server", &format!("http://{}", server.addr), "--org", "bench", "--cluster", "full", "--slurm-cluster", "testcluster"])
-        .arg("--token-file").arg(dir.join("full.token"))
-        .arg("--nss-dir").arg(&etc_full)
-        .arg("--state-file").arg(dir.join("full.state"))
+        .args([
+            "agent",
+            "--once",
+            "--server",
+            &format!("http://{}", server.addr),
+            "--org",
+            "bench",
+            "--cluster",
+            "full",
+            "--slurm-cluster",
+            "testcluster",
+        ])
+        .arg("--token-file")
+        .arg(dir.join("full.token"))
+        .arg("--nss-dir")
+        .arg(&etc_full)
+        .arg("--state-file")
+        .arg(dir.join("full.state"))
         .env("SLURM_CONF", stack.conf())
         .env("ROSTER_LOG", "warn")
         .output()
         .unwrap();
     let full_sync = started.elapsed();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let assocs = stack.sacctmgr(&["-n", "-P", "show", "assoc", "where", "cluster=testcluster", "format=account,user"]).lines().filter(|l| l.starts_with("full")).count();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let assocs = stack
+        .sacctmgr(&[
+            "-n",
+            "-P",
+            "show",
+            "assoc",
+            "where",
+            "cluster=testcluster",
+            "format=account,user",
+        ])
+        .lines()
+        .filter(|l| l.starts_with("full"))
+        .count();
     json!({
         "changes": nss.len(),
         "nss_cache_ms_p50": ms(percentile_d(&nss, 0.5)),

@@ -189,7 +189,8 @@ fn step(
     let summary = apply(cfg, &snapshot)?;
     tracing::info!(cluster = %cfg.cluster, "{summary}");
     if let Some(slurm_cluster) = &cfg.slurm_cluster {
-        let current = slurm::read_state(slurm_cluster).map_err(AgentError::Slurm)?;
+        let organization = slurm::organization(&cfg.cluster);
+        let current = slurm::read_state(slurm_cluster, &organization).map_err(AgentError::Slurm)?;
         let ops = slurm::plan(
             &current,
             &slurm::wanted_from_snapshot(&snapshot),
@@ -199,11 +200,11 @@ fn step(
             for op in &ops {
                 tracing::info!(
                     "dry run, not applied: sacctmgr -i {}",
-                    op.args(slurm_cluster).join(" ")
+                    op.args(slurm_cluster, &organization).join(" ")
                 );
             }
         } else {
-            slurm::apply(slurm_cluster, &ops).map_err(AgentError::Slurm)?;
+            slurm::apply(slurm_cluster, &organization, &ops).map_err(AgentError::Slurm)?;
         }
         tracing::info!(cluster = %cfg.cluster, "slurm: {} operations", ops.len());
     }

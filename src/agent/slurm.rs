@@ -10,9 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The Organization Roster gives the accounts it creates, by which it
-/// recognises them later.
-pub const MANAGED_ORGANIZATION: &str = "roster";
+/// The Organization Roster gives the accounts it creates for a Roster
+/// cluster, by which that cluster's agent recognises them later: accounts
+/// of other clusters, or made by hand, are never touched.
+pub fn organization(roster_cluster: &str) -> String {
+    format!("roster-{}", roster_cluster.to_lowercase())
+}
 
 /// What `sacctmgr` shows for one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,8 +55,9 @@ pub enum SlurmOp {
 }
 
 impl SlurmOp {
-    /// The `sacctmgr -i` arguments for this operation.
-    pub fn args(&self, cluster: &str) -> Vec<String> {
+    /// The `sacctmgr -i` arguments for this operation; `organization`
+    /// marks the accounts it creates.
+    pub fn args(&self, cluster: &str, organization: &str) -> Vec<String> {
         let c = format!("cluster={cluster}");
         match self {
             SlurmOp::AddAccount(a) => vec![
@@ -61,7 +65,7 @@ impl SlurmOp {
                 "account".into(),
                 a.clone(),
                 c,
-                format!("Organization={MANAGED_ORGANIZATION}"),
+                format!("Organization={organization}"),
                 format!("Description=Roster group {a}"),
             ],
             SlurmOp::AddAssoc {
@@ -112,19 +116,16 @@ impl SlurmOp {
     }
 }
 
-/// Parses `sacctmgr -n -P show account format=account,organization`.
-pub fn parse_accounts(out: &str) -> BTreeMap<String, bool> {
+/// Parses `sacctmgr -n -P show account format=account,organization`: each
+/// account, and whether `organization` marks it.
+pub fn parse_accounts(out: &str, organization: &str) -> BTreeMap<String, bool> {
     out.lines()
         .filter_map(|l| {
             let mut f = l.split('|');
             let name = f.next()?.trim();
             let org = f.next().unwrap_or("").trim();
-            (!name.is_empty()).then(|| {
-                (
-                    name.to_lowercase(),
-                    org.eq_ignore_ascii_case(MANAGED_ORGANIZATION),
-                )
-            })
+            (!name.is_empty())
+                .then(|| (name.to_lowercase(), org.eq_ignore_ascii_case(organization)))
         })
         .collect()
 }
@@ -320,7 +321,7 @@ fn sacctmgr(args: &[String]) -> Result<String, String> {
 }
 
 /// Reads the cluster's current accounting state.
-pub fn read_state(cluster: &str) -> Result<SlurmState, String> {
+pub fn read_state(cluster: &str, organization: &str) -> Result<SlurmState, String> {
     let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     let accounts = sacctmgr(&s(&[
         "-n",
@@ -345,7 +346,7 @@ pub fn read_state(cluster: &str) -> Result<SlurmState, String> {
         "user",
         "format=user,defaultaccount",
     ]))?;
-    let managed = parse_accounts(&accounts);
+    let managed = parse_accounts(&accounts, organization);
     // An account counts for this cluster when it has the cluster's
     // account-level association (a row without a user).
     let in_cluster: BTreeMap<String, bool> = assocs
@@ -373,13 +374,18 @@ const BATCH: usize = 200;
 /// command per account (and default flag) naming many users, as each
 /// sacctmgr call costs a round trip to slurmdbd. Additions do not depend on
 /// each other, so regrouping them keeps the plan's meaning.
-pub fn commands(cluster: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
+pub fn commands(cluster: &str, organization: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     let mut i = 0;
     while i < ops.len() {
         if matches!(ops.get(i), Some(SlurmOp::AddAssoc { .. })) {
             let mut groups: Vec<((String, bool), Vec<String>)> = Vec::new();
-            while let Some(SlurmOp::AddAssoc { user, account, default }) = ops.get(i) {
+            while let Some(SlurmOp::AddAssoc {
+                user,
+                account,
+                default,
+            }) = ops.get(i)
+            {
                 let key = (account.clone(), *default);
                 match groups.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, users)) => users.push(user.clone()),
@@ -389,13 +395,38 @@ pub fn commands(cluster: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
             }
             for ((account, default), users) in groups {
                 for chunk in users.chunks(BATCH) {
-                    out.push(SlurmOp::AddAssoc { user: chunk.join(","), account: account.clone(), default }.args(cluster));
+                    let op = SlurmOp::AddAssoc {
+                        user: chunk.join(","),
+                        account: account.clone(),
+                        default,
+                    };
+                    out.push(op.args(cluster, organization));
+                }
+            }
+            continue;
+        }
+        if matches!(ops.get(i), Some(SlurmOp::RemoveAssoc { .. })) {
+            let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+            while let Some(SlurmOp::RemoveAssoc { user, account }) = ops.get(i) {
+                match groups.iter_mut().find(|(a, _)| a == account) {
+                    Some((_, users)) => users.push(user.clone()),
+                    None => groups.push((account.clone(), vec![user.clone()])),
+                }
+                i += 1;
+            }
+            for (account, users) in groups {
+                for chunk in users.chunks(BATCH) {
+                    let op = SlurmOp::RemoveAssoc {
+                        user: chunk.join(","),
+                        account: account.clone(),
+                    };
+                    out.push(op.args(cluster, organization));
                 }
             }
             continue;
         }
         if let Some(op) = ops.get(i) {
-            out.push(op.args(cluster));
+            out.push(op.args(cluster, organization));
         }
         i += 1;
     }
@@ -403,8 +434,8 @@ pub fn commands(cluster: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
 }
 
 /// Applies `ops` in order with `sacctmgr -i`.
-pub fn apply(cluster: &str, ops: &[SlurmOp]) -> Result<(), String> {
-    for cmd in commands(cluster, ops) {
+pub fn apply(cluster: &str, organization: &str, ops: &[SlurmOp]) -> Result<(), String> {
+    for cmd in commands(cluster, organization, ops) {
         let mut args = vec!["-i".to_string()];
         args.extend(cmd.iter().cloned());
         sacctmgr(&args)?;
@@ -498,9 +529,17 @@ mod tests {
 
     #[test]
     fn parsing_sacctmgr_output() {
-        let accounts = parse_accounts("root|root\ngpu|roster\nPhysics|uni\n");
+        let accounts = parse_accounts(
+            "root|root\ngpu|roster-c1\nml|roster-c2\nPhysics|uni\n",
+            &organization("C1"),
+        );
         assert_eq!(accounts.get("gpu"), Some(&true));
         assert_eq!(accounts.get("physics"), Some(&false));
+        assert_eq!(
+            accounts.get("ml"),
+            Some(&false),
+            "another cluster's account"
+        );
         let (assocs, defaults) = parse_assocs(
             "root||\ngpu|\ngpu|alice\nml|alice\n",
             "alice|gpu\nbob|(null)\n",
@@ -514,9 +553,58 @@ mod tests {
                 account: "g".into(),
                 default: true
             }
-            .args("c1")
+            .args("c1", "roster-c1")
             .join(" "),
             "add user a account=g cluster=c1 DefaultAccount=g"
+        );
+    }
+
+    #[test]
+    fn additions_and_removals_are_batched_per_account() {
+        let ops = vec![
+            SlurmOp::AddAccount("g".into()),
+            SlurmOp::AddAssoc {
+                user: "a".into(),
+                account: "g".into(),
+                default: true,
+            },
+            SlurmOp::AddAssoc {
+                user: "x".into(),
+                account: "k".into(),
+                default: true,
+            },
+            SlurmOp::AddAssoc {
+                user: "b".into(),
+                account: "g".into(),
+                default: true,
+            },
+            SlurmOp::AddAssoc {
+                user: "c".into(),
+                account: "g".into(),
+                default: false,
+            },
+            SlurmOp::RemoveAssoc {
+                user: "d".into(),
+                account: "h".into(),
+            },
+            SlurmOp::RemoveAssoc {
+                user: "e".into(),
+                account: "h".into(),
+            },
+        ];
+        let cmds: Vec<String> = commands("c1", "roster-c1", &ops)
+            .iter()
+            .map(|c| c.join(" "))
+            .collect();
+        assert_eq!(
+            cmds,
+            vec![
+                "add account g cluster=c1 Organization=roster-c1 Description=Roster group g",
+                "add user a,b account=g cluster=c1 DefaultAccount=g",
+                "add user x account=k cluster=c1 DefaultAccount=k",
+                "add user c account=g cluster=c1",
+                "delete user where name=d,e account=h cluster=c1",
+            ]
         );
     }
 }

@@ -128,6 +128,24 @@ impl Drop for Stack {
     }
 }
 
+/// `getent -s cache DB KEY` with the agent's caches overlaid on /etc in a
+/// private mount namespace (libnss-cache reads only /etc/*.cache).
+fn getent(work: &std::path::Path, db: &str, key: &str) -> String {
+    let (upper, scratch) = (work.join("etc"), work.join("ovl-work"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let script = format!(
+        "mount -t overlay overlay -o lowerdir=/etc,upperdir={},workdir={} /etc && getent -s cache {db} {key}",
+        upper.display(),
+        scratch.display()
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 fn pairs(p: &[(&str, &str)]) -> BTreeSet<(String, String)> {
     p.iter()
         .map(|(a, u)| (a.to_string(), u.to_string()))
@@ -212,6 +230,14 @@ fn the_agent_keeps_slurm_in_step() {
         "gpu_users",
         "the default is the first account by name"
     );
+    assert_eq!(
+        getent(work.path(), "passwd", "ada"),
+        "ada:x:100000:100000:ada@example.com:/home/ada:/bin/bash"
+    );
+    assert_eq!(
+        getent(work.path(), "group", "gpu_users"),
+        "gpu_users:x:200000:ada,bob"
+    );
     // Applying again changes nothing.
     assert!(agent(&[]).0);
     assert_eq!(stack.assocs().len(), 3);
@@ -224,6 +250,10 @@ fn the_agent_keeps_slurm_in_step() {
         pairs(&[("gpu_users", "bob"), ("gpu_users", "cy"), ("ml", "ada")])
     );
     assert_eq!(stack.default_of("ada"), "ml");
+    assert_eq!(
+        getent(work.path(), "group", "gpu_users"),
+        "gpu_users:x:200000:bob,cy"
+    );
     // A rename at the IdP keeps the POSIX name, so the account stays.
     app.patch(
         &format!("/Groups/{gpu}"),
@@ -251,6 +281,11 @@ fn the_agent_keeps_slurm_in_step() {
         pairs(&[("gpu_users", "cy"), ("ml", "ada")]),
         "the deactivated user lost its associations"
     );
+    assert_eq!(
+        getent(work.path(), "passwd", "bob"),
+        "",
+        "a deactivated user left the node's maps"
+    );
     // A group removed from the cluster loses its account.
     cli_ok(
         &app.db,
@@ -271,4 +306,10 @@ fn the_agent_keeps_slurm_in_step() {
         ["gpu_users"].iter().map(|s| s.to_string()).collect()
     );
     assert_eq!(stack.assocs(), pairs(&[("gpu_users", "cy")]));
+    assert_eq!(getent(work.path(), "group", "ml"), "");
+    assert_eq!(
+        getent(work.path(), "passwd", "ada"),
+        "",
+        "ada is in no group of the cluster any more"
+    );
 }
