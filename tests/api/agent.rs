@@ -37,6 +37,31 @@ impl Node {
         let refs: Vec<&str> = a.iter().map(String::as_str).collect();
         run_cli(&self.app.db, &refs)
     }
+    /// Starts a long-running agent with a short feed wait.
+    fn spawn_agent(&self, wait: &str) -> Stopped {
+        let mut args = self.args();
+        args.extend(["--wait".to_string(), wait.to_string()]);
+        Stopped(
+            Command::new(roster_bin())
+                .args(&args)
+                .env("ROSTER_DATABASE", &self.app.db)
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    }
+    /// Waits until the node's passwd cache satisfies `what`.
+    fn wait_for_passwd(&self, what: &dyn Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !what(&self.cache("passwd")) {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not converge: {}",
+                self.cache("passwd")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     fn cache(&self, map: &str) -> String {
         std::fs::read_to_string(self.dir.path().join("etc").join(format!("{map}.cache")))
             .unwrap_or_default()
@@ -155,28 +180,8 @@ fn the_agent_writes_the_caches_and_holds_back_mass_removals() {
 #[test]
 fn a_running_agent_follows_the_feed() {
     let n = node();
-    let mut args = n.args();
-    args.extend(["--wait".to_string(), "5".to_string()]);
-    let _agent = Stopped(
-        Command::new(roster_bin())
-            .args(&args)
-            .env("ROSTER_DATABASE", &n.app.db)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let wait_for = |what: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !what(&n.cache("passwd")) {
-            assert!(
-                Instant::now() < deadline,
-                "the agent did not apply the change: {}",
-                n.cache("passwd")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    wait_for(&|p: &str| p.lines().count() == 5);
+    let _agent = n.spawn_agent("5");
+    n.wait_for_passwd(&|p: &str| p.lines().count() == 5);
     let new = n.app.create_user("late@example.com").id();
     let g = n
         .app
@@ -189,7 +194,7 @@ fn a_running_agent_follows_the_feed() {
             json!([{"op": "add", "path": "members", "value": [{"value": new}]}]),
         )
         .expect(200);
-    wait_for(&|p: &str| p.contains("late:x:"));
+    n.wait_for_passwd(&|p: &str| p.contains("late:x:"));
 }
 
 /// The agent process, stopped however the test ends.
@@ -205,28 +210,8 @@ impl Drop for Stopped {
 #[test]
 fn the_agent_rides_out_a_server_restart() {
     let mut n = node();
-    let mut args = n.args();
-    args.extend(["--wait".to_string(), "2".to_string()]);
-    let _agent = Stopped(
-        Command::new(roster_bin())
-            .args(&args)
-            .env("ROSTER_DATABASE", &n.app.db)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let wait_for = |n: &Node, what: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !what(&n.cache("passwd")) {
-            assert!(
-                Instant::now() < deadline,
-                "the agent did not converge: {}",
-                n.cache("passwd")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    };
-    wait_for(&n, &|p: &str| p.lines().count() == 5);
+    let _agent = n.spawn_agent("2");
+    n.wait_for_passwd(&|p: &str| p.lines().count() == 5);
     // The server goes away; the caches keep their last good state.
     n.app.kill();
     std::thread::sleep(Duration::from_millis(1500));
@@ -245,9 +230,7 @@ fn the_agent_rides_out_a_server_restart() {
             json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
         )
         .expect(200);
-    wait_for(&n, &|p: &str| {
-        p.contains("after:x:") && p.lines().count() == 6
-    });
+    n.wait_for_passwd(&|p: &str| p.contains("after:x:") && p.lines().count() == 6);
     // Nothing lost or duplicated.
     let names = crate::helpers::passwd_names_of(&n.cache("passwd"));
     assert_eq!(names, vec!["u1", "u2", "u3", "u4", "u5", "after"]);
