@@ -567,6 +567,29 @@ impl SqliteTx<'_> {
 }
 
 impl SqliteTx<'_> {
+    /// One resource by a unique column (`id` or `name_key`; never input).
+    fn resource_where(
+        &self,
+        org_id: &str,
+        rtype: ResourceType,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.{column} = ?2",
+            table(rtype)
+        );
+        let row = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![org_id, value], |r| resource_from_row(rtype, r))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(with_doc).transpose()
+    }
+
     fn with_groups(
         &self,
         org_id: &str,
@@ -637,19 +660,7 @@ impl ReadTx for SqliteTx<'_> {
         rtype: ResourceType,
         id: &str,
     ) -> StoreResult<Option<StoredResource>> {
-        let sql = format!(
-            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.id = ?2",
-            table(rtype)
-        );
-        let row = self
-            .conn
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![org_id, id], |r| resource_from_row(rtype, r))
-                    .optional()
-            })
-            .map_err(backend)?;
-        row.map(with_doc).transpose()
+        self.resource_where(org_id, rtype, "id", id)
     }
 
     fn resource_by_name(
@@ -658,19 +669,7 @@ impl ReadTx for SqliteTx<'_> {
         rtype: ResourceType,
         name_key: &str,
     ) -> StoreResult<Option<StoredResource>> {
-        let sql = format!(
-            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.name_key = ?2",
-            table(rtype)
-        );
-        let row = self
-            .conn
-            .prepare_cached(&sql)
-            .and_then(|mut s| {
-                s.query_row(params![org_id, name_key], |r| resource_from_row(rtype, r))
-                    .optional()
-            })
-            .map_err(backend)?;
-        row.map(with_doc).transpose()
+        self.resource_where(org_id, rtype, "name_key", name_key)
     }
 
     fn search(
