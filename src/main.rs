@@ -723,8 +723,34 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn group_json(v: &ResourceView, base: &str) -> serde_json::Value {
-    v.render(base)
+/// Every user or group of the org, page by page (RFC 9865 cursors): a list
+/// command must not stop at one page.
+async fn list_all(
+    dir: &Directory,
+    p: &roster::directory::model::Principal,
+    rtype: ResourceType,
+    with_members: bool,
+) -> Result<Vec<ResourceView>, String> {
+    let mut out = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let params = RawParams {
+            count: Some("1000".into()),
+            cursor: Some(cursor.clone()),
+            ..Default::default()
+        }
+        .parse(chrono::Utc::now().timestamp())
+        .map_err(|e| e.to_string())?;
+        let page = dir
+            .list_resources(p, vec![rtype], params, with_members)
+            .await
+            .map_err(err)?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = c,
+            None => return Ok(out),
+        }
+    }
 }
 
 async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
@@ -754,32 +780,20 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             if g.json {
-                print_json(group_json(&v, &base));
+                print_json(v.render(&base));
             } else {
                 println!("{}", v.stored.id);
             }
         }
         GroupCommand::List { .. } => {
-            let params = RawParams {
-                count: Some("1000".into()),
-                ..Default::default()
-            }
-            .parse(0)
-            .map_err(|e| e.to_string())?;
-            let page = dir
-                .list_resources(&p, vec![ResourceType::Group], params, true)
-                .await
-                .map_err(err)?;
+            let page = list_all(&dir, &p, ResourceType::Group, true).await?;
             if g.json {
                 print_json(json!(
-                    page.items
-                        .iter()
-                        .map(|v| group_json(v, &base))
-                        .collect::<Vec<_>>()
+                    page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
                 ));
             } else {
                 println!("{:<36}  {:<30}  MEMBERS", "ID", "NAME");
-                for v in &page.items {
+                for v in &page {
                     let name = v
                         .stored
                         .doc
@@ -801,7 +815,7 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             if g.json {
-                print_json(group_json(&v, &base));
+                print_json(v.render(&base));
             } else {
                 println!("id:       {}", v.stored.id);
                 println!(
@@ -851,7 +865,7 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             if g.json {
-                print_json(group_json(&v, &base));
+                print_json(v.render(&base));
             } else {
                 println!(
                     "{} now has {} members",
@@ -1037,29 +1051,17 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
             }
         }
         UserCommand::List { .. } => {
-            let params = RawParams {
-                count: Some("1000".into()),
-                ..Default::default()
-            }
-            .parse(0)
-            .map_err(|e| e.to_string())?;
-            let page = dir
-                .list_resources(&p, vec![ResourceType::User], params, false)
-                .await
-                .map_err(err)?;
+            let page = list_all(&dir, &p, ResourceType::User, false).await?;
             if g.json {
                 print_json(json!(
-                    page.items
-                        .iter()
-                        .map(|v| v.render(&base))
-                        .collect::<Vec<_>>()
+                    page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
                 ));
             } else {
                 println!(
                     "{:<36}  {:<32}  {:<8} {:<16} UID",
                     "ID", "USERNAME", "ACTIVE", "POSIX"
                 );
-                for v in &page.items {
+                for v in &page {
                     let d = &v.stored.doc;
                     let active = d.get("active").and_then(|a| a.as_bool()).unwrap_or(true);
                     let (name, uid) = v

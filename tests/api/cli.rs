@@ -149,3 +149,23 @@ fn help_teaches_and_serve_says_what_to_do_next() {
     // The database was created and migrated on first start.
     assert!(std::path::Path::new(db.trim_start_matches("sqlite://")).exists());
 }
+
+#[test]
+fn list_commands_do_not_stop_at_one_page() {
+    let app = std::sync::Arc::new(TestApp::start());
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                for i in 0..126 {
+                    app.create_user(&format!("many{t}-{i}@example.com"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let listed = cli_json(&app.db, &["user", "list", "acme"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1008, "more than one page (1,000) of users");
+}
