@@ -167,5 +167,9 @@ fn list_commands_do_not_stop_at_one_page() {
         t.join().unwrap();
     }
     let listed = cli_json(&app.db, &["user", "list", "acme"]);
-    assert_eq!(listed.as_array().unwrap().len(), 1008, "more than one page (1,000) of users");
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1008,
+        "more than one page (1,000) of users"
+    );
 }
