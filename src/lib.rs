@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod directory;
 pub mod nss_cache;
+pub mod saml;
 pub mod scim;
 pub mod server;
 pub mod store;

@@ -1,0 +1,192 @@
+//! What Roster knows of an org's IdP, and the SP endpoints it publishes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use openssl::pkey::Id;
+use openssl::x509::X509;
+
+use super::{SamlError, SamlResult};
+
+/// An IdP's signing certificate (DER). Only its public key is used: the
+/// certificate is pinned by configuration, so its chain and dates are
+/// shown to the operator but not enforced, as every IdP's self-signed
+/// SAML certificates require.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    der: Vec<u8>,
+}
+
+/// Smallest RSA key accepted for signatures (NIST SP 800-131A).
+const MIN_RSA_BITS: u32 = 2048;
+
+impl Certificate {
+    /// From DER, checking that it is an X.509 certificate with an RSA key
+    /// of at least 2048 bits or an EC key.
+    pub fn from_der(der: Vec<u8>) -> SamlResult<Self> {
+        let x = X509::from_der(&der).map_err(|e| {
+            SamlError::Config(format!("the signing certificate is not valid X.509: {e}"))
+        })?;
+        let key = x.public_key().map_err(|e| {
+            SamlError::Config(format!(
+                "the signing certificate's public key is unreadable: {e}"
+            ))
+        })?;
+        match key.id() {
+            Id::RSA if key.bits() < MIN_RSA_BITS => {
+                return Err(SamlError::Config(format!(
+                    "the signing certificate has a {}-bit RSA key; at least {MIN_RSA_BITS} bits are required",
+                    key.bits()
+                )));
+            }
+            Id::RSA | Id::EC => {}
+            _ => {
+                return Err(SamlError::Config(
+                    "the signing certificate's key is neither RSA nor EC".into(),
+                ));
+            }
+        }
+        Ok(Certificate { der })
+    }
+
+    /// From base64 as in metadata's `<ds:X509Certificate>` (whitespace ignored).
+    pub fn from_base64(text: &str) -> SamlResult<Self> {
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let der = STANDARD.decode(compact.as_bytes()).map_err(|e| {
+            SamlError::Config(format!("a signing certificate is not valid base64: {e}"))
+        })?;
+        Self::from_der(der)
+    }
+
+    /// Every certificate of a PEM file, or one bare base64 certificate (as
+    /// Okta's and Entra's consoles also offer it).
+    pub fn parse_file(text: &str) -> SamlResult<Vec<Self>> {
+        if text.contains("-----BEGIN") {
+            let stack = X509::stack_from_pem(text.as_bytes()).map_err(|e| {
+                SamlError::Config(format!("the certificate file is not valid PEM: {e}"))
+            })?;
+            if stack.is_empty() {
+                return Err(SamlError::Config(
+                    "the certificate file holds no certificate".into(),
+                ));
+            }
+            return stack
+                .iter()
+                .map(|x| {
+                    x.to_der()
+                        .map_err(|e| SamlError::Config(format!("certificate: {e}")))
+                        .and_then(Self::from_der)
+                })
+                .collect();
+        }
+        Ok(vec![Self::from_base64(text)?])
+    }
+
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(&self.der)
+    }
+
+    /// SHA-256 fingerprint, as IdP consoles show it (`AB:CD:...`).
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(&self.der)
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+
+    /// Subject and expiry, for `roster saml show`.
+    pub fn describe(&self) -> String {
+        match X509::from_der(&self.der) {
+            Ok(x) => {
+                let subject = x
+                    .subject_name()
+                    .entries()
+                    .filter_map(|e| e.data().to_string().ok())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("subject \"{subject}\", valid until {}", x.not_after())
+            }
+            Err(_) => "unreadable".into(),
+        }
+    }
+}
+
+/// An org's identity provider, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpConfig {
+    /// The IdP's entity id: the `Issuer` of its responses.
+    pub entity_id: String,
+    /// Where AuthnRequests go (HTTP-Redirect binding).
+    pub sso_url: String,
+    /// Signatures by any of these are accepted (several during a rollover).
+    pub certificates: Vec<Certificate>,
+    /// Refuse responses whose assertion itself is not signed.
+    pub require_signed_assertion: bool,
+    /// Accept responses the IdP sends unasked (its dashboard tiles).
+    pub allow_idp_initiated: bool,
+}
+
+impl IdpConfig {
+    /// Checks what a configuration must have. Without a certificate no
+    /// signature could be checked, so none is accepted (`saml.md`: the
+    /// verifier would otherwise accept unsigned responses).
+    pub fn validate(&self) -> SamlResult<()> {
+        if self.certificates.is_empty() {
+            return Err(SamlError::Config(
+                "no signing certificate: Roster accepts only signed responses, so it needs the IdP's signing certificate \
+                 (Okta: Sign On > SAML Signing Certificates; Entra: SAML Certificates > Certificate (Base64)) or metadata that contains it"
+                    .into(),
+            ));
+        }
+        let id = self.entity_id.trim();
+        if id.is_empty() || id.len() > 1024 || id.chars().any(char::is_control) {
+            return Err(SamlError::Config(
+                "the IdP entity id (Okta: Issuer; Entra: Microsoft Entra Identifier) must be 1 to 1024 printable characters".into(),
+            ));
+        }
+        check_http_url(&self.sso_url, "the IdP sign-on URL")?;
+        Ok(())
+    }
+}
+
+/// `what` must be an absolute http(s) URL.
+pub fn check_http_url(s: &str, what: &str) -> SamlResult<url::Url> {
+    let u = url::Url::parse(s)
+        .map_err(|e| SamlError::Config(format!("{what} \"{s}\" is not a URL: {e}")))?;
+    if !matches!(u.scheme(), "https" | "http") || u.host_str().is_none() {
+        return Err(SamlError::Config(format!(
+            "{what} \"{s}\" must be an http or https URL"
+        )));
+    }
+    Ok(u)
+}
+
+/// The URLs an org's SP is known by (design.md, "Organisations").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpEndpoints {
+    /// The SP entity id, which also serves the SP metadata.
+    pub entity_id: String,
+    /// The Assertion Consumer Service.
+    pub acs_url: String,
+    /// Where SP-initiated sign-in starts.
+    pub login_url: String,
+}
+
+impl SpEndpoints {
+    pub fn for_org(public_url: &str, org_id: &str) -> Self {
+        let base = format!(
+            "{}/accounts/saml/{org_id}",
+            public_url.trim_end_matches('/')
+        );
+        SpEndpoints {
+            entity_id: format!("{base}/metadata"),
+            acs_url: format!("{base}/acs"),
+            login_url: format!("{base}/login"),
+        }
+    }
+}

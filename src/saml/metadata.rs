@@ -1,0 +1,170 @@
+//! SAML metadata (SAML 2.0 Metadata): the IdP's read, the SP's written.
+
+use roxmltree::{Document, Node, ParsingOptions};
+
+use super::config::{Certificate, check_http_url};
+use super::{
+    BINDING_POST, BINDING_REDIRECT, NS_DSIG, NS_METADATA, SamlError, SamlResult, SpEndpoints,
+    xml_escape,
+};
+
+/// Largest metadata document read (Entra's is ~10 KB; aggregates are not
+/// what an org configures).
+pub const MAX_METADATA_BYTES: usize = 1 << 20;
+
+/// What an IdP's metadata says Roster needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdpMetadata {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub certificates: Vec<Certificate>,
+}
+
+fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
+}
+
+/// Parses an IdP's metadata: an `EntityDescriptor` with an
+/// `IDPSSODescriptor` (Metadata §2.4.3), or an `EntitiesDescriptor` holding
+/// exactly one. DTDs are refused (no entity expansion).
+pub fn parse_idp_metadata(xml: &str) -> SamlResult<IdpMetadata> {
+    if xml.len() > MAX_METADATA_BYTES {
+        return Err(SamlError::Config(format!(
+            "the metadata is {} bytes; at most {MAX_METADATA_BYTES} are read",
+            xml.len()
+        )));
+    }
+    let doc = Document::parse_with_options(
+        xml,
+        ParsingOptions {
+            allow_dtd: false,
+            ..ParsingOptions::default()
+        },
+    )
+    .map_err(|e| SamlError::Config(format!("the metadata is not well-formed XML: {e}")))?;
+    let idps: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| is(n, NS_METADATA, "IDPSSODescriptor"))
+        .collect();
+    let idp = match idps.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(SamlError::Config(
+                "the metadata describes no identity provider (no md:IDPSSODescriptor): is it the IdP's metadata, not an SP's?"
+                    .into(),
+            ));
+        }
+        many => {
+            return Err(SamlError::Config(format!(
+                "the metadata describes {} identity providers; give the metadata of the one for this org",
+                many.len()
+            )));
+        }
+    };
+    let entity = idp
+        .parent()
+        .filter(|p| is(p, NS_METADATA, "EntityDescriptor"))
+        .ok_or_else(|| {
+            SamlError::Config("the IDPSSODescriptor is not inside an EntityDescriptor".into())
+        })?;
+    let entity_id = entity
+        .attribute("entityID")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| SamlError::Config("the EntityDescriptor has no entityID".into()))?
+        .to_string();
+
+    let services: Vec<(&str, &str)> = idp
+        .children()
+        .filter(|n| is(n, NS_METADATA, "SingleSignOnService"))
+        .filter_map(|n| Some((n.attribute("Binding")?, n.attribute("Location")?)))
+        .collect();
+    let sso_url = services
+        .iter()
+        .find(|(b, _)| *b == BINDING_REDIRECT)
+        .map(|(_, l)| l.trim().to_string())
+        .ok_or_else(|| {
+            SamlError::Config(format!(
+                "the metadata has no SingleSignOnService with the HTTP-Redirect binding (it has: {}); Roster sends sign-in requests by redirect",
+                if services.is_empty() {
+                    "none".to_string()
+                } else {
+                    services.iter().map(|(b, _)| *b).collect::<Vec<_>>().join(", ")
+                }
+            ))
+        })?;
+    check_http_url(&sso_url, "the metadata's sign-on URL")?;
+
+    // Metadata §2.4.1.1: a KeyDescriptor without `use` serves both uses.
+    let mut certificates = Vec::new();
+    for kd in idp
+        .children()
+        .filter(|n| is(n, NS_METADATA, "KeyDescriptor"))
+    {
+        if kd.attribute("use").is_some_and(|u| u != "signing") {
+            continue;
+        }
+        for c in kd
+            .descendants()
+            .filter(|n| is(n, NS_DSIG, "X509Certificate"))
+        {
+            let cert = Certificate::from_base64(c.text().unwrap_or_default())?;
+            if !certificates.contains(&cert) {
+                certificates.push(cert);
+            }
+        }
+    }
+    if certificates.is_empty() {
+        return Err(SamlError::Config(
+            "the metadata has no signing certificate (no KeyDescriptor use=\"signing\" with an X509Certificate); \
+             Roster accepts only signed responses, so it will not use this metadata"
+                .into(),
+        ));
+    }
+    Ok(IdpMetadata {
+        entity_id,
+        sso_url,
+        certificates,
+    })
+}
+
+/// The SP metadata served at the SP entity id (Metadata §2.4.4): POST to
+/// the ACS, unsigned AuthnRequests, signed assertions wanted.
+pub fn sp_metadata(sp: &SpEndpoints, want_assertions_signed: bool) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="{NS_METADATA}" entityID="{entity}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{want}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="{BINDING_POST}" Location="{acs}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#,
+        entity = xml_escape(&sp.entity_id),
+        acs = xml_escape(&sp.acs_url),
+        want = want_assertions_signed,
+    )
+}
+
+/// The IdP as minimal metadata, the form the signature verifier is given.
+pub(crate) fn idp_entity_descriptor(
+    entity_id: &str,
+    sso_url: &str,
+    certificates: &[Certificate],
+) -> String {
+    let keys: String = certificates
+        .iter()
+        .map(|c| {
+            format!(
+                r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+                c.to_base64()
+            )
+        })
+        .collect();
+    format!(
+        r#"<md:EntityDescriptor xmlns:md="{NS_METADATA}" xmlns:ds="{NS_DSIG}" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="{BINDING_REDIRECT}" Location="{}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        xml_escape(entity_id),
+        xml_escape(sso_url)
+    )
+}

@@ -1,0 +1,509 @@
+//! Verifying a `<samlp:Response>` delivered to the ACS by the HTTP-POST
+//! binding (Bindings §3.5), under the Web Browser SSO profile's rules
+//! (Profiles §4.1.4.2 and §4.1.4.3).
+//!
+//! What is checked here, in order:
+//! 1. shape: one Response holding exactly one Assertion, no encrypted
+//!    ones, no DTD; every `<ds:Signature>` a child of the Response or the
+//!    Assertion with one Reference to its parent's ID. Anything else is
+//!    treated as XML signature wrapping;
+//! 2. algorithms: SHA-256 or stronger for signatures and digests;
+//! 3. signatures, by libxmlsec1 (through `samael`) with the configured
+//!    certificates, then only signed content is read;
+//! 4. the profile: issuer, status, Destination, Audience, Recipient,
+//!    NotBefore/NotOnOrAfter with [`CLOCK_SKEW`], a bearer confirmation.
+//!
+//! Checks that need state (InResponseTo names a request Roster issued, an
+//! assertion id used once) belong to the caller, who gets what it needs in
+//! [`VerifiedAssertion`].
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, Utc};
+use roxmltree::{Document, Node, ParsingOptions};
+use samael::crypto::AllowedSignatureAlgorithm;
+use samael::metadata::EntityDescriptor;
+use samael::service_provider::{Error as SpError, ServiceProvider};
+
+use super::metadata::idp_entity_descriptor;
+use super::{IdpConfig, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, SamlError, SamlResult, SpEndpoints};
+
+/// How far the IdP's clock may be from Roster's when NotBefore and
+/// NotOnOrAfter are compared (Profiles §4.1.4.3 leaves it to the SP).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
+/// How old a Response's and an Assertion's IssueInstant may be: the
+/// person's browser posts it at once, so minutes are plenty.
+pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
+
+/// Largest SAMLResponse form value read (base64); real ones are 4 to 20 KB.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Signature algorithms accepted: no SHA-1 (XML-DSig 1.1 §6.4.2 deprecates
+/// it; `saml.md`).
+const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
+    AllowedSignatureAlgorithm::RsaSha256,
+    AllowedSignatureAlgorithm::RsaSha384,
+    AllowedSignatureAlgorithm::RsaSha512,
+    AllowedSignatureAlgorithm::EcdsaSha256,
+    AllowedSignatureAlgorithm::EcdsaSha384,
+    AllowedSignatureAlgorithm::EcdsaSha512,
+];
+
+/// What a verified response says, all of it signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAssertion {
+    pub assertion_id: String,
+    pub issuer: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    /// The request this answers; `None` for an IdP-initiated sign-in.
+    pub in_response_to: Option<String>,
+    /// Until when the assertion could be replayed: a used id must be
+    /// remembered this long.
+    pub valid_until: DateTime<Utc>,
+    pub attributes: Vec<(String, Vec<String>)>,
+    pub response_signed: bool,
+    pub assertion_signed: bool,
+}
+
+impl VerifiedAssertion {
+    /// The first non-empty value of attribute `name`.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.iter())
+            .map(|v| v.trim())
+            .find(|v| !v.is_empty())
+    }
+}
+
+/// What the document says before anything is trusted: for the test page,
+/// which shows what the IdP sent even when it is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnverifiedSummary {
+    pub issuer: Option<String>,
+    pub name_id: Option<String>,
+    pub status: Option<String>,
+    pub attributes: Vec<(String, Vec<String>)>,
+}
+
+/// Decodes the POSTed `SAMLResponse` form value to XML text.
+pub fn decode(saml_response: &str) -> SamlResult<String> {
+    if saml_response.len() > MAX_RESPONSE_BYTES {
+        return Err(SamlError::refused(
+            "malformed",
+            format!("the SAMLResponse is larger than {MAX_RESPONSE_BYTES} bytes"),
+        ));
+    }
+    let compact: String = saml_response
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| {
+        SamlError::refused(
+            "malformed",
+            "the SAMLResponse is not base64 (HTTP-POST binding, Bindings §3.5.4)",
+        )
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| SamlError::refused("malformed", "the SAMLResponse is not UTF-8 XML"))
+}
+
+fn parse(xml: &str) -> SamlResult<Document<'_>> {
+    Document::parse_with_options(
+        xml,
+        ParsingOptions {
+            allow_dtd: false,
+            ..ParsingOptions::default()
+        },
+    )
+    .map_err(|e| {
+        SamlError::refused(
+            "malformed",
+            format!("the SAMLResponse is not well-formed XML without a DTD: {e}"),
+        )
+    })
+}
+
+fn is(node: &Node<'_, '_>, ns: &str, name: &str) -> bool {
+    node.is_element() && node.tag_name().namespace() == Some(ns) && node.tag_name().name() == name
+}
+
+fn child<'a, 'i>(node: Node<'a, 'i>, ns: &str, name: &str) -> Option<Node<'a, 'i>> {
+    node.children().find(|n| is(n, ns, name))
+}
+
+fn text_of(node: Option<Node<'_, '_>>) -> Option<String> {
+    node.and_then(|n| n.text()).map(|t| t.trim().to_string())
+}
+
+fn attributes_of(assertion: Node<'_, '_>) -> Vec<(String, Vec<String>)> {
+    assertion
+        .children()
+        .filter(|n| is(n, NS_ASSERTION, "AttributeStatement"))
+        .flat_map(|s| s.children().filter(|n| is(n, NS_ASSERTION, "Attribute")))
+        .filter_map(|a| {
+            let name = a.attribute("Name")?.to_string();
+            let values = a
+                .children()
+                .filter(|n| is(n, NS_ASSERTION, "AttributeValue"))
+                .map(|v| v.text().unwrap_or_default().to_string())
+                .collect();
+            Some((name, values))
+        })
+        .collect()
+}
+
+/// Reads what the document claims, verifying nothing.
+pub fn summarize_unverified(xml: &str) -> UnverifiedSummary {
+    let Ok(doc) = parse(xml) else {
+        return UnverifiedSummary::default();
+    };
+    let root = doc.root_element();
+    let assertion = root
+        .descendants()
+        .find(|n| is(n, NS_ASSERTION, "Assertion"));
+    UnverifiedSummary {
+        issuer: text_of(child(root, NS_ASSERTION, "Issuer"))
+            .or_else(|| assertion.and_then(|a| text_of(child(a, NS_ASSERTION, "Issuer")))),
+        name_id: assertion.and_then(|a| {
+            child(a, NS_ASSERTION, "Subject")
+                .and_then(|s| text_of(child(s, NS_ASSERTION, "NameID")))
+        }),
+        status: child(root, NS_PROTOCOL, "Status")
+            .and_then(|s| child(s, NS_PROTOCOL, "StatusCode"))
+            .and_then(|c| c.attribute("Value"))
+            .map(str::to_string),
+        attributes: assertion.map(attributes_of).unwrap_or_default(),
+    }
+}
+
+/// The shape a response must have, read before any signature is checked.
+struct Shape {
+    assertion_id: String,
+    response_signed: bool,
+    assertion_signed: bool,
+    in_response_to: Option<String>,
+    attributes: Vec<(String, Vec<String>)>,
+}
+
+const WRAPPING: &str = "the response's structure is not one Response with one Assertion, each signature on the element it signs \
+                        (a sign of XML signature wrapping); nothing in it was used";
+
+fn check_signature_node(sig: Node<'_, '_>, parent: Node<'_, '_>) -> SamlResult<()> {
+    let parent_id = parent.attribute("ID").unwrap_or_default();
+    let signed_info = child(sig, NS_DSIG, "SignedInfo")
+        .ok_or_else(|| SamlError::refused("wrapping", WRAPPING))?;
+    let refs: Vec<Node<'_, '_>> = signed_info
+        .children()
+        .filter(|n| is(n, NS_DSIG, "Reference"))
+        .collect();
+    // Profiles §4.1.4.5 with SAML Core §5.4.2: one Reference, to the
+    // enclosing element's ID.
+    match refs.as_slice() {
+        [r] if !parent_id.is_empty() && r.attribute("URI") == Some(&format!("#{parent_id}")) => {}
+        _ => return Err(SamlError::refused("wrapping", WRAPPING)),
+    }
+    let method = child(signed_info, NS_DSIG, "SignatureMethod")
+        .and_then(|m| m.attribute("Algorithm"))
+        .unwrap_or_default();
+    let digests: Vec<&str> = refs
+        .iter()
+        .filter_map(|r| child(*r, NS_DSIG, "DigestMethod").and_then(|d| d.attribute("Algorithm")))
+        .collect();
+    let ok_method = ALLOWED.iter().any(|a| a.signature_uri() == method);
+    let ok_digests = !digests.is_empty()
+        && digests
+            .iter()
+            .all(|d| ALLOWED.iter().any(|a| a.digest_uri() == *d));
+    if !ok_method || !ok_digests {
+        return Err(SamlError::refused(
+            "algorithm",
+            format!(
+                "the response is signed with {method} (digest {}); Roster accepts RSA or ECDSA with SHA-256 or stronger. \
+                 Set the IdP's signature algorithm to RSA-SHA256 (Okta: Signature Algorithm; Entra: Signing Algorithm)",
+                digests.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn shape(xml: &str, idp: &IdpConfig) -> SamlResult<Shape> {
+    let doc = parse(xml)?;
+    let root = doc.root_element();
+    if !is(&root, NS_PROTOCOL, "Response") {
+        return Err(SamlError::refused(
+            "malformed",
+            format!(
+                "the SAMLResponse holds a <{}>, not a <samlp:Response>",
+                root.tag_name().name()
+            ),
+        ));
+    }
+    if root
+        .descendants()
+        .any(|n| is(&n, NS_ASSERTION, "EncryptedAssertion"))
+    {
+        return Err(SamlError::refused(
+            "encrypted",
+            "the assertion is encrypted, which Roster does not support; turn off assertion encryption in the IdP",
+        ));
+    }
+    // Status first: a failed sign-in at the IdP has no assertion at all,
+    // and its own message is what the person needs to see (Core §3.2.2.2).
+    let status = child(root, NS_PROTOCOL, "Status")
+        .and_then(|s| child(s, NS_PROTOCOL, "StatusCode"))
+        .and_then(|c| c.attribute("Value"))
+        .unwrap_or_default();
+    if status != "urn:oasis:names:tc:SAML:2.0:status:Success" {
+        let message = text_of(
+            child(root, NS_PROTOCOL, "Status").and_then(|s| child(s, NS_PROTOCOL, "StatusMessage")),
+        )
+        .unwrap_or_default();
+        return Err(SamlError::refused(
+            "status",
+            format!("the IdP did not sign you in: status {status} {message}"),
+        ));
+    }
+    let assertions: Vec<Node<'_, '_>> = root
+        .descendants()
+        .filter(|n| is(n, NS_ASSERTION, "Assertion"))
+        .collect();
+    let assertion = match assertions.as_slice() {
+        [a] if a.parent() == Some(root) => *a,
+        [] => {
+            return Err(SamlError::refused(
+                "malformed",
+                "the response holds no assertion",
+            ));
+        }
+        _ => return Err(SamlError::refused("wrapping", WRAPPING)),
+    };
+    let mut response_signed = false;
+    let mut assertion_signed = false;
+    for sig in root.descendants().filter(|n| is(n, NS_DSIG, "Signature")) {
+        let parent = sig
+            .parent()
+            .ok_or_else(|| SamlError::refused("wrapping", WRAPPING))?;
+        if parent == root {
+            check_signature_node(sig, root)?;
+            response_signed = true;
+        } else if parent == assertion {
+            check_signature_node(sig, assertion)?;
+            assertion_signed = true;
+        } else {
+            return Err(SamlError::refused("wrapping", WRAPPING));
+        }
+    }
+    if !response_signed && !assertion_signed {
+        return Err(SamlError::refused(
+            "unsigned",
+            "neither the response nor its assertion is signed; Roster accepts only signed responses. \
+             Have the IdP sign the response or the assertion (Entra: Sign SAML response and assertion)",
+        ));
+    }
+    if idp.require_signed_assertion && !assertion_signed {
+        return Err(SamlError::refused(
+            "unsigned",
+            "the assertion is not signed, and this org requires signed assertions; \
+             have the IdP sign the assertion (Okta: Assertion Signature: Signed), or turn the requirement off",
+        ));
+    }
+    // Bindings §3.5.5.2: a signed response must carry a Destination (the
+    // verifier compares it with the ACS URL).
+    if response_signed && root.attribute("Destination").is_none() {
+        return Err(SamlError::refused(
+            "destination",
+            "the signed response has no Destination; the IdP must name Roster's ACS URL",
+        ));
+    }
+    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_string();
+    let in_response_to = child(assertion, NS_ASSERTION, "Subject")
+        .into_iter()
+        .flat_map(|s| {
+            s.children()
+                .filter(|n| is(n, NS_ASSERTION, "SubjectConfirmation"))
+        })
+        .filter_map(|c| child(c, NS_ASSERTION, "SubjectConfirmationData"))
+        .find_map(|d| d.attribute("InResponseTo"))
+        .or_else(|| root.attribute("InResponseTo"))
+        .map(str::to_string);
+    if let (Some(a), Some(r)) = (&in_response_to, root.attribute("InResponseTo"))
+        && a != r
+    {
+        return Err(SamlError::refused(
+            "in_response_to",
+            "the response and its assertion answer different requests (InResponseTo differs)",
+        ));
+    }
+    Ok(Shape {
+        assertion_id,
+        response_signed,
+        assertion_signed,
+        in_response_to,
+        attributes: attributes_of(assertion),
+    })
+}
+
+/// Explains a refusal by the verifier in words an operator can act on.
+fn explain(e: SpError, idp: &IdpConfig, sp: &SpEndpoints) -> SamlError {
+    match e {
+        SpError::FailedToValidateSignature | SpError::CryptoXmlError(_) => SamlError::refused(
+            "signature",
+            "the signature does not verify with the configured IdP certificate: the response was altered, \
+             or it was signed by another key (if the IdP's certificate was renewed, run `roster saml set` with the new one)",
+        ),
+        SpError::DestinationValidationError {
+            response_destination,
+            ..
+        } => SamlError::refused(
+            "destination",
+            format!(
+                "the response is addressed to {}, not to this org's ACS URL {}; check the IdP's Single sign-on / Reply URL",
+                response_destination.as_deref().unwrap_or("nowhere"),
+                sp.acs_url
+            ),
+        ),
+        SpError::AssertionRecipientMismatch {
+            assertion_recipient,
+            ..
+        } => SamlError::refused(
+            "recipient",
+            format!(
+                "the assertion's Recipient is {}, not this org's ACS URL {}; check the IdP's Recipient URL",
+                assertion_recipient.as_deref().unwrap_or("missing"),
+                sp.acs_url
+            ),
+        ),
+        SpError::ResponseIssuerMismatch { issuer, .. }
+        | SpError::AssertionIssuerMismatch { issuer, .. } => SamlError::refused(
+            "issuer",
+            format!(
+                "the response was issued by \"{}\", but this org's IdP is \"{}\"; check the IdP entity id (Okta: Issuer)",
+                issuer.unwrap_or_default(),
+                idp.entity_id
+            ),
+        ),
+        SpError::AssertionConditionAudienceRestrictionFailed { .. } => SamlError::refused(
+            "audience",
+            format!(
+                "the assertion is meant for another service (Audience); set the IdP's Audience URI / Entity ID to {}",
+                sp.entity_id
+            ),
+        ),
+        SpError::AssertionExpired { time }
+        | SpError::ResponseExpired { time }
+        | SpError::AssertionConditionExpired { time }
+        | SpError::AssertionSubjectConfirmationExpired { time } => SamlError::refused(
+            "expired",
+            format!(
+                "the response expired at {time}; sign in again (if this repeats, check both clocks)"
+            ),
+        ),
+        SpError::AssertionConditionExpiredBefore { time }
+        | SpError::AssertionSubjectConfirmationExpiredBefore { time } => SamlError::refused(
+            "not_yet_valid",
+            format!(
+                "the response is not valid before {time}: the IdP's clock or Roster's is wrong"
+            ),
+        ),
+        SpError::AssertionBearerSubjectConfirmationMissing
+        | SpError::AssertionSubjectConfirmationMissing => SamlError::refused(
+            "subject",
+            "the assertion has no bearer SubjectConfirmation with NotOnOrAfter and Recipient (Profiles §4.1.4.2)",
+        ),
+        SpError::ResponseBadStatusCode { code } => SamlError::refused(
+            "status",
+            format!("the IdP did not sign you in: status {code}"),
+        ),
+        other => SamlError::refused("malformed", format!("the response cannot be read: {other}")),
+    }
+}
+
+/// Verifies a decoded Response for the SP `sp` and the IdP `idp`.
+pub fn verify(xml: &str, idp: &IdpConfig, sp: &SpEndpoints) -> SamlResult<VerifiedAssertion> {
+    idp.validate()?;
+    let shape = shape(xml, idp)?;
+    let metadata: EntityDescriptor =
+        idp_entity_descriptor(&idp.entity_id, &idp.sso_url, &idp.certificates)
+            .parse()
+            .map_err(|e| SamlError::Config(format!("the IdP configuration cannot be used: {e}")))?;
+    let seconds =
+        |d: Duration| chrono::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let provider = ServiceProvider {
+        entity_id: Some(sp.entity_id.clone()),
+        acs_url: Some(sp.acs_url.clone()),
+        metadata_url: Some(sp.entity_id.clone()),
+        idp_metadata: metadata,
+        // InResponseTo is checked by the caller against the requests it
+        // issued; the verifier is told to leave it alone.
+        allow_idp_initiated: true,
+        max_issue_delay: seconds(MAX_RESPONSE_AGE),
+        max_clock_skew: seconds(CLOCK_SKEW),
+        allowed_signature_algorithms: Some(ALLOWED.to_vec()),
+        ..ServiceProvider::default()
+    };
+    let assertion = provider
+        .parse_xml_response(xml, None)
+        .map_err(|e| explain(e, idp, sp))?;
+    // The verifier returns only signed content; it must be the one
+    // assertion the shape check saw.
+    if assertion.id != shape.assertion_id {
+        return Err(SamlError::refused("wrapping", WRAPPING));
+    }
+    let conditions = assertion.conditions.as_ref();
+    // Profiles §4.1.4.2: the assertion MUST have an AudienceRestriction
+    // naming the SP; the verifier checks it only when present.
+    let audiences: Vec<&String> = conditions
+        .and_then(|c| c.audience_restrictions.as_ref())
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r.audience.iter())
+        .collect();
+    if !audiences.contains(&&sp.entity_id) {
+        return Err(explain(
+            SpError::AssertionConditionAudienceRestrictionFailed {
+                requirement: sp.entity_id.clone(),
+            },
+            idp,
+            sp,
+        ));
+    }
+    let subject = assertion.subject.as_ref();
+    let name_id = subject
+        .and_then(|s| s.name_id.as_ref())
+        .map(|n| (n.value.trim().to_string(), n.format.clone()))
+        .filter(|(v, _)| !v.is_empty())
+        .ok_or_else(|| SamlError::refused("subject", "the assertion names no one (no NameID)"))?;
+    let confirmation_until = subject
+        .and_then(|s| s.subject_confirmations.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.subject_confirmation_data.as_ref()?.not_on_or_after)
+        .max();
+    let valid_until = [
+        conditions.and_then(|c| c.not_on_or_after),
+        confirmation_until,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or_else(Utc::now)
+        + seconds(CLOCK_SKEW);
+    Ok(VerifiedAssertion {
+        assertion_id: assertion.id.clone(),
+        issuer: assertion.issuer.value.clone().unwrap_or_default(),
+        name_id: name_id.0,
+        name_id_format: name_id.1,
+        in_response_to: shape.in_response_to,
+        valid_until,
+        attributes: shape.attributes,
+        response_signed: shape.response_signed,
+        assertion_signed: shape.assertion_signed,
+    })
+}
