@@ -823,7 +823,7 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
             roster::directory::orgs::SettingsChange {
                 scim_api: Some(true),
                 aup: Some(true),
-                sup: None,
+                ..Default::default()
             },
         )
         .await

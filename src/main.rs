@@ -18,6 +18,8 @@ use roster::scim::patch;
 use roster::scim::schema::{GROUP_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
 use roster::server::{AppState, Metrics};
 
+mod saml_commands;
+
 const AFTER_HELP: &str = "\
 Getting started:
   roster serve &                                  # listens on 127.0.0.1:8080, database ./roster.db
@@ -71,7 +73,16 @@ enum Command {
         /// Provisioning-log entries older than this are removed (such as 12h, 7d, 30d).
         #[arg(long, env = "ROSTER_SCIM_LOG_MAX_AGE", default_value = "7d", value_parser = parse_age)]
         scim_log_max_age: std::time::Duration,
+        /// How long a browser session lasts after sign-in (such as 8h, 12h, 1d).
+        #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_age)]
+        session_lifetime: std::time::Duration,
     },
+    /// Configure SAML SSO for an org: what to paste into the IdP, and what to take from it.
+    #[command(subcommand)]
+    Saml(saml_commands::SamlCommand),
+    /// Administrator access.
+    #[command(subcommand)]
+    Admin(saml_commands::AdminCommand),
     /// Show an org's provisioning log: every SCIM request, newest first.
     ScimLog {
         /// Organization id or name.
@@ -376,6 +387,9 @@ enum OrgCommand {
         /// Enable SUNK User Provisioning (POSIX identities for clusters).
         #[arg(long, value_enum)]
         sup: Option<Toggle>,
+        /// Just-in-time accounts: a person's first SAML sign-in creates their user (on by default).
+        #[arg(long, value_enum)]
+        jit: Option<Toggle>,
     },
 }
 
@@ -464,6 +478,7 @@ fn org_json(o: &Org, base: &str) -> serde_json::Value {
         "aup": o.settings.aup,
         "sup": o.settings.sup,
         "legacy_groups": o.settings.legacy_groups,
+        "jit": o.settings.jit,
         "scim_base_url": format!("{base}/scim/{}", o.id),
     })
 }
@@ -480,12 +495,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             log_format,
             scim_log_max_entries,
             scim_log_max_age,
+            session_lifetime,
         } => {
             let limits = ScimLogLimits {
                 max_entries: *scim_log_max_entries,
                 max_age: *scim_log_max_age,
             };
-            serve(g, listen, *log_format, limits).await
+            serve(g, listen, *log_format, limits, *session_lifetime).await
+        }
+        Command::Saml(cmd) => {
+            let dir = open_directory(&g.database)?;
+            saml_commands::saml(&dir, &public_url(g, None), g.json, cmd).await
+        }
+        Command::Admin(cmd) => {
+            let dir = open_directory(&g.database)?;
+            saml_commands::admin(&dir, &public_url(g, None), g.json, cmd).await
         }
         Command::ScimLog {
             org,
@@ -620,6 +644,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                         println!("SCIM API:       {}", on_off(o.settings.scim_api));
                         println!("AUP:            {}", on_off(o.settings.aup));
                         println!("SUP:            {}", on_off(o.settings.sup));
+                        println!("JIT accounts:   {}", on_off(o.settings.jit));
                         println!(
                             "legacy groups:  {}",
                             if o.settings.legacy_groups {
@@ -638,27 +663,31 @@ async fn run(cli: Cli) -> Result<(), String> {
                     scim_api,
                     aup,
                     sup,
+                    jit,
                 } => {
-                    if scim_api.is_none() && aup.is_none() && sup.is_none() {
+                    if scim_api.is_none() && aup.is_none() && sup.is_none() && jit.is_none() {
                         return Err(
-                            "nothing to set: give --scim-api, --aup or --sup with on or off".into(),
+                            "nothing to set: give --scim-api, --aup, --sup or --jit with on or off"
+                                .into(),
                         );
                     }
                     let change = SettingsChange {
                         scim_api: scim_api.map(Into::into),
                         aup: aup.map(Into::into),
                         sup: sup.map(Into::into),
+                        jit: jit.map(Into::into),
                     };
                     let o = dir.set_org(org, change).await.map_err(err)?;
                     if g.json {
                         print_json(org_json(&o, &base));
                     } else {
                         println!(
-                            "{}: SCIM API {}, AUP {}, SUP {}",
+                            "{}: SCIM API {}, AUP {}, SUP {}, JIT accounts {}",
                             o.name,
                             on_off(o.settings.scim_api),
                             on_off(o.settings.aup),
-                            on_off(o.settings.sup)
+                            on_off(o.settings.sup),
+                            on_off(o.settings.jit)
                         );
                     }
                 }
@@ -1228,6 +1257,7 @@ async fn serve(
     listen: &str,
     log_format: LogFormat,
     scim_log: ScimLogLimits,
+    session_lifetime: std::time::Duration,
 ) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -1261,6 +1291,7 @@ async fn serve(
         public_url: Arc::from(public.as_str()),
         metrics: Arc::new(Metrics::new()),
         scim_log: recorder,
+        session_lifetime,
     };
     roster::server::serve(listener, state)
         .await

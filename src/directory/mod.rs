@@ -13,6 +13,7 @@ pub mod posix;
 pub mod query;
 pub mod resources;
 pub mod scim_log;
+pub mod sign_in;
 pub mod ssh_keys;
 pub mod store;
 pub mod tokens;

@@ -14,8 +14,9 @@ pub struct Org {
 }
 
 /// The toggles of the seeds' SCIM Configuration page. All start off: the
-/// seeds require an explicit choice for each.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// seeds require an explicit choice for each. Just-in-time accounts start
+/// on (the SAML issue: "on by default").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrgSettings {
     /// "Enable SCIM API": off, every `/scim/{org}` request gets 403.
     pub scim_api: bool,
@@ -25,6 +26,80 @@ pub struct OrgSettings {
     pub sup: bool,
     /// Created with the legacy default groups.
     pub legacy_groups: bool,
+    /// A person's first SAML sign-in creates their user when none exists.
+    pub jit: bool,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        OrgSettings {
+            scim_api: false,
+            aup: false,
+            sup: false,
+            legacy_groups: false,
+            jit: true,
+        }
+    }
+}
+
+/// An org's SAML SSO configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamlSettings {
+    pub idp: crate::saml::IdpConfig,
+    /// Where the metadata came from, when it was fetched.
+    pub metadata_url: Option<String>,
+    pub updated: String,
+}
+
+/// Why an AuthnRequest was sent: a sign-in, or the "Test" step that
+/// shows what the IdP sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInPurpose {
+    SignIn,
+    Test,
+}
+
+impl SignInPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInPurpose::SignIn => "sign-in",
+            SignInPurpose::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "test" {
+            SignInPurpose::Test
+        } else {
+            SignInPurpose::SignIn
+        }
+    }
+}
+
+/// An AuthnRequest Roster issued and has not yet seen answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthnRequestRecord {
+    pub org_id: String,
+    pub id: String,
+    pub purpose: SignInPurpose,
+    pub created: String,
+    pub expires: String,
+}
+
+/// A browser session. Stored under a hash of its secret, like tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// A public id, for logs (never the secret).
+    pub id: String,
+    pub org_id: String,
+    /// The signed-in user; `None` for the org's bootstrap administrator.
+    pub user_id: Option<String>,
+    /// The userName, or "bootstrap administrator".
+    pub subject: String,
+    /// How it began: "saml" or "login-link".
+    pub method: String,
+    pub created: String,
+    pub expires: String,
 }
 
 /// A SCIM bearer token as stored: only a hash of the secret.

@@ -32,6 +32,7 @@ pub struct SettingsChange {
     pub scim_api: Option<bool>,
     pub aup: Option<bool>,
     pub sup: Option<bool>,
+    pub jit: Option<bool>,
 }
 
 /// Org names appear in URLs in place of the id, so they are kept to a
@@ -137,6 +138,9 @@ impl Directory {
             }
             if let Some(v) = change.aup {
                 o.settings.aup = v;
+            }
+            if let Some(v) = change.jit {
+                o.settings.jit = v;
             }
             let turning_sup_on = change.sup == Some(true) && !o.settings.sup;
             if let Some(v) = change.sup {

@@ -314,7 +314,7 @@ fn check_unique(
     Ok(())
 }
 
-fn insert(
+pub(crate) fn insert(
     tx: &mut dyn WriteTx,
     org_id: &str,
     rtype: ResourceType,
@@ -416,7 +416,7 @@ pub(crate) fn insert_plain_group(
     Ok(())
 }
 
-fn view(
+pub(crate) fn view(
     tx: &mut dyn ReadTx,
     org_id: &str,
     stored: StoredResource,

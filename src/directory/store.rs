@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::model::{
-    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, StoredResource,
-    TokenRecord,
+    AuthnRequestRecord, Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount,
+    SamlSettings, Session, StoredResource, TokenRecord,
 };
 use super::query::Query;
 use super::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -107,6 +107,9 @@ pub trait ReadTx {
         after: i64,
         limit: u64,
     ) -> StoreResult<Vec<(i64, Change)>>;
+    fn saml_settings(&mut self, org_id: &str) -> StoreResult<Option<SamlSettings>>;
+    /// A session by the hash of its secret, unless it was ended.
+    fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>>;
 }
 
 /// What a write may do, besides reading.
@@ -158,6 +161,31 @@ pub trait WriteTx: ReadTx {
         max_entries: u64,
         cutoff: Option<&str>,
     ) -> StoreResult<()>;
+    /// Sets (or with `None` removes) the org's SAML configuration.
+    fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()>;
+    fn insert_authn_request(&mut self, r: &AuthnRequestRecord) -> StoreResult<()>;
+    /// Removes and returns an issued request: each is answered once.
+    fn take_authn_request(
+        &mut self,
+        org_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<AuthnRequestRecord>>;
+    /// Records a used assertion id; false when it was already used.
+    fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool>;
+    fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()>;
+    /// Ends a session; false when there was none to end.
+    fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool>;
+    fn insert_login_link(
+        &mut self,
+        hash: &[u8],
+        org_id: &str,
+        created: &str,
+        expires: &str,
+    ) -> StoreResult<()>;
+    /// Removes and returns a login link's (org id, expiry): each works once.
+    fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>>;
+    /// Forgets requests, assertion ids, sessions and links expired before `now`.
+    fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()>;
 }
 
 /// Called once the job's transaction has committed durably, or failed.

@@ -24,9 +24,14 @@ pub fn hash_token(secret: &str) -> Vec<u8> {
 }
 
 pub(crate) fn new_secret() -> String {
+    random_secret(TOKEN_PREFIX)
+}
+
+/// 256 random bits, URL-safe, after `prefix`.
+pub(crate) fn random_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// How often a token's last-used time is written at most: recording every

@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -15,14 +15,7 @@ use crate::directory::model::Principal;
 use crate::scim::schema::{COREWEAVE_USER_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
 use crate::scim::{ScimError, patch};
 
-fn json_reply(status: StatusCode, body: Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
+use super::json_reply;
 
 async fn admin(s: &AppState, org: &str, headers: &HeaderMap) -> Result<Principal, Response> {
     let p = principal(s, org, headers).await?;

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::json;
 
 use super::nss::credential;
 use super::{AppState, RequestNote};
@@ -15,14 +15,7 @@ use crate::directory::DirectoryError;
 use crate::directory::feed::MAX_WAIT;
 use crate::directory::model::Principal;
 
-fn reply(status: StatusCode, body: Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
+use super::json_reply as reply;
 
 fn error(e: DirectoryError) -> Response {
     let (status, msg) = match &e {

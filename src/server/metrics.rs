@@ -26,10 +26,17 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// A SAML sign-in's outcome: `ok`, or the rule that refused it.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabels {
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
+    pub sign_ins: Family<SignInLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -57,7 +64,14 @@ impl Metrics {
             "HTTP request latency by route",
             latency.clone(),
         );
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "roster_saml_sign_ins",
+            "SAML sign-ins at the ACS by result (ok, or the check that refused them)",
+            sign_ins.clone(),
+        );
         Metrics {
+            sign_ins,
             registry: Mutex::new(registry),
             requests,
             latency,

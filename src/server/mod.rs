@@ -1,4 +1,5 @@
-//! HTTP: the SCIM service under `/scim/{org}`, health and metrics.
+//! HTTP: the SCIM service under `/scim/{org}`, sign-in under `/accounts`,
+//! the cluster API and maps, health and metrics.
 
 mod admin_api;
 mod error;
@@ -6,6 +7,7 @@ mod feed;
 mod metrics;
 mod nss;
 mod scim;
+mod sign_in;
 pub use scim::scim_log_json;
 
 use std::net::SocketAddr;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     pub metrics: Arc<Metrics>,
     pub scim_log: ScimLogRecorder,
+    /// How long a browser session lasts.
+    pub session_lifetime: std::time::Duration,
 }
 
 /// Who made a request, noted by the SCIM handlers for the request log.
@@ -50,6 +54,7 @@ pub struct RequestNote {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
+        .nest("/accounts", sign_in::routes())
         .route("/api/v1/orgs/{org}/scim-log", get(scim::scim_log_api))
         .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
@@ -78,6 +83,16 @@ pub fn router(state: AppState) -> Router {
         })
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// A JSON (not SCIM) response.
+pub(super) fn json_reply(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut r = (status, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

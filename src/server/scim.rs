@@ -774,16 +774,7 @@ pub async fn scim_log_api(
     match s.directory.scim_log(&p.org.id, query).await {
         Ok(entries) => {
             let list: Vec<Value> = entries.iter().map(scim_log_json).collect();
-            let mut resp = (
-                StatusCode::OK,
-                serde_json::json!({"entries": list}).to_string(),
-            )
-                .into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            resp
+            super::json_reply(StatusCode::OK, serde_json::json!({"entries": list}))
         }
         Err(e) => ScimErrorResponse::from(e).into_response(),
     }

@@ -2,6 +2,7 @@
 
 pub mod sqlite;
 mod sqlite_query;
+mod sqlite_sign_in;
 
 use std::path::PathBuf;
 use std::sync::Arc;

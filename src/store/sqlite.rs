@@ -22,9 +22,10 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_from_iter};
 
 use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
+use super::sqlite_sign_in as sign_in;
 use crate::directory::model::{
-    Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
-    StoredResource, Subject, TokenRecord,
+    AuthnRequestRecord, Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org,
+    OrgSettings, PosixAccount, SamlSettings, Session, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -37,14 +38,15 @@ use crate::scim::schema::ResourceType;
 const MAX_BATCH: usize = 512;
 /// Upper bounds of the commit batch size histogram.
 pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Each schema version and the SQL that reaches it from the one before.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (1, SCHEMA),
     (2, SCIM_LOG_SCHEMA),
     (3, POSIX_SCHEMA),
     (4, CLUSTER_SCHEMA),
+    (5, sign_in::SIGN_IN_SCHEMA),
 ];
 
 const CLUSTER_SCHEMA: &str = r#"
@@ -180,7 +182,7 @@ CREATE TABLE changes (
 ) WITHOUT ROWID;
 "#;
 
-fn backend(e: rusqlite::Error) -> StoreError {
+pub(super) fn backend(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, msg) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
@@ -455,11 +457,12 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {
             aup: r.get(4)?,
             sup: r.get(5)?,
             legacy_groups: r.get(6)?,
+            jit: r.get(7)?,
         },
     })
 }
 
-const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups";
+const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups, jit";
 const TOKEN_COLUMNS: &str = "id, org_id, name, hash, created, last_used, revoked, cluster_id";
 
 fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -973,14 +976,22 @@ impl ReadTx for SqliteTx<'_> {
         }
         Ok(out)
     }
+
+    fn saml_settings(&mut self, org_id: &str) -> StoreResult<Option<SamlSettings>> {
+        sign_in::saml_settings(self.conn, org_id)
+    }
+
+    fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>> {
+        sign_in::session(self.conn, hash)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
     fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups]))
+            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit]))
             .map(|_| ())
             .map_err(backend)
     }
@@ -988,8 +999,8 @@ impl WriteTx for SqliteTx<'_> {
     fn update_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7 WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups]))
+            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit]))
             .map(|_| ())
             .map_err(backend)
     }
@@ -1260,5 +1271,51 @@ impl WriteTx for SqliteTx<'_> {
                 .map_err(backend)?;
         }
         Ok(())
+    }
+
+    fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()> {
+        sign_in::put_saml_settings(self.conn, org_id, s)
+    }
+
+    fn insert_authn_request(&mut self, r: &AuthnRequestRecord) -> StoreResult<()> {
+        sign_in::insert_authn_request(self.conn, r)
+    }
+
+    fn take_authn_request(
+        &mut self,
+        org_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<AuthnRequestRecord>> {
+        sign_in::take_authn_request(self.conn, org_id, id)
+    }
+
+    fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool> {
+        sign_in::remember_assertion(self.conn, org_id, id, until)
+    }
+
+    fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()> {
+        sign_in::insert_session(self.conn, hash, s)
+    }
+
+    fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool> {
+        sign_in::end_session(self.conn, hash, at)
+    }
+
+    fn insert_login_link(
+        &mut self,
+        hash: &[u8],
+        org_id: &str,
+        created: &str,
+        expires: &str,
+    ) -> StoreResult<()> {
+        sign_in::insert_login_link(self.conn, hash, org_id, created, expires)
+    }
+
+    fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>> {
+        sign_in::take_login_link(self.conn, hash)
+    }
+
+    fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()> {
+        sign_in::prune(self.conn, now)
     }
 }

@@ -1,0 +1,370 @@
+//! Sign-in: SAML configuration, the requests Roster issued, one-time
+//! assertions, just-in-time accounts, sessions and bootstrap login links.
+//! The protocol checks are `saml`'s; what needs state is decided here, in
+//! one transaction, so a refused sign-in leaves nothing behind.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::model::{AuthnRequestRecord, Org, SamlSettings, Session, SignInPurpose};
+use super::orgs::find_org;
+use super::query::fold;
+use super::resources::{ResourceView, insert, view};
+use super::store::WriteTx;
+use super::tokens::{hash_token, random_secret};
+use super::{Directory, DirectoryError, DirectoryResult, now};
+use crate::saml::{IdpConfig, VerifiedAssertion};
+use crate::scim::resource::{self, format_time};
+use crate::scim::schema::{ResourceType, USER_SCHEMA};
+
+/// How long an AuthnRequest may go unanswered: the person signs in at the
+/// IdP meanwhile, perhaps with a second factor.
+pub const REQUEST_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Prefixes that tell the secrets apart in logs and secret scanners.
+const SESSION_PREFIX: &str = "roster_session_";
+const LOGIN_LINK_PREFIX: &str = "roster_login_";
+
+/// The bootstrap administrator's name in sessions and logs.
+pub const BOOTSTRAP_ADMIN: &str = "bootstrap administrator";
+
+/// A session just begun: the secret goes into the cookie, once.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub secret: String,
+    pub session: Session,
+}
+
+/// The outcome of a successful SAML sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub new_session: NewSession,
+    pub user: ResourceView,
+    /// The user was created by this sign-in (just-in-time).
+    pub created: bool,
+    pub purpose: SignInPurpose,
+}
+
+fn at(t: DateTime<Utc>) -> String {
+    format_time(t)
+}
+
+fn later(d: Duration) -> String {
+    at(Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero()))
+}
+
+/// Whether a stored time is still in the future.
+fn unexpired(expires: &str) -> bool {
+    DateTime::parse_from_rfc3339(expires).is_ok_and(|e| e.with_timezone(&Utc) > Utc::now())
+}
+
+fn refused(detail: String) -> DirectoryError {
+    DirectoryError::Forbidden(detail)
+}
+
+fn start_session(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    user_id: Option<String>,
+    subject: String,
+    method: &str,
+    lifetime: Duration,
+) -> DirectoryResult<NewSession> {
+    let secret = random_secret(SESSION_PREFIX);
+    let session = Session {
+        id: uuid::Uuid::new_v4().to_string(),
+        org_id: org_id.to_string(),
+        user_id,
+        subject,
+        method: method.to_string(),
+        created: now(),
+        expires: later(lifetime),
+    };
+    tx.insert_session(&hash_token(&secret), &session)?;
+    Ok(NewSession { secret, session })
+}
+
+/// The SCIM document of a just-in-time user, from the attribute
+/// statements the seeds configure (`first_name`, `last_name`, `email`).
+fn jit_user(a: &VerifiedAssertion) -> DirectoryResult<resource::Document> {
+    let first = a.attribute("first_name");
+    let last = a.attribute("last_name");
+    let mut body = json!({
+        "schemas": [USER_SCHEMA],
+        "userName": a.name_id,
+        "active": true,
+    });
+    if first.is_some() || last.is_some() {
+        let mut name = serde_json::Map::new();
+        if let Some(f) = first {
+            name.insert("givenName".into(), Value::from(f));
+        }
+        if let Some(l) = last {
+            name.insert("familyName".into(), Value::from(l));
+        }
+        body["name"] = Value::Object(name);
+        let display: Vec<&str> = [first, last].into_iter().flatten().collect();
+        body["displayName"] = Value::from(display.join(" "));
+    }
+    if let Some(e) = a.attribute("email") {
+        body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
+    }
+    Ok(resource::from_request(ResourceType::User, &body)?)
+}
+
+fn is_active(user: &ResourceView) -> bool {
+    user.stored.doc.get("active").and_then(Value::as_bool) != Some(false)
+}
+
+impl Directory {
+    /// An org and its SAML configuration, if any.
+    pub async fn saml_settings(&self, org: &str) -> DirectoryResult<(Org, Option<SamlSettings>)> {
+        let org = org.to_string();
+        self.read_point(move |tx| {
+            let o = find_org(tx, &org)?;
+            let s = tx.saml_settings(&o.id)?;
+            Ok((o, s))
+        })
+        .await
+    }
+
+    /// Configures (or reconfigures) an org's IdP. A configuration without
+    /// a signing certificate is refused (`IdpConfig::validate`).
+    pub async fn set_saml(
+        &self,
+        org: &str,
+        idp: IdpConfig,
+        metadata_url: Option<String>,
+    ) -> DirectoryResult<(Org, SamlSettings)> {
+        idp.validate()
+            .map_err(|e| DirectoryError::InvalidValue(e.to_string()))?;
+        let org = org.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let s = SamlSettings {
+                idp,
+                metadata_url,
+                updated: now(),
+            };
+            tx.put_saml_settings(&o.id, Some(&s))?;
+            Ok((o, s))
+        })
+        .await
+    }
+
+    /// Turns SAML off for an org; false if it was not on.
+    pub async fn disable_saml(&self, org: &str) -> DirectoryResult<bool> {
+        let org = org.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let had = tx.saml_settings(&o.id)?.is_some();
+            tx.put_saml_settings(&o.id, None)?;
+            Ok(had)
+        })
+        .await
+    }
+
+    /// Remembers an AuthnRequest Roster is about to send, so that its
+    /// answer, and only its answer, is accepted once.
+    pub async fn record_authn_request(
+        &self,
+        org_id: &str,
+        id: &str,
+        purpose: SignInPurpose,
+    ) -> DirectoryResult<()> {
+        let record = AuthnRequestRecord {
+            org_id: org_id.to_string(),
+            id: id.to_string(),
+            purpose,
+            created: now(),
+            expires: later(REQUEST_LIFETIME),
+        };
+        self.write(move |tx| {
+            tx.prune_sign_in_state(&now())?;
+            Ok(tx.insert_authn_request(&record)?)
+        })
+        .await
+    }
+
+    /// Signs in the person a verified assertion names: the request it
+    /// answers is consumed, its id is used up, the user is matched by
+    /// userName (the NameID) or created just in time, and a session
+    /// begins. All or nothing: a refusal changes nothing.
+    pub async fn sign_in(
+        &self,
+        org_id: &str,
+        assertion: VerifiedAssertion,
+        allow_idp_initiated: bool,
+        session_lifetime: Duration,
+    ) -> DirectoryResult<SignedIn> {
+        let org_id = org_id.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org_id)?;
+            let purpose = match &assertion.in_response_to {
+                Some(id) => {
+                    let issued = tx.take_authn_request(&o.id, id)?;
+                    match issued {
+                        Some(r) if unexpired(&r.expires) => r.purpose,
+                        Some(_) => {
+                            return Err(refused(format!(
+                                "the response answers a sign-in request that expired ({} minutes); start again",
+                                REQUEST_LIFETIME.as_secs() / 60
+                            )));
+                        }
+                        None => {
+                            return Err(refused(format!(
+                                "the response answers a request (InResponseTo \"{id}\") that Roster did not issue for this org, \
+                                 or that was already answered; start again"
+                            )));
+                        }
+                    }
+                }
+                None if allow_idp_initiated => SignInPurpose::SignIn,
+                None => {
+                    return Err(refused(
+                        "IdP-initiated sign-in is off for this org: start from Roster's sign-in page, \
+                         or turn it on with `roster saml set ORG --allow-idp-initiated on`"
+                            .into(),
+                    ));
+                }
+            };
+            if !tx.remember_assertion(&o.id, &assertion.assertion_id, &at(assertion.valid_until))? {
+                return Err(refused(format!(
+                    "this assertion (id \"{}\") was already used; each works once. Sign in again",
+                    assertion.assertion_id
+                )));
+            }
+            let existing = tx.resource_by_name(&o.id, ResourceType::User, &fold(&assertion.name_id))?;
+            let (user, created) = match existing {
+                Some(stored) => (view(tx, &o.id, stored, false)?, false),
+                None if o.settings.jit => {
+                    let doc = jit_user(&assertion)?;
+                    (insert(tx, &o.id, ResourceType::User, doc, &[])?, true)
+                }
+                None => {
+                    return Err(refused(format!(
+                        "there is no account for \"{}\" in this org, and just-in-time accounts are off: \
+                         have the IdP provision the person over SCIM, or turn them on with `roster org set {} --jit on`",
+                        assertion.name_id, o.name
+                    )));
+                }
+            };
+            if !is_active(&user) {
+                return Err(refused(format!(
+                    "the account \"{}\" is deactivated; ask your IdP administrator to assign you to the application again",
+                    assertion.name_id
+                )));
+            }
+            let user_name = user
+                .stored
+                .doc
+                .get("userName")
+                .and_then(Value::as_str)
+                .unwrap_or(&assertion.name_id)
+                .to_string();
+            let new_session = start_session(
+                tx,
+                &o.id,
+                Some(user.stored.id.clone()),
+                user_name,
+                "saml",
+                session_lifetime,
+            )?;
+            Ok(SignedIn {
+                new_session,
+                user,
+                created,
+                purpose,
+            })
+        })
+        .await
+    }
+
+    /// The live session a cookie's secret names: not ended, not expired,
+    /// and its user still exists and is active (deactivation ends access
+    /// at once, not at the session's expiry).
+    pub async fn session(&self, secret: &str) -> DirectoryResult<Option<(Org, Session)>> {
+        let hash = hash_token(secret);
+        self.read_point(move |tx| {
+            let Some(s) = tx.session(&hash)? else {
+                return Ok(None);
+            };
+            if !unexpired(&s.expires) {
+                return Ok(None);
+            }
+            let Some(o) = tx.org(&s.org_id)? else {
+                return Ok(None);
+            };
+            if let Some(uid) = &s.user_id {
+                let alive = tx
+                    .resource(&o.id, ResourceType::User, uid)?
+                    .is_some_and(|u| u.doc.get("active").and_then(Value::as_bool) != Some(false));
+                if !alive {
+                    return Ok(None);
+                }
+            }
+            Ok(Some((o, s)))
+        })
+        .await
+    }
+
+    /// Ends the session a secret names; false when none was live.
+    pub async fn end_session(&self, secret: &str) -> DirectoryResult<bool> {
+        let hash = hash_token(secret);
+        self.write(move |tx| Ok(tx.end_session(&hash, &now())?))
+            .await
+    }
+
+    /// A one-time login link for the org's bootstrap administrator, valid
+    /// for `lifetime`: the way in before SAML is configured.
+    pub async fn create_login_link(
+        &self,
+        org: &str,
+        lifetime: Duration,
+    ) -> DirectoryResult<(Org, String, String)> {
+        let org = org.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let secret = random_secret(LOGIN_LINK_PREFIX);
+            let expires = later(lifetime);
+            tx.insert_login_link(&hash_token(&secret), &o.id, &now(), &expires)?;
+            Ok((o, secret, expires))
+        })
+        .await
+    }
+
+    /// Uses up a login link and begins the bootstrap administrator's session.
+    pub async fn redeem_login_link(
+        &self,
+        secret: &str,
+        session_lifetime: Duration,
+    ) -> DirectoryResult<(Org, NewSession)> {
+        let hash = hash_token(secret);
+        self.write(move |tx| {
+            let invalid = || {
+                refused(
+                    "this login link is not valid: it was already used, it expired, or it was never issued. \
+                     Create a new one with `roster admin login-link ORG`"
+                        .into(),
+                )
+            };
+            let (org_id, expires) = tx.take_login_link(&hash)?.ok_or_else(invalid)?;
+            if !unexpired(&expires) {
+                return Err(invalid());
+            }
+            let o = tx.org(&org_id)?.ok_or_else(invalid)?;
+            let s = start_session(
+                tx,
+                &o.id,
+                None,
+                BOOTSTRAP_ADMIN.into(),
+                "login-link",
+                session_lifetime,
+            )?;
+            Ok((o, s))
+        })
+        .await
+    }
+}

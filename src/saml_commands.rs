@@ -1,0 +1,334 @@
+//! `roster saml ...` and `roster admin ...`: SAML SSO configuration and
+//! the bootstrap administrator's login link.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::Toggle;
+use roster::directory::Directory;
+use roster::directory::model::SamlSettings;
+use roster::saml::metadata::{MAX_METADATA_BYTES, parse_idp_metadata};
+use roster::saml::{Certificate, IdpConfig, SpEndpoints};
+
+#[derive(Subcommand)]
+pub enum SamlCommand {
+    /// Show what to paste into the IdP (ACS URL, Entity ID) and the IdP configured, if any.
+    Show {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Configure the org's IdP, from its metadata (Entra: App Federation
+    /// Metadata URL) or from its sign-on URL, issuer and signing certificate
+    /// (Okta: Sign On > More details). Replaces any earlier configuration.
+    #[command(after_help = "\
+Examples:
+  roster saml set acme --metadata-url https://login.microsoftonline.com/TENANT/federationmetadata/2007-06/federationmetadata.xml?appid=APP
+  roster saml set acme --sso-url https://acme.okta.com/app/acme_roster_1/exk1/sso/saml \\
+      --idp-entity-id http://www.okta.com/exk1 --certificate okta.cert
+
+Responses must be signed with this certificate (SHA-256 or stronger); a configuration without one is refused.")]
+    Set {
+        /// Organization id or name.
+        org: String,
+        /// The IdP's metadata XML, from a file.
+        #[arg(long, conflicts_with_all = ["metadata_url", "sso_url", "idp_entity_id"])]
+        metadata_file: Option<std::path::PathBuf>,
+        /// The IdP's metadata, fetched from this URL now (not refreshed later).
+        #[arg(long, conflicts_with_all = ["sso_url", "idp_entity_id"])]
+        metadata_url: Option<String>,
+        /// The IdP's sign-on URL (Okta: Sign on URL; Entra: Login URL).
+        #[arg(long)]
+        sso_url: Option<String>,
+        /// The IdP's entity id (Okta: Issuer; Entra: Microsoft Entra Identifier).
+        #[arg(long)]
+        idp_entity_id: Option<String>,
+        /// The IdP's signing certificate: a PEM file (several for a rollover) or base64.
+        #[arg(long)]
+        certificate: Option<std::path::PathBuf>,
+        /// Refuse responses whose assertion itself is not signed.
+        #[arg(long)]
+        require_signed_assertion: bool,
+        /// Accept sign-ins started at the IdP (its dashboard tiles).
+        #[arg(long, value_enum, default_value = "on")]
+        allow_idp_initiated: Toggle,
+    },
+    /// Turn SAML SSO off for an org: no sign-in is accepted until it is set again.
+    Disable {
+        /// Organization id or name.
+        org: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Print a one-time link that signs its user in as the org's bootstrap
+    /// administrator: the way in before SAML SSO is configured.
+    LoginLink {
+        /// Organization id or name.
+        org: String,
+        /// How long the link works, in minutes (it works once).
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
+        minutes: u64,
+    },
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+fn sp_json(sp: &SpEndpoints) -> serde_json::Value {
+    json!({
+        "acs_url": sp.acs_url,
+        "entity_id": sp.entity_id,
+        "metadata_url": sp.entity_id,
+        "login_url": sp.login_url,
+        "test_url": sp.login_url.trim_end_matches("/login").to_string() + "/test",
+    })
+}
+
+fn settings_json(s: &SamlSettings) -> serde_json::Value {
+    json!({
+        "idp_entity_id": s.idp.entity_id,
+        "sso_url": s.idp.sso_url,
+        "certificates": s.idp.certificates.iter().map(|c| json!({
+            "sha256_fingerprint": c.fingerprint(),
+            "description": c.describe(),
+        })).collect::<Vec<_>>(),
+        "require_signed_assertion": s.idp.require_signed_assertion,
+        "allow_idp_initiated": s.idp.allow_idp_initiated,
+        "metadata_url": s.metadata_url,
+        "updated": s.updated,
+    })
+}
+
+fn print_settings(s: &SamlSettings) {
+    println!("IdP entity id:             {}", s.idp.entity_id);
+    println!("IdP sign-on URL:           {}", s.idp.sso_url);
+    for c in &s.idp.certificates {
+        println!("signing certificate:       SHA-256 {}", c.fingerprint());
+        println!("                           {}", c.describe());
+    }
+    println!(
+        "require signed assertion:  {}",
+        if s.idp.require_signed_assertion {
+            "yes"
+        } else {
+            "no"
+        }
+    );
+    println!(
+        "IdP-initiated sign-in:     {}",
+        if s.idp.allow_idp_initiated {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    if let Some(u) = &s.metadata_url {
+        println!("metadata fetched from:     {u}");
+    }
+    println!("updated:                   {}", s.updated);
+}
+
+async fn fetch_metadata(url: &str) -> Result<String, String> {
+    roster::saml::config::check_http_url(url, "--metadata-url").map_err(|e| e.to_string())?;
+    let fail = |e: String| {
+        format!(
+            "cannot fetch the metadata from {url}: {e}. Download it and use --metadata-file instead"
+        )
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    if !resp.status().is_success() {
+        return Err(fail(format!("HTTP {}", resp.status())));
+    }
+    let bytes = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+    if bytes.len() > MAX_METADATA_BYTES {
+        return Err(fail(format!("larger than {MAX_METADATA_BYTES} bytes")));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|_| fail("not UTF-8 text".into()))
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
+}
+
+pub async fn saml(
+    dir: &Directory,
+    public_url: &str,
+    as_json: bool,
+    cmd: &SamlCommand,
+) -> Result<(), String> {
+    match cmd {
+        SamlCommand::Show { org } => {
+            let (o, settings) = dir.saml_settings(org).await.map_err(|e| e.to_string())?;
+            let sp = SpEndpoints::for_org(public_url, &o.id);
+            if as_json {
+                print_json(json!({
+                    "org": {"id": o.id, "name": o.name},
+                    "sp": sp_json(&sp),
+                    "idp": settings.as_ref().map(settings_json),
+                }));
+                return Ok(());
+            }
+            println!("Paste into the IdP:");
+            println!(
+                "  ACS URL (Okta: Single sign-on URL; Entra: Reply URL):  {}",
+                sp.acs_url
+            );
+            println!(
+                "  Entity ID (Okta: Audience URI; Entra: Identifier):     {}",
+                sp.entity_id
+            );
+            println!("  attribute statements: first_name, last_name, email");
+            println!("SP metadata:   {}", sp.entity_id);
+            println!("sign-in URL:   {}", sp.login_url);
+            match &settings {
+                Some(s) => {
+                    println!(
+                        "test URL:      {}",
+                        sp_json(&sp)["test_url"].as_str().unwrap_or_default()
+                    );
+                    println!();
+                    print_settings(s);
+                }
+                None => {
+                    println!();
+                    println!(
+                        "SAML SSO is not configured. Next: roster saml set {} --metadata-url URL (Entra), or --sso-url URL --idp-entity-id ID --certificate FILE (Okta)",
+                        o.name
+                    );
+                }
+            }
+            Ok(())
+        }
+        SamlCommand::Set {
+            org,
+            metadata_file,
+            metadata_url,
+            sso_url,
+            idp_entity_id,
+            certificate,
+            require_signed_assertion,
+            allow_idp_initiated,
+        } => {
+            let metadata_xml = match (metadata_file, metadata_url) {
+                (Some(f), _) => Some(read_file(f, "the metadata file")?),
+                (None, Some(u)) => Some(fetch_metadata(u).await?),
+                (None, None) => None,
+            };
+            let extra_certs = match certificate {
+                Some(path) => Certificate::parse_file(&read_file(path, "the certificate file")?)
+                    .map_err(|e| format!("{e} ({})", path.display()))?,
+                None => Vec::new(),
+            };
+            let (entity_id, sso, mut certificates) = match metadata_xml {
+                Some(xml) => {
+                    let m = parse_idp_metadata(&xml).map_err(|e| e.to_string())?;
+                    (m.entity_id, m.sso_url, m.certificates)
+                }
+                None => {
+                    let missing: Vec<&str> = [
+                        ("--sso-url", sso_url.is_none()),
+                        ("--idp-entity-id", idp_entity_id.is_none()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(n, m)| m.then_some(n))
+                    .collect();
+                    if !missing.is_empty() {
+                        return Err(format!(
+                            "missing {}: give --metadata-file or --metadata-url, or all of --sso-url, --idp-entity-id and --certificate",
+                            missing.join(" and ")
+                        ));
+                    }
+                    (
+                        idp_entity_id.clone().unwrap_or_default(),
+                        sso_url.clone().unwrap_or_default(),
+                        Vec::new(),
+                    )
+                }
+            };
+            // A certificate given beside metadata is added: a rollover
+            // announced before the metadata shows it.
+            for c in extra_certs {
+                if !certificates.contains(&c) {
+                    certificates.push(c);
+                }
+            }
+            let idp = IdpConfig {
+                entity_id,
+                sso_url: sso,
+                certificates,
+                require_signed_assertion: *require_signed_assertion,
+                allow_idp_initiated: (*allow_idp_initiated).into(),
+            };
+            let (o, s) = dir
+                .set_saml(org, idp, metadata_url.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            let sp = SpEndpoints::for_org(public_url, &o.id);
+            if as_json {
+                print_json(
+                    json!({"org": {"id": o.id, "name": o.name}, "sp": sp_json(&sp), "idp": settings_json(&s)}),
+                );
+            } else {
+                print_settings(&s);
+                eprintln!(
+                    "SAML SSO is on for \"{}\". Test it: open {} (or the IdP's Test button).",
+                    o.name,
+                    sp_json(&sp)["test_url"].as_str().unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        SamlCommand::Disable { org } => {
+            let had = dir.disable_saml(org).await.map_err(|e| e.to_string())?;
+            if as_json {
+                print_json(json!({"disabled": had}));
+            } else if had {
+                println!(
+                    "SAML SSO is off for \"{org}\"; sessions already begun last until they expire or sign out."
+                );
+            } else {
+                println!("SAML SSO was not configured for \"{org}\"; nothing changed.");
+            }
+            Ok(())
+        }
+    }
+}
+
+pub async fn admin(
+    dir: &Directory,
+    public_url: &str,
+    as_json: bool,
+    cmd: &AdminCommand,
+) -> Result<(), String> {
+    match cmd {
+        AdminCommand::LoginLink { org, minutes } => {
+            let (o, secret, expires) = dir
+                .create_login_link(org, Duration::from_secs(minutes * 60))
+                .await
+                .map_err(|e| e.to_string())?;
+            let link = format!("{public_url}/accounts/login-link/{secret}");
+            if as_json {
+                print_json(json!({"org": o.name, "url": link, "expires": expires}));
+            } else {
+                println!("{link}");
+                eprintln!(
+                    "Opens a session as the bootstrap administrator of \"{}\". It works once, until {expires}; treat it as a password.",
+                    o.name
+                );
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,529 @@
+//! Browser sign-in under `/accounts`: SAML SSO (metadata, login, ACS,
+//! test), sessions (who am I, logout) and bootstrap login links. Pages are
+//! small server-rendered HTML; every refusal is a 403 page that says why
+//! and starts no session.
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use super::metrics::SignInLabels;
+use super::{AppState, json_reply};
+use crate::directory::DirectoryError;
+use crate::directory::model::SignInPurpose;
+use crate::directory::sign_in::{NewSession, SignedIn};
+use crate::saml::response::{self, UnverifiedSummary};
+use crate::saml::{SamlError, SpEndpoints, metadata, request, xml_escape as escape};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "roster_session";
+
+/// Largest ACS or login-link form body read.
+const MAX_FORM_BYTES: usize = 512 * 1024;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/saml/{org}/metadata", get(sp_metadata))
+        .route("/saml/{org}/login", get(login))
+        .route("/saml/{org}/test", get(test))
+        .route("/saml/{org}/acs", axum::routing::post(acs))
+        .route("/session", get(whoami))
+        .route("/logout", axum::routing::post(logout))
+        .route(
+            "/login-link/{secret}",
+            get(login_link_page).post(redeem_login_link),
+        )
+}
+
+/// A minimal HTML page.
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Roster</title>\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:3rem auto;padding:0 1rem;color:#222}}\
+         h1{{font-size:1.4rem}}code,pre{{background:#f4f4f4;padding:.1rem .3rem}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}}</style></head>\
+         <body><h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    );
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+fn refusal_page(status: StatusCode, reason: &str, hint: &str) -> Response {
+    page(
+        status,
+        "Sign-in refused",
+        &format!(
+            "<p>{}</p><p>You are not signed in.{}</p>",
+            escape(reason),
+            if hint.is_empty() {
+                String::new()
+            } else {
+                format!(" {hint}")
+            }
+        ),
+    )
+}
+
+fn directory_error_page(e: &DirectoryError) -> Response {
+    let status = match e {
+        DirectoryError::NotFound(_) => StatusCode::NOT_FOUND,
+        DirectoryError::Forbidden(_) | DirectoryError::Unauthenticated(_) => StatusCode::FORBIDDEN,
+        DirectoryError::InvalidValue(_) | DirectoryError::Protocol(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::error!(error = %e, "sign-in failed on the directory");
+        return page(
+            status,
+            "Try again",
+            "<p>Roster could not complete this right now; try again in a moment.</p>",
+        );
+    }
+    refusal_page(status, &e.to_string(), "")
+}
+
+fn sp_endpoints(s: &AppState, org_id: &str) -> SpEndpoints {
+    SpEndpoints::for_org(&s.public_url, org_id)
+}
+
+/// `Set-Cookie` for a new session: `HttpOnly`, `SameSite=Lax` (the ACS is
+/// reached by a cross-site POST, which Lax still lets set the cookie), and
+/// `Secure` when Roster is served over https.
+fn session_cookie(s: &AppState, secret: &str, max_age: u64) -> String {
+    let secure = if s.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn with_cookie(mut resp: Response, cookie: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn redirect(to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, to.to_string()),
+            (header::CACHE_CONTROL, "no-store".into()),
+        ],
+    )
+        .into_response()
+}
+
+async fn read_form(req: Request) -> Result<Vec<(String, String)>, Response> {
+    let ctype = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !ctype.starts_with("application/x-www-form-urlencoded") {
+        return Err(refusal_page(
+            StatusCode::BAD_REQUEST,
+            "expected a form post (application/x-www-form-urlencoded), as the SAML HTTP-POST binding sends",
+            "",
+        ));
+    }
+    let bytes = to_bytes(req.into_body(), MAX_FORM_BYTES)
+        .await
+        .map_err(|_| {
+            refusal_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the form is larger than {MAX_FORM_BYTES} bytes"),
+                "",
+            )
+        })?;
+    Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+}
+
+async fn sp_metadata(State(s): State<AppState>, Path(org): Path<String>) -> Response {
+    match s.directory.saml_settings(&org).await {
+        Ok((o, settings)) => {
+            let want = settings.is_some_and(|c| c.idp.require_signed_assertion);
+            (
+                [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+                metadata::sp_metadata(&sp_endpoints(&s, &o.id), want),
+            )
+                .into_response()
+        }
+        Err(e) => directory_error_page(&e),
+    }
+}
+
+async fn login(state: State<AppState>, org: Path<String>) -> Response {
+    start(state, org, SignInPurpose::SignIn).await
+}
+
+async fn test(state: State<AppState>, org: Path<String>) -> Response {
+    start(state, org, SignInPurpose::Test).await
+}
+
+/// SP-initiated sign-in: a fresh AuthnRequest, remembered, sent by redirect.
+async fn start(
+    State(s): State<AppState>,
+    Path(org): Path<String>,
+    purpose: SignInPurpose,
+) -> Response {
+    let (o, settings) = match s.directory.saml_settings(&org).await {
+        Ok(x) => x,
+        Err(e) => return directory_error_page(&e),
+    };
+    let Some(settings) = settings else {
+        return refusal_page(
+            StatusCode::NOT_FOUND,
+            &format!("SAML SSO is not configured for \"{}\".", o.name),
+            "An administrator sets it up with <code>roster saml set</code>.",
+        );
+    };
+    let out = match request::authn_request(
+        &sp_endpoints(&s, &o.id),
+        &settings.idp,
+        "",
+        chrono::Utc::now(),
+    ) {
+        Ok(r) => r,
+        Err(e) => return refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), ""),
+    };
+    if let Err(e) = s
+        .directory
+        .record_authn_request(&o.id, &out.id, purpose)
+        .await
+    {
+        return directory_error_page(&e);
+    }
+    redirect(&out.redirect_url)
+}
+
+fn summary_table(rows: &[(&str, String)], attributes: &[(String, Vec<String>)]) -> String {
+    let mut html = String::from("<table>");
+    for (k, v) in rows {
+        html.push_str(&format!(
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(k),
+            escape(v)
+        ));
+    }
+    for (name, values) in attributes {
+        html.push_str(&format!(
+            "<tr><th>attribute <code>{}</code></th><td>{}</td></tr>",
+            escape(name),
+            escape(&values.join(", "))
+        ));
+    }
+    html.push_str("</table>");
+    html
+}
+
+fn unverified_html(u: &UnverifiedSummary) -> String {
+    if u.issuer.is_none() && u.name_id.is_none() && u.attributes.is_empty() {
+        return String::new();
+    }
+    let rows = [
+        ("Issuer", u.issuer.clone().unwrap_or_default()),
+        ("NameID", u.name_id.clone().unwrap_or_default()),
+        ("Status", u.status.clone().unwrap_or_default()),
+    ];
+    format!(
+        "<h2>What the IdP sent (not trusted: it was refused)</h2>{}",
+        summary_table(&rows, &u.attributes)
+    )
+}
+
+/// The Assertion Consumer Service (Profiles §4.1.4): verifies, then signs in.
+async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -> Response {
+    let count = |result: &str| {
+        s.metrics
+            .sign_ins
+            .get_or_create(&SignInLabels {
+                result: result.to_string(),
+            })
+            .inc();
+    };
+    let (o, settings) = match s.directory.saml_settings(&org).await {
+        Ok(x) => x,
+        Err(e) => return directory_error_page(&e),
+    };
+    let Some(settings) = settings else {
+        count("not_configured");
+        return refusal_page(
+            StatusCode::FORBIDDEN,
+            &format!(
+                "SAML SSO is not configured for \"{}\", so no response is accepted.",
+                o.name
+            ),
+            "",
+        );
+    };
+    let form = match read_form(req).await {
+        Ok(f) => f,
+        Err(resp) => {
+            count("malformed");
+            return resp;
+        }
+    };
+    let Some(encoded) = form
+        .iter()
+        .find(|(k, _)| k == "SAMLResponse")
+        .map(|(_, v)| v)
+    else {
+        count("malformed");
+        return refusal_page(
+            StatusCode::BAD_REQUEST,
+            "the form has no SAMLResponse field; the IdP must post its response here (HTTP-POST binding)",
+            "",
+        );
+    };
+    let sp = sp_endpoints(&s, &o.id);
+    let login_hint = format!(
+        "<a href=\"/accounts/saml/{}/login\">Sign in again</a>.",
+        escape(&o.id)
+    );
+    let refuse = |e: SamlError, xml: Option<&str>| {
+        count(e.check());
+        tracing::warn!(org = %o.name, check = e.check(), detail = %e, "SAML sign-in refused");
+        let extra = xml
+            .map(|x| unverified_html(&response::summarize_unverified(x)))
+            .unwrap_or_default();
+        let mut resp = refusal_page(StatusCode::FORBIDDEN, &e.to_string(), &login_hint);
+        if !extra.is_empty() {
+            resp = page(
+                StatusCode::FORBIDDEN,
+                "Sign-in refused",
+                &format!(
+                    "<p>{}</p><p>You are not signed in. {login_hint}</p>{extra}",
+                    escape(&e.to_string())
+                ),
+            );
+        }
+        resp
+    };
+    let xml = match response::decode(encoded) {
+        Ok(x) => x,
+        Err(e) => return refuse(e, None),
+    };
+    let verified = match response::verify(&xml, &settings.idp, &sp) {
+        Ok(v) => v,
+        Err(e) => return refuse(e, Some(&xml)),
+    };
+    let shown = verified.clone();
+    let signed_in = match s
+        .directory
+        .sign_in(
+            &o.id,
+            verified,
+            settings.idp.allow_idp_initiated,
+            s.session_lifetime,
+        )
+        .await
+    {
+        Ok(x) => x,
+        Err(DirectoryError::Forbidden(detail)) => {
+            count("refused");
+            tracing::warn!(org = %o.name, user = %shown.name_id, detail = %detail, "SAML sign-in refused");
+            return refusal_page(StatusCode::FORBIDDEN, &detail, &login_hint);
+        }
+        Err(e) => {
+            count("error");
+            return directory_error_page(&e);
+        }
+    };
+    count("ok");
+    tracing::info!(
+        org = %o.name,
+        user = %signed_in.new_session.session.subject,
+        session = %signed_in.new_session.session.id,
+        created = signed_in.created,
+        "SAML sign-in"
+    );
+    let cookie = session_cookie(
+        &s,
+        &signed_in.new_session.secret,
+        s.session_lifetime.as_secs(),
+    );
+    let resp = match signed_in.purpose {
+        SignInPurpose::SignIn => redirect("/accounts/session"),
+        SignInPurpose::Test => test_page(&signed_in, &shown),
+    };
+    with_cookie(resp, &cookie)
+}
+
+fn test_page(signed_in: &SignedIn, a: &crate::saml::VerifiedAssertion) -> Response {
+    let signed = match (a.response_signed, a.assertion_signed) {
+        (true, true) => "response and assertion",
+        (true, false) => "response",
+        _ => "assertion",
+    };
+    let rows = [
+        ("Issuer", a.issuer.clone()),
+        ("NameID", a.name_id.clone()),
+        (
+            "NameID format",
+            a.name_id_format.clone().unwrap_or_default(),
+        ),
+        ("Signed", signed.to_string()),
+        ("Assertion id", a.assertion_id.clone()),
+        (
+            "Account",
+            format!(
+                "{} ({})",
+                signed_in.new_session.session.subject,
+                if signed_in.created {
+                    "created just in time"
+                } else {
+                    "matched by userName"
+                }
+            ),
+        ),
+        (
+            "Session expires",
+            signed_in.new_session.session.expires.clone(),
+        ),
+    ];
+    let missing: Vec<&str> = ["first_name", "last_name", "email"]
+        .into_iter()
+        .filter(|n| a.attribute(n).is_none())
+        .collect();
+    let warn = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>Missing attribute statements: <code>{}</code>. Add them in the IdP (Okta: Attribute Statements; Entra: Attributes &amp; Claims).</p>",
+            escape(&missing.join(", "))
+        )
+    };
+    page(
+        StatusCode::OK,
+        "SAML test succeeded",
+        &format!(
+            "<p>The IdP signed you in, and you are now signed in to Roster.</p>{warn}<h2>What the IdP sent</h2>{}",
+            summary_table(&rows, &a.attributes)
+        ),
+    )
+}
+
+/// The current session: HTML, or JSON for `Accept: application/json`.
+async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let json_wanted = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    let live = match cookie_value(&headers, SESSION_COOKIE) {
+        Some(secret) => s.directory.session(secret).await,
+        None => Ok(None),
+    };
+    match live {
+        Ok(Some((o, session))) => {
+            if json_wanted {
+                return json_reply(
+                    StatusCode::OK,
+                    json!({
+                        "org": {"id": o.id, "name": o.name},
+                        "subject": session.subject,
+                        "user_id": session.user_id,
+                        "method": session.method,
+                        "created": session.created,
+                        "expires": session.expires,
+                    }),
+                );
+            }
+            page(
+                StatusCode::OK,
+                "Signed in",
+                &format!(
+                    "<p>You are signed in to <b>{}</b> as <b>{}</b>, until {}.</p>\
+                     <form method=\"post\" action=\"/accounts/logout\"><button>Sign out</button></form>",
+                    escape(&o.name),
+                    escape(&session.subject),
+                    escape(&session.expires)
+                ),
+            )
+        }
+        Ok(None) => {
+            if json_wanted {
+                return json_reply(StatusCode::UNAUTHORIZED, json!({"detail": "not signed in"}));
+            }
+            page(
+                StatusCode::UNAUTHORIZED,
+                "Not signed in",
+                "<p>Sign in through your organization's identity provider at <code>/accounts/saml/ORG/login</code>.</p>",
+            )
+        }
+        Err(e) => directory_error_page(&e),
+    }
+}
+
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(secret) = cookie_value(&headers, SESSION_COOKIE)
+        && let Err(e) = s.directory.end_session(secret).await
+    {
+        return directory_error_page(&e);
+    }
+    let resp = page(
+        StatusCode::OK,
+        "Signed out",
+        "<p>Your session has ended.</p>",
+    );
+    with_cookie(
+        resp,
+        &format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    )
+}
+
+/// A GET only shows a button: link previews and scanners must not use up
+/// a one-time link.
+async fn login_link_page(Path(secret): Path<String>) -> Response {
+    page(
+        StatusCode::OK,
+        "Sign in as administrator",
+        &format!(
+            "<p>This one-time link signs you in as the organization's bootstrap administrator.</p>\
+             <form method=\"post\" action=\"/accounts/login-link/{}\"><button>Sign in</button></form>",
+            escape(&secret)
+        ),
+    )
+}
+
+async fn redeem_login_link(State(s): State<AppState>, Path(secret): Path<String>) -> Response {
+    match s
+        .directory
+        .redeem_login_link(&secret, s.session_lifetime)
+        .await
+    {
+        Ok((o, NewSession { secret, session })) => {
+            tracing::info!(org = %o.name, session = %session.id, "bootstrap administrator signed in with a login link");
+            let cookie = session_cookie(&s, &secret, s.session_lifetime.as_secs());
+            with_cookie(redirect("/accounts/session"), &cookie)
+        }
+        Err(e) => directory_error_page(&e),
+    }
+}

@@ -1,0 +1,284 @@
+//! SQLite storage of sign-in state: SAML configurations, issued
+//! AuthnRequests, used assertion ids, sessions and login links.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sqlite::backend;
+use crate::directory::model::{AuthnRequestRecord, SamlSettings, Session, SignInPurpose};
+use crate::directory::store::{StoreError, StoreResult};
+use crate::saml::{Certificate, IdpConfig};
+
+/// Schema version 5.
+pub(super) const SIGN_IN_SCHEMA: &str = r#"
+ALTER TABLE orgs ADD COLUMN jit INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE saml_settings (
+    org_id TEXT PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+    idp_entity_id TEXT NOT NULL,
+    sso_url TEXT NOT NULL,
+    -- base64 DER, one per line
+    certificates TEXT NOT NULL,
+    require_signed_assertion INTEGER NOT NULL,
+    allow_idp_initiated INTEGER NOT NULL,
+    metadata_url TEXT,
+    updated TEXT NOT NULL
+);
+CREATE TABLE saml_requests (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)
+) WITHOUT ROWID;
+CREATE TABLE saml_assertions (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    PRIMARY KEY (org_id, id)
+) WITHOUT ROWID;
+CREATE TABLE sessions (
+    hash BLOB PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    user_id TEXT,
+    subject TEXT NOT NULL,
+    method TEXT NOT NULL,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL,
+    ended TEXT
+);
+CREATE TABLE login_links (
+    hash BLOB PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    expires TEXT NOT NULL
+);
+"#;
+
+pub(super) fn saml_settings(conn: &Connection, org_id: &str) -> StoreResult<Option<SamlSettings>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT idp_entity_id, sso_url, certificates, require_signed_assertion, allow_idp_initiated, metadata_url, updated \
+             FROM saml_settings WHERE org_id = ?1",
+        )
+        .and_then(|mut st| {
+            st.query_row(params![org_id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(backend)?;
+    let Some((
+        entity_id,
+        sso_url,
+        certs,
+        require_signed_assertion,
+        allow_idp_initiated,
+        metadata_url,
+        updated,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    let certificates = certs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(Certificate::from_base64)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Corrupt(format!("SAML certificate of org {org_id}: {e}")))?;
+    Ok(Some(SamlSettings {
+        idp: IdpConfig {
+            entity_id,
+            sso_url,
+            certificates,
+            require_signed_assertion,
+            allow_idp_initiated,
+        },
+        metadata_url,
+        updated,
+    }))
+}
+
+pub(super) fn put_saml_settings(
+    conn: &Connection,
+    org_id: &str,
+    s: Option<&SamlSettings>,
+) -> StoreResult<()> {
+    let Some(s) = s else {
+        conn.execute(
+            "DELETE FROM saml_settings WHERE org_id = ?1",
+            params![org_id],
+        )
+        .map_err(backend)?;
+        return Ok(());
+    };
+    let certs: Vec<String> = s
+        .idp
+        .certificates
+        .iter()
+        .map(Certificate::to_base64)
+        .collect();
+    conn.execute(
+        "INSERT INTO saml_settings (org_id, idp_entity_id, sso_url, certificates, require_signed_assertion, allow_idp_initiated, metadata_url, updated) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (org_id) DO UPDATE SET idp_entity_id = ?2, sso_url = ?3, certificates = ?4, \
+         require_signed_assertion = ?5, allow_idp_initiated = ?6, metadata_url = ?7, updated = ?8",
+        params![
+            org_id,
+            s.idp.entity_id,
+            s.idp.sso_url,
+            certs.join("\n"),
+            s.idp.require_signed_assertion,
+            s.idp.allow_idp_initiated,
+            s.metadata_url,
+            s.updated
+        ],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn insert_authn_request(conn: &Connection, r: &AuthnRequestRecord) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO saml_requests (org_id, id, purpose, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| st.execute(params![r.org_id, r.id, r.purpose.as_str(), r.created, r.expires]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn take_authn_request(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+) -> StoreResult<Option<AuthnRequestRecord>> {
+    conn.prepare_cached(
+        "DELETE FROM saml_requests WHERE org_id = ?1 AND id = ?2 RETURNING purpose, created, expires",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![org_id, id], |r| {
+            Ok(AuthnRequestRecord {
+                org_id: org_id.to_string(),
+                id: id.to_string(),
+                purpose: SignInPurpose::parse(&r.get::<_, String>(0)?),
+                created: r.get(1)?,
+                expires: r.get(2)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+pub(super) fn remember_assertion(
+    conn: &Connection,
+    org_id: &str,
+    id: &str,
+    until: &str,
+) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached(
+            "INSERT INTO saml_assertions (org_id, id, expires) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )
+        .and_then(|mut st| st.execute(params![org_id, id, until]))
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+const SESSION_COLUMNS: &str = "id, org_id, user_id, subject, method, created, expires";
+
+pub(super) fn session(conn: &Connection, hash: &[u8]) -> StoreResult<Option<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE hash = ?1 AND ended IS NULL"
+    ))
+    .and_then(|mut st| {
+        st.query_row(params![hash], |r| {
+            Ok(Session {
+                id: r.get(0)?,
+                org_id: r.get(1)?,
+                user_id: r.get(2)?,
+                subject: r.get(3)?,
+                method: r.get(4)?,
+                created: r.get(5)?,
+                expires: r.get(6)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+pub(super) fn insert_session(conn: &Connection, hash: &[u8], s: &Session) -> StoreResult<()> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO sessions (hash, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .and_then(|mut st| {
+        st.execute(params![
+            hash, s.id, s.org_id, s.user_id, s.subject, s.method, s.created, s.expires
+        ])
+    })
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn end_session(conn: &Connection, hash: &[u8], at: &str) -> StoreResult<bool> {
+    let n = conn
+        .execute(
+            "UPDATE sessions SET ended = ?2 WHERE hash = ?1 AND ended IS NULL",
+            params![hash, at],
+        )
+        .map_err(backend)?;
+    Ok(n == 1)
+}
+
+pub(super) fn insert_login_link(
+    conn: &Connection,
+    hash: &[u8],
+    org_id: &str,
+    created: &str,
+    expires: &str,
+) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO login_links (hash, org_id, created, expires) VALUES (?1, ?2, ?3, ?4)",
+        params![hash, org_id, created, expires],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn take_login_link(
+    conn: &Connection,
+    hash: &[u8],
+) -> StoreResult<Option<(String, String)>> {
+    conn.query_row(
+        "DELETE FROM login_links WHERE hash = ?1 RETURNING org_id, expires",
+        params![hash],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(backend)
+}
+
+pub(super) fn prune(conn: &Connection, now: &str) -> StoreResult<()> {
+    for table in [
+        "saml_requests",
+        "saml_assertions",
+        "sessions",
+        "login_links",
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE expires < ?1"),
+            params![now],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
