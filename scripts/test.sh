@@ -12,21 +12,18 @@ step "toolchain"
 cargo --version
 rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || rustup component add rustfmt clippy
 
-step "system packages the tests drive (libnss-cache, sshd, ssh-keygen, Slurm accounting, MariaDB, munge)"
-need=()
-dpkg -s libnss-cache >/dev/null 2>&1 || need+=(libnss-cache)
-command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
-[ -x /usr/sbin/sshd ] || need+=(openssh-server)
-command -v unshare >/dev/null 2>&1 || need+=(util-linux)
-# The agent's Slurm test starts a real accounting stack (tests/slurm/stack.sh).
-for p in slurmdbd slurm-client mariadb-server munge; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
-if [ ${#need[@]} -gt 0 ]; then
-    echo "installing: ${need[*]}"
-    apt-get update -qq
-    # An apt hook on these machines can remove downloaded packages between
-    # runs: retry the install once.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null \
-        || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+step "system packages: the build's, and those the tests drive (libnss-cache, sshd, Slurm accounting, MariaDB, munge, xmlsec1)"
+. scripts/packages.sh
+# The agent's Slurm test starts a real accounting stack (tests/slurm/stack.sh);
+# the SAML tests' IdP (pysaml2) signs with the xmlsec1 command.
+ensure_packages "${BUILD_PACKAGES[@]}" libnss-cache openssh-client openssh-server util-linux \
+    slurmdbd slurm-client mariadb-server munge xmlsec1
+
+step "the SAML tests' identity provider: pysaml2 in target/saml-venv"
+SAML_VENV=target/saml-venv
+if ! "$SAML_VENV/bin/python" -c "import saml2" 2>/dev/null; then
+    python3 -m venv "$SAML_VENV"
+    "$SAML_VENV/bin/pip" install --quiet --disable-pip-version-check "pysaml2==7.5.5"
 fi
 
 step "cargo fmt --check"

@@ -27,6 +27,9 @@ Getting started:
   roster org set acme --scim-api on --aup on      # every toggle starts off
   roster token create acme --name Okta            # prints the token once
   # SCIM base URL for the IdP: http://127.0.0.1:8080/scim/<org id>
+  roster saml show acme                           # ACS URL and Entity ID for the IdP's SAML app
+  roster saml set acme --metadata-url URL         # then the IdP's metadata (or --sso-url/--idp-entity-id/--certificate)
+  roster admin login-link acme                    # a one-time administrator sign-in, before SAML works
 
 Every command reads --database (or ROSTER_DATABASE); admin commands work while the server runs.";
 

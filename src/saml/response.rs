@@ -188,7 +188,6 @@ struct Shape {
     response_signed: bool,
     assertion_signed: bool,
     in_response_to: Option<String>,
-    attributes: Vec<(String, Vec<String>)>,
 }
 
 const WRAPPING: &str = "the response's structure is not one Response with one Assertion, each signature on the element it signs \
@@ -346,7 +345,6 @@ fn shape(xml: &str, idp: &IdpConfig) -> SamlResult<Shape> {
         response_signed,
         assertion_signed,
         in_response_to,
-        attributes: attributes_of(assertion),
     })
 }
 
@@ -502,7 +500,17 @@ pub fn verify(xml: &str, idp: &IdpConfig, sp: &SpEndpoints) -> SamlResult<Verifi
         name_id_format: name_id.1,
         in_response_to: shape.in_response_to,
         valid_until,
-        attributes: shape.attributes,
+        // From the verified assertion, never from the document as posted.
+        attributes: assertion
+            .attribute_statements
+            .iter()
+            .flatten()
+            .flat_map(|s| s.attributes.iter())
+            .filter_map(|a| {
+                let values = a.values.iter().filter_map(|v| v.value.clone()).collect();
+                Some((a.name.clone()?, values))
+            })
+            .collect(),
         response_signed: shape.response_signed,
         assertion_signed: shape.assertion_signed,
     })

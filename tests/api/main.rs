@@ -15,6 +15,7 @@ mod nss;
 mod posix;
 mod query;
 mod replay;
+mod saml;
 mod scim_log;
 mod slurm;
 mod sshd;

@@ -1,0 +1,825 @@
+//! SAML SSO against a real IdP: pysaml2 signing with xmlsec1
+//! (tests/saml/idp.py), through the running server, as a browser would.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::blocking::Client;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, USER, cli_ok, run_cli};
+
+/// The pysaml2 IdP, on a loopback port; stopped on drop.
+struct Idp {
+    child: Child,
+    port: u16,
+    http: Client,
+    _dir: tempfile::TempDir,
+}
+
+fn python() -> String {
+    std::env::var("ROSTER_SAML_PYTHON")
+        .unwrap_or_else(|_| format!("{}/target/saml-venv/bin/python", env!("CARGO_MANIFEST_DIR")))
+}
+
+impl Idp {
+    fn start() -> Idp {
+        let dir = tempfile::tempdir().unwrap();
+        let script = format!("{}/tests/saml/idp.py", env!("CARGO_MANIFEST_DIR"));
+        let mut child = Command::new(python())
+            .arg(&script)
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start the pysaml2 IdP with {} ({e}); scripts/test.sh creates target/saml-venv",
+                    python()
+                )
+            });
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("PORT ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the IdP did not start: {line:?}"));
+        Idp {
+            child,
+            port,
+            http: Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn entity_id(&self) -> String {
+        self.url("/idp")
+    }
+
+    fn get(&self, url: &str) -> String {
+        let r = self.http.get(url).send().unwrap();
+        assert!(r.status().is_success(), "IdP GET {url}: {}", r.status());
+        r.text().unwrap()
+    }
+
+    fn load_sp_metadata(&self, xml: &str) {
+        let r = self
+            .http
+            .post(self.url("/sp-metadata"))
+            .body(xml.to_string())
+            .send()
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    /// A response crafted from `spec` (see idp.py), base64 as posted.
+    fn respond(&self, spec: Value) -> String {
+        let r: Value = self
+            .http
+            .post(self.url("/respond"))
+            .body(spec.to_string())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        assert!(r.get("error").is_none(), "IdP failed: {r}");
+        r["SAMLResponse"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A browser without a cookie jar: cookies are passed by hand, so each
+/// test says exactly which session it presents.
+fn browser() -> Client {
+    Client::builder()
+        .redirect(Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+struct Page {
+    status: u16,
+    location: Option<String>,
+    cookie: Option<String>,
+    set_cookie: Option<String>,
+    body: String,
+}
+
+fn page(r: reqwest::blocking::Response) -> Page {
+    let status = r.status().as_u16();
+    let header = |n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let location = header("location");
+    let set_cookie = header("set-cookie");
+    let cookie = set_cookie
+        .as_deref()
+        .and_then(|c| c.split(';').next())
+        .filter(|c| c.starts_with("roster_session=roster_session_"))
+        .map(str::to_string);
+    Page {
+        status,
+        location,
+        cookie,
+        set_cookie,
+        body: r.text().unwrap_or_default(),
+    }
+}
+
+/// An app with SAML configured from the IdP's metadata of `style`.
+fn saml_app(idp: &Idp, style: &str) -> TestApp {
+    let app = TestApp::start();
+    let public = format!("--public-url=http://{}", app.addr);
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-url",
+            &idp.url(&format!("/metadata?style={style}")),
+            &public,
+        ],
+    );
+    let xml = browser()
+        .get(app.url(&format!("/accounts/saml/{}/metadata", app.org_id)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    idp.load_sp_metadata(&xml);
+    app
+}
+
+fn acs(app: &TestApp) -> String {
+    app.url(&format!("/accounts/saml/{}/acs", app.org_id))
+}
+
+fn audience(app: &TestApp) -> String {
+    app.url(&format!("/accounts/saml/{}/metadata", app.org_id))
+}
+
+/// A valid IdP-initiated response for `user`; `extra` overrides the spec.
+fn spec(app: &TestApp, user: &str, extra: Value) -> Value {
+    let mut s = json!({
+        "name_id": user,
+        "email": user,
+        "first_name": "Alice",
+        "last_name": "Liddell",
+        "destination": acs(app),
+        "audience": audience(app),
+    });
+    if let (Some(o), Some(e)) = (s.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    s
+}
+
+fn post_acs(app: &TestApp, saml_response: &str) -> Page {
+    page(
+        browser()
+            .post(acs(app))
+            .form(&[("SAMLResponse", saml_response), ("RelayState", "")])
+            .send()
+            .unwrap(),
+    )
+}
+
+/// The session a cookie carries, as `/accounts/session` reports it.
+fn session(app: &TestApp, cookie: &str) -> (u16, Value) {
+    let r = browser()
+        .get(app.url("/accounts/session"))
+        .header("cookie", cookie)
+        .header("accept", "application/json")
+        .send()
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(Value::Null))
+}
+
+/// SP-initiated sign-in: Roster's redirect, the IdP's answer, the ACS.
+fn sp_initiated(app: &TestApp, idp: &Idp, start: &str, user: &str) -> (Page, Value) {
+    let r = page(
+        browser()
+            .get(app.url(&format!("/accounts/saml/{}/{start}", app.org_id)))
+            .send()
+            .unwrap(),
+    );
+    assert!(matches!(r.status, 302 | 303), "{} {}", r.status, r.body);
+    let location = r.location.unwrap();
+    assert!(
+        location.starts_with(&idp.url("/sso?SAMLRequest=")),
+        "{location}"
+    );
+    let answer: Value = serde_json::from_str(&idp.get(&format!(
+        "{location}&user={user}&first_name=Alice&last_name=Liddell"
+    )))
+    .unwrap();
+    assert!(answer.get("error").is_none(), "IdP: {answer}");
+    assert_eq!(answer["action"], acs(app), "the AuthnRequest names the ACS");
+    assert_eq!(answer["issuer"], audience(app), "and the SP entity id");
+    let p = post_acs(app, answer["SAMLResponse"].as_str().unwrap());
+    (p, answer)
+}
+
+fn users_named(app: &TestApp, user: &str) -> Vec<Value> {
+    let r = app
+        .get_with("/Users", &[("filter", &format!("userName eq \"{user}\""))])
+        .expect(200);
+    r.body["Resources"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn sp_initiated_sign_in_creates_the_user_then_matches_it() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    // The SP metadata names the ACS and the entity id the IdP was given.
+    let xml = browser()
+        .get(audience(&app))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        xml.contains(&format!("entityID=\"{}\"", audience(&app))),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(&format!("Location=\"{}\"", acs(&app))),
+        "{xml}"
+    );
+
+    let (p, answer) = sp_initiated(&app, &idp, "login", "alice@example.com");
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(p.location.as_deref(), Some("/accounts/session"));
+    let set_cookie = p.set_cookie.clone().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    assert!(
+        !set_cookie.contains("Secure"),
+        "plain http: no Secure flag: {set_cookie}"
+    );
+    let cookie = p.cookie.unwrap();
+    let (status, who) = session(&app, &cookie);
+    assert_eq!(status, 200, "{who}");
+    assert_eq!(who["subject"], "alice@example.com");
+    assert_eq!(who["method"], "saml");
+    assert!(
+        answer["request_id"].as_str().unwrap().len() >= 33,
+        "128-bit request ids"
+    );
+
+    // Just in time: the user exists now, with the attribute statements.
+    let users = users_named(&app, "alice@example.com");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["name"]["givenName"], "Alice");
+    assert_eq!(users[0]["name"]["familyName"], "Liddell");
+    assert_eq!(users[0]["emails"][0]["value"], "alice@example.com");
+    assert_eq!(who["user_id"], users[0]["id"]);
+
+    // A second sign-in matches the same account (userName compared
+    // case-insensitively), and is a second session.
+    let (p2, _) = sp_initiated(&app, &idp, "login", "ALICE@example.com");
+    assert_eq!(p2.status, 303, "{}", p2.body);
+    assert_eq!(users_named(&app, "alice@example.com").len(), 1);
+    let cookie2 = p2.cookie.unwrap();
+    assert_ne!(cookie, cookie2);
+    assert_eq!(session(&app, &cookie2).1["user_id"], users[0]["id"]);
+
+    // Logout ends that session only.
+    let out = page(
+        browser()
+            .post(app.url("/accounts/logout"))
+            .header("cookie", &cookie2)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(out.status, 200);
+    assert!(out.set_cookie.unwrap().contains("Max-Age=0"));
+    assert_eq!(session(&app, &cookie2).0, 401);
+    assert_eq!(session(&app, &cookie).0, 200);
+    assert_eq!(session(&app, "roster_session=roster_session_forged").0, 401);
+}
+
+#[test]
+fn idp_initiated_sign_in_matches_a_scim_user_and_can_be_turned_off() {
+    let idp = Idp::start();
+    // Entra's metadata, from a file this time.
+    let app = TestApp::start();
+    let file = app.dir.path().join("entra.xml");
+    std::fs::write(&file, idp.get(&idp.url("/metadata?style=entra"))).unwrap();
+    let out = cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            file.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let shown: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["idp"]["idp_entity_id"], idp.entity_id());
+    assert_eq!(shown["idp"]["sso_url"], idp.url("/sso"));
+    assert_eq!(shown["idp"]["certificates"].as_array().unwrap().len(), 1);
+
+    let provisioned = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "bob@example.com", "externalId": "e-1"}),
+        )
+        .expect(201)
+        .id();
+    let p = post_acs(&app, &idp.respond(spec(&app, "bob@example.com", json!({}))));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let (status, who) = session(&app, &p.cookie.unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(
+        who["user_id"], provisioned,
+        "matched to the SCIM user, not a new one"
+    );
+    assert_eq!(users_named(&app, "bob@example.com").len(), 1);
+
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            file.to_str().unwrap(),
+            "--allow-idp-initiated",
+            "off",
+        ],
+    );
+    let p = post_acs(&app, &idp.respond(spec(&app, "bob@example.com", json!({}))));
+    assert_eq!(p.status, 403);
+    assert!(p.cookie.is_none() && p.set_cookie.is_none());
+    assert!(
+        p.body.contains("IdP-initiated sign-in is off"),
+        "{}",
+        p.body
+    );
+}
+
+#[test]
+fn every_attack_is_refused_and_leaves_no_session() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let victim = "victim@example.com";
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "unsigned",
+            json!({"sign_response": false, "sign_assertion": false}),
+            "neither the response nor its assertion is signed",
+        ),
+        (
+            "signed by another key",
+            json!({"key": "other"}),
+            "does not verify",
+        ),
+        (
+            "altered after signing",
+            json!({"attack": "alter", "victim": victim}),
+            "does not verify",
+        ),
+        (
+            "injected unsigned assertion",
+            json!({"attack": "wrap_assertion", "victim": victim}),
+            "wrapping",
+        ),
+        (
+            // Only the assertion signed: the response around it is the
+            // attacker's to rearrange, so only the shape check stands
+            // between the forged assertion and a session.
+            "unsigned assertion beside a signed one in an unsigned response",
+            json!({"attack": "wrap_assertion", "victim": victim, "sign_response": false}),
+            "wrapping",
+        ),
+        (
+            "signed response wrapped in a forged one",
+            json!({"attack": "wrap_response", "victim": victim}),
+            "wrapping",
+        ),
+        ("expired", json!({"clock_offset": -3600}), "expired"),
+        (
+            "not yet valid",
+            json!({"clock_offset": 3600}),
+            "not valid before",
+        ),
+        (
+            "wrong audience",
+            json!({"audience": "https://other.example/sp"}),
+            "Audience",
+        ),
+        (
+            "wrong recipient and destination",
+            json!({"destination": "https://other.example/acs"}),
+            "ACS URL",
+        ),
+        ("SHA-1", json!({"alg": "sha1"}), "SHA-256"),
+        (
+            "InResponseTo never issued",
+            json!({"in_response_to": "_0123456789abcdef0123456789abcdef"}),
+            "did not issue",
+        ),
+    ];
+    for (name, extra, why) in cases {
+        let p = post_acs(&app, &idp.respond(spec(&app, "mallory@example.com", extra)));
+        assert_eq!(p.status, 403, "{name}: {}", p.body);
+        assert!(p.set_cookie.is_none(), "{name}: a cookie was set");
+        assert!(
+            p.body.contains(why),
+            "{name}: the page should say why ({why}): {}",
+            p.body
+        );
+        assert!(p.body.contains("You are not signed in"), "{name}");
+    }
+    assert!(users_named(&app, victim).is_empty(), "no victim account");
+    assert!(
+        users_named(&app, "mallory@example.com").is_empty(),
+        "no account from a refused response"
+    );
+
+    // Replay: the same valid response works once.
+    let once = idp.respond(spec(&app, "carol@example.com", json!({})));
+    assert_eq!(post_acs(&app, &once).status, 303);
+    let again = post_acs(&app, &once);
+    assert_eq!(again.status, 403, "{}", again.body);
+    assert!(again.set_cookie.is_none());
+    assert!(again.body.contains("already used"), "{}", again.body);
+
+    // The answer to a real request is accepted once, not twice.
+    let (first, answer) = sp_initiated(&app, &idp, "login", "dave@example.com");
+    assert_eq!(first.status, 303);
+    let replay = post_acs(&app, answer["SAMLResponse"].as_str().unwrap());
+    assert_eq!(replay.status, 403);
+    assert!(replay.set_cookie.is_none());
+
+    // With signed assertions required, a response signed only at the top is refused.
+    let file = app.dir.path().join("okta.xml");
+    std::fs::write(&file, idp.get(&idp.url("/metadata?style=okta"))).unwrap();
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            file.to_str().unwrap(),
+            "--require-signed-assertion",
+        ],
+    );
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(
+            &app,
+            "erin@example.com",
+            json!({"sign_assertion": false}),
+        )),
+    );
+    assert_eq!(p.status, 403, "{}", p.body);
+    assert!(p.body.contains("assertion is not signed"), "{}", p.body);
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "erin@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 303, "both signed is fine: {}", p.body);
+
+    // Every refusal is counted by the check that made it.
+    let metrics = browser()
+        .get(app.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for check in [
+        "wrapping",
+        "signature",
+        "algorithm",
+        "audience",
+        "expired",
+        "refused",
+    ] {
+        assert!(
+            metrics.contains(&format!("roster_saml_sign_ins_total{{result=\"{check}\"}}")),
+            "{check} not counted: {metrics}"
+        );
+    }
+}
+
+#[test]
+fn deactivated_users_are_refused_and_their_sessions_end() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let id = app.create_user("frank@example.com").id();
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "frank@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 303);
+    let cookie = p.cookie.unwrap();
+    assert_eq!(session(&app, &cookie).0, 200);
+
+    app.patch(
+        &format!("/Users/{id}"),
+        json!([{"op": "replace", "path": "active", "value": false}]),
+    )
+    .expect(200);
+    assert_eq!(
+        session(&app, &cookie).0,
+        401,
+        "deactivation ends the session"
+    );
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "frank@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 403);
+    assert!(p.set_cookie.is_none());
+    assert!(p.body.contains("deactivated"), "{}", p.body);
+}
+
+#[test]
+fn without_jit_unknown_people_are_refused() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "entra");
+    cli_ok(&app.db, &["org", "set", "acme", "--jit", "off"]);
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "grace@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 403);
+    assert!(p.set_cookie.is_none());
+    assert!(
+        p.body.contains("just-in-time accounts are off"),
+        "{}",
+        p.body
+    );
+    assert!(users_named(&app, "grace@example.com").is_empty());
+    // Once refused, the same assertion is not burnt: nothing was written.
+    cli_ok(&app.db, &["org", "set", "acme", "--jit", "on"]);
+    assert_eq!(
+        post_acs(
+            &app,
+            &idp.respond(spec(&app, "grace@example.com", json!({})))
+        )
+        .status,
+        303
+    );
+}
+
+#[test]
+fn test_page_shows_what_the_idp_sent() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let (p, _) = sp_initiated(&app, &idp, "test", "heidi@example.com");
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(
+        p.cookie.is_some(),
+        "the test signs in, as the seeds' Test step does"
+    );
+    for shown in [
+        "SAML test succeeded",
+        "heidi@example.com",
+        "first_name",
+        "Liddell",
+        &idp.entity_id(),
+        "created just in time",
+    ] {
+        assert!(p.body.contains(shown), "{shown} missing: {}", p.body);
+    }
+}
+
+#[test]
+fn configuration_is_checked_shown_and_disabled() {
+    let idp = Idp::start();
+    let app = TestApp::start();
+    let public = format!("--public-url=http://{}", app.addr);
+    // Before configuration: show says what to paste, login says what to do.
+    let shown = cli_ok(&app.db, &["saml", "show", "acme", &public]);
+    assert!(
+        shown.contains(&acs(&app)) && shown.contains(&audience(&app)),
+        "{shown}"
+    );
+    let p = page(
+        browser()
+            .get(app.url("/accounts/saml/acme/login"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 404);
+    assert!(p.body.contains("roster saml set"), "{}", p.body);
+
+    // Okta's manual path needs the certificate: without it, refused.
+    let sso = idp.url("/sso");
+    let entity = idp.entity_id();
+    let out = run_cli(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--sso-url",
+            &sso,
+            "--idp-entity-id",
+            &entity,
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no signing certificate"));
+    let bad = app.dir.path().join("bad.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = run_cli(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--sso-url",
+            &sso,
+            "--idp-entity-id",
+            &entity,
+            "--certificate",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("PEM"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Metadata without a signing certificate is refused too.
+    let stripped = app.dir.path().join("nocert.xml");
+    let md = idp.get(&idp.url("/metadata?style=okta"));
+    let start = md.find("<md:KeyDescriptor").unwrap();
+    let end = md.find("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
+    std::fs::write(&stripped, format!("{}{}", &md[..start], &md[end..])).unwrap();
+    let out = run_cli(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            stripped.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no signing certificate"));
+    assert!(
+        run_cli(&app.db, &["saml", "show", "acme", "--json"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        crate::helpers::cli_json(&app.db, &["saml", "show", "acme"])["idp"],
+        Value::Null,
+        "nothing was configured by the refused attempts"
+    );
+
+    // The manual path with the certificate works, and signs people in.
+    let pem = app.dir.path().join("idp.pem");
+    std::fs::write(&pem, idp.get(&idp.url("/cert"))).unwrap();
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--sso-url",
+            &sso,
+            "--idp-entity-id",
+            &entity,
+            "--certificate",
+            pem.to_str().unwrap(),
+        ],
+    );
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "ivan@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+
+    // Disabled: no sign-in at all.
+    cli_ok(&app.db, &["saml", "disable", "acme"]);
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "judy@example.com", json!({}))),
+    );
+    assert_eq!(p.status, 403);
+    assert!(p.set_cookie.is_none());
+    assert!(users_named(&app, "judy@example.com").is_empty());
+}
+
+#[test]
+fn hostile_acs_input_gets_clear_errors_and_changes_nothing() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let post_form =
+        |pairs: &[(&str, &str)]| page(browser().post(acs(&app)).form(pairs).send().unwrap());
+    let p = post_form(&[("RelayState", "x")]);
+    assert_eq!(p.status, 400);
+    assert!(p.body.contains("no SAMLResponse"));
+    let p = post_form(&[("SAMLResponse", "%%% not base64 %%%")]);
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("not base64"));
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let p = post_form(&[("SAMLResponse", &b64("<not xml"))]);
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("not well-formed"), "{}", p.body);
+    let dtd = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x \"y\">]><samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\">&x;</samlp:Response>";
+    let p = post_form(&[("SAMLResponse", &b64(dtd))]);
+    assert_eq!(p.status, 403);
+    assert!(p.body.contains("DTD"), "{}", p.body);
+    let p = post_form(&[("SAMLResponse", &b64("<a>an element, not a response</a>"))]);
+    assert_eq!(p.status, 403);
+    let p = page(
+        browser()
+            .post(acs(&app))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 400);
+    let huge = "A".repeat(600 * 1024);
+    let p = post_form(&[("SAMLResponse", &huge)]);
+    assert_eq!(p.status, 413);
+    let p = page(
+        browser()
+            .get(app.url("/accounts/saml/no-such-org/login"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 404);
+    assert!(
+        app.get("/Users").expect(200).total() == 0,
+        "nothing was created"
+    );
+}
+
+#[test]
+fn a_login_link_opens_one_bootstrap_admin_session() {
+    let app = TestApp::start();
+    let public = format!("--public-url=http://{}", app.addr);
+    let link = cli_ok(
+        &app.db,
+        &["admin", "login-link", "acme", "--minutes", "5", &public],
+    );
+    assert!(
+        link.starts_with(&app.url("/accounts/login-link/roster_login_")),
+        "{link}"
+    );
+    // Looking at the link (a chat preview, a scanner) does not use it up.
+    let look = page(browser().get(&link).send().unwrap());
+    assert_eq!(look.status, 200);
+    assert!(look.set_cookie.is_none());
+    let p = page(browser().post(&link).send().unwrap());
+    assert_eq!(p.status, 303, "{}", p.body);
+    let (status, who) = session(&app, &p.cookie.unwrap());
+    assert_eq!(status, 200);
+    assert_eq!(who["subject"], "bootstrap administrator");
+    assert_eq!(who["method"], "login-link");
+    assert_eq!(who["user_id"], Value::Null);
+    let again = page(browser().post(&link).send().unwrap());
+    assert_eq!(again.status, 403, "a link works once");
+    assert!(again.set_cookie.is_none());
+    assert!(
+        again.body.contains("roster admin login-link"),
+        "{}",
+        again.body
+    );
+}
