@@ -190,3 +190,99 @@ impl SpEndpoints {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    fn self_signed(bits: u32) -> X509 {
+        let key = PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "idp.test").unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        b.build()
+    }
+
+    /// A fresh self-signed RSA-2048 certificate.
+    pub(crate) fn test_certificate() -> Certificate {
+        Certificate::from_der(self_signed(2048).to_der().unwrap()).unwrap()
+    }
+
+    /// A valid IdP configuration with a fresh certificate.
+    pub(crate) fn test_idp(sso_url: &str, require_signed_assertion: bool) -> IdpConfig {
+        IdpConfig {
+            entity_id: "https://idp.example".into(),
+            sso_url: sso_url.into(),
+            certificates: vec![test_certificate()],
+            require_signed_assertion,
+            allow_idp_initiated: true,
+        }
+    }
+
+    #[test]
+    fn certificates_parse_from_pem_and_base64_and_small_keys_are_refused() {
+        let x = self_signed(2048);
+        let pem = String::from_utf8(x.to_pem().unwrap()).unwrap();
+        let both = format!(
+            "{pem}{}",
+            String::from_utf8(self_signed(2048).to_pem().unwrap()).unwrap()
+        );
+        assert_eq!(Certificate::parse_file(&pem).unwrap().len(), 1);
+        assert_eq!(Certificate::parse_file(&both).unwrap().len(), 2);
+        let b64 = Certificate::parse_file(&pem).unwrap()[0].to_base64();
+        assert_eq!(
+            Certificate::parse_file(&b64).unwrap()[0].der(),
+            x.to_der().unwrap().as_slice()
+        );
+        let e = Certificate::from_der(self_signed(1024).to_der().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("1024-bit"), "{e}");
+        assert!(
+            Certificate::parse_file("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
+                .is_err()
+        );
+        let fp = Certificate::parse_file(&pem).unwrap()[0].fingerprint();
+        assert_eq!(fp.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn a_configuration_needs_a_certificate_an_issuer_and_an_http_url() {
+        let good = test_idp("https://idp.example/sso", false);
+        assert!(good.validate().is_ok());
+        let no_cert = IdpConfig {
+            certificates: vec![],
+            ..good.clone()
+        };
+        assert!(
+            no_cert
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("no signing certificate")
+        );
+        let no_issuer = IdpConfig {
+            entity_id: " ".into(),
+            ..good.clone()
+        };
+        assert!(no_issuer.validate().is_err());
+        let bad_url = IdpConfig {
+            sso_url: "ftp://idp.example/sso".into(),
+            ..good
+        };
+        assert!(bad_url.validate().is_err());
+    }
+}

@@ -168,3 +168,82 @@ pub(crate) fn idp_entity_descriptor(
         xml_escape(sso_url)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::config::tests::test_certificate;
+
+    fn okta(cert: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><md:EntityDescriptor xmlns:md="{NS_METADATA}" entityID="http://www.okta.com/exk1"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="{NS_DSIG}"><ds:X509Data><ds:X509Certificate>
+{cert}
+</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="{BINDING_POST}" Location="https://acme.okta.com/post"/><md:SingleSignOnService Binding="{BINDING_REDIRECT}" Location="https://acme.okta.com/sso/saml"/></md:IDPSSODescriptor></md:EntityDescriptor>"#
+        )
+    }
+
+    #[test]
+    fn reads_entity_id_redirect_url_and_certificate() {
+        let cert = test_certificate();
+        let m = parse_idp_metadata(&okta(&cert.to_base64())).unwrap();
+        assert_eq!(m.entity_id, "http://www.okta.com/exk1");
+        assert_eq!(m.sso_url, "https://acme.okta.com/sso/saml");
+        assert_eq!(m.certificates, vec![cert]);
+    }
+
+    #[test]
+    fn an_entities_descriptor_with_one_idp_and_keys_without_use_are_read() {
+        let cert = test_certificate();
+        let inner = okta(&cert.to_base64())
+            .replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "")
+            .replace(r#" use="signing""#, "");
+        let xml = format!(
+            r#"<md:EntitiesDescriptor xmlns:md="{NS_METADATA}">{inner}</md:EntitiesDescriptor>"#
+        );
+        assert_eq!(parse_idp_metadata(&xml).unwrap().certificates.len(), 1);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_use() {
+        let cert = test_certificate().to_base64();
+        let no_cert = okta(&cert).replace(r#"use="signing""#, r#"use="encryption""#);
+        let e = parse_idp_metadata(&no_cert).unwrap_err().to_string();
+        assert!(e.contains("no signing certificate"), "{e}");
+        let no_redirect = okta(&cert).replace(BINDING_REDIRECT, "urn:other");
+        let e = parse_idp_metadata(&no_redirect).unwrap_err().to_string();
+        assert!(e.contains("HTTP-Redirect"), "{e}");
+        let sp = sp_metadata(&SpEndpoints::for_org("https://r.example", "o"), true);
+        let e = parse_idp_metadata(&sp).unwrap_err().to_string();
+        assert!(e.contains("no identity provider"), "{e}");
+        let dtd = format!(
+            "<!DOCTYPE x [<!ENTITY a \"b\">]>{}",
+            okta(&cert).replace(r#"<?xml version="1.0" encoding="UTF-8"?>"#, "")
+        );
+        assert!(parse_idp_metadata(&dtd).is_err());
+        let bad_cert = okta("bm90IGEgY2VydGlmaWNhdGU=");
+        assert!(
+            parse_idp_metadata(&bad_cert)
+                .unwrap_err()
+                .to_string()
+                .contains("X.509")
+        );
+        let bad_url = okta(&cert).replace("https://acme.okta.com/sso/saml", "javascript:alert(1)");
+        assert!(parse_idp_metadata(&bad_url).is_err());
+        assert!(parse_idp_metadata("<unclosed").is_err());
+    }
+
+    #[test]
+    fn sp_metadata_escapes_and_round_trips_through_a_parser() {
+        let sp = SpEndpoints::for_org("https://r.example/a&b", "o\"1");
+        let xml = sp_metadata(&sp, false);
+        let doc = Document::parse(&xml).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.attribute("entityID"), Some(sp.entity_id.as_str()));
+        let acs = root
+            .descendants()
+            .find(|n| n.tag_name().name() == "AssertionConsumerService")
+            .unwrap();
+        assert_eq!(acs.attribute("Location"), Some(sp.acs_url.as_str()));
+        assert_eq!(acs.attribute("Binding"), Some(BINDING_POST));
+    }
+}

@@ -54,3 +54,48 @@ pub fn authn_request(
         redirect_url: url.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::saml::config::tests::test_idp;
+
+    #[test]
+    fn requests_have_fresh_ids_and_carry_the_acs_and_entity_id() {
+        let a = new_request_id();
+        assert_eq!(a.len(), 33);
+        assert!(a.starts_with('_'));
+        assert_ne!(a, new_request_id());
+        let sp = SpEndpoints::for_org("https://r.example", "org1");
+        let idp = test_idp("https://idp.example/sso?tenant=1", false);
+        let out = authn_request(&sp, &idp, "", Utc::now()).unwrap();
+        let url = url::Url::parse(&out.redirect_url).unwrap();
+        assert_eq!(
+            url.query_pairs().find(|(k, _)| k == "tenant").unwrap().1,
+            "1"
+        );
+        let encoded = url
+            .query_pairs()
+            .find(|(k, _)| k == "SAMLRequest")
+            .unwrap()
+            .1
+            .to_string();
+        let deflated =
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).unwrap();
+        let mut xml = String::new();
+        flate2::read::DeflateDecoder::new(deflated.as_slice())
+            .read_to_string(&mut xml)
+            .unwrap();
+        assert!(xml.contains(&format!("ID=\"{}\"", out.id)), "{xml}");
+        assert!(
+            xml.contains(&sp.acs_url) && xml.contains(&sp.entity_id),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("Destination=\"https://idp.example/sso?tenant=1\""),
+            "{xml}"
+        );
+    }
+}

@@ -183,6 +183,7 @@ pub fn summarize_unverified(xml: &str) -> UnverifiedSummary {
 }
 
 /// The shape a response must have, read before any signature is checked.
+#[derive(Debug)]
 struct Shape {
     assertion_id: String,
     response_signed: bool,
@@ -514,4 +515,169 @@ pub fn verify(xml: &str, idp: &IdpConfig, sp: &SpEndpoints) -> SamlResult<Verifi
         response_signed: shape.response_signed,
         assertion_signed: shape.assertion_signed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The checks that come before any signature is verified; the
+    //! signatures themselves are tested against a real IdP
+    //! (tests/api/saml.rs).
+    use super::*;
+    use crate::saml::config::tests::test_idp;
+
+    const SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+    const DIGEST256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+    fn idp(require_signed_assertion: bool) -> IdpConfig {
+        test_idp("https://idp.example/sso", require_signed_assertion)
+    }
+
+    fn signature(reference: &str, method: &str, digest: &str) -> String {
+        format!(
+            r##"<ds:Signature><ds:SignedInfo><ds:SignatureMethod Algorithm="{method}"/><ds:Reference URI="#{reference}"><ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>"##
+        )
+    }
+
+    /// A response; `response_sig` and `assertion_sig` go where a
+    /// signature sits, `extra` after the assertion.
+    fn response(response_sig: &str, assertion_sig: &str, extra: &str) -> String {
+        format!(
+            r#"<samlp:Response xmlns:samlp="{NS_PROTOCOL}" xmlns:saml="{NS_ASSERTION}" xmlns:ds="{NS_DSIG}" ID="_r1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" Destination="https://sp/acs" InResponseTo="_req"><saml:Issuer>https://idp.example</saml:Issuer>{response_sig}<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status><saml:Assertion ID="_a1" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>https://idp.example</saml:Issuer>{assertion_sig}<saml:Subject><saml:NameID>alice@example.com</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData InResponseTo="_req" Recipient="https://sp/acs" NotOnOrAfter="2026-01-01T00:05:00Z"/></saml:SubjectConfirmation></saml:Subject></saml:Assertion>{extra}</samlp:Response>"#
+        )
+    }
+
+    fn refused(xml: &str, require_signed_assertion: bool) -> &'static str {
+        match shape(xml, &idp(require_signed_assertion)) {
+            Ok(_) => "accepted",
+            Err(e) => e.check(),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_response_passes_the_shape_check() {
+        let xml = response(
+            &signature("_r1", SHA256, DIGEST256),
+            &signature("_a1", SHA256, DIGEST256),
+            "",
+        );
+        let s = shape(&xml, &idp(true)).unwrap();
+        assert!(s.response_signed && s.assertion_signed);
+        assert_eq!(s.assertion_id, "_a1");
+        assert_eq!(s.in_response_to.as_deref(), Some("_req"));
+    }
+
+    #[test]
+    fn wrapping_shapes_are_refused() {
+        let good = signature("_a1", SHA256, DIGEST256);
+        // A second assertion, signed or not.
+        let second = r#"<saml:Assertion ID="_a2" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>x</saml:Issuer></saml:Assertion>"#;
+        assert_eq!(refused(&response("", &good, second), false), "wrapping");
+        // A signature somewhere else (inside Extensions, say).
+        let elsewhere = format!(
+            "<samlp:Extensions>{}</samlp:Extensions>",
+            signature("_r1", SHA256, DIGEST256)
+        );
+        assert_eq!(refused(&response("", &good, &elsewhere), false), "wrapping");
+        // A signature on the assertion that references another element.
+        assert_eq!(
+            refused(
+                &response("", &signature("_r1", SHA256, DIGEST256), ""),
+                false
+            ),
+            "wrapping"
+        );
+        // Two references in one signature.
+        let two = signature("_a1", SHA256, DIGEST256).replace(
+            "</ds:SignedInfo>",
+            r##"<ds:Reference URI="#_x"><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/></ds:Reference></ds:SignedInfo>"##,
+        );
+        assert_eq!(refused(&response("", &two, ""), false), "wrapping");
+        // The assertion nested deeper than the response's child.
+        let xml = response("", &good, "")
+            .replace("<saml:Assertion ", "<samlp:Extensions><saml:Assertion ")
+            .replace("</saml:Assertion>", "</saml:Assertion></samlp:Extensions>");
+        assert_eq!(refused(&xml, false), "wrapping");
+    }
+
+    #[test]
+    fn weak_algorithms_missing_signatures_and_other_shapes_are_refused() {
+        let sha1 = signature(
+            "_a1",
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            DIGEST256,
+        );
+        assert_eq!(refused(&response("", &sha1, ""), false), "algorithm");
+        let sha1_digest = signature("_a1", SHA256, "http://www.w3.org/2000/09/xmldsig#sha1");
+        assert_eq!(refused(&response("", &sha1_digest, ""), false), "algorithm");
+        assert_eq!(refused(&response("", "", ""), false), "unsigned");
+        let only_response = signature("_r1", SHA256, DIGEST256);
+        assert_eq!(
+            refused(&response(&only_response, "", ""), false),
+            "accepted"
+        );
+        assert_eq!(refused(&response(&only_response, "", ""), true), "unsigned");
+        let no_destination =
+            response(&only_response, "", "").replace(r#" Destination="https://sp/acs""#, "");
+        assert_eq!(refused(&no_destination, false), "destination");
+        let good = signature("_a1", SHA256, DIGEST256);
+        let encrypted = r#"<saml:EncryptedAssertion/>"#;
+        assert_eq!(refused(&response("", &good, encrypted), false), "encrypted");
+        let failed = response("", &good, "").replace(
+            "status:Success\"/>",
+            "status:Responder\"/><samlp:StatusMessage>user locked</samlp:StatusMessage>",
+        );
+        let e = shape(&failed, &idp(false)).unwrap_err();
+        assert_eq!(e.check(), "status");
+        assert!(e.to_string().contains("user locked"));
+        let other_request = response("", &good, "").replace(
+            r#"InResponseTo="_req" Recipient"#,
+            r#"InResponseTo="_other" Recipient"#,
+        );
+        assert_eq!(refused(&other_request, false), "in_response_to");
+        assert_eq!(
+            refused(
+                "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",
+                false
+            ),
+            "malformed"
+        );
+        assert_eq!(
+            refused("<!DOCTYPE r [<!ENTITY x \"y\">]><r>&x;</r>", false),
+            "malformed"
+        );
+    }
+
+    #[test]
+    fn decode_takes_base64_with_line_breaks_and_refuses_the_rest() {
+        let xml = "<samlp:Response/>";
+        let wrapped: String = STANDARD
+            .encode(xml)
+            .as_bytes()
+            .chunks(4)
+            .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+            .collect();
+        assert_eq!(decode(&wrapped).unwrap(), xml);
+        assert_eq!(decode("***").unwrap_err().check(), "malformed");
+        assert_eq!(
+            decode(&STANDARD.encode([0xff, 0xfe])).unwrap_err().check(),
+            "malformed"
+        );
+        assert_eq!(
+            decode(&"A".repeat(MAX_RESPONSE_BYTES + 4))
+                .unwrap_err()
+                .check(),
+            "malformed"
+        );
+    }
+
+    #[test]
+    fn the_unverified_summary_reads_what_the_document_claims() {
+        let s = summarize_unverified(&response("", "", ""));
+        assert_eq!(s.issuer.as_deref(), Some("https://idp.example"));
+        assert_eq!(s.name_id.as_deref(), Some("alice@example.com"));
+        assert_eq!(
+            summarize_unverified("garbage"),
+            UnverifiedSummary::default()
+        );
+    }
 }
