@@ -1,6 +1,10 @@
-//! The admin API (`/api/v1/orgs/{org}/...`). Until console sessions land
-//! (the SAML work), it authenticates with one of the org's SCIM tokens and
-//! acts as the org's administrator; cluster tokens are refused.
+//! The admin API (`/api/v1/orgs/{org}/...`). Callers are the org's
+//! administrator (one of its SCIM tokens, or the bootstrap administrator's
+//! browser session) or a signed-in user acting on their own account (their
+//! SSH keys, as the console will let them). Cluster tokens are refused.
+//! Cookie-authenticated writes are PUTs, which browsers never send
+//! cross-site without a CORS preflight Roster does not grant, and the
+//! cookie is `SameSite=Lax`.
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -12,22 +16,111 @@ use super::AppState;
 use super::error::ScimErrorResponse;
 use super::scim::{ScimPath, principal};
 use crate::directory::model::Principal;
+use crate::directory::resources::ResourceView;
 use crate::scim::schema::{COREWEAVE_USER_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
 use crate::scim::{ScimError, patch};
 
 use super::json_reply;
 
-async fn admin(s: &AppState, org: &str, headers: &HeaderMap) -> Result<Principal, Response> {
+/// Who is calling the admin API.
+pub(super) enum Caller {
+    /// The org's administrator.
+    Admin(Principal),
+    /// A signed-in user, who may act on their own account only.
+    Member { admin: Principal, user_id: String },
+}
+
+fn denied(status: u16, detail: String) -> Response {
+    ScimErrorResponse(ScimError::new(status, None, detail)).into_response()
+}
+
+/// The caller, from a bearer token or else from a session cookie.
+pub(super) async fn caller(
+    s: &AppState,
+    org: &str,
+    headers: &HeaderMap,
+) -> Result<Caller, Response> {
+    if headers.get(header::AUTHORIZATION).is_none()
+        && let Some(secret) = super::sign_in::session_secret(headers)
+    {
+        let (o, session) = match s.directory.session(secret).await {
+            Ok(Some(live)) => live,
+            Ok(None) => {
+                return Err(denied(
+                    401,
+                    format!(
+                        "the session has expired or ended; sign in again at /accounts/saml/{org}/login"
+                    ),
+                ));
+            }
+            Err(e) => return Err(ScimErrorResponse::from(e).into_response()),
+        };
+        if o.id != org && !o.name.eq_ignore_ascii_case(org) {
+            return Err(denied(
+                403,
+                format!(
+                    "this session belongs to the organization \"{}\", not \"{org}\"",
+                    o.name
+                ),
+            ));
+        }
+        let admin = Principal::admin(o);
+        return Ok(match session.user_id {
+            None => Caller::Admin(admin),
+            Some(user_id) => Caller::Member { admin, user_id },
+        });
+    }
     let p = principal(s, org, headers).await?;
     if p.cluster_id.is_some() {
-        return Err(ScimErrorResponse(ScimError::new(
+        return Err(denied(
             403,
-            None,
-            "a cluster token cannot use the admin API",
-        ))
-        .into_response());
+            "a cluster token cannot use the admin API".into(),
+        ));
     }
-    Ok(Principal::admin(p.org))
+    Ok(Caller::Admin(Principal::admin(p.org)))
+}
+
+/// The org's administrator, or a refusal.
+pub(super) async fn admin(
+    s: &AppState,
+    org: &str,
+    headers: &HeaderMap,
+) -> Result<Principal, Response> {
+    match caller(s, org, headers).await? {
+        Caller::Admin(p) => Ok(p),
+        Caller::Member { .. } => Err(denied(
+            403,
+            "only the organization's administrators may do this; sign in with `roster admin login-link` or use a SCIM token".into(),
+        )),
+    }
+}
+
+/// The principal that may act on `user`: an administrator on anyone, a
+/// member on themselves.
+async fn acting_on(
+    s: &AppState,
+    org: &str,
+    user: &str,
+    headers: &HeaderMap,
+) -> Result<(Principal, ResourceView), Response> {
+    let (p, own) = match caller(s, org, headers).await? {
+        Caller::Admin(p) => (p, None),
+        Caller::Member { admin, user_id } => (admin, Some(user_id)),
+    };
+    let v = s
+        .directory
+        .find(&p, ResourceType::User, user)
+        .await
+        .map_err(|e| ScimErrorResponse::from(e).into_response())?;
+    if let Some(own) = own
+        && own != v.stored.id
+    {
+        return Err(denied(
+            403,
+            "a signed-in user may change only their own SSH keys".into(),
+        ));
+    }
+    Ok((p, v))
 }
 
 fn keys_of(body: &Value) -> Value {
@@ -43,16 +136,12 @@ pub async fn get_ssh_keys(
     ScimPath((org, user)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match admin(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match s.directory.find(&p, ResourceType::User, &user).await {
-        Ok(v) => json_reply(
+    match acting_on(&s, &org, &user, &headers).await {
+        Ok((_, v)) => json_reply(
             StatusCode::OK,
             json!({"user": v.stored.id, "keys": keys_of(&v.render(""))}),
         ),
-        Err(e) => ScimErrorResponse::from(e).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -66,8 +155,8 @@ pub async fn put_ssh_keys(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let p = match admin(&s, &org, &headers).await {
-        Ok(p) => p,
+    let (p, v) = match acting_on(&s, &org, &user, &headers).await {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let result: Result<Response, ScimErrorResponse> = async {
@@ -103,7 +192,6 @@ pub async fn put_ssh_keys(
                 .map(str::to_string)
                 .collect()
         };
-        let v = s.directory.find(&p, ResourceType::User, &user).await?;
         let ops = patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
             {"op": "replace", "path": format!("{COREWEAVE_USER_SCHEMA}:sunkSshKeys"), "value": keys}
         ]}))?;

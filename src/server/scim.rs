@@ -735,7 +735,7 @@ pub async fn scim_log_api(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let p = match principal(&s, &org, &headers).await {
+    let p = match super::admin_api::admin(&s, &org, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -111,6 +111,11 @@ fn session_cookie(s: &AppState, secret: &str, max_age: u64) -> String {
     format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
+/// The session secret a request's cookie carries.
+pub(super) fn session_secret(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
@@ -437,7 +442,7 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
-    let live = match cookie_value(&headers, SESSION_COOKIE) {
+    let live = match session_secret(&headers) {
         Some(secret) => s.directory.session(secret).await,
         None => Ok(None),
     };
@@ -483,7 +488,7 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(secret) = cookie_value(&headers, SESSION_COOKIE)
+    if let Some(secret) = session_secret(&headers)
         && let Err(e) = s.directory.end_session(secret).await
     {
         return directory_error_page(&e);

@@ -823,3 +823,140 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
         again.body
     );
 }
+
+#[test]
+fn sessions_reach_the_admin_api_as_far_as_they_may() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let other = app.create_user("other@example.com").id();
+    let p = post_acs(&app, &idp.respond(spec(&app, "kim@example.com", json!({}))));
+    let member = p.cookie.unwrap();
+    let me = session(&app, &member).1["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let api = |path: &str| app.url(&format!("/api/v1/orgs/acme{path}"));
+
+    // A member reads and replaces their own keys, nobody else's.
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl kim";
+    let r = browser()
+        .put(api(&format!("/users/{me}/ssh-keys")))
+        .header("cookie", &member)
+        .body(key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r: Value = browser()
+        .get(api(&format!("/users/{me}/ssh-keys")))
+        .header("cookie", &member)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r["keys"][0], key);
+    let r = browser()
+        .put(api(&format!("/users/{other}/ssh-keys")))
+        .header("cookie", &member)
+        .body(key)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        app.get(&format!("/Users/{other}"))
+            .expect(200)
+            .body
+            .to_string()
+            .find("AAAAC3")
+            .is_none()
+    );
+    // ... and not the provisioning log.
+    let r = browser()
+        .get(api("/scim-log"))
+        .header("cookie", &member)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+
+    // The bootstrap administrator reads the log and anyone's keys.
+    let link = cli_ok(
+        &app.db,
+        &[
+            "admin",
+            "login-link",
+            "acme",
+            &format!("--public-url=http://{}", app.addr),
+        ],
+    );
+    let admin = page(browser().post(&link).send().unwrap()).cookie.unwrap();
+    let r = browser()
+        .get(api("/scim-log"))
+        .header("cookie", &admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = browser()
+        .get(api(&format!("/users/{other}/ssh-keys")))
+        .header("cookie", &admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // A session is for its own org only, and ends with logout.
+    cli_ok(&app.db, &["org", "create", "globex"]);
+    let r = browser()
+        .get(app.url("/api/v1/orgs/globex/scim-log"))
+        .header("cookie", &admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    browser()
+        .post(app.url("/accounts/logout"))
+        .header("cookie", &admin)
+        .send()
+        .unwrap();
+    let r = browser()
+        .get(api("/scim-log"))
+        .header("cookie", &admin)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[test]
+fn over_https_the_cookie_is_secure_and_sessions_expire() {
+    let idp = Idp::start();
+    let app = TestApp::start_with(&[
+        "--public-url",
+        "https://roster.test",
+        "--session-lifetime",
+        "2s",
+    ]);
+    let file = app.dir.path().join("okta.xml");
+    std::fs::write(&file, idp.get(&idp.url("/metadata?style=okta"))).unwrap();
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    // The IdP posts to the public https URL; the proxy forwards it here.
+    let base = format!("https://roster.test/accounts/saml/{}", app.org_id);
+    let response = idp.respond(json!({
+        "name_id": "lee@example.com", "email": "lee@example.com",
+        "destination": format!("{base}/acs"), "audience": format!("{base}/metadata"),
+    }));
+    let p = post_acs(&app, &response);
+    assert_eq!(p.status, 303, "{}", p.body);
+    let set_cookie = p.set_cookie.unwrap();
+    assert!(set_cookie.contains("; Secure"), "{set_cookie}");
+    assert!(set_cookie.contains("Max-Age=2"), "{set_cookie}");
+    let cookie = p.cookie.unwrap();
+    assert_eq!(session(&app, &cookie).0, 200);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(session(&app, &cookie).0, 401, "expired");
+}
