@@ -172,6 +172,21 @@ fn saml_app(idp: &Idp, style: &str) -> TestApp {
     app
 }
 
+/// `roster saml set acme --metadata-file` with the IdP's metadata of
+/// `style`, and `extra` arguments; what the command printed.
+fn set_from_metadata_file(app: &TestApp, idp: &Idp, style: &str, extra: &[&str]) -> String {
+    let file = app.dir.path().join(format!("{style}.xml"));
+    std::fs::write(
+        &file,
+        idp.get(&idp.url(&format!("/metadata?style={style}"))),
+    )
+    .unwrap();
+    let path = file.to_str().unwrap().to_string();
+    let mut args = vec!["saml", "set", "acme", "--metadata-file", &path];
+    args.extend_from_slice(extra);
+    cli_ok(&app.db, &args)
+}
+
 fn acs(app: &TestApp) -> String {
     app.url(&format!("/accounts/saml/{}/acs", app.org_id))
 }
@@ -331,19 +346,7 @@ fn idp_initiated_sign_in_matches_a_scim_user_and_can_be_turned_off() {
     let idp = Idp::start();
     // Entra's metadata, from a file this time.
     let app = TestApp::start();
-    let file = app.dir.path().join("entra.xml");
-    std::fs::write(&file, idp.get(&idp.url("/metadata?style=entra"))).unwrap();
-    let out = cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-file",
-            file.to_str().unwrap(),
-            "--json",
-        ],
-    );
+    let out = set_from_metadata_file(&app, &idp, "entra", &["--json"]);
     let shown: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(shown["idp"]["idp_entity_id"], idp.entity_id());
     assert_eq!(shown["idp"]["sso_url"], idp.url("/sso"));
@@ -366,18 +369,7 @@ fn idp_initiated_sign_in_matches_a_scim_user_and_can_be_turned_off() {
     );
     assert_eq!(users_named(&app, "bob@example.com").len(), 1);
 
-    cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-file",
-            file.to_str().unwrap(),
-            "--allow-idp-initiated",
-            "off",
-        ],
-    );
+    set_from_metadata_file(&app, &idp, "entra", &["--allow-idp-initiated", "off"]);
     let p = post_acs(&app, &idp.respond(spec(&app, "bob@example.com", json!({}))));
     assert_eq!(p.status, 403);
     assert!(p.cookie.is_none() && p.set_cookie.is_none());
@@ -483,19 +475,7 @@ fn every_attack_is_refused_and_leaves_no_session() {
     assert!(replay.set_cookie.is_none());
 
     // With signed assertions required, a response signed only at the top is refused.
-    let file = app.dir.path().join("okta.xml");
-    std::fs::write(&file, idp.get(&idp.url("/metadata?style=okta"))).unwrap();
-    cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-file",
-            file.to_str().unwrap(),
-            "--require-signed-assertion",
-        ],
-    );
+    set_from_metadata_file(&app, &idp, "okta", &["--require-signed-assertion"]);
     let p = post_acs(
         &app,
         &idp.respond(spec(
@@ -932,18 +912,7 @@ fn over_https_the_cookie_is_secure_and_sessions_expire() {
         "--session-lifetime",
         "2s",
     ]);
-    let file = app.dir.path().join("okta.xml");
-    std::fs::write(&file, idp.get(&idp.url("/metadata?style=okta"))).unwrap();
-    cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-file",
-            file.to_str().unwrap(),
-        ],
-    );
+    set_from_metadata_file(&app, &idp, "okta", &[]);
     // The IdP posts to the public https URL; the proxy forwards it here.
     let base = format!("https://roster.test/accounts/saml/{}", app.org_id);
     let response = idp.respond(json!({
