@@ -86,13 +86,19 @@ fn directory_error_page(e: &DirectoryError) -> Response {
     };
     if status == StatusCode::SERVICE_UNAVAILABLE {
         tracing::error!(error = %e, "sign-in failed on the directory");
-        return page(
-            status,
-            "Try again",
-            "<p>Roster could not complete this right now; try again in a moment.</p>",
-        );
+        return unavailable();
     }
     refusal_page(status, &e.to_string(), "")
+}
+
+/// A failure of Roster's own, not the caller's: 503, nothing said that
+/// could help an attacker.
+fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again",
+        "<p>Roster could not complete this right now; try again in a moment.</p>",
+    )
 }
 
 fn sp_endpoints(s: &AppState, org_id: &str) -> SpEndpoints {
@@ -217,7 +223,13 @@ async fn start(
         chrono::Utc::now(),
     ) {
         Ok(r) => r,
-        Err(e) => return refusal_page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string(), ""),
+        Err(e) => {
+            return refusal_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &e.to_string(),
+                "An administrator should run <code>roster saml set</code> again.",
+            );
+        }
     };
     if let Err(e) = s
         .directory
@@ -336,9 +348,20 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         Ok(x) => x,
         Err(e) => return refuse(e, None),
     };
-    let verified = match response::verify(&xml, &settings.idp, &sp) {
-        Ok(v) => v,
-        Err(e) => return refuse(e, Some(&xml)),
+    // Signature checking is CPU work in C (about a millisecond): off the
+    // async workers.
+    let checked = {
+        let (xml, idp, sp) = (xml.clone(), settings.idp.clone(), sp.clone());
+        tokio::task::spawn_blocking(move || response::verify(&xml, &idp, &sp)).await
+    };
+    let verified = match checked {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return refuse(e, Some(&xml)),
+        Err(e) => {
+            count("error");
+            tracing::error!(error = %e, "SAML verification task failed");
+            return unavailable();
+        }
     };
     let shown = verified.clone();
     let signed_in = match s

@@ -929,3 +929,39 @@ fn over_https_the_cookie_is_secure_and_sessions_expire() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(session(&app, &cookie).0, 401, "expired");
 }
+
+#[test]
+fn concurrent_sign_ins_each_succeed_and_a_replay_race_has_one_winner() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let responses: Vec<String> = (0..24)
+        .map(|i| idp.respond(spec(&app, &format!("user{i}@example.com"), json!({}))))
+        .collect();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = responses
+            .iter()
+            .map(|r| scope.spawn(|| post_acs(&app, r).status))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+    assert_eq!(app.get("/Users").expect(200).total(), 24);
+
+    // The same response posted 16 times at once: one session, 15 refusals.
+    let one = idp.respond(spec(&app, "race@example.com", json!({})));
+    let pages: Vec<Page> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| post_acs(&app, &one)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(pages.iter().filter(|p| p.status == 303).count(), 1);
+    assert_eq!(
+        pages
+            .iter()
+            .filter(|p| p.status == 403 && p.set_cookie.is_none())
+            .count(),
+        15
+    );
+    assert_eq!(users_named(&app, "race@example.com").len(), 1);
+}
