@@ -7,7 +7,8 @@
 //! also a ratio to what the disk allows on this machine.
 //!
 //! Run: `cargo bench --bench load` (set ROSTER_BENCH_SMALL=1 for a quick
-//! run with 4,000 and 10,000 users).
+//! run with 4,000 and 10,000 users; ROSTER_BENCH_ONLY=agent or =saml for
+//! the agent's or SAML sign-in's figures alone).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
@@ -291,6 +292,9 @@ impl Drop for Server {
 
 #[path = "../tests/replay/runner.rs"]
 mod runner;
+
+#[path = "load/saml.rs"]
+mod saml;
 
 const REPLAY_RUNS: usize = 20;
 
@@ -872,6 +876,12 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("saml") {
+        let work = tempfile::tempdir().unwrap();
+        let report = saml::saml_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+        return;
+    }
     if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("agent") {
         let work = tempfile::tempdir().unwrap();
         let report = agent_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
