@@ -86,6 +86,9 @@ enum Command {
     /// Administrator access.
     #[command(subcommand)]
     Admin(saml_commands::AdminCommand),
+    /// Browser sessions: list them, end one or all.
+    #[command(subcommand)]
+    Session(saml_commands::SessionCommand),
     /// Show an org's provisioning log: every SCIM request, newest first.
     ScimLog {
         /// Organization id or name.
@@ -510,6 +513,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             let dir = open_directory(&g.database)?;
             saml_commands::saml(&dir, &public_url(g, None), g.json, cmd).await
         }
+        Command::Session(cmd) => {
+            let dir = open_directory(&g.database)?;
+            saml_commands::session(&dir, g.json, cmd).await
+        }
         Command::Admin(cmd) => {
             let dir = open_directory(&g.database)?;
             saml_commands::admin(&dir, &public_url(g, None), g.json, cmd).await
@@ -629,7 +636,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     }
                 }
                 OrgCommand::Show { org } => {
-                    let o = dir.org(org).await.map_err(err)?;
+                    let (o, saml) = dir.saml_settings(org).await.map_err(err)?;
                     let (users, groups, seq) = dir.org_counts(&o.id).await.map_err(err)?;
                     if g.json {
                         let mut v = org_json(&o, &base);
@@ -637,6 +644,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                             m.insert("users".into(), json!(users));
                             m.insert("groups".into(), json!(groups));
                             m.insert("change_seq".into(), json!(seq));
+                            m.insert(
+                                "saml_idp_entity_id".into(),
+                                json!(saml.as_ref().map(|c| c.idp.entity_id.clone())),
+                            );
                         }
                         print_json(v);
                     } else {
@@ -648,6 +659,13 @@ async fn run(cli: Cli) -> Result<(), String> {
                         println!("AUP:            {}", on_off(o.settings.aup));
                         println!("SUP:            {}", on_off(o.settings.sup));
                         println!("JIT accounts:   {}", on_off(o.settings.jit));
+                        match &saml {
+                            Some(c) => println!("SAML SSO:       on, IdP {}", c.idp.entity_id),
+                            None => println!(
+                                "SAML SSO:       not configured (roster saml show {})",
+                                o.name
+                            ),
+                        }
                         println!(
                             "legacy groups:  {}",
                             if o.settings.legacy_groups {

@@ -317,6 +317,40 @@ impl Directory {
             .await
     }
 
+    /// An org's live sessions, newest first.
+    pub async fn list_sessions(&self, org: &str) -> DirectoryResult<(Org, Vec<Session>)> {
+        let org = org.to_string();
+        self.read(move |tx| {
+            let o = find_org(tx, &org)?;
+            let live = tx
+                .sessions(&o.id)?
+                .into_iter()
+                .filter(|s| unexpired(&s.expires))
+                .collect();
+            Ok((o, live))
+        })
+        .await
+    }
+
+    /// Ends one session of an org (by its id) or, with `None`, all of them.
+    pub async fn end_sessions(&self, org: &str, id: Option<String>) -> DirectoryResult<u64> {
+        let org = org.to_string();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let n = tx.end_sessions(&o.id, id.as_deref(), &now())?;
+            if n == 0
+                && let Some(id) = id
+            {
+                return Err(DirectoryError::NotFound(format!(
+                    "no live session \"{id}\" in \"{}\"; `roster session list {}` shows them",
+                    o.name, o.name
+                )));
+            }
+            Ok(n)
+        })
+        .await
+    }
+
     /// A one-time login link for the org's bootstrap administrator, valid
     /// for `lifetime`: the way in before SAML is configured.
     pub async fn create_login_link(

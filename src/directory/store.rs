@@ -110,6 +110,8 @@ pub trait ReadTx {
     fn saml_settings(&mut self, org_id: &str) -> StoreResult<Option<SamlSettings>>;
     /// A session by the hash of its secret, unless it was ended.
     fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>>;
+    /// An org's sessions that were not ended, newest first.
+    fn sessions(&mut self, org_id: &str) -> StoreResult<Vec<Session>>;
 }
 
 /// What a write may do, besides reading.
@@ -175,6 +177,9 @@ pub trait WriteTx: ReadTx {
     fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()>;
     /// Ends a session; false when there was none to end.
     fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool>;
+    /// Ends one session of an org by its public id, or all of them;
+    /// returns how many were ended.
+    fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64>;
     fn insert_login_link(
         &mut self,
         hash: &[u8],

@@ -984,6 +984,10 @@ impl ReadTx for SqliteTx<'_> {
     fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>> {
         sign_in::session(self.conn, hash)
     }
+
+    fn sessions(&mut self, org_id: &str) -> StoreResult<Vec<Session>> {
+        sign_in::sessions(self.conn, org_id)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -1299,6 +1303,10 @@ impl WriteTx for SqliteTx<'_> {
 
     fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool> {
         sign_in::end_session(self.conn, hash, at)
+    }
+
+    fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64> {
+        sign_in::end_sessions(self.conn, org_id, id, at)
     }
 
     fn insert_login_link(

@@ -195,25 +195,47 @@ pub(super) fn remember_assertion(
 
 const SESSION_COLUMNS: &str = "id, org_id, user_id, subject, method, created, expires";
 
+fn session_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        org_id: r.get(1)?,
+        user_id: r.get(2)?,
+        subject: r.get(3)?,
+        method: r.get(4)?,
+        created: r.get(5)?,
+        expires: r.get(6)?,
+    })
+}
+
 pub(super) fn session(conn: &Connection, hash: &[u8]) -> StoreResult<Option<Session>> {
     conn.prepare_cached(&format!(
         "SELECT {SESSION_COLUMNS} FROM sessions WHERE hash = ?1 AND ended IS NULL"
     ))
-    .and_then(|mut st| {
-        st.query_row(params![hash], |r| {
-            Ok(Session {
-                id: r.get(0)?,
-                org_id: r.get(1)?,
-                user_id: r.get(2)?,
-                subject: r.get(3)?,
-                method: r.get(4)?,
-                created: r.get(5)?,
-                expires: r.get(6)?,
-            })
-        })
-        .optional()
-    })
+    .and_then(|mut st| st.query_row(params![hash], session_from_row).optional())
     .map_err(backend)
+}
+
+pub(super) fn sessions(conn: &Connection, org_id: &str) -> StoreResult<Vec<Session>> {
+    conn.prepare_cached(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE org_id = ?1 AND ended IS NULL ORDER BY created DESC"
+    ))
+    .and_then(|mut st| st.query_map(params![org_id], session_from_row)?.collect())
+    .map_err(backend)
+}
+
+pub(super) fn end_sessions(
+    conn: &Connection,
+    org_id: &str,
+    id: Option<&str>,
+    at: &str,
+) -> StoreResult<u64> {
+    let n = conn
+        .execute(
+            "UPDATE sessions SET ended = ?3 WHERE org_id = ?1 AND ended IS NULL AND (?2 IS NULL OR id = ?2)",
+            params![org_id, id, at],
+        )
+        .map_err(backend)?;
+    Ok(n as u64)
 }
 
 pub(super) fn insert_session(conn: &Connection, hash: &[u8], s: &Session) -> StoreResult<()> {

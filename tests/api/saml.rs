@@ -805,6 +805,43 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
 }
 
 #[test]
+fn operators_list_and_end_sessions() {
+    let app = TestApp::start();
+    let public = format!("--public-url=http://{}", app.addr);
+    let open = || {
+        let link = cli_ok(&app.db, &["admin", "login-link", "acme", &public]);
+        page(browser().post(&link).send().unwrap()).cookie.unwrap()
+    };
+    let (a, b, c) = (open(), open(), open());
+    let listed = crate::helpers::cli_json(&app.db, &["session", "list", "acme"]);
+    let ids: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        listed.to_string().find("roster_session_").is_none(),
+        "no secrets listed"
+    );
+    // The newest first: that is c's.
+    let ended = crate::helpers::cli_json(&app.db, &["session", "end", "acme", &ids[0]]);
+    assert_eq!(ended["ended"], 1);
+    assert_eq!(session(&app, &c).0, 401);
+    assert_eq!(session(&app, &a).0, 200);
+    let out = run_cli(&app.db, &["session", "end", "acme", &ids[0]]);
+    assert!(!out.status.success(), "already ended");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("roster session list"));
+    assert_eq!(
+        crate::helpers::cli_json(&app.db, &["session", "end", "acme", "--all"])["ended"],
+        2
+    );
+    assert_eq!(session(&app, &a).0, 401);
+    assert_eq!(session(&app, &b).0, 401);
+}
+
+#[test]
 fn sessions_reach_the_admin_api_as_far_as_they_may() {
     let idp = Idp::start();
     let app = saml_app(&idp, "okta");
