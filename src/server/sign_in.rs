@@ -55,6 +55,15 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "no-store"),
+            // Nothing to load, nothing to frame (a framed login-link
+            // button could be clickjacked), forms only to Roster, and no
+            // URL with a secret in it sent onwards.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            ),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
         ],
         html,
     )

@@ -784,7 +784,14 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
         "{link}"
     );
     // Looking at the link (a chat preview, a scanner) does not use it up.
-    let look = page(browser().get(&link).send().unwrap());
+    let r = browser().get(&link).send().unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let look = page(r);
     assert_eq!(look.status, 200);
     assert!(look.set_cookie.is_none());
     let p = page(browser().post(&link).send().unwrap());
