@@ -1,8 +1,9 @@
 //! Roster: an identity pipeline for Slurm clusters.
 //!
-//! Layers, each knowing only those before it: [`scim`] (the protocol),
-//! [`directory`] (the domain and the storage interface), [`store`] (SQLite),
-//! [`server`] (HTTP).
+//! Layers, each knowing only those before it: [`scim`] and [`saml`] (the
+//! protocols, pure), [`directory`] (the domain and the storage interface),
+//! [`store`] (SQLite), [`server`] (HTTP); [`agent`] knows the server's API
+//! only.
 
 pub mod agent;
 pub mod directory;
