@@ -459,6 +459,23 @@ fn every_attack_is_refused_and_leaves_no_session() {
         "no account from a refused response"
     );
 
+    // Either signature alone is enough (Entra signs only the assertion by
+    // default; some IdPs sign only the response).
+    for (who, extra) in [
+        (
+            "assertion-only@example.com",
+            json!({"sign_response": false}),
+        ),
+        (
+            "response-only@example.com",
+            json!({"sign_assertion": false}),
+        ),
+    ] {
+        let p = post_acs(&app, &idp.respond(spec(&app, who, extra)));
+        assert_eq!(p.status, 303, "{who}: {}", p.body);
+        assert_eq!(users_named(&app, who)[0]["name"]["givenName"], "Alice");
+    }
+
     // Replay: the same valid response works once.
     let once = idp.respond(spec(&app, "carol@example.com", json!({})));
     assert_eq!(post_acs(&app, &once).status, 303);
