@@ -1026,3 +1026,71 @@ fn concurrent_sign_ins_each_succeed_and_a_replay_race_has_one_winner() {
     );
     assert_eq!(users_named(&app, "race@example.com").len(), 1);
 }
+
+/// Headless Chromium as the probe on these machines starts it.
+fn chromium_dump(profile: &std::path::Path, url: &str) -> String {
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run chromium ({e}); scripts/test.sh installs it"));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn a_real_browser_signs_in_across_sites() {
+    let idp = Idp::start();
+    let app = TestApp::start();
+    // The IdP's sign-on URL is on localhost, Roster on 127.0.0.1: two
+    // sites, so the browser posts to the ACS cross-site, as from Okta.
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-url",
+            &idp.url("/metadata?style=okta&host=localhost"),
+        ],
+    );
+    let sp_metadata = browser()
+        .get(audience(&app))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    idp.load_sp_metadata(&sp_metadata);
+    let who = json!({"user": "nina@example.com", "first_name": "Nina", "last_name": "Simone"});
+    let r = browser()
+        .post(idp.url("/login-as"))
+        .body(who.to_string())
+        .send()
+        .unwrap();
+    assert!(r.status().is_success());
+
+    // Roster's login redirects to the IdP, whose page posts itself to the
+    // ACS; the session cookie set there comes back on the redirect.
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium_dump(
+        profile.path(),
+        &app.url(&format!("/accounts/saml/{}/login", app.org_id)),
+    );
+    assert!(
+        dom.contains("You are signed in to <b>acme</b> as <b>nina@example.com</b>"),
+        "the browser did not end signed in: {dom}"
+    );
+    let user = &users_named(&app, "nina@example.com")[0];
+    assert_eq!(user["name"]["familyName"], "Simone");
+}

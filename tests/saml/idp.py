@@ -3,10 +3,15 @@
 xmlsec1, served on a loopback port. It stands in for Okta or Entra:
 
   GET  /metadata?style=okta|entra   the IdP's metadata, shaped as each IdP's
+       [&host=localhost]            (its sign-on URL on another host name)
   GET  /cert                        the signing certificate (PEM)
   POST /sp-metadata                 load Roster's SP metadata (body: XML)
   GET  /sso?SAMLRequest=..&user=..  answer an AuthnRequest (HTTP-Redirect):
                                     JSON {action, SAMLResponse, RelayState, request_id}
+  POST /login-as                    who is "signed in" at the IdP for browsers
+                                    (JSON {user, first_name, last_name})
+  GET  /sso?SAMLRequest=..          without user=: as a real IdP answers a
+                                    browser, an HTML form that posts itself
   POST /respond                     craft a response from a JSON spec (below),
                                     including the attacks an SP must refuse
 
@@ -76,6 +81,7 @@ def cert_body(crt):
 
 class State:
     port = 0
+    browser_user = None
     sp_metadata = None
     # Audiences outside Roster's metadata (the wrong-audience attack) get a
     # minimal SP entry, which pysaml2 needs before it answers them.
@@ -106,8 +112,9 @@ class State:
                 "attribute_map_dir": attr_dir,
                 "service": {"idp": {
                     "endpoints": {"single_sign_on_service": [
-                        (cls.base() + "/sso", BINDING_HTTP_REDIRECT),
-                        (cls.base() + "/sso", BINDING_HTTP_POST)]},
+                        ("http://%s:%d/sso" % (host, cls.port), binding)
+                        for host in ("127.0.0.1", "localhost")
+                        for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)]},
                     "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
                     "policy": {"default": {
                         "lifetime": {"minutes": 5},
@@ -202,10 +209,25 @@ def attack(xml, kind, spec):
     raise ValueError("unknown attack " + kind)
 
 
-def metadata(style):
+def autopost(action, saml_response, relay_state):
+    """The page an IdP returns after sign-in: the HTTP-POST binding."""
+    esc = lambda v: (v.replace("&", "&amp;").replace('"', "&quot;")
+                      .replace("<", "&lt;").replace(">", "&gt;"))
+    return ('<!doctype html><html><body onload="document.forms[0].submit()">'
+            '<form method="post" action="%s">'
+            '<input type="hidden" name="SAMLResponse" value="%s">'
+            '<input type="hidden" name="RelayState" value="%s">'
+            '<noscript><button>Continue</button></noscript></form></body></html>'
+            % (esc(action), esc(saml_response), esc(relay_state)))
+
+
+def metadata(style, host):
     _, crt = keypair("idp")
     cert = cert_body(crt)
-    sso = State.base() + "/sso"
+    # The sign-on URL may name another host for the same loopback server
+    # (localhost beside 127.0.0.1): a browser then crosses sites, as it does
+    # between a real IdP and Roster.
+    sso = "http://%s:%d/sso" % (host, State.port)
     entity = State.entity_id()
     if style == "okta":
         # The shape of Okta's "Identity Provider metadata" (md: prefixes).
@@ -233,7 +255,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         q = dict(urllib.parse.parse_qsl(url.query))
         try:
             if url.path == "/metadata":
-                return self.reply(200, metadata(q.get("style", "okta")), "application/samlmetadata+xml")
+                return self.reply(200, metadata(q.get("style", "okta"), q.get("host", "127.0.0.1")),
+                                  "application/samlmetadata+xml")
             if url.path == "/cert":
                 with open(keypair("idp")[1]) as f:
                     return self.reply(200, f.read(), "application/x-pem-file")
@@ -241,14 +264,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 idp = State.server("idp")
                 req = idp.parse_authn_request(q["SAMLRequest"], BINDING_HTTP_REDIRECT)
                 message = req.message
-                user = q["user"]
+                who = q if "user" in q else (State.browser_user or {})
+                user = who["user"]
                 xml = response_xml({
-                    "name_id": user, "email": q.get("email", user),
-                    "first_name": q.get("first_name"), "last_name": q.get("last_name"),
+                    "name_id": user, "email": who.get("email", user),
+                    "first_name": who.get("first_name"), "last_name": who.get("last_name"),
                     "in_response_to": message.id,
                     "destination": message.assertion_consumer_service_url,
                     "audience": message.issuer.text,
                 })
+                if "user" not in q:
+                    return self.reply(200, autopost(
+                        message.assertion_consumer_service_url,
+                        base64.b64encode(xml.encode()).decode(),
+                        q.get("RelayState", "")), "text/html; charset=utf-8")
                 return self.reply(200, json.dumps({
                     "action": message.assertion_consumer_service_url,
                     "SAMLResponse": base64.b64encode(xml.encode()).decode(),
@@ -266,6 +295,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.path == "/sp-metadata":
                 State.sp_metadata = body
                 State.servers = {}
+                return self.reply(200, "{}")
+            if self.path == "/login-as":
+                State.browser_user = json.loads(body)
                 return self.reply(200, "{}")
             if self.path == "/respond":
                 xml = response_xml(json.loads(body))
