@@ -149,6 +149,12 @@ fn page(r: reqwest::blocking::Response) -> Page {
 
 /// An app with SAML configured from the IdP's metadata of `style`.
 fn saml_app(idp: &Idp, style: &str) -> TestApp {
+    saml_app_from(idp, &format!("style={style}"))
+}
+
+/// An app with SAML configured from `/metadata?{query}`, whose SP metadata
+/// the IdP has loaded.
+fn saml_app_from(idp: &Idp, query: &str) -> TestApp {
     let app = TestApp::start();
     let public = format!("--public-url=http://{}", app.addr);
     cli_ok(
@@ -158,7 +164,7 @@ fn saml_app(idp: &Idp, style: &str) -> TestApp {
             "set",
             "acme",
             "--metadata-url",
-            &idp.url(&format!("/metadata?style={style}")),
+            &idp.url(&format!("/metadata?{query}")),
             &public,
         ],
     );
@@ -1052,26 +1058,9 @@ fn chromium_dump(profile: &std::path::Path, url: &str) -> String {
 #[test]
 fn a_real_browser_signs_in_across_sites() {
     let idp = Idp::start();
-    let app = TestApp::start();
     // The IdP's sign-on URL is on localhost, Roster on 127.0.0.1: two
     // sites, so the browser posts to the ACS cross-site, as from Okta.
-    cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-url",
-            &idp.url("/metadata?style=okta&host=localhost"),
-        ],
-    );
-    let sp_metadata = browser()
-        .get(audience(&app))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    idp.load_sp_metadata(&sp_metadata);
+    let app = saml_app_from(&idp, "style=okta&host=localhost");
     let who = json!({"user": "nina@example.com", "first_name": "Nina", "last_name": "Simone"});
     let r = browser()
         .post(idp.url("/login-as"))
