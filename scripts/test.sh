@@ -36,5 +36,15 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "unit, property and integration tests (the load benchmark is separate: cargo bench --bench load)"
 cargo test --lib --bins --tests
 
+step "the node build: without SAML signatures, no libxmlsec1 or libxml2"
+RUSTFLAGS="-D warnings" cargo build --quiet --no-default-features --bin roster --target-dir target/node
+if ldd target/node/debug/roster | grep -Eq 'libxmlsec1|libxml2'; then
+    echo "the node build links libxmlsec1 or libxml2:" >&2
+    ldd target/node/debug/roster >&2
+    exit 1
+fi
+target/node/debug/roster authorized-keys nobody --cache /dev/null
+target/node/debug/roster agent --help >/dev/null
+
 step "SCIM conformance (scim2-tester)"
 scripts/conformance.sh

@@ -147,28 +147,6 @@ pub fn sp_metadata(sp: &SpEndpoints, want_assertions_signed: bool) -> String {
     )
 }
 
-/// The IdP as minimal metadata, the form the signature verifier is given.
-pub(crate) fn idp_entity_descriptor(
-    entity_id: &str,
-    sso_url: &str,
-    certificates: &[Certificate],
-) -> String {
-    let keys: String = certificates
-        .iter()
-        .map(|c| {
-            format!(
-                r#"<md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
-                c.to_base64()
-            )
-        })
-        .collect();
-    format!(
-        r#"<md:EntityDescriptor xmlns:md="{NS_METADATA}" xmlns:ds="{NS_DSIG}" entityID="{}"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{keys}<md:SingleSignOnService Binding="{BINDING_REDIRECT}" Location="{}"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
-        xml_escape(entity_id),
-        xml_escape(sso_url)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,8 @@
 //! Profiles §4.1): IdP metadata in, SP metadata and AuthnRequests out, and
 //! Responses verified. Pure protocol: knows no storage and no HTTP.
 //!
-//! XML signatures are checked by libxmlsec1 through `samael`, which keeps
-//! only signed content. Around it Roster adds its own rules, because the
+//! XML signatures are checked by libxmlsec1 through `samael` (feature
+//! `saml-signatures`, in `xmldsig`), which returns only signed content. Around it Roster adds its own rules, because the
 //! crate leaves them to the caller: a configuration must carry a signing
 //! certificate (without one `samael` checks no signature at all), only
 //! SHA-256 or stronger is accepted, and the document must have exactly the
@@ -15,6 +15,27 @@ pub mod config;
 pub mod metadata;
 pub mod request;
 pub mod response;
+#[cfg(feature = "saml-signatures")]
+mod xmldsig;
+#[cfg(not(feature = "saml-signatures"))]
+mod xmldsig {
+    //! Built without `saml-signatures` (a node's build): no response is
+    //! accepted.
+    use super::response::SignedAssertion;
+    use super::{IdpConfig, SamlError, SamlResult, SpEndpoints};
+
+    pub(crate) fn verify_signed(
+        _xml: &str,
+        _idp: &IdpConfig,
+        _sp: &SpEndpoints,
+    ) -> SamlResult<SignedAssertion> {
+        Err(SamlError::refused(
+            "unsupported",
+            "this roster was built without SAML signature verification (--no-default-features); \
+             the server must run a default build",
+        ))
+    }
+}
 
 pub use config::{Certificate, IdpConfig, SpEndpoints};
 pub use response::VerifiedAssertion;

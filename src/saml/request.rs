@@ -1,11 +1,19 @@
 //! AuthnRequests (SAML 2.0 Core §3.4.1), sent by the HTTP-Redirect
-//! binding (Bindings §3.4).
+//! binding (Bindings §3.4): DEFLATE, base64, a query parameter. Written
+//! here rather than by the signature library, so that this part needs no
+//! C library.
 
-use chrono::{DateTime, Utc};
+use std::io::Write;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use rand::RngCore;
-use samael::schema::{AuthnRequest, Issuer};
 
-use super::{BINDING_POST, IdpConfig, SamlError, SamlResult, SpEndpoints};
+use super::{
+    BINDING_POST, IdpConfig, NS_ASSERTION, NS_PROTOCOL, SamlError, SamlResult, SpEndpoints,
+    xml_escape,
+};
 
 /// A request ready to send: its id (to match the response's InResponseTo)
 /// and the URL that carries it to the IdP.
@@ -24,7 +32,19 @@ pub fn new_request_id() -> String {
     format!("_{hex}")
 }
 
-/// Builds an AuthnRequest asking for a response POSTed to the ACS.
+/// The AuthnRequest document: asks for a response POSTed to the ACS.
+fn document(id: &str, sp: &SpEndpoints, idp: &IdpConfig, now: DateTime<Utc>) -> String {
+    format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="{NS_PROTOCOL}" xmlns:saml="{NS_ASSERTION}" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{destination}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="{BINDING_POST}"><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"#,
+        id = xml_escape(id),
+        instant = now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        destination = xml_escape(&idp.sso_url),
+        acs = xml_escape(&sp.acs_url),
+        issuer = xml_escape(&sp.entity_id),
+    )
+}
+
+/// Builds an AuthnRequest and the redirect that carries it.
 pub fn authn_request(
     sp: &SpEndpoints,
     idp: &IdpConfig,
@@ -32,23 +52,22 @@ pub fn authn_request(
     now: DateTime<Utc>,
 ) -> SamlResult<OutgoingRequest> {
     let id = new_request_id();
-    let request = AuthnRequest {
-        id: id.clone(),
-        version: "2.0".into(),
-        issue_instant: now,
-        destination: Some(idp.sso_url.clone()),
-        issuer: Some(Issuer {
-            value: Some(sp.entity_id.clone()),
-            ..Issuer::default()
-        }),
-        assertion_consumer_service_url: Some(sp.acs_url.clone()),
-        protocol_binding: Some(BINDING_POST.into()),
-        ..AuthnRequest::default()
-    };
-    let url = request
-        .redirect(relay_state)
-        .map_err(|e| SamlError::Config(format!("cannot encode the AuthnRequest: {e}")))?
-        .ok_or_else(|| SamlError::Config("the AuthnRequest has no destination".into()))?;
+    let xml = document(&id, sp, idp, now);
+    // Bindings §3.4.4.1: DEFLATE (RFC 1951, no zlib header), then base64.
+    let mut deflater =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    deflater
+        .write_all(xml.as_bytes())
+        .map_err(|e| SamlError::Config(format!("cannot compress the AuthnRequest: {e}")))?;
+    let deflated = deflater
+        .finish()
+        .map_err(|e| SamlError::Config(format!("cannot compress the AuthnRequest: {e}")))?;
+    let mut url = super::config::check_http_url(&idp.sso_url, "the IdP sign-on URL")?;
+    url.query_pairs_mut()
+        .append_pair("SAMLRequest", &STANDARD.encode(deflated));
+    if !relay_state.is_empty() {
+        url.query_pairs_mut().append_pair("RelayState", relay_state);
+    }
     Ok(OutgoingRequest {
         id,
         redirect_url: url.to_string(),

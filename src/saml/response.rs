@@ -19,16 +19,11 @@
 
 use std::time::Duration;
 
+use super::{IdpConfig, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, SamlError, SamlResult, SpEndpoints};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use roxmltree::{Document, Node, ParsingOptions};
-use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
-use samael::metadata::EntityDescriptor;
-use samael::service_provider::{Error as SpError, ServiceProvider};
-
-use super::metadata::idp_entity_descriptor;
-use super::{IdpConfig, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, SamlError, SamlResult, SpEndpoints};
 
 /// How far the IdP's clock may be from Roster's when NotBefore and
 /// NotOnOrAfter are compared (Profiles §4.1.4.3 leaves it to the SP).
@@ -41,15 +36,22 @@ pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
 /// Largest SAMLResponse form value read (base64); real ones are 4 to 20 KB.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
-/// Signature algorithms accepted: no SHA-1 (XML-DSig 1.1 §6.4.2 deprecates
-/// it; `saml.md`).
-const ALLOWED: [AllowedSignatureAlgorithm; 6] = [
-    AllowedSignatureAlgorithm::RsaSha256,
-    AllowedSignatureAlgorithm::RsaSha384,
-    AllowedSignatureAlgorithm::RsaSha512,
-    AllowedSignatureAlgorithm::EcdsaSha256,
-    AllowedSignatureAlgorithm::EcdsaSha384,
-    AllowedSignatureAlgorithm::EcdsaSha512,
+/// Signature methods accepted: RSA and ECDSA with SHA-256 or stronger; no
+/// SHA-1 (XML-DSig 1.1 §6.4.2 deprecates it; `saml.md`).
+pub(crate) const SIGNATURE_METHODS: [&str; 6] = [
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+];
+
+/// Digest methods accepted for references (XML Encryption §5.7, RFC 6931).
+const DIGEST_METHODS: [&str; 3] = [
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
 ];
 
 /// What a verified response says, all of it signed.
@@ -79,6 +81,16 @@ impl VerifiedAssertion {
             .map(|v| v.trim())
             .find(|v| !v.is_empty())
     }
+}
+
+/// What the signed bytes say, as the signature check returns it.
+pub(crate) struct SignedAssertion {
+    pub assertion_id: String,
+    pub issuer: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub valid_until: DateTime<Utc>,
+    pub attributes: Vec<(String, Vec<String>)>,
 }
 
 /// What the document says before anything is trusted: for the test page,
@@ -191,7 +203,7 @@ struct Shape {
     in_response_to: Option<String>,
 }
 
-const WRAPPING: &str = "the response's structure is not one Response with one Assertion, each signature on the element it signs \
+pub(crate) const WRAPPING: &str = "the response's structure is not one Response with one Assertion, each signature on the element it signs \
                         (a sign of XML signature wrapping); nothing in it was used";
 
 fn check_signature_node(sig: Node<'_, '_>, parent: Node<'_, '_>) -> SamlResult<()> {
@@ -215,11 +227,8 @@ fn check_signature_node(sig: Node<'_, '_>, parent: Node<'_, '_>) -> SamlResult<(
         .iter()
         .filter_map(|r| child(*r, NS_DSIG, "DigestMethod").and_then(|d| d.attribute("Algorithm")))
         .collect();
-    let ok_method = ALLOWED.iter().any(|a| a.signature_uri() == method);
-    let ok_digests = !digests.is_empty()
-        && digests
-            .iter()
-            .all(|d| ALLOWED.iter().any(|a| a.digest_uri() == *d));
+    let ok_method = SIGNATURE_METHODS.contains(&method);
+    let ok_digests = !digests.is_empty() && digests.iter().all(|d| DIGEST_METHODS.contains(d));
     if !ok_method || !ok_digests {
         return Err(SamlError::refused(
             "algorithm",
@@ -349,173 +358,24 @@ fn shape(xml: &str, idp: &IdpConfig) -> SamlResult<Shape> {
     })
 }
 
-/// Explains a refusal by the verifier in words an operator can act on.
-fn explain(e: SpError, idp: &IdpConfig, sp: &SpEndpoints) -> SamlError {
-    match e {
-        SpError::FailedToValidateSignature | SpError::CryptoXmlError(_) => SamlError::refused(
-            "signature",
-            "the signature does not verify with the configured IdP certificate: the response was altered, \
-             or it was signed by another key (if the IdP's certificate was renewed, run `roster saml set` with the new one)",
-        ),
-        SpError::DestinationValidationError {
-            response_destination,
-            ..
-        } => SamlError::refused(
-            "destination",
-            format!(
-                "the response is addressed to {}, not to this org's ACS URL {}; check the IdP's Single sign-on / Reply URL",
-                response_destination.as_deref().unwrap_or("nowhere"),
-                sp.acs_url
-            ),
-        ),
-        SpError::AssertionRecipientMismatch {
-            assertion_recipient,
-            ..
-        } => SamlError::refused(
-            "recipient",
-            format!(
-                "the assertion's Recipient is {}, not this org's ACS URL {}; check the IdP's Recipient URL",
-                assertion_recipient.as_deref().unwrap_or("missing"),
-                sp.acs_url
-            ),
-        ),
-        SpError::ResponseIssuerMismatch { issuer, .. }
-        | SpError::AssertionIssuerMismatch { issuer, .. } => SamlError::refused(
-            "issuer",
-            format!(
-                "the response was issued by \"{}\", but this org's IdP is \"{}\"; check the IdP entity id (Okta: Issuer)",
-                issuer.unwrap_or_default(),
-                idp.entity_id
-            ),
-        ),
-        SpError::AssertionConditionAudienceRestrictionFailed { .. } => SamlError::refused(
-            "audience",
-            format!(
-                "the assertion is meant for another service (Audience); set the IdP's Audience URI / Entity ID to {}",
-                sp.entity_id
-            ),
-        ),
-        SpError::AssertionExpired { time }
-        | SpError::ResponseExpired { time }
-        | SpError::AssertionConditionExpired { time }
-        | SpError::AssertionSubjectConfirmationExpired { time } => SamlError::refused(
-            "expired",
-            format!(
-                "the response expired at {time}; sign in again (if this repeats, check both clocks)"
-            ),
-        ),
-        SpError::AssertionConditionExpiredBefore { time }
-        | SpError::AssertionSubjectConfirmationExpiredBefore { time } => SamlError::refused(
-            "not_yet_valid",
-            format!(
-                "the response is not valid before {time}: the IdP's clock or Roster's is wrong"
-            ),
-        ),
-        SpError::AssertionBearerSubjectConfirmationMissing
-        | SpError::AssertionSubjectConfirmationMissing => SamlError::refused(
-            "subject",
-            "the assertion has no bearer SubjectConfirmation with NotOnOrAfter and Recipient (Profiles §4.1.4.2)",
-        ),
-        SpError::ResponseBadStatusCode { code } => SamlError::refused(
-            "status",
-            format!("the IdP did not sign you in: status {code}"),
-        ),
-        other => SamlError::refused("malformed", format!("the response cannot be read: {other}")),
-    }
-}
-
 /// Verifies a decoded Response for the SP `sp` and the IdP `idp`.
 pub fn verify(xml: &str, idp: &IdpConfig, sp: &SpEndpoints) -> SamlResult<VerifiedAssertion> {
     idp.validate()?;
     let shape = shape(xml, idp)?;
-    let metadata: EntityDescriptor =
-        idp_entity_descriptor(&idp.entity_id, &idp.sso_url, &idp.certificates)
-            .parse()
-            .map_err(|e| SamlError::Config(format!("the IdP configuration cannot be used: {e}")))?;
-    let seconds =
-        |d: Duration| chrono::Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let provider = ServiceProvider {
-        entity_id: Some(sp.entity_id.clone()),
-        acs_url: Some(sp.acs_url.clone()),
-        metadata_url: Some(sp.entity_id.clone()),
-        idp_metadata: metadata,
-        // InResponseTo is checked by the caller against the requests it
-        // issued; the verifier is told to leave it alone.
-        allow_idp_initiated: true,
-        max_issue_delay: seconds(MAX_RESPONSE_AGE),
-        max_clock_skew: seconds(CLOCK_SKEW),
-        allowed_signature_algorithms: Some(ALLOWED.to_vec()),
-        ..ServiceProvider::default()
-    };
-    // PreDigest: what is read is exactly the bytes the signature covers
-    // (the canonical form xmlsec digested), the strictest of samael's
-    // modes; its default mode also leaked ~3 KB of libxml2 nodes per
-    // response whose assertion alone is signed (tests/saml_memory.rs).
-    let assertion = provider
-        .parse_xml_response_with_mode(xml, None, ReduceMode::PreDigest)
-        .map_err(|e| explain(e, idp, sp))?;
+    let signed = super::xmldsig::verify_signed(xml, idp, sp)?;
     // The verifier returns only signed content; it must be the one
     // assertion the shape check saw.
-    if assertion.id != shape.assertion_id {
+    if signed.assertion_id != shape.assertion_id {
         return Err(SamlError::refused("wrapping", WRAPPING));
     }
-    let conditions = assertion.conditions.as_ref();
-    // Profiles §4.1.4.2: the assertion MUST have an AudienceRestriction
-    // naming the SP; the verifier checks it only when present.
-    let audiences: Vec<&String> = conditions
-        .and_then(|c| c.audience_restrictions.as_ref())
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r.audience.iter())
-        .collect();
-    if !audiences.contains(&&sp.entity_id) {
-        return Err(explain(
-            SpError::AssertionConditionAudienceRestrictionFailed {
-                requirement: sp.entity_id.clone(),
-            },
-            idp,
-            sp,
-        ));
-    }
-    let subject = assertion.subject.as_ref();
-    let name_id = subject
-        .and_then(|s| s.name_id.as_ref())
-        .map(|n| (n.value.trim().to_string(), n.format.clone()))
-        .filter(|(v, _)| !v.is_empty())
-        .ok_or_else(|| SamlError::refused("subject", "the assertion names no one (no NameID)"))?;
-    let confirmation_until = subject
-        .and_then(|s| s.subject_confirmations.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.subject_confirmation_data.as_ref()?.not_on_or_after)
-        .max();
-    let valid_until = [
-        conditions.and_then(|c| c.not_on_or_after),
-        confirmation_until,
-    ]
-    .into_iter()
-    .flatten()
-    .max()
-    .unwrap_or_else(Utc::now)
-        + seconds(CLOCK_SKEW);
     Ok(VerifiedAssertion {
-        assertion_id: assertion.id.clone(),
-        issuer: assertion.issuer.value.clone().unwrap_or_default(),
-        name_id: name_id.0,
-        name_id_format: name_id.1,
+        assertion_id: signed.assertion_id,
+        issuer: signed.issuer,
+        name_id: signed.name_id,
+        name_id_format: signed.name_id_format,
         in_response_to: shape.in_response_to,
-        valid_until,
-        // From the verified assertion, never from the document as posted.
-        attributes: assertion
-            .attribute_statements
-            .iter()
-            .flatten()
-            .flat_map(|s| s.attributes.iter())
-            .filter_map(|a| {
-                let values = a.values.iter().filter_map(|v| v.value.clone()).collect();
-                Some((a.name.clone()?, values))
-            })
-            .collect(),
+        valid_until: signed.valid_until,
+        attributes: signed.attributes,
         response_signed: shape.response_signed,
         assertion_signed: shape.assertion_signed,
     })
