@@ -60,13 +60,15 @@ impl SlurmOp {
     pub fn args(&self, cluster: &str, organization: &str) -> Vec<String> {
         let c = format!("cluster={cluster}");
         match self {
+            // `a` may name several accounts, comma-separated (see
+            // `commands`); the description is the same for all.
             SlurmOp::AddAccount(a) => vec![
                 "add".into(),
                 "account".into(),
                 a.clone(),
                 c,
                 format!("Organization={organization}"),
-                format!("Description=Roster group {a}"),
+                "Description=Roster group".into(),
             ],
             SlurmOp::AddAssoc {
                 user,
@@ -367,17 +369,30 @@ pub fn read_state(cluster: &str, organization: &str) -> Result<SlurmState, Strin
     })
 }
 
-/// Most users named in one `sacctmgr add user` command.
+/// Most users (or accounts) named in one `sacctmgr add` command.
 const BATCH: usize = 200;
 
-/// The `sacctmgr -i` commands for `ops`: each run of additions becomes one
-/// command per account (and default flag) naming many users, as each
-/// sacctmgr call costs a round trip to slurmdbd. Additions do not depend on
-/// each other, so regrouping them keeps the plan's meaning.
+/// The `sacctmgr -i` commands for `ops`: each run of account additions
+/// becomes one command naming many accounts, and each run of association
+/// additions one command per account (and default flag) naming many users,
+/// as each sacctmgr call costs a round trip to slurmdbd (a first sync of
+/// 100 groups made 100 account calls). Additions do not depend on each
+/// other, so regrouping them keeps the plan's meaning.
 pub fn commands(cluster: &str, organization: &str, ops: &[SlurmOp]) -> Vec<Vec<String>> {
     let mut out: Vec<Vec<String>> = Vec::new();
     let mut i = 0;
     while i < ops.len() {
+        if matches!(ops.get(i), Some(SlurmOp::AddAccount(_))) {
+            let mut accounts = Vec::new();
+            while let Some(SlurmOp::AddAccount(a)) = ops.get(i) {
+                accounts.push(a.clone());
+                i += 1;
+            }
+            for chunk in accounts.chunks(BATCH) {
+                out.push(SlurmOp::AddAccount(chunk.join(",")).args(cluster, organization));
+            }
+            continue;
+        }
         if matches!(ops.get(i), Some(SlurmOp::AddAssoc { .. })) {
             let mut groups: Vec<((String, bool), Vec<String>)> = Vec::new();
             while let Some(SlurmOp::AddAssoc {
@@ -563,6 +578,7 @@ mod tests {
     fn additions_and_removals_are_batched_per_account() {
         let ops = vec![
             SlurmOp::AddAccount("g".into()),
+            SlurmOp::AddAccount("k".into()),
             SlurmOp::AddAssoc {
                 user: "a".into(),
                 account: "g".into(),
@@ -599,7 +615,7 @@ mod tests {
         assert_eq!(
             cmds,
             vec![
-                "add account g cluster=c1 Organization=roster-c1 Description=Roster group g",
+                "add account g,k cluster=c1 Organization=roster-c1 Description=Roster group",
                 "add user a,b account=g cluster=c1 DefaultAccount=g",
                 "add user x account=k cluster=c1 DefaultAccount=k",
                 "add user c account=g cluster=c1",

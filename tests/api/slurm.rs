@@ -238,6 +238,20 @@ fn the_agent_keeps_slurm_in_step() {
         getent(work.path(), "group", "gpu_users"),
         "gpu_users:x:200000:ada,bob"
     );
+    // Both accounts, made by one sacctmgr call, are marked as this agent's.
+    let accounts = stack.sacctmgr(&["-n", "-P", "show", "account", "format=account,organization"]);
+    for account in ["gpu_users", "ml"] {
+        assert!(
+            accounts
+                .lines()
+                .any(|l| l == format!("{account}|roster-c1")),
+            "{account} is not marked: {accounts}"
+        );
+    }
+    assert!(
+        log.contains("add account gpu_users,ml "),
+        "one call for both accounts: {log}"
+    );
     // Applying again changes nothing.
     assert!(agent(&[]).0);
     assert_eq!(stack.assocs().len(), 3);
