@@ -155,12 +155,19 @@ fn settings_json(s: &SamlSettings) -> serde_json::Value {
         "certificates": s.idp.certificates.iter().map(|c| json!({
             "sha256_fingerprint": c.fingerprint(),
             "description": c.describe(),
+            "days_left": c.days_left(),
         })).collect::<Vec<_>>(),
         "require_signed_assertion": s.idp.require_signed_assertion,
         "allow_idp_initiated": s.idp.allow_idp_initiated,
         "metadata_url": s.metadata_url,
         "updated": s.updated,
     })
+}
+
+fn warn_expiry(s: &SamlSettings) {
+    for w in roster::saml::config::expiry_warnings(&s.idp.certificates) {
+        eprintln!("warning: {w}");
+    }
 }
 
 fn print_settings(s: &SamlSettings) {
@@ -260,6 +267,7 @@ pub async fn saml(
                     );
                     println!();
                     print_settings(s);
+                    warn_expiry(s);
                 }
                 None => {
                     println!();
@@ -342,6 +350,7 @@ pub async fn saml(
                 );
             } else {
                 print_settings(&s);
+                warn_expiry(&s);
                 eprintln!(
                     "SAML SSO is on for \"{}\". Test it: open {} (or the IdP's Test button).",
                     o.name,

@@ -114,6 +114,38 @@ impl Certificate {
             Err(_) => "unreadable".into(),
         }
     }
+
+    /// Days until the certificate's notAfter (negative once past). IdPs
+    /// keep signing with an expired certificate and Roster, pinning the
+    /// key, keeps accepting it; but an expiry is when IdPs roll over, so
+    /// operators are told ahead of time.
+    pub fn days_left(&self) -> Option<i32> {
+        let x = X509::from_der(&self.der).ok()?;
+        let now = openssl::asn1::Asn1Time::days_from_now(0).ok()?;
+        now.diff(x.not_after()).ok().map(|d| d.days)
+    }
+}
+
+/// A warning for certificates that expired or expire within 30 days.
+pub fn expiry_warnings(certificates: &[Certificate]) -> Vec<String> {
+    certificates
+        .iter()
+        .filter_map(|c| {
+            let days = c.days_left()?;
+            let when = if days < 0 {
+                format!("expired {} days ago", -days)
+            } else if days <= 30 {
+                format!("expires in {days} days")
+            } else {
+                return None;
+            };
+            Some(format!(
+                "the signing certificate {} {when}: when the IdP rolls over to a new one, run `roster saml set` again \
+                 (or add the new one now with --certificate)",
+                c.fingerprint()
+            ))
+        })
+        .collect()
 }
 
 /// An org's identity provider, as configured.
@@ -200,7 +232,7 @@ pub(crate) mod tests {
     use openssl::rsa::Rsa;
     use openssl::x509::{X509Builder, X509NameBuilder};
 
-    fn self_signed(bits: u32) -> X509 {
+    fn self_signed(bits: u32, days: u32) -> X509 {
         let key = PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap();
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", "idp.test").unwrap();
@@ -212,7 +244,7 @@ pub(crate) mod tests {
         b.set_pubkey(&key).unwrap();
         b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
             .unwrap();
-        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        b.set_not_after(&Asn1Time::days_from_now(days).unwrap())
             .unwrap();
         b.sign(&key, MessageDigest::sha256()).unwrap();
         b.build()
@@ -220,7 +252,7 @@ pub(crate) mod tests {
 
     /// A fresh self-signed RSA-2048 certificate.
     pub(crate) fn test_certificate() -> Certificate {
-        Certificate::from_der(self_signed(2048).to_der().unwrap()).unwrap()
+        Certificate::from_der(self_signed(2048, 30).to_der().unwrap()).unwrap()
     }
 
     /// A valid IdP configuration with a fresh certificate.
@@ -236,11 +268,11 @@ pub(crate) mod tests {
 
     #[test]
     fn certificates_parse_from_pem_and_base64_and_small_keys_are_refused() {
-        let x = self_signed(2048);
+        let x = self_signed(2048, 30);
         let pem = String::from_utf8(x.to_pem().unwrap()).unwrap();
         let both = format!(
             "{pem}{}",
-            String::from_utf8(self_signed(2048).to_pem().unwrap()).unwrap()
+            String::from_utf8(self_signed(2048, 30).to_pem().unwrap()).unwrap()
         );
         assert_eq!(Certificate::parse_file(&pem).unwrap().len(), 1);
         assert_eq!(Certificate::parse_file(&both).unwrap().len(), 2);
@@ -249,7 +281,7 @@ pub(crate) mod tests {
             Certificate::parse_file(&b64).unwrap()[0].der(),
             x.to_der().unwrap().as_slice()
         );
-        let e = Certificate::from_der(self_signed(1024).to_der().unwrap()).unwrap_err();
+        let e = Certificate::from_der(self_signed(1024, 30).to_der().unwrap()).unwrap_err();
         assert!(e.to_string().contains("1024-bit"), "{e}");
         assert!(
             Certificate::parse_file("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")
@@ -257,6 +289,19 @@ pub(crate) mod tests {
         );
         let fp = Certificate::parse_file(&pem).unwrap()[0].fingerprint();
         assert_eq!(fp.len(), 32 * 3 - 1);
+    }
+
+    #[test]
+    fn certificates_near_their_end_are_named() {
+        let fresh = test_certificate();
+        assert_eq!(fresh.days_left(), Some(30));
+        assert_eq!(
+            expiry_warnings(std::slice::from_ref(&fresh)).len(),
+            1,
+            "30 days left warns"
+        );
+        let long = Certificate::from_der(self_signed(2048, 365).to_der().unwrap()).unwrap();
+        assert!(expiry_warnings(&[long]).is_empty());
     }
 
     #[test]

@@ -357,6 +357,16 @@ fn idp_initiated_sign_in_matches_a_scim_user_and_can_be_turned_off() {
     assert_eq!(shown["idp"]["idp_entity_id"], idp.entity_id());
     assert_eq!(shown["idp"]["sso_url"], idp.url("/sso"));
     assert_eq!(shown["idp"]["certificates"].as_array().unwrap().len(), 1);
+    // The IdP's certificate is made for 30 days: close enough to warn about.
+    let days = shown["idp"]["certificates"][0]["days_left"]
+        .as_i64()
+        .unwrap();
+    assert!((28..=30).contains(&days), "{days}");
+    let out = run_cli(&app.db, &["saml", "show", "acme"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expires in"),
+        "no expiry warning"
+    );
 
     let provisioned = app
         .post(
