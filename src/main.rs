@@ -122,9 +122,9 @@ enum Command {
     /// Manage clusters: which groups each provisions, and their read-only tokens.
     #[command(subcommand)]
     Cluster(ClusterCommand),
-    /// Keep one cluster's node in step with the directory: the NSS caches
-    /// (Slurm accounts come in a later release). `roster agent status` shows
-    /// what it last did.
+    /// Keep one cluster's node in step with the directory: the NSS caches,
+    /// and with --slurm-cluster Slurm's accounts, users and associations.
+    /// `roster agent status` shows what it last did.
     Agent(AgentArgs),
     /// For sshd's AuthorizedKeysCommand: print USER's keys from the local
     /// sshkey cache (no network). Unknown users print nothing and exit 0.

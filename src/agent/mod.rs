@@ -1,6 +1,7 @@
 //! `roster agent`: keeps one cluster's node in step with the directory.
 //! It knows the server's API only (the change feed and the snapshot),
-//! never the database. This part writes the NSS caches; Slurm comes next.
+//! never the database. This part follows the feed and writes the NSS
+//! caches; `slurm` plans and applies Slurm's accounts and associations.
 
 mod files;
 pub mod slurm;
