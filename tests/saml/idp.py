@@ -26,6 +26,7 @@ Usage: idp.py WORKDIR   (prints "PORT n" once listening on 127.0.0.1)
 import base64
 import http.server
 import json
+import threading
 import os
 import re
 import subprocess
@@ -47,6 +48,8 @@ MAP = {
     "to": {"email": "email", "first_name": "first_name", "last_name": "last_name"},
 }
 """
+
+LOCK = threading.Lock()
 
 # pysaml2 reads the clock through time.gmtime; shifting it makes responses
 # that are expired or not yet valid, signed like any other.
@@ -251,6 +254,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        with LOCK:
+            self.get()
+
+    def do_POST(self):
+        with LOCK:
+            self.post()
+
+    def get(self):
         url = urllib.parse.urlparse(self.path)
         q = dict(urllib.parse.parse_qsl(url.query))
         try:
@@ -289,7 +300,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except Exception as e:  # the test reads the reason
             self.reply(500, json.dumps({"error": repr(e)}))
 
-    def do_POST(self):
+    def post(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
         try:
             if self.path == "/sp-metadata":
@@ -309,7 +320,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    # Threads: a browser opens speculative connections that send nothing,
+    # which would stall a one-request-at-a-time server. Signing itself is
+    # serialized (LOCK), as pysaml2's state and the clock shift are global.
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     State.port = httpd.server_address[1]
     keypair("idp")
     keypair("other")
