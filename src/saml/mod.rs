@@ -61,10 +61,13 @@ pub enum SamlError {
 }
 
 impl SamlError {
+    /// A refusal. Details may quote what the sender wrote (a status
+    /// message, an issuer): control characters become spaces and the text
+    /// is cut at 500 characters, so it cannot forge log lines or flood.
     pub(crate) fn refused(check: &'static str, detail: impl Into<String>) -> Self {
         SamlError::Refused {
             check,
-            detail: detail.into(),
+            detail: printable(&detail.into()),
         }
     }
 
@@ -78,6 +81,15 @@ impl SamlError {
 }
 
 pub type SamlResult<T> = Result<T, SamlError>;
+
+/// Text that quotes a sender, made safe for one log line: control
+/// characters become spaces, and at most 500 characters are kept.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(500)
+        .collect()
+}
 
 /// Escapes text for an XML attribute value or element content.
 pub fn xml_escape(s: &str) -> String {

@@ -535,6 +535,20 @@ mod tests {
     }
 
     #[test]
+    fn refusals_quote_the_sender_without_control_characters() {
+        let good = signature("_a1", SHA256, DIGEST256);
+        let forged = response("", &good, "").replace(
+            "status:Success\"/>",
+            "status:Responder\"/><samlp:StatusMessage>no\nINFO roster: forged line</samlp:StatusMessage>",
+        );
+        let e = shape(&forged, &idp(false)).unwrap_err().to_string();
+        assert!(e.contains("no INFO roster: forged line"), "{e}");
+        assert!(!e.contains('\n'));
+        let long = SamlError::refused("status", "x".repeat(10_000)).to_string();
+        assert_eq!(long.len(), 500);
+    }
+
+    #[test]
     fn the_unverified_summary_reads_what_the_document_claims() {
         let s = summarize_unverified(&response("", "", ""));
         assert_eq!(s.issuer.as_deref(), Some("https://idp.example"));

@@ -385,8 +385,10 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
     {
         Ok(x) => x,
         Err(DirectoryError::Forbidden(detail)) => {
+            // It may quote the response (a request id, a NameID).
+            let detail = crate::saml::printable(&detail);
             count("refused");
-            tracing::warn!(org = %o.name, user = %shown.name_id, detail = %detail, "SAML sign-in refused");
+            tracing::warn!(org = %o.name, user = %crate::saml::printable(&shown.name_id), detail = %detail, "SAML sign-in refused");
             return refusal_page(StatusCode::FORBIDDEN, &detail, &login_hint);
         }
         Err(e) => {

@@ -53,6 +53,12 @@ CREATE TABLE login_links (
     created TEXT NOT NULL,
     expires TEXT NOT NULL
 );
+-- Expired rows are pruned by time; sessions are listed by org.
+CREATE INDEX saml_requests_expires ON saml_requests (expires);
+CREATE INDEX saml_assertions_expires ON saml_assertions (expires);
+CREATE INDEX sessions_expires ON sessions (expires);
+CREATE INDEX sessions_org ON sessions (org_id, created);
+CREATE INDEX login_links_expires ON login_links (expires);
 "#;
 
 pub(super) fn saml_settings(conn: &Connection, org_id: &str) -> StoreResult<Option<SamlSettings>> {
