@@ -52,6 +52,9 @@ pub enum DirectoryError {
     /// The credential is fine but the org does not allow this (403).
     #[error("{0}")]
     Forbidden(String),
+    /// Too much at once; the caller should try again later (429).
+    #[error("{0}")]
+    TooMany(String),
     #[error("storage: {0}")]
     Store(#[from] StoreError),
 }

@@ -23,6 +23,9 @@ use crate::scim::schema::{ResourceType, USER_SCHEMA};
 /// IdP meanwhile, perhaps with a second factor.
 pub const REQUEST_LIFETIME: Duration = Duration::from_secs(600);
 
+/// Most unanswered AuthnRequests an org may have at once.
+pub const MAX_PENDING_REQUESTS: u64 = 10_000;
+
 /// Prefixes that tell the secrets apart in logs and secret scanners.
 const SESSION_PREFIX: &str = "roster_session_";
 const LOGIN_LINK_PREFIX: &str = "roster_login_";
@@ -183,6 +186,14 @@ impl Directory {
         };
         self.write(move |tx| {
             tx.prune_sign_in_state(&now())?;
+            // Anyone may start a sign-in, and each start is a row: a cap
+            // keeps a flood from growing the database (the rows expire in
+            // REQUEST_LIFETIME).
+            if tx.pending_authn_requests(&record.org_id)? >= MAX_PENDING_REQUESTS {
+                return Err(DirectoryError::TooMany(format!(
+                    "{MAX_PENDING_REQUESTS} sign-ins of this organization are already in progress; try again in a few minutes"
+                )));
+            }
             Ok(tx.insert_authn_request(&record)?)
         })
         .await

@@ -166,6 +166,8 @@ pub trait WriteTx: ReadTx {
     /// Sets (or with `None` removes) the org's SAML configuration.
     fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()>;
     fn insert_authn_request(&mut self, r: &AuthnRequestRecord) -> StoreResult<()>;
+    /// How many issued requests of the org are unanswered (expired or not).
+    fn pending_authn_requests(&mut self, org_id: &str) -> StoreResult<u64>;
     /// Removes and returns an issued request: each is answered once.
     fn take_authn_request(
         &mut self,

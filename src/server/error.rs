@@ -27,6 +27,7 @@ pub fn to_scim(e: DirectoryError) -> ScimError {
         e @ DirectoryError::PreconditionFailed { .. } => ScimError::new(412, None, e.to_string()),
         DirectoryError::Unauthenticated(d) => ScimError::new(401, None, d),
         DirectoryError::Forbidden(d) => ScimError::new(403, None, d),
+        DirectoryError::TooMany(d) => ScimError::new(429, None, d),
         DirectoryError::Store(StoreError::Unique(d)) => {
             ScimError::uniqueness(format!("the value is already taken ({d})"))
         }

@@ -91,6 +91,7 @@ fn directory_error_page(e: &DirectoryError) -> Response {
         DirectoryError::NotFound(_) => StatusCode::NOT_FOUND,
         DirectoryError::Forbidden(_) | DirectoryError::Unauthenticated(_) => StatusCode::FORBIDDEN,
         DirectoryError::InvalidValue(_) | DirectoryError::Protocol(_) => StatusCode::BAD_REQUEST,
+        DirectoryError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::SERVICE_UNAVAILABLE,
     };
     if status == StatusCode::SERVICE_UNAVAILABLE {

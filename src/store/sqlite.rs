@@ -1285,6 +1285,10 @@ impl WriteTx for SqliteTx<'_> {
         sign_in::insert_authn_request(self.conn, r)
     }
 
+    fn pending_authn_requests(&mut self, org_id: &str) -> StoreResult<u64> {
+        sign_in::pending_authn_requests(self.conn, org_id)
+    }
+
     fn take_authn_request(
         &mut self,
         org_id: &str,

@@ -161,6 +161,13 @@ pub(super) fn insert_authn_request(conn: &Connection, r: &AuthnRequestRecord) ->
     Ok(())
 }
 
+pub(super) fn pending_authn_requests(conn: &Connection, org_id: &str) -> StoreResult<u64> {
+    conn.prepare_cached("SELECT count(*) FROM saml_requests WHERE org_id = ?1")
+        .and_then(|mut st| st.query_row(params![org_id], |r| r.get::<_, i64>(0)))
+        .map(|n| n.max(0) as u64)
+        .map_err(backend)
+}
+
 pub(super) fn take_authn_request(
     conn: &Connection,
     org_id: &str,

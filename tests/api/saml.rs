@@ -1114,3 +1114,32 @@ fn a_real_browser_signs_in_across_sites() {
     let user = &users_named(&app, "nina@example.com")[0];
     assert_eq!(user["name"]["familyName"], "Simone");
 }
+
+#[test]
+fn a_flood_of_sign_in_starts_is_capped_per_org() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let login = app.url(&format!("/accounts/saml/{}/login", app.org_id));
+    let cap = roster::directory::sign_in::MAX_PENDING_REQUESTS as usize;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                let client = browser();
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < cap {
+                    let status = client.get(&login).send().unwrap().status().as_u16();
+                    assert_eq!(status, 303);
+                }
+            });
+        }
+    });
+    let p = page(browser().get(&login).send().unwrap());
+    assert_eq!(p.status, 429, "{}", p.body);
+    assert!(p.body.contains("try again in a few minutes"), "{}", p.body);
+    // Sign-ins already under way still finish, and IdP-initiated ones work.
+    let r = post_acs(
+        &app,
+        &idp.respond(spec(&app, "olga@example.com", json!({}))),
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+}
