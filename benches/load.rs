@@ -235,6 +235,17 @@ fn run_cli(bin: &str, db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Creates the org "bench" with the SCIM API and AUP on (and `toggles`);
+/// its id and a SCIM token.
+fn bench_org(bin: &str, db: &str, toggles: &[&str]) -> (String, String) {
+    let org_id = run_cli(bin, db, &["org", "create", "bench"]);
+    let mut set = vec!["org", "set", "bench", "--scim-api", "on", "--aup", "on"];
+    set.extend_from_slice(toggles);
+    run_cli(bin, db, &set);
+    let token = run_cli(bin, db, &["token", "create", "bench", "--name", "bench"]);
+    (org_id, token)
+}
+
 /// A running `roster serve`, stopped however the benchmark ends.
 struct Server {
     child: std::process::Child,
@@ -398,19 +409,7 @@ async fn post_all(
 async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("maps.db").display());
     let cli = |args: &[&str]| run_cli(bin, &db, args);
-    cli(&["org", "create", "bench"]);
-    cli(&[
-        "org",
-        "set",
-        "bench",
-        "--scim-api",
-        "on",
-        "--aup",
-        "on",
-        "--sup",
-        "on",
-    ]);
-    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let (_, token) = bench_org(bin, &db, &["--sup", "on"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
     let users = Arc::new(
@@ -553,19 +552,7 @@ fn ms(d: Duration) -> f64 {
 async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("agent.db").display());
     let cli = |args: &[&str]| run_cli(bin, &db, args);
-    cli(&["org", "create", "bench"]);
-    cli(&[
-        "org",
-        "set",
-        "bench",
-        "--scim-api",
-        "on",
-        "--aup",
-        "on",
-        "--sup",
-        "on",
-    ]);
-    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let (_, token) = bench_org(bin, &db, &["--sup", "on"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
     let Some(stack) = SlurmStack::start(dir) else {
@@ -902,9 +889,7 @@ async fn main() {
     let (store_single, store_64) = store_limit(work.path()).await;
 
     let cli = |args: &[&str]| run_cli(bin, &db, args);
-    cli(&["org", "create", "bench"]);
-    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on"]);
-    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let (_, token) = bench_org(bin, &db, &[]);
     // The replay suites start from an empty org (Okta's connection test
     // expects no users), so each replay run gets an org of its own.
     let replay_tokens: Vec<(String, String)> = (0..REPLAY_RUNS)

@@ -103,9 +103,7 @@ pub async fn saml_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("saml.db").display());
     let idp = start_idp(&dir.join("idp"));
     let cli = |args: &[&str]| run_cli(bin, &db, args);
-    let org_id = cli(&["org", "create", "bench"]);
-    cli(&["org", "set", "bench", "--scim-api", "on", "--aup", "on"]);
-    let token = cli(&["token", "create", "bench", "--name", "bench"]);
+    let (org_id, token) = super::bench_org(bin, &db, &[]);
     cli(&[
         "saml",
         "set",
