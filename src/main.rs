@@ -1083,13 +1083,12 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
             email,
             ..
         } => {
-            let mut body = json!({"schemas": [roster::scim::schema::USER_SCHEMA], "userName": user_name, "active": true});
-            if given_name.is_some() || family_name.is_some() {
-                body["name"] = json!({"givenName": given_name, "familyName": family_name});
-            }
-            if let Some(e) = email {
-                body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
-            }
+            let body = roster::scim::resource::user_request(
+                user_name,
+                given_name.as_deref(),
+                family_name.as_deref(),
+                email.as_deref(),
+            );
             let v = dir
                 .create_resource(&p, ResourceType::User, body)
                 .await

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::model::{AuthnRequestRecord, Org, SamlSettings, Session, SignInPurpose};
 use super::orgs::find_org;
@@ -17,7 +17,7 @@ use super::tokens::{hash_token, random_secret};
 use super::{Directory, DirectoryError, DirectoryResult, now};
 use crate::saml::{IdpConfig, VerifiedAssertion};
 use crate::scim::resource::{self, format_time};
-use crate::scim::schema::{ResourceType, USER_SCHEMA};
+use crate::scim::schema::ResourceType;
 
 /// How long an AuthnRequest may go unanswered: the person signs in at the
 /// IdP meanwhile, perhaps with a second factor.
@@ -92,28 +92,12 @@ fn start_session(
 /// The SCIM document of a just-in-time user, from the attribute
 /// statements the seeds configure (`first_name`, `last_name`, `email`).
 fn jit_user(a: &VerifiedAssertion) -> DirectoryResult<resource::Document> {
-    let first = a.attribute("first_name");
-    let last = a.attribute("last_name");
-    let mut body = json!({
-        "schemas": [USER_SCHEMA],
-        "userName": a.name_id,
-        "active": true,
-    });
-    if first.is_some() || last.is_some() {
-        let mut name = serde_json::Map::new();
-        if let Some(f) = first {
-            name.insert("givenName".into(), Value::from(f));
-        }
-        if let Some(l) = last {
-            name.insert("familyName".into(), Value::from(l));
-        }
-        body["name"] = Value::Object(name);
-        let display: Vec<&str> = [first, last].into_iter().flatten().collect();
-        body["displayName"] = Value::from(display.join(" "));
-    }
-    if let Some(e) = a.attribute("email") {
-        body["emails"] = json!([{"value": e, "type": "work", "primary": true}]);
-    }
+    let body = resource::user_request(
+        &a.name_id,
+        a.attribute("first_name"),
+        a.attribute("last_name"),
+        a.attribute("email"),
+    );
     Ok(resource::from_request(ResourceType::User, &body)?)
 }
 

@@ -565,9 +565,58 @@ fn retain_subs(v: &mut Value, keep: impl Fn(&str) -> bool) {
     }
 }
 
+/// A new User's request body from the few attributes a person is known
+/// by outside SCIM (a sign-in's attribute statements, the command line):
+/// `name` and `displayName` only from the parts given, a work email as
+/// primary (RFC 7643 §4.1).
+pub fn user_request(
+    user_name: &str,
+    given_name: Option<&str>,
+    family_name: Option<&str>,
+    email: Option<&str>,
+) -> Value {
+    let mut body = serde_json::json!({
+        "schemas": [schema::USER_SCHEMA],
+        "userName": user_name,
+        "active": true,
+    });
+    let parts: Vec<(&str, &str)> = [("givenName", given_name), ("familyName", family_name)]
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
+    if !parts.is_empty() {
+        body["name"] = Value::Object(
+            parts
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
+                .collect(),
+        );
+        body["displayName"] =
+            Value::from(parts.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" "));
+    }
+    if let Some(e) = email {
+        body["emails"] = serde_json::json!([{"value": e, "type": "work", "primary": true}]);
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_requests_carry_only_the_parts_given() {
+        let only_given = user_request("ada@example.com", Some("Ada"), None, None);
+        assert_eq!(only_given["name"], serde_json::json!({"givenName": "Ada"}));
+        assert_eq!(only_given["displayName"], "Ada");
+        assert!(only_given.get("emails").is_none());
+        let bare = user_request("x@example.com", None, None, Some("x@example.com"));
+        assert!(bare.get("name").is_none() && bare.get("displayName").is_none());
+        assert_eq!(bare["emails"][0]["primary"], true);
+        let full = user_request("b@example.com", Some("Bo"), Some("Li"), None);
+        assert_eq!(full["displayName"], "Bo Li");
+        assert!(from_request(ResourceType::User, &full).is_ok());
+    }
     use serde_json::json;
 
     #[test]
