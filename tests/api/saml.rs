@@ -123,6 +123,24 @@ struct Page {
     body: String,
 }
 
+impl Page {
+    /// A 403 that starts no session and says `why` (if given).
+    #[track_caller]
+    fn assert_refused(&self, why: &str) {
+        assert_eq!(self.status, 403, "{}", self.body);
+        assert!(
+            self.set_cookie.is_none(),
+            "a cookie was set: {:?}",
+            self.set_cookie
+        );
+        assert!(
+            self.body.contains(why),
+            "the page should say \"{why}\": {}",
+            self.body
+        );
+    }
+}
+
 fn page(r: reqwest::blocking::Response) -> Page {
     let status = r.status().as_u16();
     let header = |n: &str| {
@@ -387,13 +405,7 @@ fn idp_initiated_sign_in_matches_a_scim_user_and_can_be_turned_off() {
 
     set_from_metadata_file(&app, &idp, "entra", &["--allow-idp-initiated", "off"]);
     let p = post_acs(&app, &idp.respond(spec(&app, "bob@example.com", json!({}))));
-    assert_eq!(p.status, 403);
-    assert!(p.cookie.is_none() && p.set_cookie.is_none());
-    assert!(
-        p.body.contains("IdP-initiated sign-in is off"),
-        "{}",
-        p.body
-    );
+    p.assert_refused("IdP-initiated sign-in is off");
 }
 
 #[test]
@@ -496,16 +508,13 @@ fn every_attack_is_refused_and_leaves_no_session() {
     let once = idp.respond(spec(&app, "carol@example.com", json!({})));
     assert_eq!(post_acs(&app, &once).status, 303);
     let again = post_acs(&app, &once);
-    assert_eq!(again.status, 403, "{}", again.body);
-    assert!(again.set_cookie.is_none());
-    assert!(again.body.contains("already used"), "{}", again.body);
+    again.assert_refused("already used");
 
     // The answer to a real request is accepted once, not twice.
     let (first, answer) = sp_initiated(&app, &idp, "login", "dave@example.com");
     assert_eq!(first.status, 303);
     let replay = post_acs(&app, answer["SAMLResponse"].as_str().unwrap());
-    assert_eq!(replay.status, 403);
-    assert!(replay.set_cookie.is_none());
+    replay.assert_refused("");
 
     // With signed assertions required, a response signed only at the top is refused.
     set_from_metadata_file(&app, &idp, "okta", &["--require-signed-assertion"]);
@@ -574,9 +583,7 @@ fn deactivated_users_are_refused_and_their_sessions_end() {
         &app,
         &idp.respond(spec(&app, "frank@example.com", json!({}))),
     );
-    assert_eq!(p.status, 403);
-    assert!(p.set_cookie.is_none());
-    assert!(p.body.contains("deactivated"), "{}", p.body);
+    p.assert_refused("deactivated");
 }
 
 #[test]
@@ -588,13 +595,7 @@ fn without_jit_unknown_people_are_refused() {
         &app,
         &idp.respond(spec(&app, "grace@example.com", json!({}))),
     );
-    assert_eq!(p.status, 403);
-    assert!(p.set_cookie.is_none());
-    assert!(
-        p.body.contains("just-in-time accounts are off"),
-        "{}",
-        p.body
-    );
+    p.assert_refused("just-in-time accounts are off");
     assert!(users_named(&app, "grace@example.com").is_empty());
     // Once refused, the same assertion is not burnt: nothing was written.
     cli_ok(&app.db, &["org", "set", "acme", "--jit", "on"]);
@@ -751,8 +752,7 @@ fn configuration_is_checked_shown_and_disabled() {
         &app,
         &idp.respond(spec(&app, "judy@example.com", json!({}))),
     );
-    assert_eq!(p.status, 403);
-    assert!(p.set_cookie.is_none());
+    p.assert_refused("");
     assert!(users_named(&app, "judy@example.com").is_empty());
 }
 
@@ -835,13 +835,7 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
     assert_eq!(who["method"], "login-link");
     assert_eq!(who["user_id"], Value::Null);
     let again = page(browser().post(&link).send().unwrap());
-    assert_eq!(again.status, 403, "a link works once");
-    assert!(again.set_cookie.is_none());
-    assert!(
-        again.body.contains("roster admin login-link"),
-        "{}",
-        again.body
-    );
+    again.assert_refused("roster admin login-link");
 }
 
 #[test]
