@@ -307,6 +307,10 @@ mod runner;
 #[path = "load/saml.rs"]
 mod saml;
 
+#[path = "../tests/slurm/stack.rs"]
+mod slurm_stack;
+use slurm_stack::SlurmStack;
+
 const REPLAY_RUNS: usize = 20;
 
 /// Runs each IdP replay suite once per given org (each empty at first)
@@ -500,47 +504,6 @@ impl Drop for Proc {
     }
 }
 
-/// The Slurm accounting stack of tests/slurm/stack.sh, stopped at the end.
-struct SlurmStack(std::path::PathBuf);
-
-impl SlurmStack {
-    fn start(dir: &std::path::Path) -> Option<SlurmStack> {
-        let s = dir.join("slurm");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let ok = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .env("S", &s)
-            .output()
-            .ok()?
-            .status
-            .success();
-        ok.then_some(SlurmStack(s))
-    }
-    fn conf(&self) -> std::path::PathBuf {
-        self.0.join("slurm.conf")
-    }
-    fn sacctmgr(&self, args: &[&str]) -> String {
-        let out = Command::new("sacctmgr")
-            .args(args)
-            .env("SLURM_CONF", self.conf())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-}
-
-impl Drop for SlurmStack {
-    fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .arg("stop")
-            .env("S", &self.0)
-            .status();
-    }
-}
-
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1e5).round() / 100.0
 }
@@ -555,7 +518,7 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     let (_, token) = bench_org(bin, &db, &["--sup", "on"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
-    let Some(stack) = SlurmStack::start(dir) else {
+    let Ok(stack) = SlurmStack::start(dir) else {
         return json!({"error": "the Slurm stack (tests/slurm/stack.sh) did not start"});
     };
     let mut bare = Vec::new();

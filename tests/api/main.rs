@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+#[path = "../slurm/stack.rs"]
+mod slurm_stack;
 
 mod agent;
 mod cli;

@@ -2,7 +2,6 @@
 //! slurmdbd from Debian; tests/slurm/stack.sh), driven through SCIM.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -10,39 +9,13 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-struct Stack(PathBuf);
+use crate::slurm_stack::SlurmStack as Stack;
 
+/// What the test asks of the stack besides the shared handle.
 impl Stack {
-    fn start(dir: &std::path::Path) -> Stack {
-        let s = dir.join("slurm");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .env("S", &s)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "the Slurm stack did not start: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Stack(s)
-    }
-    fn conf(&self) -> PathBuf {
-        self.0.join("slurm.conf")
-    }
-    fn sacctmgr(&self, args: &[&str]) -> String {
-        let out = Command::new("sacctmgr")
-            .args(args)
-            .env("SLURM_CONF", self.conf())
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-    /// (account, user) associations of the test cluster, users only.
-    fn assocs(&self) -> BTreeSet<(String, String)> {
+    /// (account, user) rows of the test cluster's associations; the user
+    /// is empty on an account's own row.
+    fn assoc_rows(&self) -> Vec<(String, String)> {
         self.sacctmgr(&[
             "-n",
             "-P",
@@ -54,26 +27,23 @@ impl Stack {
         ])
         .lines()
         .filter_map(|l| l.split_once('|'))
-        .filter(|(_, u)| !u.is_empty() && *u != "root")
         .map(|(a, u)| (a.to_string(), u.to_string()))
         .collect()
     }
+    /// (account, user) associations of the test cluster, users only.
+    fn assocs(&self) -> BTreeSet<(String, String)> {
+        self.assoc_rows()
+            .into_iter()
+            .filter(|(_, u)| !u.is_empty() && u != "root")
+            .collect()
+    }
     /// Accounts associated with the test cluster.
     fn accounts(&self) -> BTreeSet<String> {
-        self.sacctmgr(&[
-            "-n",
-            "-P",
-            "show",
-            "assoc",
-            "where",
-            "cluster=testcluster",
-            "format=account,user",
-        ])
-        .lines()
-        .filter_map(|l| l.split_once('|'))
-        .filter(|(a, u)| u.is_empty() && *a != "root")
-        .map(|(a, _)| a.to_string())
-        .collect()
+        self.assoc_rows()
+            .into_iter()
+            .filter(|(a, u)| u.is_empty() && a != "root")
+            .map(|(a, _)| a)
+            .collect()
     }
     fn default_of(&self, user: &str) -> String {
         self.sacctmgr(&["-n", "-P", "show", "user", user, "format=defaultaccount"])
@@ -117,17 +87,6 @@ impl Stack {
     }
 }
 
-impl Drop for Stack {
-    fn drop(&mut self) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/stack.sh");
-        let _ = Command::new("bash")
-            .arg(script)
-            .arg("stop")
-            .env("S", &self.0)
-            .status();
-    }
-}
-
 /// `getent -s cache DB KEY` with the agent's caches overlaid on /etc in a
 /// private mount namespace (libnss-cache reads only /etc/*.cache).
 fn getent(work: &std::path::Path, db: &str, key: &str) -> String {
@@ -156,7 +115,8 @@ fn pairs(p: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 fn the_agent_keeps_slurm_in_step() {
     let app = TestApp::start();
     let work = tempfile::tempdir().unwrap();
-    let stack = Stack::start(work.path());
+    let stack =
+        Stack::start(work.path()).unwrap_or_else(|e| panic!("the Slurm stack did not start: {e}"));
     cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
     let ids: Vec<String> = ["ada", "bob", "cy"]
         .iter()
