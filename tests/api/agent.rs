@@ -78,14 +78,7 @@ fn node() -> Node {
         .collect();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     app.create_group("g", &refs);
-    cli_ok(
-        &app.db,
-        &["cluster", "create", "acme", "c1", "--groups", "g"],
-    );
-    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_cluster(&app.db, "c1", "g");
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("etc")).unwrap();
     std::fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();

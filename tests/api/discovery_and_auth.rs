@@ -104,10 +104,7 @@ fn tokens_are_checked_per_org_and_revocable_at_once() {
         &app.db,
         &["org", "set", "other", "--scim-api", "on", "--aup", "on"],
     );
-    let other = cli_json(&app.db, &["token", "create", "other", "--name", "x"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = scim_token(&app.db, "other", "x");
     app.send(app.client.get(app.scim_url("/Users")).bearer_auth(&other))
         .expect_error(401, None);
     app.send(

@@ -16,14 +16,7 @@ fn feed() -> Feed {
     cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
     let alice = app.create_user("alice@example.com").id();
     app.create_group("g", &[&alice]);
-    cli_ok(
-        &app.db,
-        &["cluster", "create", "acme", "c1", "--groups", "g"],
-    );
-    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_cluster(&app.db, "c1", "g");
     Feed { app, token, alice }
 }
 

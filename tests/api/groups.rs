@@ -157,10 +157,7 @@ fn legacy_orgs_start_with_the_default_groups() {
         &app.db,
         &["org", "set", "legacy", "--scim-api", "on", "--aup", "on"],
     );
-    let token = cli_json(&app.db, &["token", "create", "legacy", "--name", "t"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = scim_token(&app.db, "legacy", "t");
     let r = app
         .send(
             app.client
@@ -191,10 +188,7 @@ fn legacy_default_group_collisions_say_how_to_migrate() {
         &app.db,
         &["org", "set", "legacy", "--scim-api", "on", "--aup", "on"],
     );
-    let token = cli_json(&app.db, &["token", "create", "legacy", "--name", "Okta"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = scim_token(&app.db, "legacy", "Okta");
     let push = |name: &str| {
         app.send(
             app.client

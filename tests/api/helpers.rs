@@ -130,6 +130,29 @@ pub fn cli_ok(db: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Registers cluster `name` of org "acme" provisioning `groups`
+/// (comma-separated) and returns a new read-only token for it.
+pub fn create_cluster(db: &str, name: &str, groups: &str) -> String {
+    cli_ok(db, &["cluster", "create", "acme", name, "--groups", groups]);
+    cluster_token(db, name)
+}
+
+/// A new SCIM token of `org`.
+pub fn scim_token(db: &str, org: &str, name: &str) -> String {
+    cli_json(db, &["token", "create", org, "--name", name])["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token for {org}"))
+        .to_string()
+}
+
+/// A new read-only token for cluster `name` of org "acme".
+pub fn cluster_token(db: &str, name: &str) -> String {
+    cli_json(db, &["cluster", "token", "create", "acme", name])["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token for cluster {name}"))
+        .to_string()
+}
+
 pub fn cli_json(db: &str, args: &[&str]) -> Value {
     let mut a = args.to_vec();
     a.push("--json");
@@ -154,10 +177,7 @@ impl TestApp {
             &db,
             &["org", "set", "acme", "--scim-api", "on", "--aup", "on"],
         );
-        let token = cli_json(&db, &["token", "create", "acme", "--name", "test"])["token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let token = scim_token(&db, "acme", "test");
         let mut app = TestApp {
             child: None,
             dir,

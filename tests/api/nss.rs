@@ -43,10 +43,7 @@ fn cluster() -> Cluster {
         &["cluster", "create", "acme", "c1", "--groups", "gpu_users"],
     );
     assert_eq!(out["groups"][0]["displayName"], "GPU Users");
-    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = cluster_token(&app.db, "c1");
     Cluster {
         app,
         token,

@@ -358,14 +358,7 @@ fn users_set_their_keys_through_the_admin_api() {
     .expect_error(400, Some("invalidValue"));
     app.send(app.client.get(&url)).expect_error(401, None);
     cli_ok(&app.db, &["group", "create", "acme", "g"]);
-    cli_ok(
-        &app.db,
-        &["cluster", "create", "acme", "c", "--groups", "g"],
-    );
-    let ct = cli_json(&app.db, &["cluster", "token", "create", "acme", "c"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ct = create_cluster(&app.db, "c", "g");
     app.send(app.client.get(&url).bearer_auth(&ct))
         .expect_error(403, None);
 }

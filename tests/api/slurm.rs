@@ -135,10 +135,7 @@ fn the_agent_keeps_slurm_in_step() {
             "gpu_users,ml",
         ],
     );
-    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = cluster_token(&app.db, "c1");
     std::fs::create_dir_all(work.path().join("etc")).unwrap();
     std::fs::write(work.path().join("token"), &token).unwrap();
     let agent = |extra: &[&str]| {

@@ -111,14 +111,7 @@ fn ssh_login_uses_the_directorys_keys() {
     keygen(keys.path(), "ed25519", None, "mallory");
     let alice = app.post("/Users", &json!({"schemas": [USER], "userName": "alice@example.com", CW: {"sunkSshKeys": [alice_key]}})).expect(201).id();
     app.create_group("login", &[&alice]);
-    cli_ok(
-        &app.db,
-        &["cluster", "create", "acme", "c1", "--groups", "login"],
-    );
-    let token = cli_json(&app.db, &["cluster", "token", "create", "acme", "c1"])["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = create_cluster(&app.db, "c1", "login");
 
     let work = tempfile::tempdir().unwrap();
     let (upper, ovl_work) = (work.path().join("upper"), work.path().join("work"));
