@@ -366,6 +366,26 @@ async fn replay_timings(server: &Server, orgs: Vec<(String, String)>) -> Value {
 
 /// Runs `count` POSTs of `body(i)` to `path` with `clients` concurrent
 /// clients and returns the created ids, in order of `i`.
+/// `count` groups of 100 new users each, named `{prefix}0000`...; their
+/// names.
+async fn teams(t: &Arc<Target>, prefix: &str, count: usize) -> Vec<String> {
+    let users = Arc::new(
+        post_all(t, "/Users", count * 100, 64, {
+            let prefix = prefix.to_string();
+            move |i| user(&format!("{prefix}-user{i}@bench.example"))
+        })
+        .await,
+    );
+    let names: Vec<String> = (0..count).map(|g| format!("{prefix}{g:04}")).collect();
+    let group_names = names.clone();
+    post_all(t, "/Groups", count, 32, move |g| {
+        let list: Vec<Value> = users[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": group_names[g], "members": list})
+    })
+    .await;
+    names
+}
+
 async fn post_all(
     t: &Arc<Target>,
     path: &str,
@@ -416,19 +436,7 @@ async fn nss_map_timings(bin: &str, dir: &std::path::Path) -> Value {
     let (_, token) = bench_org(bin, &db, &["--sup", "on"]);
     let server = Server::start(bin, &db, &["--scim-log-max-entries", "0"]);
     let t = server.target(&token);
-    let users = Arc::new(
-        post_all(&t, "/Users", 100_000, 64, |i| {
-            user(&format!("m{i}@bench.example"))
-        })
-        .await,
-    );
-    let members = users.clone();
-    post_all(&t, "/Groups", 1_000, 32, move |g| {
-        let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("team{g:04}"), "members": list})
-    })
-    .await;
-    let groups: Vec<String> = (0..1_000).map(|g| format!("team{g:04}")).collect();
+    let groups = teams(&t, "team", 1_000).await;
     cli(&[
         "cluster",
         "create",
@@ -626,19 +634,7 @@ async fn agent_timings(bin: &str, dir: &std::path::Path) -> Value {
     drop(_agent);
 
     // A first full sync of 10,000 users in 100 groups into an empty Slurm.
-    let users = Arc::new(
-        post_all(&t, "/Users", 10_000, 64, |i| {
-            user(&format!("full{i}@bench.example"))
-        })
-        .await,
-    );
-    let members = users.clone();
-    post_all(&t, "/Groups", 100, 16, move |g| {
-        let list: Vec<Value> = members[g * 100..(g + 1) * 100].iter().map(|id| json!({"value": id})).collect();
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("full{g:03}"), "members": list})
-    })
-    .await;
-    let groups: Vec<String> = (0..100).map(|g| format!("full{g:03}")).collect();
+    let groups = teams(&t, "full", 100).await;
     cli(&[
         "cluster",
         "create",
