@@ -12,6 +12,21 @@ struct Node {
 }
 
 impl Node {
+    /// Adds user `id` to the cluster's group "g" over SCIM.
+    fn add_to_group(&self, id: &str) {
+        let g = self
+            .app
+            .get_with("/Groups", &[("filter", "displayName eq \"g\"")])
+            .ids()[0]
+            .clone();
+        self.app
+            .patch(
+                &format!("/Groups/{g}"),
+                json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+            )
+            .expect(200);
+    }
+
     fn args(&self) -> Vec<String> {
         let d = self.dir.path();
         vec![
@@ -176,17 +191,7 @@ fn a_running_agent_follows_the_feed() {
     let _agent = n.spawn_agent("5");
     n.wait_for_passwd(&|p: &str| p.lines().count() == 5);
     let new = n.app.create_user("late@example.com").id();
-    let g = n
-        .app
-        .get_with("/Groups", &[("filter", "displayName eq \"g\"")])
-        .ids()[0]
-        .clone();
-    n.app
-        .patch(
-            &format!("/Groups/{g}"),
-            json!([{"op": "add", "path": "members", "value": [{"value": new}]}]),
-        )
-        .expect(200);
+    n.add_to_group(&new);
     n.wait_for_passwd(&|p: &str| p.contains("late:x:"));
 }
 
@@ -212,17 +217,7 @@ fn the_agent_rides_out_a_server_restart() {
     // It comes back (same address), and a change made then reaches the node.
     n.app.launch();
     let id = n.app.create_user("after@example.com").id();
-    let g = n
-        .app
-        .get_with("/Groups", &[("filter", "displayName eq \"g\"")])
-        .ids()[0]
-        .clone();
-    n.app
-        .patch(
-            &format!("/Groups/{g}"),
-            json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
-        )
-        .expect(200);
+    n.add_to_group(&id);
     n.wait_for_passwd(&|p: &str| p.contains("after:x:") && p.lines().count() == 6);
     // Nothing lost or duplicated.
     let names = crate::helpers::passwd_names_of(&n.cache("passwd"));
