@@ -773,6 +773,25 @@ async fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
+/// Creates a user or group as the administrator; prints its id (JSON:
+/// the resource).
+async fn create_and_print(
+    g: &Global,
+    dir: &Directory,
+    p: &roster::directory::model::Principal,
+    rtype: ResourceType,
+    body: serde_json::Value,
+    base: &str,
+) -> Result<(), String> {
+    let v = dir.create_resource(p, rtype, body).await.map_err(err)?;
+    if g.json {
+        print_json(v.render(base));
+    } else {
+        println!("{}", v.stored.id);
+    }
+    Ok(())
+}
+
 /// Every user or group of the org, page by page (RFC 9865 cursors): a list
 /// command must not stop at one page.
 async fn list_all(
@@ -825,15 +844,7 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
     match cmd {
         GroupCommand::Create { name, .. } => {
             let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
-            let v = dir
-                .create_resource(&p, ResourceType::Group, body)
-                .await
-                .map_err(err)?;
-            if g.json {
-                print_json(v.render(&base));
-            } else {
-                println!("{}", v.stored.id);
-            }
+            create_and_print(g, &dir, &p, ResourceType::Group, body, &base).await?;
         }
         GroupCommand::List { .. } => {
             let page = list_all(&dir, &p, ResourceType::Group, true).await?;
@@ -1089,15 +1100,7 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
                 family_name.as_deref(),
                 email.as_deref(),
             );
-            let v = dir
-                .create_resource(&p, ResourceType::User, body)
-                .await
-                .map_err(err)?;
-            if g.json {
-                print_json(v.render(&base));
-            } else {
-                println!("{}", v.stored.id);
-            }
+            create_and_print(g, &dir, &p, ResourceType::User, body, &base).await?;
         }
         UserCommand::List { .. } => {
             let page = list_all(&dir, &p, ResourceType::User, false).await?;
