@@ -654,64 +654,44 @@ fn configuration_is_checked_shown_and_disabled() {
     // Okta's manual path needs the certificate: without it, refused.
     let sso = idp.url("/sso");
     let entity = idp.entity_id();
-    let out = run_cli(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--sso-url",
-            &sso,
-            "--idp-entity-id",
-            &entity,
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no signing certificate"));
+    // `roster saml set acme ARGS`: Ok, or what it printed on failure.
+    let saml_set = |args: &[&str]| -> Result<(), String> {
+        let mut all = vec!["saml", "set", "acme"];
+        all.extend_from_slice(args);
+        let out = run_cli(&app.db, &all);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    };
+    let e = saml_set(&["--sso-url", &sso, "--idp-entity-id", &entity]).unwrap_err();
+    assert!(e.contains("no signing certificate"), "{e}");
     let bad = app.dir.path().join("bad.pem");
     std::fs::write(
         &bad,
         "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n",
     )
     .unwrap();
-    let out = run_cli(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--sso-url",
-            &sso,
-            "--idp-entity-id",
-            &entity,
-            "--certificate",
-            bad.to_str().unwrap(),
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("PEM"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let bad = bad.to_str().unwrap();
+    let e = saml_set(&[
+        "--sso-url",
+        &sso,
+        "--idp-entity-id",
+        &entity,
+        "--certificate",
+        bad,
+    ])
+    .unwrap_err();
+    assert!(e.contains("PEM"), "{e}");
     // Metadata without a signing certificate is refused too.
     let stripped = app.dir.path().join("nocert.xml");
     let md = idp.get(&idp.url("/metadata?style=okta"));
     let start = md.find("<md:KeyDescriptor").unwrap();
     let end = md.find("</md:KeyDescriptor>").unwrap() + "</md:KeyDescriptor>".len();
     std::fs::write(&stripped, format!("{}{}", &md[..start], &md[end..])).unwrap();
-    let out = run_cli(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--metadata-file",
-            stripped.to_str().unwrap(),
-        ],
-    );
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no signing certificate"));
+    let e = saml_set(&["--metadata-file", stripped.to_str().unwrap()]).unwrap_err();
+    assert!(e.contains("no signing certificate"), "{e}");
     assert!(
         run_cli(&app.db, &["saml", "show", "acme", "--json"])
             .status
@@ -726,20 +706,16 @@ fn configuration_is_checked_shown_and_disabled() {
     // The manual path with the certificate works, and signs people in.
     let pem = app.dir.path().join("idp.pem");
     std::fs::write(&pem, idp.get(&idp.url("/cert"))).unwrap();
-    cli_ok(
-        &app.db,
-        &[
-            "saml",
-            "set",
-            "acme",
-            "--sso-url",
-            &sso,
-            "--idp-entity-id",
-            &entity,
-            "--certificate",
-            pem.to_str().unwrap(),
-        ],
-    );
+    let pem = pem.to_str().unwrap();
+    saml_set(&[
+        "--sso-url",
+        &sso,
+        "--idp-entity-id",
+        &entity,
+        "--certificate",
+        pem,
+    ])
+    .unwrap();
     let p = post_acs(
         &app,
         &idp.respond(spec(&app, "ivan@example.com", json!({}))),
