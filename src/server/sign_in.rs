@@ -86,19 +86,16 @@ fn refusal_page(status: StatusCode, reason: &str, hint: &str) -> Response {
     )
 }
 
-fn directory_error_page(e: &DirectoryError) -> Response {
-    let status = match e {
-        DirectoryError::NotFound(_) => StatusCode::NOT_FOUND,
-        DirectoryError::Forbidden(_) | DirectoryError::Unauthenticated(_) => StatusCode::FORBIDDEN,
-        DirectoryError::InvalidValue(_) | DirectoryError::Protocol(_) => StatusCode::BAD_REQUEST,
-        DirectoryError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        tracing::error!(error = %e, "sign-in failed on the directory");
+/// A domain error as a page, with the status the one mapping of domain
+/// errors gives (`error::to_scim`).
+fn directory_error_page(e: DirectoryError) -> Response {
+    let e = super::to_scim(e);
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::FORBIDDEN);
+    if status.is_server_error() {
+        // Logged by to_scim; nothing about it is for the browser.
         return unavailable();
     }
-    refusal_page(status, &e.to_string(), "")
+    refusal_page(status, &e.detail, "")
 }
 
 /// A failure of Roster's own, not the caller's: 503, nothing said that
@@ -197,7 +194,7 @@ async fn sp_metadata(State(s): State<AppState>, Path(org): Path<String>) -> Resp
             )
                 .into_response()
         }
-        Err(e) => directory_error_page(&e),
+        Err(e) => directory_error_page(e),
     }
 }
 
@@ -217,7 +214,7 @@ async fn start(
 ) -> Response {
     let (o, settings) = match s.directory.saml_settings(&org).await {
         Ok(x) => x,
-        Err(e) => return directory_error_page(&e),
+        Err(e) => return directory_error_page(e),
     };
     let Some(settings) = settings else {
         return refusal_page(
@@ -246,7 +243,7 @@ async fn start(
         .record_authn_request(&o.id, &out.id, purpose)
         .await
     {
-        return directory_error_page(&e);
+        return directory_error_page(e);
     }
     redirect(&out.redirect_url)
 }
@@ -298,7 +295,7 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
     };
     let (o, settings) = match s.directory.saml_settings(&org).await {
         Ok(x) => x,
-        Err(e) => return directory_error_page(&e),
+        Err(e) => return directory_error_page(e),
     };
     let Some(settings) = settings else {
         count("not_configured");
@@ -394,7 +391,7 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         }
         Err(e) => {
             count("error");
-            return directory_error_page(&e);
+            return directory_error_page(e);
         }
     };
     count("ok");
@@ -518,7 +515,7 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "<p>Sign in through your organization's identity provider at <code>/accounts/saml/ORG/login</code>.</p>",
             )
         }
-        Err(e) => directory_error_page(&e),
+        Err(e) => directory_error_page(e),
     }
 }
 
@@ -526,7 +523,7 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(secret) = session_secret(&headers)
         && let Err(e) = s.directory.end_session(secret).await
     {
-        return directory_error_page(&e);
+        return directory_error_page(e);
     }
     let resp = page(
         StatusCode::OK,
@@ -564,6 +561,6 @@ async fn redeem_login_link(State(s): State<AppState>, Path(secret): Path<String>
             let cookie = session_cookie(&s, &secret, s.session_lifetime.as_secs());
             with_cookie(redirect("/accounts/session"), &cookie)
         }
-        Err(e) => directory_error_page(&e),
+        Err(e) => directory_error_page(e),
     }
 }
