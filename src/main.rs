@@ -396,6 +396,12 @@ enum OrgCommand {
         /// Just-in-time accounts: a person's first SAML sign-in creates their user (on by default).
         #[arg(long, value_enum)]
         jit: Option<Toggle>,
+        /// POSIX names no user or group of the org may take, besides the
+        /// system names every org keeps (root, sudo, wheel, slurm, ...):
+        /// comma-separated, replacing the org's list; "" clears it. Add the
+        /// local accounts and groups your nodes have.
+        #[arg(long, value_name = "NAME,NAME")]
+        reserve_names: Option<String>,
     },
 }
 
@@ -485,6 +491,7 @@ fn org_json(o: &Org, base: &str) -> serde_json::Value {
         "sup": o.settings.sup,
         "legacy_groups": o.settings.legacy_groups,
         "jit": o.settings.jit,
+        "reserved_names": o.reserved_names,
         "scim_base_url": format!("{base}/scim/{}", o.id),
     })
 }
@@ -659,6 +666,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                         println!("AUP:            {}", on_off(o.settings.aup));
                         println!("SUP:            {}", on_off(o.settings.sup));
                         println!("JIT accounts:   {}", on_off(o.settings.jit));
+                        println!(
+                            "reserved names: {} (and the system names every org keeps)",
+                            if o.reserved_names.is_empty() {
+                                "none of its own".to_string()
+                            } else {
+                                o.reserved_names.join(", ")
+                            }
+                        );
                         match &saml {
                             Some(c) => println!("SAML SSO:       on, IdP {}", c.idp.entity_id),
                             None => println!(
@@ -685,10 +700,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                     aup,
                     sup,
                     jit,
+                    reserve_names,
                 } => {
-                    if scim_api.is_none() && aup.is_none() && sup.is_none() && jit.is_none() {
+                    if scim_api.is_none()
+                        && aup.is_none()
+                        && sup.is_none()
+                        && jit.is_none()
+                        && reserve_names.is_none()
+                    {
                         return Err(
-                            "nothing to set: give --scim-api, --aup, --sup or --jit with on or off"
+                            "nothing to set: give --scim-api, --aup, --sup or --jit with on or off, or --reserve-names"
                                 .into(),
                         );
                     }
@@ -697,6 +718,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                         aup: aup.map(Into::into),
                         sup: sup.map(Into::into),
                         jit: jit.map(Into::into),
+                        reserve_names: reserve_names
+                            .as_deref()
+                            .map(|l| l.split(',').map(|n| n.trim().to_string()).collect()),
                     };
                     let o = dir.set_org(org, change).await.map_err(err)?;
                     if g.json {

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::model::{LedgerKind, PosixAccount, StoredResource};
 use super::posix::{self, DEFAULT_GID_RANGE, DEFAULT_UID_RANGE};
+use super::reserved_names::reserved_because;
 use super::store::WriteTx;
 use super::{DirectoryError, DirectoryResult};
 use crate::scim::schema::{COREWEAVE_GROUP_SCHEMA, COREWEAVE_USER_SCHEMA, ResourceType};
@@ -44,24 +45,27 @@ fn invalid(e: String) -> DirectoryError {
     DirectoryError::InvalidValue(e)
 }
 
-/// A free name: `base`, else `base2`, `base3`, ...
+/// A free name: `base`, else `base2`, `base3`, ... A reserved name counts
+/// as taken (design.md, "Reserved names").
 fn free_name(
     tx: &mut dyn WriteTx,
     org_id: &str,
     base: &str,
     owner: &str,
+    reserved: &[String],
 ) -> DirectoryResult<String> {
     let mut candidate = base.to_string();
     let mut n = 1;
     loop {
-        match tx.posix_owner(org_id, LedgerKind::Name, &candidate)? {
-            None => return Ok(candidate),
-            Some(o) if o == owner => return Ok(candidate),
-            Some(_) => {
-                n += 1;
-                candidate = posix::with_suffix(base, n);
-            }
+        let taken = reserved_because(&candidate, reserved).is_some()
+            || tx
+                .posix_owner(org_id, LedgerKind::Name, &candidate)?
+                .is_some_and(|o| o != owner);
+        if !taken {
+            return Ok(candidate);
         }
+        n += 1;
+        candidate = posix::with_suffix(base, n);
     }
 }
 
@@ -80,15 +84,27 @@ fn posix_name(
         ResourceType::User => COREWEAVE_USER_SCHEMA,
         ResourceType::Group => COREWEAVE_GROUP_SCHEMA,
     };
+    let reserved = tx
+        .org(org_id)?
+        .map(|o| o.reserved_names)
+        .unwrap_or_default();
     let name = match (ext_str(r, schema, attr), existing) {
         (Some(n), _) => {
             posix::check_name(n).map_err(invalid)?;
+            // An override keeps a name the identity already holds (one
+            // assigned before the org reserved it); any other reserved name
+            // is refused.
+            if existing.is_none_or(|e| e.name != n)
+                && let Some(why) = reserved_because(n, &reserved)
+            {
+                return Err(invalid(format!("{attr}: {why}")));
+            }
             n.to_string()
         }
         (None, Some(e)) => e.name.clone(),
         (None, None) => {
             let base = posix::derive_name(r.doc.get(source).and_then(Value::as_str).unwrap_or("x"));
-            free_name(tx, org_id, &base, &r.id)?
+            free_name(tx, org_id, &base, &r.id, &reserved)?
         }
     };
     claim(tx, org_id, LedgerKind::Name, &name, &r.id, attr)?;

@@ -11,6 +11,7 @@ pub mod nss;
 pub mod orgs;
 pub mod posix;
 pub mod query;
+pub mod reserved_names;
 pub mod resources;
 pub mod scim_log;
 pub mod sign_in;

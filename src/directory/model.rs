@@ -11,6 +11,9 @@ pub struct Org {
     pub name: String,
     pub created: String,
     pub settings: OrgSettings,
+    /// POSIX names this org keeps from every user and group, besides the
+    /// system names every org keeps (`reserved_names::SYSTEM_NAMES`).
+    pub reserved_names: Vec<String>,
 }
 
 /// The toggles of the seeds' SCIM Configuration page. All start off: the

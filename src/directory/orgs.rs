@@ -1,6 +1,6 @@
 //! Organizations and their settings.
 
-use super::model::{Org, OrgSettings};
+use super::model::{LedgerKind, Org, OrgSettings};
 use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult, now};
 use crate::scim::schema::ResourceType;
@@ -27,12 +27,50 @@ pub const LEGACY_GROUPS: [(&str, &[&str]); 5] = [
 ];
 
 /// A change of settings; `None` leaves a toggle as it is.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SettingsChange {
     pub scim_api: Option<bool>,
     pub aup: Option<bool>,
     pub sup: Option<bool>,
     pub jit: Option<bool>,
+    /// Replaces the names the org reserves beyond the system names.
+    pub reserve_names: Option<Vec<String>>,
+}
+
+/// Checks the names an org wants to reserve: each a valid POSIX name, and
+/// none the current name of one of the org's users or groups (reserving
+/// it would not take it away; rename that identity first).
+fn check_reserved_names(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    names: &[String],
+) -> DirectoryResult<Vec<String>> {
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for n in names {
+        let n = n.trim();
+        if n.is_empty() {
+            continue;
+        }
+        super::posix::check_name(n).map_err(DirectoryError::InvalidValue)?;
+        if let Some(owner) = tx.posix_owner(org_id, LedgerKind::Name, n)? {
+            for rtype in [ResourceType::User, ResourceType::Group] {
+                if let Some(a) = tx
+                    .posix_accounts(org_id, rtype, &[owner.as_str()])?
+                    .remove(&owner)
+                    && a.name == n
+                {
+                    return Err(DirectoryError::Conflict(format!(
+                        "\"{n}\" is the POSIX name of {} {owner}; give it another name (sunkPosixUsername or sunkPosixGroupName) before reserving this one",
+                        rtype.name().to_lowercase()
+                    )));
+                }
+            }
+        }
+        out.push(n.to_string());
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Org names appear in URLs in place of the id, so they are kept to a
@@ -87,6 +125,7 @@ impl Directory {
                         legacy_groups,
                         ..Default::default()
                     },
+                    reserved_names: Vec::new(),
                 };
                 tx.insert_org(&org)?;
                 if legacy_groups {
@@ -141,6 +180,9 @@ impl Directory {
             }
             if let Some(v) = change.jit {
                 o.settings.jit = v;
+            }
+            if let Some(names) = &change.reserve_names {
+                o.reserved_names = check_reserved_names(tx, &o.id, names)?;
             }
             let turning_sup_on = change.sup == Some(true) && !o.settings.sup;
             if let Some(v) = change.sup {

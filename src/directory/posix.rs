@@ -110,11 +110,26 @@ pub fn check_path(what: &str, path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The lowest id an override may name: the start of the lower of the
+/// org's ranges. Ids below it belong to the nodes themselves (system
+/// accounts, and local users of a cluster that predates Roster).
+pub const ID_FLOOR: i64 = if DEFAULT_UID_RANGE.0 < DEFAULT_GID_RANGE.0 {
+    DEFAULT_UID_RANGE.0
+} else {
+    DEFAULT_GID_RANGE.0
+};
+
 /// Checks a UID or GID given as an override.
 pub fn check_id(what: &str, id: i64) -> Result<(), String> {
     if is_reserved(id) {
         return Err(format!(
             "{what} {id} is reserved (0-999, 60000-65535, 524288-1879048191 and 2^31 and above are never assigned)"
+        ));
+    }
+    if id < ID_FLOOR {
+        return Err(format!(
+            "{what} {id} is below the organization's ranges (UIDs {}-{}, GIDs {}-{}): ids below {ID_FLOOR} belong to the nodes' own accounts; choose one within the ranges",
+            DEFAULT_UID_RANGE.0, DEFAULT_UID_RANGE.1, DEFAULT_GID_RANGE.0, DEFAULT_GID_RANGE.1
         ));
     }
     Ok(())

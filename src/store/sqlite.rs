@@ -38,16 +38,27 @@ use crate::scim::schema::ResourceType;
 const MAX_BATCH: usize = 512;
 /// Upper bounds of the commit batch size histogram.
 pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Each schema version and the SQL that reaches it from the one before.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, SCHEMA),
     (2, SCIM_LOG_SCHEMA),
     (3, POSIX_SCHEMA),
     (4, CLUSTER_SCHEMA),
     (5, sign_in::SIGN_IN_SCHEMA),
+    (6, HARDENING_SCHEMA),
 ];
+
+/// Names an org reserves (one per line), and what `serve` records for the
+/// command line (its public URL).
+const HARDENING_SCHEMA: &str = r#"
+ALTER TABLE orgs ADD COLUMN reserved_names TEXT NOT NULL DEFAULT '';
+CREATE TABLE server_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"#;
 
 const CLUSTER_SCHEMA: &str = r#"
 CREATE TABLE clusters (
@@ -459,10 +470,12 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {
             legacy_groups: r.get(6)?,
             jit: r.get(7)?,
         },
+        reserved_names: r.get::<_, String>(8)?.lines().map(str::to_string).collect(),
     })
 }
 
-const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups, jit";
+const ORG_COLUMNS: &str =
+    "id, name, created, scim_api, aup, sup, legacy_groups, jit, reserved_names";
 const TOKEN_COLUMNS: &str = "id, org_id, name, hash, created, last_used, revoked, cluster_id";
 
 fn token_from_row(r: &Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -994,8 +1007,8 @@ impl WriteTx for SqliteTx<'_> {
     fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit]))
+            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit, reserved_names) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
             .map(|_| ())
             .map_err(backend)
     }
@@ -1003,8 +1016,8 @@ impl WriteTx for SqliteTx<'_> {
     fn update_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8 WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit]))
+            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8, reserved_names = ?9 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
             .map(|_| ())
             .map_err(backend)
     }

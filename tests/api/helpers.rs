@@ -13,6 +13,15 @@ use serde_json::{Value, json};
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const CW: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveUser";
+pub const CWG: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
+
+/// A server whose org "acme" has SUNK User Provisioning on.
+pub fn sup_app() -> TestApp {
+    let app = TestApp::start();
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
+    app
+}
 
 pub fn roster_bin() -> &'static str {
     env!("CARGO_BIN_EXE_roster")

@@ -12,6 +12,7 @@ mod discovery_and_auth;
 mod durability;
 mod feed;
 mod groups;
+mod hardening;
 mod input;
 mod nss;
 mod posix;

@@ -4,8 +4,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const CW: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveUser";
-
 struct Cluster {
     app: TestApp,
     token: String,

@@ -5,15 +5,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-const CW: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveUser";
-const CWG: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
-
-fn sup_app() -> TestApp {
-    let app = TestApp::start();
-    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
-    app
-}
-
 fn posix(r: &Reply) -> Value {
     r.body[CW].clone()
 }

@@ -11,8 +11,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const CW: &str = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveUser";
-
 /// sshd runs an AuthorizedKeysCommand only from a path whose every
 /// directory is root-owned and not writable by others, which a checkout
 /// under /tmp is not; the binary is copied to such a place, removed after.
