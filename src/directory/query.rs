@@ -69,8 +69,14 @@ pub enum Cond {
     InGroupNamed(String),
     /// Users: member of any group.
     InAnyGroup,
-    /// Users: member of a group whose POSIX name is this.
-    InGroupPosixNamed(String),
+    /// Users: member of a group whose case-folded display name is one of
+    /// `display_keys` or whose POSIX name is one of `posix_names`: one set
+    /// test, however many names (a chain of `Or`s as long as the list
+    /// overflowed the stack).
+    InGroupsNamed {
+        display_keys: Vec<String>,
+        posix_names: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -769,13 +769,10 @@ impl Directory {
             // CoreWeave's nsscache fork asks for /Users?groups=a,b.
             let cond = cond.map(|c| match (rt, params.groups.is_empty()) {
                 (ResourceType::User, false) => {
-                    let any = params.groups.iter().fold(Cond::False, |acc, g| {
-                        let one = Cond::Or(
-                            Box::new(Cond::InGroupNamed(fold(g))),
-                            Box::new(Cond::InGroupPosixNamed(g.clone())),
-                        );
-                        Cond::Or(Box::new(acc), Box::new(one))
-                    });
+                    let any = Cond::InGroupsNamed {
+                        display_keys: params.groups.iter().map(|g| fold(g)).collect(),
+                        posix_names: params.groups.clone(),
+                    };
                     Cond::And(Box::new(c), Box::new(any))
                 }
                 _ => c,

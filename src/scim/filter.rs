@@ -27,6 +27,12 @@ use super::error::{ScimError, ScimResult};
 pub const MAX_FILTER_LEN: usize = 8 * 1024;
 /// Deepest nesting of parentheses and `not` accepted.
 pub const MAX_DEPTH: usize = 32;
+/// Most `and`, `or` and `not` operators in one filter. A chain of `or`
+/// terms is a tree as deep as it is long wherever it is walked (resolving,
+/// evaluating, dropping), so its length is bounded like its nesting: a
+/// filter of ~550 `or` terms under the byte limit overflowed a debug
+/// build's stack. Identity providers send one or two.
+pub const MAX_OPERATORS: usize = 100;
 
 /// `[URI ":"] ATTRNAME *1subAttr`, names as written (not yet resolved).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +172,8 @@ struct Parser<'a> {
     src: &'a str,
     pos: usize,
     make_error: fn(String) -> ScimError,
+    /// `and`, `or` and `not` seen so far.
+    operators: usize,
 }
 
 fn is_name_start(c: char) -> bool {
@@ -181,7 +189,20 @@ impl<'a> Parser<'a> {
             src,
             pos: 0,
             make_error,
+            operators: 0,
         }
+    }
+
+    /// Counts one more logical operator, refusing the filter past
+    /// [`MAX_OPERATORS`].
+    fn count_operator(&mut self) -> ScimResult<()> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.error(&format!(
+                "the filter has more than {MAX_OPERATORS} `and`, `or` and `not` operators; split the query into several"
+            )));
+        }
+        Ok(())
     }
 
     fn error(&self, what: &str) -> ScimError {
@@ -259,6 +280,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             if self.at_keyword("or") {
                 self.pos += 2;
+                self.count_operator()?;
                 self.expect_space_after("or")?;
                 let right = self.and_term(depth, in_brackets)?;
                 left = Filter::Or(Box::new(left), Box::new(right));
@@ -274,6 +296,7 @@ impl<'a> Parser<'a> {
             self.skip_ws();
             if self.at_keyword("and") {
                 self.pos += 3;
+                self.count_operator()?;
                 self.expect_space_after("and")?;
                 let right = self.factor(depth, in_brackets)?;
                 left = Filter::And(Box::new(left), Box::new(right));
@@ -308,6 +331,7 @@ impl<'a> Parser<'a> {
             self.pos += 3;
             self.skip_ws();
             if self.eat('(') {
+                self.count_operator()?;
                 let inner = self.filter(depth + 1, in_brackets)?;
                 self.skip_ws();
                 if !self.eat(')') {
@@ -670,6 +694,18 @@ mod tests {
     fn deep_nesting_is_refused() {
         let s = format!("{}a pr{}", "(".repeat(100), ")".repeat(100));
         assert!(parse_filter(&s).is_err());
+    }
+
+    #[test]
+    fn long_chains_are_refused() {
+        let chain = |n: usize, op: &str| vec!["a pr"; n + 1].join(&format!(" {op} "));
+        assert!(parse_filter(&chain(MAX_OPERATORS, "or")).is_ok());
+        for op in ["or", "and"] {
+            let e = parse_filter(&chain(MAX_OPERATORS + 1, op)).err();
+            assert!(e.is_some_and(|e| e.detail.contains("operators")), "{op}");
+        }
+        let nots = format!("{}a pr{}", "not (".repeat(30), ")".repeat(30));
+        assert!(parse_filter(&nots).is_ok());
     }
 
     #[test]

@@ -267,19 +267,29 @@ impl RawParams {
             count,
             attributes: self.attributes.clone(),
             excluded_attributes: self.excluded_attributes.clone(),
-            groups: self
-                .groups
-                .as_deref()
-                .map(|g| {
-                    g.split(',')
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            groups: parse_groups(self.groups.as_deref())?,
         })
     }
+}
+
+/// Most names `groups=` takes: more than a cluster provisions, few enough
+/// that the query stays small.
+pub const MAX_GROUPS_PARAM: usize = 1000;
+
+/// `groups=a,b,c`: the names, once each, at most [`MAX_GROUPS_PARAM`].
+fn parse_groups(list: Option<&str>) -> ScimResult<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    for n in list.unwrap_or("").split(',').map(str::trim) {
+        if !n.is_empty() && !names.iter().any(|x| x == n) {
+            if names.len() == MAX_GROUPS_PARAM {
+                return Err(ScimError::invalid_value(format!(
+                    "groups names more than {MAX_GROUPS_PARAM} groups; ask for fewer at a time"
+                )));
+            }
+            names.push(n.to_string());
+        }
+    }
+    Ok(names)
 }
 
 /// A ListResponse (RFC 7644 §3.4.2).

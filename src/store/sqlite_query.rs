@@ -104,6 +104,19 @@ fn operand(sql: &mut Sql, t: &Target, fold: bool) {
     }
 }
 
+/// `?, ?, ?` for the values; `NULL` for none, which matches nothing.
+fn bind_list(sql: &mut Sql, values: &[String]) {
+    if values.is_empty() {
+        sql.push("NULL");
+    }
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(SqlValue::Text(v.clone()));
+    }
+}
+
 fn scalar(v: &Scalar) -> SqlValue {
     match v {
         Scalar::Text(s) => SqlValue::Text(s.clone()),
@@ -241,10 +254,15 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             sql.bind(SqlValue::Text(key.clone()));
             sql.push(")");
         }
-        Cond::InGroupPosixNamed(name) => {
-            sql.push("EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.position = m.group_pos JOIN posix_accounts pa ON pa.org_id = g.org_id AND pa.resource_type = 'Group' AND pa.resource_id = g.id WHERE m.user_pos = r.position AND pa.name = ");
-            sql.bind(SqlValue::Text(name.clone()));
-            sql.push(")");
+        Cond::InGroupsNamed {
+            display_keys,
+            posix_names,
+        } => {
+            sql.push("EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.position = m.group_pos LEFT JOIN posix_accounts pa ON pa.org_id = g.org_id AND pa.resource_type = 'Group' AND pa.resource_id = g.id WHERE m.user_pos = r.position AND (g.name_key IN (");
+            bind_list(sql, display_keys);
+            sql.push(") OR pa.name IN (");
+            bind_list(sql, posix_names);
+            sql.push(")))");
         }
         Cond::InAnyGroup => {
             sql.push("EXISTS (SELECT 1 FROM memberships m WHERE m.user_pos = r.position)")

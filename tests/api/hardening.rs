@@ -115,3 +115,38 @@ fn an_org_reserves_names_of_its_own() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid POSIX name"));
 }
+
+#[test]
+fn long_filters_and_group_lists_are_refused_not_fatal() {
+    let app = sup_app();
+    let u = app.create_user("ada@example.com");
+    app.create_group("gpu", &[&u.id()]);
+    // 20,000 group names: a clear 400, and the server lives on.
+    let many = vec!["g"; 20_000].join(",");
+    let r = app
+        .post("/Users/.search", &json!({"groups": many}))
+        .expect(200);
+    assert_eq!(r.total(), 0);
+    let distinct: Vec<String> = (0..20_000).map(|i| format!("g{i}")).collect();
+    app.post("/Users/.search", &json!({"groups": distinct.join(",")}))
+        .expect_error(400, Some("invalidValue"));
+    // Up to the documented cap, one set test answers.
+    let mut names: Vec<String> = (0..999).map(|i| format!("g{i}")).collect();
+    names.push("gpu".into());
+    let r = app
+        .post("/Users/.search", &json!({"groups": names.join(",")}))
+        .expect(200);
+    assert_eq!(r.ids(), vec![u.id()]);
+    // A long `or` chain under the 8 KiB limit: 400 invalidFilter.
+    let chain = vec!["id eq \"1\""; 550].join(" or ");
+    assert!(chain.len() < 8 * 1024);
+    let short = vec!["title pr"; 600].join(" or ");
+    for f in [chain.as_str(), short.as_str()] {
+        app.get_with("/Users", &[("filter", f)])
+            .expect_error(400, Some("invalidFilter"));
+        app.post("/Users/.search", &json!({"filter": f}))
+            .expect_error(400, Some("invalidFilter"));
+    }
+    // Still serving.
+    app.get(&format!("/Users/{}", u.id())).expect(200);
+}
