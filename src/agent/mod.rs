@@ -182,6 +182,13 @@ fn step(
         )?;
         let empty = feed["changes"].as_array().is_none_or(Vec::is_empty);
         if empty && feed["resync"] != Value::Bool(true) && !first {
+            // Nothing up to the feed's position touches this cluster.
+            if let Some(seq) = feed["seq"].as_i64()
+                && seq > state.seq
+                && !cfg.dry_run
+            {
+                state.seq = seq;
+            }
             return Ok(());
         }
     }

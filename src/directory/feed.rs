@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::clusters::{find_cluster, may_read_cluster};
-use super::model::{Change, Principal};
+use super::model::{Change, ChangeKind, Cluster, Principal, Subject};
+use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult};
+use crate::scim::schema::ResourceType;
 
 /// Most entries one answer carries; beyond, the agent is told to resync
 /// from a snapshot.
@@ -17,7 +19,9 @@ pub const FEED_PAGE: u64 = 1000;
 /// Longest wait a request may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// Writes by other processes (the `roster` command) do not wake waiters;
-/// they are noticed within this interval.
+/// one task per process looks for them this often, for all waiters at
+/// once (each waiter re-reading the store every second cost 500 reads/s
+/// at rest for 500 nodes).
 const RECHECK: Duration = Duration::from_secs(1);
 
 /// One answer of the feed.
@@ -25,13 +29,87 @@ const RECHECK: Duration = Duration::from_secs(1);
 pub struct FeedReply {
     /// The org's latest change-log position.
     pub seq: i64,
-    /// The entries after the agent's position (every change of the org: a
-    /// superset of what touches this cluster, which the agent resolves by
-    /// fetching the snapshot).
+    /// The entries after the agent's position that touch this cluster
+    /// (see [`touches`]), which the agent resolves by fetching the
+    /// snapshot. Empty with `seq` past the agent's position: nothing up
+    /// to `seq` concerns the cluster.
     pub changes: Vec<(i64, Change)>,
     /// The position cannot be served incrementally (too far behind, or
     /// ahead of the server): fetch the snapshot.
     pub resync: bool,
+}
+
+/// Whether a change can alter what the cluster's nodes see: its group
+/// list, the org's settings, one of its groups, or a user in one of its
+/// groups. A deleted user's memberships are gone with it, so a deletion
+/// counts as touching every cluster.
+fn touches(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    cluster: &Cluster,
+    change: &Change,
+) -> DirectoryResult<bool> {
+    Ok(match change.subject {
+        Subject::Org => true,
+        Subject::Cluster => change.resource_id == cluster.id,
+        Subject::Resource(ResourceType::Group) => cluster.group_ids.contains(&change.resource_id),
+        Subject::Resource(ResourceType::User) => {
+            change.kind == ChangeKind::Deleted
+                || tx
+                    .groups_of(org_id, &[change.resource_id.as_str()])?
+                    .remove(&change.resource_id)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|g| cluster.group_ids.contains(&g.group_id))
+        }
+    })
+}
+
+/// Most long polls one token may hold open at once: every node of a large
+/// cluster shares its cluster's token, and no more than this may wait.
+pub const MAX_WAITERS_PER_TOKEN: usize = 4096;
+
+/// Long polls waiting, by token.
+#[derive(Default)]
+pub(crate) struct Waiters(std::sync::Mutex<std::collections::HashMap<String, usize>>);
+
+/// One waiter's place; given back when dropped.
+struct WaiterSlot {
+    waiters: std::sync::Arc<Waiters>,
+    token_id: String,
+}
+
+impl Waiters {
+    fn join(self: &std::sync::Arc<Self>, token_id: &str) -> DirectoryResult<WaiterSlot> {
+        let mut map = self
+            .0
+            .lock()
+            .map_err(|_| DirectoryError::TooMany("the change feed is unavailable".into()))?;
+        let n = map.entry(token_id.to_string()).or_insert(0);
+        if *n >= MAX_WAITERS_PER_TOKEN {
+            return Err(DirectoryError::TooMany(format!(
+                "this token already holds {MAX_WAITERS_PER_TOKEN} open long polls; retry later, or give groups of nodes their own cluster tokens"
+            )));
+        }
+        *n += 1;
+        Ok(WaiterSlot {
+            waiters: self.clone(),
+            token_id: token_id.to_string(),
+        })
+    }
+}
+
+impl Drop for WaiterSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.waiters.0.lock()
+            && let Some(n) = map.get_mut(&self.token_id)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.token_id);
+            }
+        }
+    }
 }
 
 impl Directory {
@@ -42,6 +120,8 @@ impl Directory {
         after: i64,
         wait: Duration,
     ) -> DirectoryResult<FeedReply> {
+        let mut after = after;
+        let _slot = self.feed_waiters.join(&p.token_id)?;
         let deadline = Instant::now() + wait.min(MAX_WAIT);
         let mut commits = self.commits.subscribe();
         loop {
@@ -67,9 +147,21 @@ impl Directory {
                     let mut changes = tx.changes_after(&org_id, after, FEED_PAGE + 1)?;
                     let resync = changes.len() as u64 > FEED_PAGE;
                     changes.truncate(FEED_PAGE as usize);
+                    // What the answer covers: every change up to `seq`, or,
+                    // when cut short, up to the last one read.
+                    let seq = match (resync, changes.last()) {
+                        (true, Some((last, _))) => *last,
+                        _ => seq,
+                    };
+                    let mut touching = Vec::with_capacity(changes.len());
+                    for (n, change) in changes {
+                        if touches(tx, &org_id, &c, &change)? {
+                            touching.push((n, change));
+                        }
+                    }
                     Ok(FeedReply {
                         seq,
-                        changes,
+                        changes: touching,
                         resync,
                     })
                 })
@@ -78,11 +170,47 @@ impl Directory {
             if reply.resync || !reply.changes.is_empty() || now >= deadline {
                 return Ok(reply);
             }
-            let nap = (deadline - now).min(RECHECK);
+            // Nothing up to `seq` touches this cluster: wait past it.
+            after = reply.seq;
+            self.watch_other_writers();
             tokio::select! {
                 _ = commits.changed() => {}
-                _ = tokio::time::sleep(nap) => {}
+                _ = tokio::time::sleep(deadline - now) => {}
             }
         }
+    }
+}
+
+impl Directory {
+    /// Starts, once per process, the task that notices writes by other
+    /// processes and wakes the waiters. It reads the store only while
+    /// someone waits.
+    fn watch_other_writers(&self) {
+        if self
+            .watching_other_writers
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        let dir = self.clone();
+        tokio::spawn(async move {
+            let mut last = None;
+            loop {
+                tokio::time::sleep(RECHECK).await;
+                if dir.commits.receiver_count() == 0 {
+                    last = None;
+                    continue;
+                }
+                let Ok(marker) = dir.read(|tx| Ok(tx.change_marker()?)).await else {
+                    continue;
+                };
+                // The first reading wakes too: a write may have landed
+                // between a waiter's read and this one.
+                if last != Some(marker) {
+                    dir.commits.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                last = Some(marker);
+            }
+        });
     }
 }

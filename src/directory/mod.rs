@@ -72,6 +72,9 @@ pub struct Directory {
     /// Bumped after every durable commit of this process, so change-feed
     /// waiters wake at once.
     commits: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Whether the task that notices other processes' writes runs.
+    watching_other_writers: Arc<std::sync::atomic::AtomicBool>,
+    feed_waiters: Arc<feed::Waiters>,
 }
 
 fn run_read<R>(
@@ -108,6 +111,8 @@ impl Directory {
             token_touches: Arc::default(),
             map_cache: Arc::default(),
             commits: Arc::new(tokio::sync::watch::channel(0).0),
+            watching_other_writers: Arc::default(),
+            feed_waiters: Arc::default(),
         }
     }
 

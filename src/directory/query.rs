@@ -69,6 +69,10 @@ pub enum Cond {
     InGroupNamed(String),
     /// Users: member of any group.
     InAnyGroup,
+    /// Users: member of a group the cluster with this id provisions.
+    InClusterGroup(String),
+    /// Groups: provisioned by the cluster with this id.
+    ProvisionedBy(String),
     /// Users: member of a group whose case-folded display name is one of
     /// `display_keys` or whose POSIX name is one of `posix_names`: one set
     /// test, however many names (a chain of `Or`s as long as the list

@@ -171,6 +171,70 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Directory
     }
 }
 
+/// What a cluster's token may read (design.md, "Cluster tokens"): the
+/// cluster's groups and their members, nothing else of the org.
+fn cluster_scope(p: &Principal, rtype: ResourceType) -> Option<Cond> {
+    let cluster = p.cluster_id.clone()?;
+    Some(match rtype {
+        ResourceType::User => Cond::InClusterGroup(cluster),
+        ResourceType::Group => Cond::ProvisionedBy(cluster),
+    })
+}
+
+/// For a cluster's token, a user's `groups` list only the cluster's groups.
+fn scope_views(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    p: &Principal,
+    views: &mut [ResourceView],
+) -> DirectoryResult<()> {
+    let Some(cluster) = &p.cluster_id else {
+        return Ok(());
+    };
+    let provisioned: HashSet<String> = tx
+        .cluster(org_id, cluster)?
+        .map(|c| c.group_ids.into_iter().collect())
+        .unwrap_or_default();
+    for v in views {
+        if let Some(groups) = &mut v.groups {
+            groups.retain(|g| provisioned.contains(&g.group_id));
+        }
+    }
+    Ok(())
+}
+
+/// A resource a cluster's token may not read is, to that token, not there.
+fn check_in_scope(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    p: &Principal,
+    stored: &StoredResource,
+) -> DirectoryResult<()> {
+    let Some(scope) = cluster_scope(p, stored.rtype) else {
+        return Ok(());
+    };
+    let q = Query {
+        cond: Cond::And(
+            Box::new(Cond::Compare {
+                target: query::Target::Column(query::Column::Id),
+                fold: false,
+                op: crate::scim::filter::CompareOp::Eq,
+                value: query::Scalar::Text(stored.id.clone()),
+            }),
+            Box::new(scope),
+        ),
+        sort: None,
+        window: Window::Offset {
+            offset: 0,
+            limit: 1,
+        },
+    };
+    match tx.search(org_id, stored.rtype, &q)?.0 {
+        0 => Err(not_found(stored.rtype, &stored.id)),
+        _ => Ok(()),
+    }
+}
+
 fn require_writes(p: &Principal) -> DirectoryResult<()> {
     if p.cluster_id.is_some() {
         return Err(DirectoryError::Forbidden(
@@ -635,9 +699,14 @@ impl Directory {
     ) -> DirectoryResult<ResourceView> {
         let org_id = p.org.id.clone();
         let id = id.to_string();
+        let p = p.clone();
         self.read_point(move |tx| {
             let s = load(tx, &org_id, rtype, &id)?;
-            view(tx, &org_id, s, with_members)
+            check_in_scope(tx, &org_id, &p, &s)?;
+            let mut v = [view(tx, &org_id, s, with_members)?];
+            scope_views(tx, &org_id, &p, &mut v)?;
+            let [v] = v;
+            Ok(v)
         })
         .await
     }
@@ -777,6 +846,10 @@ impl Directory {
                 }
                 _ => c,
             });
+            let cond = cond.map(|c| match cluster_scope(p, *rt) {
+                Some(scope) => Cond::And(Box::new(c), Box::new(scope)),
+                None => c,
+            });
             match (cond, sort) {
                 (Ok(c), Ok(s)) => plans.push((*rt, c, s)),
                 (Err(e), _) | (_, Err(e)) => {
@@ -798,6 +871,7 @@ impl Directory {
         let issued = Utc::now().timestamp();
         let single_keyset = plans.len() == 1 && plans.first().is_some_and(|(_, _, s)| s.is_none());
         let point = plans.iter().all(|(_, c, _)| c.is_point_lookup()) && count <= 100;
+        let scoped = p.clone();
         let job = move |tx: &mut dyn ReadTx| {
             let (mut offset, after) = match page {
                 Page::Index(i) => (i.saturating_sub(1), None),
@@ -844,6 +918,7 @@ impl Directory {
                 let mut v = views(tx, &org_id, rows, with_members, sup)?;
                 items.append(&mut v);
             }
+            scope_views(tx, &org_id, &scoped, &mut items)?;
             let start_index = match page {
                 Page::Index(i) => Some(i),
                 _ => None,

@@ -70,6 +70,9 @@ pub trait ReadTx {
     /// Which of `ids` are users and which are groups of the org.
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>>;
     fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
+    /// A number that grows whenever any org's change log grows, by this
+    /// process or another (the `roster` command writes directly).
+    fn change_marker(&mut self) -> StoreResult<i64>;
     /// An org's provisioning log, newest first.
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>>;
     /// The POSIX accounts of these users or groups.

@@ -23,6 +23,7 @@ fn error(e: DirectoryError) -> Response {
         DirectoryError::Forbidden(d) => (StatusCode::FORBIDDEN, d.clone()),
         DirectoryError::Unauthenticated(d) => (StatusCode::UNAUTHORIZED, d.clone()),
         DirectoryError::InvalidValue(d) => (StatusCode::BAD_REQUEST, d.clone()),
+        DirectoryError::TooMany(d) => (StatusCode::TOO_MANY_REQUESTS, d.clone()),
         other => {
             tracing::error!(error = %other, "change feed");
             (

@@ -786,6 +786,13 @@ impl ReadTx for SqliteTx<'_> {
             .map_err(backend)
     }
 
+    fn change_marker(&mut self) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached("SELECT CAST(total(last_seq) AS INTEGER) FROM orgs")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(backend)
+    }
+
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {
         let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body FROM scim_log \
                    WHERE org_id = ?1 AND (?2 = 0 OR status >= 400) AND (?3 IS NULL OR at >= ?3) ORDER BY id DESC LIMIT ?4";

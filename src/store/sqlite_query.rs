@@ -264,6 +264,16 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             bind_list(sql, posix_names);
             sql.push(")))");
         }
+        Cond::InClusterGroup(cluster_id) => {
+            sql.push("EXISTS (SELECT 1 FROM memberships m JOIN groups g ON g.position = m.group_pos JOIN cluster_groups cg ON cg.group_id = g.id WHERE m.user_pos = r.position AND cg.cluster_id = ");
+            sql.bind(SqlValue::Text(cluster_id.clone()));
+            sql.push(")");
+        }
+        Cond::ProvisionedBy(cluster_id) => {
+            sql.push("EXISTS (SELECT 1 FROM cluster_groups cg WHERE cg.group_id = r.id AND cg.cluster_id = ");
+            sql.bind(SqlValue::Text(cluster_id.clone()));
+            sql.push(")");
+        }
         Cond::InAnyGroup => {
             sql.push("EXISTS (SELECT 1 FROM memberships m WHERE m.user_pos = r.position)")
         }

@@ -150,3 +150,87 @@ fn long_filters_and_group_lists_are_refused_not_fatal() {
     // Still serving.
     app.get(&format!("/Users/{}", u.id())).expect(200);
 }
+
+#[test]
+fn a_cluster_token_reads_only_its_cluster() {
+    let app = sup_app();
+    let ada = app.create_user("ada@example.com").id();
+    let bob = app.create_user("bob@example.com").id();
+    let gpu = app.create_group("gpu", &[&ada]).id();
+    let finance = app.create_group("finance", &[&ada, &bob]).id();
+    let token = create_cluster(&app.db, "c1", "gpu");
+    let read = |path: &str, query: &[(&str, &str)]| {
+        app.send(
+            app.client
+                .get(app.scim_url(path))
+                .query(query)
+                .bearer_auth(&token),
+        )
+    };
+    // Lists hold the cluster's groups and their members only.
+    assert_eq!(read("/Users", &[]).expect(200).ids(), vec![ada.clone()]);
+    assert_eq!(read("/Groups", &[]).expect(200).ids(), vec![gpu.clone()]);
+    let r = read("/Users", &[("filter", "userName eq \"bob@example.com\"")]).expect(200);
+    assert_eq!(r.total(), 0);
+    let r = app
+        .send(
+            app.client
+                .post(app.scim_url("/.search"))
+                .bearer_auth(&token)
+                .json(&json!({})),
+        )
+        .expect(200);
+    assert_eq!(r.total(), 2, "{}", r.body);
+    // Anything else is not there for this token.
+    read(&format!("/Users/{bob}"), &[]).expect_error(404, None);
+    read(&format!("/Groups/{finance}"), &[]).expect_error(404, None);
+    // A member's groups name only the cluster's.
+    let a = read(&format!("/Users/{ada}"), &[]).expect(200);
+    let groups: Vec<&str> = a.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, vec![gpu.as_str()]);
+    // The org's own token still sees everything.
+    assert_eq!(app.get("/Users").total(), 2);
+
+    // The change feed answers only for changes that touch the cluster.
+    let poll = |after: i64, wait: u64| {
+        app.send(
+            app.client
+                .get(app.url(&format!(
+                    "/api/v1/orgs/acme/clusters/c1/changes?after={after}&wait={wait}"
+                )))
+                .bearer_auth(&token),
+        )
+        .expect(200)
+        .body
+    };
+    let seq = poll(0, 0)["seq"].as_i64().unwrap();
+    app.patch(
+        &format!("/Users/{bob}"),
+        json!([{"op": "replace", "path": "displayName", "value": "Bob"}]),
+    )
+    .expect(200);
+    app.patch(
+        &format!("/Groups/{finance}"),
+        json!([{"op": "replace", "path": "displayName", "value": "Finance"}]),
+    )
+    .expect(200);
+    let quiet = poll(seq, 1);
+    assert_eq!(quiet["changes"], json!([]), "{quiet}");
+    assert_eq!(
+        quiet["seq"],
+        seq + 2,
+        "the feed moves the agent past what does not concern it"
+    );
+    app.patch(
+        &format!("/Users/{ada}"),
+        json!([{"op": "replace", "path": "displayName", "value": "Ada"}]),
+    )
+    .expect(200);
+    let woke = poll(seq + 2, 5);
+    assert_eq!(woke["changes"][0]["id"], ada.as_str(), "{woke}");
+}
