@@ -70,8 +70,33 @@ pub fn check_key(line: &str) -> Result<String, String> {
             ));
         }
     }
+    let mut key = key;
+    let comment = safe_comment(key.comment()).to_string();
+    key.set_comment(comment);
     key.to_openssh()
         .map_err(|e| format!("cannot be encoded ({e})"))
+}
+
+/// Longest comment kept.
+const MAX_COMMENT: usize = 100;
+
+/// The comment if it is plain text (letters, digits, spaces and `@._+=-`),
+/// short, and names no key type; else nothing. A comment is free text to
+/// OpenSSH but not to what reads the maps: `x, ssh-rsa AAAA… y` smuggled
+/// a second (weak) key past the checks into readers that split on commas,
+/// and control characters reached the map files.
+fn safe_comment(comment: &str) -> &str {
+    let plain = comment
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '@' | '.' | '_' | '+' | '=' | '-'));
+    let names_a_key = comment
+        .split_whitespace()
+        .any(|w| KNOWN_TYPES.contains(&w) || w.starts_with("AAAA"));
+    if plain && !names_a_key && comment.len() <= MAX_COMMENT {
+        comment.trim()
+    } else {
+        ""
+    }
 }
 
 /// Checks a list of keys: canonical forms, duplicates (same key, whatever
@@ -107,6 +132,24 @@ mod tests {
         assert_eq!(check_key(&format!("  {ED}  ")).ok().as_deref(), Some(ED));
         let dup = vec![ED.to_string(), ED.replace("k1@example", "other comment")];
         assert_eq!(check_keys(&dup).map(|v| v.len()), Ok(1));
+    }
+
+    #[test]
+    fn comments_carry_no_second_key_and_no_control_characters() {
+        let body = ED.rsplit_once(' ').map(|(b, _)| b).unwrap_or(ED);
+        for comment in [
+            "x, ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC y",
+            "a ssh-rsa b",
+            "bell\u{7}",
+            "esc\u{1b}[31m",
+            "quote\"d",
+            "comma,separated",
+        ] {
+            let line = format!("{body} {comment}");
+            assert_eq!(check_key(&line).ok().as_deref(), Some(body), "{comment:?}");
+        }
+        let kept = format!("{body} Jane Doe laptop-2024@example.org");
+        assert_eq!(check_key(&kept).ok(), Some(kept));
     }
 
     #[test]

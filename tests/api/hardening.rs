@@ -234,3 +234,32 @@ fn a_cluster_token_reads_only_its_cluster() {
     let woke = poll(seq + 2, 5);
     assert_eq!(woke["changes"][0]["id"], ada.as_str(), "{woke}");
 }
+
+#[test]
+fn a_key_comment_smuggles_no_second_key_into_the_maps() {
+    let app = sup_app();
+    let dir = tempfile::tempdir().unwrap();
+    let good = keygen(dir.path(), "ed25519", None, "good");
+    let weak = keygen(dir.path(), "rsa", Some("1024"), "weak");
+    let body = good.rsplit_once(' ').unwrap().0.to_string();
+    let smuggled = format!("{body} x, {weak}\u{1b}[2J");
+    let u = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "eve@example.com", CW: {"sunkSshKeys": [smuggled]}}),
+        )
+        .expect(201);
+    assert_eq!(u.body[CW]["sunkSshKeys"], json!([body]));
+    app.create_group("gpu", &[&u.id()]);
+    let token = create_cluster(&app.db, "c1", "gpu");
+    let map = app
+        .client
+        .get(app.url("/nss/acme/c1/sshkey"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(map.contains(&body), "{map}");
+    assert!(!map.contains("ssh-rsa") && !map.contains('\u{1b}'), "{map}");
+}
