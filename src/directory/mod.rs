@@ -5,6 +5,7 @@
 
 pub mod clusters;
 pub mod feed;
+pub mod identifiers;
 pub(crate) mod identities;
 pub mod model;
 pub mod nss;

@@ -131,10 +131,17 @@ impl Cond {
     }
 }
 
-/// Case folding for case-insensitive comparisons. Stores fold the same way
-/// (SQLite through a registered function), so non-ASCII names match too.
+/// Case folding for case-insensitive comparisons: NFKC, then lower case,
+/// so that compatibility look-alikes compare equal to what they resemble
+/// (identifiers are refused unless already NFKC; this keeps look-ups of
+/// anything else consistent). Stores fold the same way (SQLite through a
+/// registered function), so non-ASCII names match too.
 pub fn fold(s: &str) -> String {
-    s.to_lowercase()
+    use unicode_normalization::UnicodeNormalization;
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
+    }
+    s.nfkc().collect::<String>().to_lowercase()
 }
 
 /// Resolves a filter for one resource type.

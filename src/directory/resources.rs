@@ -7,7 +7,6 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
-use super::identities;
 use super::model::{
     Change, ChangeKind, GroupRef, MemberRef, PosixAccount, Principal, StoredResource, Subject,
 };
@@ -16,6 +15,7 @@ use super::query::{self, Cond, Query, Window, fold};
 use super::ssh_keys;
 use super::store::{ReadTx, WriteTx};
 use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{identifiers, identities};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
 use crate::scim::patch::{self, Operation};
 use crate::scim::resource::{self, Document, Meta};
@@ -258,18 +258,24 @@ fn not_found(rtype: ResourceType, id: &str) -> DirectoryError {
     ))
 }
 
-/// The keys a resource is stored under, from its document.
-fn keys(rtype: ResourceType, doc: &Document) -> (String, Option<String>, Option<String>) {
+/// The keys a resource is stored under, from its document. Its name
+/// (`userName`, a group's `displayName`) must be in NFKC.
+fn keys(
+    rtype: ResourceType,
+    doc: &Document,
+) -> DirectoryResult<(String, Option<String>, Option<String>)> {
     let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::to_string);
-    let name = match rtype {
-        ResourceType::User => text("userName"),
-        ResourceType::Group => text("displayName"),
+    let (attr, name) = match rtype {
+        ResourceType::User => ("userName", text("userName")),
+        ResourceType::Group => ("displayName", text("displayName")),
     };
-    (
-        fold(&name.unwrap_or_default()),
+    let name = name.unwrap_or_default();
+    identifiers::check_identifier(attr, &name)?;
+    Ok((
+        fold(&name),
         text("displayName").map(|d| fold(&d)),
         text("externalId"),
-    )
+    ))
 }
 
 /// Takes `members` out of a group document: the ids, in order, once each.
@@ -390,7 +396,7 @@ pub(crate) fn insert(
     if sup {
         check_ssh_keys(&mut doc)?;
     }
-    let (name_key, display_key, external_id) = keys(rtype, &doc);
+    let (name_key, display_key, external_id) = keys(rtype, &doc)?;
     check_unique(tx, org_id, rtype, &name_key, &doc, None)?;
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     check_members(tx, org_id, &refs)?;
@@ -588,7 +594,7 @@ fn replace_stored(
         check_ssh_keys(&mut new_doc)?;
     }
     let rtype = current.rtype;
-    let (name_key, display_key, external_id) = keys(rtype, &new_doc);
+    let (name_key, display_key, external_id) = keys(rtype, &new_doc)?;
     if name_key != current.name_key {
         check_unique(tx, org_id, rtype, &name_key, &new_doc, Some(&current.id))?;
     }

@@ -231,6 +231,8 @@ impl Directory {
                     assertion.assertion_id
                 )));
             }
+            super::identifiers::check_identifier("the NameID", &assertion.name_id)
+                .map_err(|e| refused(e.to_string()))?;
             let existing = tx.resource_by_name(&o.id, ResourceType::User, &fold(&assertion.name_id))?;
             let (user, created) = match existing {
                 Some(stored) => (view(tx, &o.id, stored, false)?, false),

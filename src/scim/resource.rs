@@ -165,13 +165,15 @@ fn merge_extension(doc: &mut Document, ext: &Schema, ext_doc: Document) {
 /// Checks `value` against `attr` and stores it under the canonical name; a
 /// null or empty value unassigns the attribute (RFC 7644 §3.5.1).
 fn put(target: &mut Document, attr: &Attribute, value: &Value, label: &str) -> ScimResult<()> {
-    if matches!(
-        attr.mutability,
-        Mutability::ReadOnly | Mutability::WriteOnly
-    ) {
+    if attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
-    match check_value(attr, value, label)? {
+    let checked = check_value(attr, value, label)?;
+    // Write-only values (the password) are checked, then discarded.
+    if attr.mutability == Mutability::WriteOnly {
+        return Ok(());
+    }
+    match checked {
         Some(v) => {
             target.insert(attr.name.to_string(), v);
         }
@@ -190,6 +192,14 @@ pub fn check_value(attr: &Attribute, value: &Value, label: &str) -> ScimResult<O
     if attr.multi {
         let items: Vec<&Value> = match value {
             Value::Array(a) => a.iter().collect(),
+            // A multi-valued complex attribute is a list of objects (RFC
+            // 7643 §2.4); `"emails": "text"` is not one.
+            other if attr.kind == Kind::Complex => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"{label}\" is multi-valued: send an array of objects, such as [{{\"value\": ...}}], not {}",
+                    describe(other)
+                )));
+            }
             // Identity providers send single values for multi-valued
             // custom attributes (Entra cannot send lists at all).
             other => vec![other],
@@ -253,7 +263,10 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> ScimResult<Opti
     };
     Ok(Some(match attr.kind {
         Kind::String | Kind::Reference | Kind::Binary => match value {
-            Value::String(s) => Value::String(s.clone()),
+            Value::String(s) => {
+                check_text(attr, s, label)?;
+                Value::String(s.clone())
+            }
             Value::Null => return Ok(None),
             _ => return Err(wrong("a string")),
         },
@@ -299,14 +312,26 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> ScimResult<Opti
                         put(&mut out, sub, v, &format!("{label}.{}", sub.name))?;
                     }
                 }
+                // A group member without its `value` names no one.
+                if let Some(sub) = attr
+                    .sub
+                    .iter()
+                    .find(|s| s.required && !out.contains_key(s.name))
+                {
+                    return Err(ScimError::invalid_value(format!(
+                        "\"{label}\" has no \"{}\": every value of \"{}\" needs one ({})",
+                        sub.name, attr.name, sub.description
+                    )));
+                }
                 if out.is_empty() {
                     return Ok(None);
                 }
                 Value::Object(out)
             }
             // Entra sends the enterprise `manager` as the manager's id
-            // alone: a complex value given as a string is its `value`.
-            Value::String(id) if attr.sub_attribute("value").is_some() => {
+            // alone: a single complex value given as a string is its
+            // `value`.
+            Value::String(id) if !attr.multi && attr.sub_attribute("value").is_some() => {
                 if id.is_empty() {
                     return Ok(None);
                 }
@@ -317,6 +342,24 @@ fn check_single(attr: &Attribute, value: &Value, label: &str) -> ScimResult<Opti
             _ => return Err(wrong("an object")),
         },
     }))
+}
+
+/// No string attribute holds C0 or C1 control characters (NUL, ESC, CR,
+/// U+0085, ...): they end up in logs, terminals and the NSS maps. Line
+/// feeds are allowed only where lines are part of the value (several SSH
+/// keys in one string, a formatted address).
+fn check_text(attr: &Attribute, s: &str, label: &str) -> ScimResult<()> {
+    let multiline = attr.one_per_line || attr.name == "formatted";
+    let bad = s
+        .chars()
+        .find(|c| c.is_control() && !(multiline && matches!(c, '\n' | '\r')));
+    match bad {
+        Some(c) => Err(ScimError::invalid_value(format!(
+            "\"{label}\" contains the control character U+{:04X}; remove it (no string attribute may hold control characters)",
+            u32::from(c)
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn describe(v: &Value) -> &'static str {

@@ -449,7 +449,14 @@ const COREWEAVE_USER_ATTRIBUTES: &[Attribute] = &[
 const MEMBER_SUB: &[Attribute] = &[
     Attribute::new("value", String, "Identifier of the member of this Group.")
         .immutable()
+        .required()
         .case_exact(),
+    Attribute::new(
+        "display",
+        String,
+        "The member's POSIX username, when SUNK User Provisioning is on.",
+    )
+    .read_only(),
     Attribute::new(
         "$ref",
         Reference,

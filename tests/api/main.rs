@@ -13,6 +13,7 @@ mod durability;
 mod feed;
 mod groups;
 mod hardening;
+mod hostile_input;
 mod input;
 mod nss;
 mod posix;

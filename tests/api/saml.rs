@@ -1116,3 +1116,19 @@ fn a_flood_of_sign_in_starts_is_capped_per_org() {
     );
     assert_eq!(r.status, 303, "{}", r.body);
 }
+
+#[test]
+fn a_look_alike_name_id_does_not_reach_someone_elses_account() {
+    let idp = Idp::start();
+    let app = TestApp::start();
+    set_from_metadata_file(&app, &idp, "entra", &[]);
+    app.create_user("kate@example.com");
+    // The Kelvin sign (U+212A) case-folds to "k": refused as not NFKC.
+    let p = post_acs(
+        &app,
+        &idp.respond(spec(&app, "\u{212A}ate@example.com", json!({}))),
+    );
+    p.assert_refused("not in Unicode normal form NFKC");
+    assert_eq!(users_named(&app, "kate@example.com").len(), 1);
+    assert_eq!(app.get("/Users").total(), 1, "no account was created");
+}
