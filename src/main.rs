@@ -76,6 +76,9 @@ enum Command {
         /// Provisioning-log entries older than this are removed (such as 12h, 7d, 30d).
         #[arg(long, env = "ROSTER_SCIM_LOG_MAX_AGE", default_value = "7d", value_parser = parse_age)]
         scim_log_max_age: std::time::Duration,
+        /// Most provisioning-log bytes (paths, details, bodies) kept per org, such as 64M or 1G; the oldest entries go first.
+        #[arg(long, env = "ROSTER_SCIM_LOG_MAX_SIZE", default_value = "64M", value_parser = parse_size)]
+        scim_log_max_size: u64,
         /// How long a browser session lasts after sign-in (such as 8h, 12h, 1d).
         #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_age)]
         session_lifetime: std::time::Duration,
@@ -435,6 +438,12 @@ fn parse_age(s: &str) -> Result<std::time::Duration, String> {
     })
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    roster::directory::scim_log::parse_size(s).ok_or_else(|| {
+        format!("\"{s}\" is not a size: use a number of bytes, or one with K, M or G, such as 64M")
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -508,11 +517,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             log_format,
             scim_log_max_entries,
             scim_log_max_age,
+            scim_log_max_size,
             session_lifetime,
         } => {
             let limits = ScimLogLimits {
                 max_entries: *scim_log_max_entries,
                 max_age: *scim_log_max_age,
+                max_bytes: *scim_log_max_size,
             };
             serve(g, listen, *log_format, limits, *session_lifetime).await
         }

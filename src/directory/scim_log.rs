@@ -45,6 +45,9 @@ pub struct ScimLogLimits {
     pub max_entries: u64,
     /// Entries older than this are removed.
     pub max_age: Duration,
+    /// Most bytes (paths, details and bodies) kept per org; the oldest
+    /// entries go first.
+    pub max_bytes: u64,
 }
 
 impl Default for ScimLogLimits {
@@ -52,6 +55,7 @@ impl Default for ScimLogLimits {
         ScimLogLimits {
             max_entries: 10_000,
             max_age: Duration::from_secs(7 * 24 * 3600),
+            max_bytes: 64 << 20,
         }
     }
 }
@@ -152,7 +156,12 @@ impl Directory {
                     let mut orgs: Vec<&str> = batch.iter().map(|e| e.org_id.as_str()).collect();
                     orgs.sort_unstable();
                     orgs.dedup();
-                    tx.prune_scim_log(&orgs, limits.max_entries, cutoff.as_deref())?;
+                    tx.prune_scim_log(
+                        &orgs,
+                        limits.max_entries,
+                        limits.max_bytes,
+                        cutoff.as_deref(),
+                    )?;
                     Ok(())
                 })
                 .await;
@@ -193,9 +202,35 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// Parses a size such as `512K`, `64M` or `1G` (powers of 1024), or a
+/// plain number of bytes.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let shift = match unit.trim_end_matches(['B', 'b', 'i']) {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" | "m" => 20,
+        "G" | "g" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("64M"), Some(64 << 20));
+        assert_eq!(parse_size("512KiB"), Some(512 << 10));
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("5T"), None);
+        assert_eq!(parse_size("M"), None);
+    }
 
     #[test]
     fn durations() {

@@ -158,12 +158,14 @@ pub trait WriteTx: ReadTx {
         group_ids: &[String],
         modified: &str,
     ) -> StoreResult<()>;
-    /// Keeps at most `max_entries` for each of `org_ids`, and, given a
-    /// `cutoff`, none older than it in any org.
+    /// Keeps at most `max_entries`, and at most `max_bytes` of paths,
+    /// details and bodies, for each of `org_ids`, dropping the oldest; and,
+    /// given a `cutoff`, none older than it in any org.
     fn prune_scim_log(
         &mut self,
         org_ids: &[&str],
         max_entries: u64,
+        max_bytes: u64,
         cutoff: Option<&str>,
     ) -> StoreResult<()>;
     /// Sets (or with `None` removes) the org's SAML configuration.

@@ -53,6 +53,7 @@ fn noted(mut r: Response, p: &Principal) -> Response {
         org_id: p.org.id.clone(),
         org: p.org.name.clone(),
         token: Some(p.token_name.clone()),
+        body: None,
     });
     r
 }

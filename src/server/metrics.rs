@@ -37,6 +37,9 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub sign_ins: Family<SignInLabels, Counter>,
+    /// SCIM requests without a valid token: logged without their bodies,
+    /// and counted here so a flood shows.
+    pub scim_unauthenticated: Counter,
 }
 
 impl Default for Metrics {
@@ -70,8 +73,15 @@ impl Metrics {
             "SAML sign-ins at the ACS by result (ok, or the check that refused them)",
             sign_ins.clone(),
         );
+        let scim_unauthenticated = Counter::default();
+        registry.register(
+            "roster_scim_unauthenticated",
+            "SCIM requests refused for want of a valid token (401); the provisioning log keeps no body for them",
+            scim_unauthenticated.clone(),
+        );
         Metrics {
             sign_ins,
+            scim_unauthenticated,
             registry: Mutex::new(registry),
             requests,
             latency,

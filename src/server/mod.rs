@@ -26,9 +26,8 @@ pub use metrics::Metrics;
 
 use crate::directory::Directory;
 use crate::directory::scim_log::{ScimLogEntry, ScimLogRecorder};
-use crate::scim::discovery::MAX_BODY_BYTES;
 use crate::scim::redact::redacted_body;
-use crate::scim::{ScimError, resource::format_time};
+use crate::scim::resource::format_time;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -49,6 +48,9 @@ pub struct RequestNote {
     pub org: String,
     /// The token's name; `None` when no valid token came with the request.
     pub token: Option<String>,
+    /// The body, read after the token was checked; the provisioning log
+    /// keeps it with secrets removed.
+    pub body: Option<axum::body::Bytes>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -132,28 +134,6 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
-    // SCIM bodies are read here, once, so the provisioning log can keep
-    // them; the handlers get the same bytes.
-    let mut body_bytes = None;
-    let req = if s.scim_log.enabled() && path.starts_with("/scim/") {
-        let (parts, body) = req.into_parts();
-        match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-            Ok(bytes) => {
-                body_bytes = Some(bytes.clone());
-                Request::from_parts(parts, axum::body::Body::from(bytes))
-            }
-            Err(_) => {
-                return error::ScimErrorResponse(ScimError::new(
-                    413,
-                    None,
-                    format!("the request body is larger than {MAX_BODY_BYTES} bytes; split the change into smaller requests"),
-                ))
-                .into_response();
-            }
-        }
-    } else {
-        req
-    };
     let resp = next.run(req).await;
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
@@ -170,6 +150,10 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         .get_or_create(&metrics::RouteLabels { route })
         .observe(elapsed.as_secs_f64());
     let note = resp.extensions().get::<RequestNote>();
+    let scim = path.starts_with("/scim/");
+    if scim && status == 401 {
+        s.metrics.scim_unauthenticated.inc();
+    }
     let err = resp.extensions().get::<error::ErrorNote>();
     let org = note.map(|n| n.org.as_str()).unwrap_or("-");
     let token = note.and_then(|n| n.token.as_deref()).unwrap_or("-");
@@ -184,7 +168,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         tracing::info!(org, token, %method, path, status, scim_type, latency_ms, "request");
     }
     if let Some(note) = note
-        && path.starts_with("/scim/")
+        && scim
     {
         s.scim_log.record(ScimLogEntry {
             at: format_time(chrono::Utc::now()),
@@ -198,7 +182,9 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
                 .map(|t| t.as_str().to_string()),
             detail: err.map(|e| e.detail.clone()),
             latency_ms,
-            body: body_bytes.as_deref().and_then(redacted_body),
+            // Only an authenticated caller's body is kept (the handlers
+            // note none otherwise): anonymous requests cannot fill the log.
+            body: note.body.as_deref().and_then(redacted_body),
         });
     }
     resp

@@ -79,6 +79,7 @@ pub async fn map(
         org_id: p.org.id.clone(),
         org: p.org.name.clone(),
         token: Some(p.token_name.clone()),
+        body: None,
     };
     let mut resp = match s.directory.nss_maps(&p, &cluster).await {
         Ok(maps) => match maps.get(&map) {

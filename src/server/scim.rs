@@ -110,11 +110,18 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
     resp
 }
 
-fn noted(mut resp: Response, p: &Principal) -> Response {
+fn noted(resp: Response, p: &Principal) -> Response {
+    noted_with_body(resp, p, None)
+}
+
+/// Notes who made the request, and the body it sent (read only once the
+/// caller was authenticated), for the provisioning log.
+fn noted_with_body(mut resp: Response, p: &Principal, body: Option<Bytes>) -> Response {
     resp.extensions_mut().insert(RequestNote {
         org_id: p.org.id.clone(),
         org: p.org.name.clone(),
         token: Some(p.token_name.clone()),
+        body,
     });
     resp
 }
@@ -128,6 +135,7 @@ async fn refused(state: &AppState, org: &str, resp: Response) -> Response {
             org_id: o.id,
             org: o.name,
             token: None,
+            body: None,
         });
     }
     resp
@@ -180,9 +188,11 @@ fn base_url(state: &AppState, p: &Principal) -> String {
     format!("{}/scim/{}", state.public_url, p.org.id)
 }
 
-/// Reads a JSON body: RFC 7644 §3.1 media types, or none (Okta's test
-/// suite sends none), at most [`MAX_BODY_BYTES`].
-async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value> {
+/// Reads a request body: RFC 7644 §3.1 media types, or none (Okta's test
+/// suite sends none), at most [`MAX_BODY_BYTES`]. Called only once the
+/// caller is authenticated, so an anonymous client cannot make the server
+/// buffer a megabyte.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes> {
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
         let media = ct.split(';').next().unwrap_or("").trim();
@@ -202,13 +212,17 @@ async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value> {
             format!("the request body is larger than {MAX_BODY_BYTES} bytes; split the change into smaller requests"),
         )
     })?;
+    Ok(bytes)
+}
+
+fn parse_json(bytes: &Bytes) -> Result<Value> {
     if bytes.is_empty() {
         return Err(ScimError::invalid_syntax(
             "the request body is empty; a JSON object is required",
         )
         .into());
     }
-    serde_json::from_slice(&bytes).map_err(|e| {
+    serde_json::from_slice(bytes).map_err(|e| {
         ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")).into()
     })
 }
@@ -364,19 +378,38 @@ async fn schema_by_id(
 
 // ---- resources (RFC 7644 §3.3 - §3.6) ----
 
+/// Where a list request's parameters come from: the query string (GET),
+/// or a SearchRequest body (POST .search, RFC 7644 §3.4.3).
+enum ListInput {
+    Query(Option<String>),
+    Search(Body),
+}
+
 async fn list(
     s: AppState,
     org: String,
     headers: HeaderMap,
     rtypes: Vec<ResourceType>,
-    raw: std::result::Result<RawParams, ScimError>,
+    input: ListInput,
 ) -> Response {
     let p = match principal(&s, &org, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
+    let mut logged_body = None;
     let result: Result<Response> = async {
-        let params = raw?.parse(chrono::Utc::now().timestamp())?;
+        let raw = match input {
+            ListInput::Query(q) => {
+                let pairs = query_pairs(&q);
+                RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            }
+            ListInput::Search(body) => {
+                let bytes = read_body(&headers, body).await?;
+                logged_body = Some(bytes.clone());
+                RawParams::from_search_body(&parse_json(&bytes)?)?
+            }
+        };
+        let params = raw.parse(chrono::Utc::now().timestamp())?;
         let proj = projection_from(
             &rtypes,
             params.attributes.as_deref(),
@@ -403,7 +436,11 @@ async fn list(
         ))
     }
     .await;
-    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+    noted_with_body(
+        result.unwrap_or_else(IntoResponse::into_response),
+        &p,
+        logged_body,
+    )
 }
 
 async fn list_root(
@@ -412,21 +449,14 @@ async fn list_root(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let pairs = query_pairs(&q);
-    let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     list(
         s,
         org,
         headers,
         vec![ResourceType::User, ResourceType::Group],
-        Ok(raw),
+        ListInput::Query(q),
     )
     .await
-}
-
-async fn search_body(headers: &HeaderMap, body: Body) -> std::result::Result<RawParams, ScimError> {
-    let v = json_body(headers, body).await.map_err(|e| e.0)?;
-    RawParams::from_search_body(&v)
 }
 
 async fn search_root(
@@ -435,13 +465,12 @@ async fn search_root(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let raw = search_body(&headers, body).await;
     list(
         s,
         org,
         headers,
         vec![ResourceType::User, ResourceType::Group],
-        raw,
+        ListInput::Search(body),
     )
     .await
 }
@@ -453,9 +482,7 @@ async fn do_list(
     headers: HeaderMap,
     rtype: ResourceType,
 ) -> Response {
-    let pairs = query_pairs(&q);
-    let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    list(s, org, headers, vec![rtype], Ok(raw)).await
+    list(s, org, headers, vec![rtype], ListInput::Query(q)).await
 }
 
 async fn do_get(
@@ -512,6 +539,7 @@ async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall)
         Ok(p) => p,
         Err(r) => return r,
     };
+    let mut logged_body = None;
     let result: Result<Response> = async {
         let WriteCall {
             rtype,
@@ -529,7 +557,11 @@ async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall)
         )?;
         let if_match = header_text(&headers, header::IF_MATCH);
         let body = match body {
-            Some(b) => Some(json_body(&headers, b).await?),
+            Some(b) => {
+                let bytes = read_body(&headers, b).await?;
+                logged_body = Some(bytes.clone());
+                Some(parse_json(&bytes)?)
+            }
             None => None,
         };
         let id = id.unwrap_or_default();
@@ -556,7 +588,11 @@ async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall)
         }
     }
     .await;
-    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+    noted_with_body(
+        result.unwrap_or_else(IntoResponse::into_response),
+        &p,
+        logged_body,
+    )
 }
 
 async fn do_search(
@@ -566,8 +602,7 @@ async fn do_search(
     body: Body,
     rtype: ResourceType,
 ) -> Response {
-    let raw = search_body(&headers, body).await;
-    list(s, org, headers, vec![rtype], raw).await
+    list(s, org, headers, vec![rtype], ListInput::Search(body)).await
 }
 
 macro_rules! resource_handlers {

@@ -1275,6 +1275,7 @@ impl WriteTx for SqliteTx<'_> {
         &mut self,
         org_ids: &[&str],
         max_entries: u64,
+        max_bytes: u64,
         cutoff: Option<&str>,
     ) -> StoreResult<()> {
         if let Some(cutoff) = cutoff {
@@ -1292,6 +1293,21 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(backend)?;
         for org in org_ids {
             st.execute(params![org, max_entries.min(i64::MAX as u64) as i64])
+                .map_err(backend)?;
+        }
+        // Newest first, the running size; everything from the first entry
+        // past the limit on is removed.
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
+                 (SELECT id FROM (SELECT id, sum(length(path) + coalesce(length(detail), 0) + coalesce(length(body), 0)) \
+                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = ?1) \
+                  WHERE running > ?2 ORDER BY id DESC LIMIT 1)",
+            )
+            .map_err(backend)?;
+        for org in org_ids {
+            st.execute(params![org, max_bytes.min(i64::MAX as u64) as i64])
                 .map_err(backend)?;
         }
         Ok(())

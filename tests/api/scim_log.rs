@@ -160,3 +160,87 @@ fn the_log_is_bounded_and_can_be_turned_off() {
         !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not a duration")
     );
 }
+
+/// The value of a counter on `/metrics`.
+fn counter(app: &TestApp, name: &str) -> u64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn anonymous_requests_keep_no_body_and_the_log_is_capped_in_bytes() {
+    let app = TestApp::start_with(&["--scim-log-max-size", "16K"]);
+    // Without a token, nothing of the body is read or kept: a body over
+    // the size limit is not even buffered (401, not 413).
+    let big = "x".repeat(2 << 20);
+    for _ in 0..20 {
+        let r = app
+            .client
+            .post(app.scim_url("/Users"))
+            .header("content-type", "application/scim+json")
+            .body(format!("{{\"userName\": \"{}\"}}", &big[..10_000]))
+            .send()
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    // The answer may come before the client has sent it all; the client
+    // then sees the connection close instead of the 401.
+    let r = app
+        .client
+        .post(app.scim_url("/Users"))
+        .bearer_auth("roster_scim_wrong")
+        .body(big.clone())
+        .send();
+    if let Ok(r) = r {
+        assert_eq!(r.status().as_u16(), 401);
+    }
+    let entries = log_entries(&app, &["--bodies"], 21);
+    assert_eq!(entries.len(), 21);
+    assert!(entries.iter().all(|e| e["body"].is_null()), "{entries:?}");
+    assert_eq!(counter(&app, "roster_scim_unauthenticated_total"), 21);
+    // An authenticated caller's bodies are kept, up to 16 KiB per org.
+    for i in 0..40 {
+        app.post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": format!("u{i}@example.com"), "title": "t".repeat(1000)}),
+        )
+        .expect(201);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let entries = cli_json(
+            &app.db,
+            &["scim-log", "acme", "--limit", "1000", "--bodies"],
+        );
+        let entries = entries.as_array().unwrap();
+        let newest_kept = entries[0]["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("u39@"));
+        let size: usize = entries
+            .iter()
+            .map(|e| {
+                e["path"].as_str().unwrap().len()
+                    + e["detail"].as_str().map_or(0, str::len)
+                    + e["body"].as_str().map_or(0, str::len)
+            })
+            .sum();
+        if newest_kept && size <= 16 << 10 && entries.len() < 40 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} entries, {size} bytes",
+            entries.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
