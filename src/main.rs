@@ -82,6 +82,16 @@ enum Command {
         /// How long a browser session lasts after sign-in (such as 8h, 12h, 1d).
         #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_age)]
         session_lifetime: std::time::Duration,
+        /// Longest time any request may take (the change feed's long poll excepted); 408 beyond.
+        #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_age)]
+        request_timeout: std::time::Duration,
+        /// Most open connections; more wait to be accepted. Each node's agent holds one; raise the
+        /// open-file limit (LimitNOFILE) with it.
+        #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 8192)]
+        max_connections: usize,
+        /// How long a client may take to send a request's headers before the connection is closed.
+        #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_age)]
+        header_read_timeout: std::time::Duration,
     },
     /// Configure SAML SSO for an org: what to paste into the IdP, and what to take from it.
     #[command(subcommand)]
@@ -519,13 +529,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             scim_log_max_age,
             scim_log_max_size,
             session_lifetime,
+            request_timeout,
+            max_connections,
+            header_read_timeout,
         } => {
             let limits = ScimLogLimits {
                 max_entries: *scim_log_max_entries,
                 max_age: *scim_log_max_age,
                 max_bytes: *scim_log_max_size,
             };
-            serve(g, listen, *log_format, limits, *session_lifetime).await
+            let serving = Serving {
+                session_lifetime: *session_lifetime,
+                request_timeout: *request_timeout,
+                connections: roster::server::ConnectionLimits {
+                    max_connections: *max_connections,
+                    header_read_timeout: *header_read_timeout,
+                },
+            };
+            serve(g, listen, *log_format, limits, serving).await
         }
         Command::Saml(cmd) => {
             let dir = open_directory(&g.database)?;
@@ -1310,12 +1331,19 @@ async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// How `serve` treats sessions, requests and connections.
+struct Serving {
+    session_lifetime: std::time::Duration,
+    request_timeout: std::time::Duration,
+    connections: roster::server::ConnectionLimits,
+}
+
 async fn serve(
     g: &Global,
     listen: &str,
     log_format: LogFormat,
     scim_log: ScimLogLimits,
-    session_lifetime: std::time::Duration,
+    serving: Serving,
 ) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -1349,9 +1377,10 @@ async fn serve(
         public_url: Arc::from(public.as_str()),
         metrics: Arc::new(Metrics::new()),
         scim_log: recorder,
-        session_lifetime,
+        session_lifetime: serving.session_lifetime,
+        request_timeout: serving.request_timeout,
     };
-    roster::server::serve(listener, state)
+    roster::server::serve(listener, state, serving.connections)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");

@@ -77,7 +77,9 @@ pub(super) async fn caller(
             "a cluster token cannot use the admin API".into(),
         ));
     }
-    Ok(Caller::Admin(Principal::admin(p.org)))
+    // The token's principal, not a plain administrator's: an IdP's token
+    // writes only while Automated User Provisioning is on, here as on /scim.
+    Ok(Caller::Admin(p))
 }
 
 /// The org's administrator, or a refusal.

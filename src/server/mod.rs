@@ -2,6 +2,7 @@
 //! the cluster API and maps, health and metrics.
 
 mod admin_api;
+mod connections;
 mod error;
 mod feed;
 mod metrics;
@@ -10,7 +11,6 @@ mod scim;
 mod sign_in;
 pub use scim::scim_log_json;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use connections::ConnectionLimits;
 pub use error::{SCIM_CONTENT_TYPE, to_scim};
 pub use metrics::Metrics;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub scim_log: ScimLogRecorder,
     /// How long a browser session lasts.
     pub session_lifetime: std::time::Duration,
+    /// How long any request but the change feed's long poll may take.
+    pub request_timeout: std::time::Duration,
 }
 
 /// Who made a request, noted by the SCIM handlers for the request log.
@@ -54,6 +57,12 @@ pub struct RequestNote {
 }
 
 pub fn router(state: AppState) -> Router {
+    // Every request but the long poll gets the request timeout: a client
+    // that trickles a body, or a slow store, cannot hold a worker for ever.
+    let timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        state.request_timeout,
+    );
     Router::new()
         .nest("/scim/{org}", scim::routes())
         .nest("/accounts", sign_in::routes())
@@ -61,10 +70,6 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
             get(admin_api::get_ssh_keys).put(admin_api::put_ssh_keys),
-        )
-        .route(
-            "/api/v1/orgs/{org}/clusters/{cluster}/changes",
-            get(feed::changes),
         )
         .route(
             "/api/v1/orgs/{org}/clusters/{cluster}/snapshot",
@@ -83,6 +88,11 @@ pub fn router(state: AppState) -> Router {
                 "not found: SCIM lives under /scim/{org}\n",
             )
         })
+        .layer(timeout)
+        .route(
+            "/api/v1/orgs/{org}/clusters/{cluster}/changes",
+            get(feed::changes),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -191,11 +201,12 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
 }
 
 /// Serves until SIGINT or SIGTERM, then finishes the requests in flight.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    limits: ConnectionLimits,
+) -> std::io::Result<()> {
+    connections::serve_connections(listener, router(state), limits, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {
@@ -217,5 +228,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("stop requested");
 }

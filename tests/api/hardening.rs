@@ -265,3 +265,117 @@ fn a_key_comment_smuggles_no_second_key_into_the_maps() {
     assert!(map.contains(&body), "{map}");
     assert!(!map.contains("ssh-rsa") && !map.contains('\r'), "{map}");
 }
+
+#[test]
+fn slow_clients_are_cut_off_and_connections_are_bounded() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let app = TestApp::start_with(&["--header-read-timeout", "1s", "--request-timeout", "2s"]);
+    let connect = || {
+        let s = TcpStream::connect(&app.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        s
+    };
+    // Half a request's headers: the connection is closed, not kept.
+    let mut half = connect();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = half.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "kept open {:?}",
+        started.elapsed()
+    );
+    // A body trickled after the headers: 408 when the request timeout ends.
+    let mut slow = connect();
+    let head = format!(
+        "POST /scim/acme/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{\"userName\"",
+        app.token
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // The change feed's long poll is exempt from the request timeout.
+    let token = create_cluster(&app.db, "c1", "");
+    let started = Instant::now();
+    let r = app
+        .client
+        .get(app.url("/api/v1/orgs/acme/clusters/c1/changes?after=100000&wait=0"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let seq = r.json::<serde_json::Value>().unwrap()["seq"]
+        .as_i64()
+        .unwrap();
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/orgs/acme/clusters/c1/changes?after={seq}&wait=3"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    // At most three connections: a fourth waits until one closes.
+    let app = TestApp::start_with(&["--max-connections", "3"]);
+    let connect = || TcpStream::connect(&app.addr).unwrap();
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = connect();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut buf = [0u8; 64];
+            let n = s.read(&mut buf).unwrap();
+            assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+            s
+        })
+        .collect();
+    let quick = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(
+        quick.get(app.url("/healthz")).send().is_err(),
+        "a fourth connection was served"
+    );
+    drop(held);
+    let r = app.client.get(app.url("/healthz")).send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+#[test]
+fn with_provisioning_off_a_scim_token_writes_no_keys_through_the_admin_api() {
+    let app = sup_app();
+    let u = app.create_user("ada@example.com");
+    cli_ok(&app.db, &["org", "set", "acme", "--aup", "off"]);
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "ed25519", None, "k");
+    let url = app.url(&format!("/api/v1/orgs/acme/users/{}/ssh-keys", u.id()));
+    let r = app
+        .send(
+            app.client
+                .put(&url)
+                .bearer_auth(&app.token)
+                .body(key.clone()),
+        )
+        .expect_error(403, None);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Automated User Provisioning is off")
+    );
+    let r = app
+        .send(app.client.get(&url).bearer_auth(&app.token))
+        .expect(200);
+    assert_eq!(r.body["keys"], json!([]));
+    cli_ok(&app.db, &["org", "set", "acme", "--aup", "on"]);
+    app.send(app.client.put(&url).bearer_auth(&app.token).body(key))
+        .expect(200);
+}
