@@ -1379,6 +1379,7 @@ async fn serve(
         scim_log: recorder,
         session_lifetime: serving.session_lifetime,
         request_timeout: serving.request_timeout,
+        sign_in_starts: roster::server::sign_in_start_limit(),
     };
     roster::server::serve(listener, state, serving.connections)
         .await

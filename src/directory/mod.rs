@@ -16,6 +16,7 @@ pub mod reserved_names;
 pub mod resources;
 pub mod scim_log;
 pub mod sign_in;
+pub mod sign_in_ticket;
 pub mod ssh_keys;
 pub mod store;
 pub mod tokens;
@@ -76,6 +77,8 @@ pub struct Directory {
     /// Whether the task that notices other processes' writes runs.
     watching_other_writers: Arc<std::sync::atomic::AtomicBool>,
     feed_waiters: Arc<feed::Waiters>,
+    /// The key sign-in tickets are signed with, once read.
+    ticket_key: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
 
 fn run_read<R>(
@@ -114,6 +117,7 @@ impl Directory {
             commits: Arc::new(tokio::sync::watch::channel(0).0),
             watching_other_writers: Arc::default(),
             feed_waiters: Arc::default(),
+            ticket_key: Arc::default(),
         }
     }
 

@@ -79,16 +79,6 @@ impl SignInPurpose {
     }
 }
 
-/// An AuthnRequest Roster issued and has not yet seen answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthnRequestRecord {
-    pub org_id: String,
-    pub id: String,
-    pub purpose: SignInPurpose,
-    pub created: String,
-    pub expires: String,
-}
-
 /// A browser session. Stored under a hash of its secret, like tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {

@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::model::{AuthnRequestRecord, Org, SamlSettings, Session, SignInPurpose};
+use super::model::{Org, SamlSettings, Session, SignInPurpose};
 use super::orgs::find_org;
 use super::query::fold;
 use super::resources::{ResourceView, insert, view};
+use super::sign_in_ticket::{self, Ticket};
 use super::store::WriteTx;
 use super::tokens::{hash_token, random_secret};
 use super::{Directory, DirectoryError, DirectoryResult, now};
@@ -23,8 +24,8 @@ use crate::scim::schema::ResourceType;
 /// IdP meanwhile, perhaps with a second factor.
 pub const REQUEST_LIFETIME: Duration = Duration::from_secs(600);
 
-/// Most unanswered AuthnRequests an org may have at once.
-pub const MAX_PENDING_REQUESTS: u64 = 10_000;
+/// Where the server keeps its key for sign-in tickets.
+const TICKET_KEY: &str = "sign_in_ticket_key";
 
 /// Prefixes that tell the secrets apart in logs and secret scanners.
 const SESSION_PREFIX: &str = "roster_session_";
@@ -153,34 +154,47 @@ impl Directory {
         .await
     }
 
-    /// Remembers an AuthnRequest Roster is about to send, so that its
-    /// answer, and only its answer, is accepted once.
-    pub async fn record_authn_request(
+    /// The ticket for an AuthnRequest Roster is about to send: the browser
+    /// carries it to the ACS, where only the answer to this request is
+    /// accepted, once (see `sign_in_ticket`). Nothing is stored.
+    pub async fn sign_in_ticket(
         &self,
         org_id: &str,
-        id: &str,
+        request_id: &str,
         purpose: SignInPurpose,
-    ) -> DirectoryResult<()> {
-        let record = AuthnRequestRecord {
-            org_id: org_id.to_string(),
-            id: id.to_string(),
+    ) -> DirectoryResult<String> {
+        let key = self.ticket_key().await?;
+        let ticket = Ticket {
+            request_id: request_id.to_string(),
             purpose,
-            created: now(),
-            expires: later(REQUEST_LIFETIME),
+            expires: Utc::now().timestamp() + REQUEST_LIFETIME.as_secs() as i64,
         };
-        self.write(move |tx| {
-            tx.prune_sign_in_state(&now())?;
-            // Anyone may start a sign-in, and each start is a row: a cap
-            // keeps a flood from growing the database (the rows expire in
-            // REQUEST_LIFETIME).
-            if tx.pending_authn_requests(&record.org_id)? >= MAX_PENDING_REQUESTS {
-                return Err(DirectoryError::TooMany(format!(
-                    "{MAX_PENDING_REQUESTS} sign-ins of this organization are already in progress; try again in a few minutes"
-                )));
-            }
-            Ok(tx.insert_authn_request(&record)?)
+        sign_in_ticket::issue(&key, org_id, &ticket).ok_or_else(|| {
+            DirectoryError::Store(super::store::StoreError::Corrupt(
+                "the sign-in ticket key is unusable".into(),
+            ))
         })
-        .await
+    }
+
+    /// The server's key for sign-in tickets: made once, kept in the store
+    /// (so that replicas sharing a database share it), cached here.
+    async fn ticket_key(&self) -> DirectoryResult<Vec<u8>> {
+        if let Some(k) = self.ticket_key.get() {
+            return Ok(k.clone());
+        }
+        let fresh = random_secret("roster_ticket_key_");
+        let key = self
+            .write(move |tx| {
+                if let Some(k) = tx.server_setting(TICKET_KEY)? {
+                    return Ok(k);
+                }
+                tx.put_server_setting(TICKET_KEY, &fresh)?;
+                Ok(fresh)
+            })
+            .await?;
+        let key = key.into_bytes();
+        let _ = self.ticket_key.set(key.clone());
+        Ok(key)
     }
 
     /// Signs in the person a verified assertion names: the request it
@@ -191,30 +205,43 @@ impl Directory {
         &self,
         org_id: &str,
         assertion: VerifiedAssertion,
+        ticket: Option<String>,
         allow_idp_initiated: bool,
         session_lifetime: Duration,
     ) -> DirectoryResult<SignedIn> {
         let org_id = org_id.to_string();
+        let key = self.ticket_key().await?;
         self.write(move |tx| {
             let o = find_org(tx, &org_id)?;
+            // Expired assertion ids, answered requests, sessions and links
+            // go as sign-ins come (kept with the sign-in if it succeeds).
+            tx.prune_sign_in_state(&now())?;
             let purpose = match &assertion.in_response_to {
                 Some(id) => {
-                    let issued = tx.take_authn_request(&o.id, id)?;
-                    match issued {
-                        Some(r) if unexpired(&r.expires) => r.purpose,
-                        Some(_) => {
-                            return Err(refused(format!(
-                                "the response answers a sign-in request that expired ({} minutes); start again",
+                    let ticket = ticket
+                        .as_deref()
+                        .ok_or("this browser holds no sign-in cookie: it did not start this sign-in at Roster, or its cookies are blocked")
+                        .and_then(|t| sign_in_ticket::open(&key, t, &o.id, Utc::now().timestamp()))
+                        .map_err(|why| {
+                            refused(format!(
+                                "the response answers a sign-in request (InResponseTo \"{id}\") that this browser cannot show it started: {why}. \
+                                 Start again from Roster's sign-in page (sign-ins expire after {} minutes)",
                                 REQUEST_LIFETIME.as_secs() / 60
-                            )));
-                        }
-                        None => {
-                            return Err(refused(format!(
-                                "the response answers a request (InResponseTo \"{id}\") that Roster did not issue for this org, \
-                                 or that was already answered; start again"
-                            )));
-                        }
+                            ))
+                        })?;
+                    if ticket.request_id != *id {
+                        return Err(refused(format!(
+                            "the response answers a request (InResponseTo \"{id}\") other than the one this browser started; start again"
+                        )));
                     }
+                    // Each request is answered once.
+                    let until = at(DateTime::from_timestamp(ticket.expires, 0).unwrap_or_else(Utc::now));
+                    if !tx.remember_assertion(&o.id, &format!("request {id}"), &until)? {
+                        return Err(refused(format!(
+                            "the request \"{id}\" was already answered; each works once. Start again"
+                        )));
+                    }
+                    ticket.purpose
                 }
                 None if allow_idp_initiated => SignInPurpose::SignIn,
                 None => {

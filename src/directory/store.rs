@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::model::{
-    AuthnRequestRecord, Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount,
-    SamlSettings, Session, StoredResource, TokenRecord,
+    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, SamlSettings, Session,
+    StoredResource, TokenRecord,
 };
 use super::query::Query;
 use super::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -115,6 +115,8 @@ pub trait ReadTx {
     fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>>;
     /// An org's sessions that were not ended, newest first.
     fn sessions(&mut self, org_id: &str) -> StoreResult<Vec<Session>>;
+    /// A setting of the server's own (not of an org), such as a key.
+    fn server_setting(&mut self, key: &str) -> StoreResult<Option<String>>;
 }
 
 /// What a write may do, besides reading.
@@ -170,15 +172,6 @@ pub trait WriteTx: ReadTx {
     ) -> StoreResult<()>;
     /// Sets (or with `None` removes) the org's SAML configuration.
     fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()>;
-    fn insert_authn_request(&mut self, r: &AuthnRequestRecord) -> StoreResult<()>;
-    /// How many issued requests of the org are unanswered (expired or not).
-    fn pending_authn_requests(&mut self, org_id: &str) -> StoreResult<u64>;
-    /// Removes and returns an issued request: each is answered once.
-    fn take_authn_request(
-        &mut self,
-        org_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<AuthnRequestRecord>>;
     /// Records a used assertion id; false when it was already used.
     fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool>;
     fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()>;
@@ -198,6 +191,8 @@ pub trait WriteTx: ReadTx {
     fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>>;
     /// Forgets requests, assertion ids, sessions and links expired before `now`.
     fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()>;
+    /// Sets a setting of the server's own.
+    fn put_server_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
 }
 
 /// Called once the job's transaction has committed durably, or failed.

@@ -340,7 +340,15 @@ fn shape(xml: &str, idp: &IdpConfig) -> SamlResult<Shape> {
         })
         .filter_map(|c| child(c, NS_ASSERTION, "SubjectConfirmationData"))
         .find_map(|d| d.attribute("InResponseTo"))
-        .or_else(|| root.attribute("InResponseTo"))
+        // The Response's own attribute counts only when the Response is
+        // signed: with only the assertion signed, anyone could add it, and
+        // an unsolicited response would pass as an answer to a request
+        // (turning IdP-initiated sign-in on for an org that has it off).
+        .or_else(|| {
+            response_signed
+                .then(|| root.attribute("InResponseTo"))
+                .flatten()
+        })
         .map(str::to_string);
     if let (Some(a), Some(r)) = (&in_response_to, root.attribute("InResponseTo"))
         && a != r
@@ -498,6 +506,23 @@ mod tests {
             r#"InResponseTo="_other" Recipient"#,
         );
         assert_eq!(refused(&other_request, false), "in_response_to");
+        // An unsolicited response, assertion signed, with an
+        // InResponseTo added to the unsigned Response: not an answer.
+        let unsolicited =
+            response("", &good, "").replace(r#"InResponseTo="_req" Recipient"#, "Recipient");
+        let shaped = shape(&unsolicited, &idp(false)).ok();
+        assert!(shaped.is_some_and(|s| s.in_response_to.is_none()));
+        let shaped = shape(
+            &response(&only_response, "", "")
+                .replace(r#"InResponseTo="_req" Recipient"#, "Recipient"),
+            &idp(false),
+        )
+        .ok();
+        assert_eq!(
+            shaped.and_then(|s| s.in_response_to).as_deref(),
+            Some("_req"),
+            "a signed Response's own InResponseTo counts"
+        );
         assert_eq!(
             refused(
                 "<saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\"/>",

@@ -7,6 +7,7 @@ mod error;
 mod feed;
 mod metrics;
 mod nss;
+mod rate_limit;
 mod scim;
 mod sign_in;
 pub use scim::scim_log_json;
@@ -42,6 +43,17 @@ pub struct AppState {
     pub session_lifetime: std::time::Duration,
     /// How long any request but the change feed's long poll may take.
     pub request_timeout: std::time::Duration,
+    /// Sign-in starts per client address.
+    pub sign_in_starts: Arc<rate_limit::RateLimit>,
+}
+
+/// Sign-in starts a client address may make at once, and how often it
+/// regains one: a person needs a few, a flood gets 429.
+pub fn sign_in_start_limit() -> Arc<rate_limit::RateLimit> {
+    Arc::new(rate_limit::RateLimit::new(
+        20,
+        std::time::Duration::from_secs(3),
+    ))
 }
 
 /// Who made a request, noted by the SCIM handlers for the request log.
@@ -155,9 +167,12 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
             status,
         })
         .inc();
+    let route_for_log = route.clone();
     s.metrics
         .latency
-        .get_or_create(&metrics::RouteLabels { route })
+        .get_or_create(&metrics::RouteLabels {
+            route: route.clone(),
+        })
         .observe(elapsed.as_secs_f64());
     let note = resp.extensions().get::<RequestNote>();
     let scim = path.starts_with("/scim/");
@@ -172,6 +187,12 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         .map(|t| t.as_str())
         .unwrap_or("-");
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    // A path that carries a secret (a login link) is logged as its route.
+    let path = if route.contains("{secret}") {
+        route_for_log
+    } else {
+        path
+    };
     if status >= 500 {
         tracing::error!(org, token, %method, path, status, scim_type, latency_ms, detail = err.map(|e| e.detail.as_str()).unwrap_or(""), "request");
     } else {

@@ -5,7 +5,9 @@
 
 use axum::Router;
 use axum::body::to_bytes;
-use axum::extract::{Path, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,12 +17,14 @@ use super::metrics::SignInLabels;
 use super::{AppState, json_reply};
 use crate::directory::DirectoryError;
 use crate::directory::model::SignInPurpose;
-use crate::directory::sign_in::{NewSession, SignedIn};
+use crate::directory::sign_in::{NewSession, REQUEST_LIFETIME, SignedIn};
 use crate::saml::response::{self, UnverifiedSummary};
 use crate::saml::{SamlError, SpEndpoints, metadata, request, xml_escape as escape};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "roster_session";
+/// The sign-in ticket cookie's name (`sign_in_ticket`).
+const TICKET_COOKIE: &str = "roster_saml_request";
 
 /// Largest ACS or login-link form body read.
 const MAX_FORM_BYTES: usize = 512 * 1024;
@@ -184,34 +188,93 @@ async fn read_form(req: Request) -> Result<Vec<(String, String)>, Response> {
     Ok(form_urlencoded::parse(&bytes).into_owned().collect())
 }
 
+/// The SP metadata, served at the org's id (its entity id). It does not
+/// tell whether an org exists: by name it is never served, and an id that
+/// names no org gets the metadata such an org would have.
 async fn sp_metadata(State(s): State<AppState>, Path(org): Path<String>) -> Response {
-    match s.directory.saml_settings(&org).await {
-        Ok((o, settings)) => {
-            let want = settings.is_some_and(|c| c.idp.require_signed_assertion);
-            (
-                [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-                metadata::sp_metadata(&sp_endpoints(&s, &o.id), want),
-            )
-                .into_response()
-        }
-        Err(e) => directory_error_page(e),
-    }
+    let Ok(id) = uuid::Uuid::parse_str(&org) else {
+        return refusal_page(
+            StatusCode::NOT_FOUND,
+            "the SP metadata is served at the organization's id, which is its entity id",
+            "<code>roster saml show ORG</code> prints the URL.",
+        );
+    };
+    let org = id.hyphenated().to_string();
+    let want = match s.directory.saml_settings(&org).await {
+        Ok((_, settings)) => settings.is_some_and(|c| c.idp.require_signed_assertion),
+        Err(DirectoryError::NotFound(_)) => false,
+        Err(e) => return directory_error_page(e),
+    };
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        metadata::sp_metadata(&sp_endpoints(&s, &org), want),
+    )
+        .into_response()
 }
 
-async fn login(state: State<AppState>, org: Path<String>) -> Response {
-    start(state, org, SignInPurpose::SignIn).await
+async fn login(
+    state: State<AppState>,
+    org: Path<String>,
+    client: ConnectInfo<SocketAddr>,
+) -> Response {
+    start(state, org, client, SignInPurpose::SignIn).await
 }
 
-async fn test(state: State<AppState>, org: Path<String>) -> Response {
-    start(state, org, SignInPurpose::Test).await
+async fn test(
+    state: State<AppState>,
+    org: Path<String>,
+    client: ConnectInfo<SocketAddr>,
+) -> Response {
+    start(state, org, client, SignInPurpose::Test).await
 }
 
-/// SP-initiated sign-in: a fresh AuthnRequest, remembered, sent by redirect.
+/// `Set-Cookie` for the sign-in ticket. The IdP's answer reaches the ACS
+/// by a cross-site POST, which carries only `SameSite=None` cookies, and
+/// browsers take those only with `Secure`: over https, and on loopback
+/// (which browsers treat as secure). On plain http elsewhere the cookie
+/// goes without `SameSite`, which browsers treat as Lax but still send on
+/// a cross-site POST within two minutes: serve Roster over https.
+fn ticket_cookie(s: &AppState, ticket: &str, max_age: u64) -> String {
+    let host = url::Url::parse(&s.public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let site = if s.public_url.starts_with("https://") || loopback {
+        "; SameSite=None; Secure"
+    } else {
+        ""
+    };
+    format!("{TICKET_COOKIE}={ticket}; Path=/accounts/saml/; HttpOnly; Max-Age={max_age}{site}")
+}
+
+/// SP-initiated sign-in: a fresh AuthnRequest sent by redirect, its ticket
+/// in a cookie of this browser. Anyone may start one, so each client
+/// address may start only so many at a time.
 async fn start(
     State(s): State<AppState>,
     Path(org): Path<String>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     purpose: SignInPurpose,
 ) -> Response {
+    if let Err(wait) = s
+        .sign_in_starts
+        .check(client.ip(), std::time::Instant::now())
+    {
+        let mut resp = refusal_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many sign-ins were started from this address",
+            &format!("Try again in {} seconds.", wait.as_secs() + 1),
+        );
+        if let Ok(v) = HeaderValue::from_str(&(wait.as_secs() + 1).to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
     let (o, settings) = match s.directory.saml_settings(&org).await {
         Ok(x) => x,
         Err(e) => return directory_error_page(e),
@@ -238,14 +301,14 @@ async fn start(
             );
         }
     };
-    if let Err(e) = s
-        .directory
-        .record_authn_request(&o.id, &out.id, purpose)
-        .await
-    {
-        return directory_error_page(e);
-    }
-    redirect(&out.redirect_url)
+    let ticket = match s.directory.sign_in_ticket(&o.id, &out.id, purpose).await {
+        Ok(t) => t,
+        Err(e) => return directory_error_page(e),
+    };
+    with_cookie(
+        redirect(&out.redirect_url),
+        &ticket_cookie(&s, &ticket, REQUEST_LIFETIME.as_secs()),
+    )
 }
 
 fn summary_table(rows: &[(&str, String)], attributes: &[(String, Vec<String>)]) -> String {
@@ -285,6 +348,7 @@ fn unverified_html(u: &UnverifiedSummary) -> String {
 
 /// The Assertion Consumer Service (Profiles §4.1.4): verifies, then signs in.
 async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -> Response {
+    let ticket = cookie_value(req.headers(), TICKET_COOKIE).map(str::to_string);
     let count = |result: &str| {
         s.metrics
             .sign_ins
@@ -376,6 +440,7 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         .sign_in(
             &o.id,
             verified,
+            ticket,
             settings.idp.allow_idp_initiated,
             s.session_lifetime,
         )
@@ -411,7 +476,9 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         SignInPurpose::SignIn => redirect("/accounts/session"),
         SignInPurpose::Test => test_page(&signed_in, &shown),
     };
-    with_cookie(resp, &cookie)
+    // The session first; then the used ticket goes.
+    let resp = with_cookie(resp, &cookie);
+    with_cookie(resp, &ticket_cookie(&s, "", 0))
 }
 
 fn test_page(signed_in: &SignedIn, a: &crate::saml::VerifiedAssertion) -> Response {

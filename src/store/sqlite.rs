@@ -24,8 +24,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params, params_fro
 use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
 use super::sqlite_sign_in as sign_in;
 use crate::directory::model::{
-    AuthnRequestRecord, Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org,
-    OrgSettings, PosixAccount, SamlSettings, Session, StoredResource, Subject, TokenRecord,
+    Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
+    SamlSettings, Session, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -786,6 +786,13 @@ impl ReadTx for SqliteTx<'_> {
             .map_err(backend)
     }
 
+    fn server_setting(&mut self, key: &str) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT value FROM server_settings WHERE key = ?1")
+            .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
     fn change_marker(&mut self) -> StoreResult<i64> {
         self.conn
             .prepare_cached("SELECT CAST(total(last_seq) AS INTEGER) FROM orgs")
@@ -1313,24 +1320,16 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn put_server_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO server_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .and_then(|mut s| s.execute(params![key, value]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
     fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()> {
         sign_in::put_saml_settings(self.conn, org_id, s)
-    }
-
-    fn insert_authn_request(&mut self, r: &AuthnRequestRecord) -> StoreResult<()> {
-        sign_in::insert_authn_request(self.conn, r)
-    }
-
-    fn pending_authn_requests(&mut self, org_id: &str) -> StoreResult<u64> {
-        sign_in::pending_authn_requests(self.conn, org_id)
-    }
-
-    fn take_authn_request(
-        &mut self,
-        org_id: &str,
-        id: &str,
-    ) -> StoreResult<Option<AuthnRequestRecord>> {
-        sign_in::take_authn_request(self.conn, org_id, id)
     }
 
     fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool> {

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::backend;
-use crate::directory::model::{AuthnRequestRecord, SamlSettings, Session, SignInPurpose};
+use crate::directory::model::{SamlSettings, Session};
 use crate::directory::store::{StoreError, StoreResult};
 use crate::saml::{Certificate, IdpConfig};
 
@@ -150,45 +150,6 @@ pub(super) fn put_saml_settings(
     )
     .map_err(backend)?;
     Ok(())
-}
-
-pub(super) fn insert_authn_request(conn: &Connection, r: &AuthnRequestRecord) -> StoreResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO saml_requests (org_id, id, purpose, created, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut st| st.execute(params![r.org_id, r.id, r.purpose.as_str(), r.created, r.expires]))
-    .map_err(backend)?;
-    Ok(())
-}
-
-pub(super) fn pending_authn_requests(conn: &Connection, org_id: &str) -> StoreResult<u64> {
-    conn.prepare_cached("SELECT count(*) FROM saml_requests WHERE org_id = ?1")
-        .and_then(|mut st| st.query_row(params![org_id], |r| r.get::<_, i64>(0)))
-        .map(|n| n.max(0) as u64)
-        .map_err(backend)
-}
-
-pub(super) fn take_authn_request(
-    conn: &Connection,
-    org_id: &str,
-    id: &str,
-) -> StoreResult<Option<AuthnRequestRecord>> {
-    conn.prepare_cached(
-        "DELETE FROM saml_requests WHERE org_id = ?1 AND id = ?2 RETURNING purpose, created, expires",
-    )
-    .and_then(|mut st| {
-        st.query_row(params![org_id, id], |r| {
-            Ok(AuthnRequestRecord {
-                org_id: org_id.to_string(),
-                id: id.to_string(),
-                purpose: SignInPurpose::parse(&r.get::<_, String>(0)?),
-                created: r.get(1)?,
-                expires: r.get(2)?,
-            })
-        })
-        .optional()
-    })
-    .map_err(backend)
 }
 
 pub(super) fn remember_assertion(

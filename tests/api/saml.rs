@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
 use reqwest::redirect::Policy;
@@ -238,13 +239,55 @@ fn spec(app: &TestApp, user: &str, extra: Value) -> Value {
 }
 
 fn post_acs(app: &TestApp, saml_response: &str) -> Page {
-    page(
+    post_acs_with(app, saml_response, None)
+}
+
+/// The ACS post of a browser holding `cookie` (its sign-in ticket).
+fn post_acs_with(app: &TestApp, saml_response: &str, cookie: Option<&str>) -> Page {
+    let mut r = browser()
+        .post(acs(app))
+        .form(&[("SAMLResponse", saml_response), ("RelayState", "")]);
+    if let Some(c) = cookie {
+        r = r.header("cookie", c);
+    }
+    page(r.send().unwrap())
+}
+
+/// The sign-in ticket cookie a login redirect set, as a `Cookie` value.
+fn ticket_of(login: &Page) -> String {
+    let set = login.set_cookie.as_deref().unwrap_or_default();
+    assert!(
+        set.starts_with("roster_saml_request="),
+        "no ticket cookie: {set}"
+    );
+    assert!(
+        set.contains("HttpOnly") && set.contains("Max-Age=600"),
+        "{set}"
+    );
+    set.split(';').next().unwrap().to_string()
+}
+
+/// Roster's login redirect for `start` ("login" or "test"): the page and
+/// the IdP's answer for `user`.
+fn start_at_idp(app: &TestApp, idp: &Idp, start: &str, user: &str) -> (Page, Value) {
+    let r = page(
         browser()
-            .post(acs(app))
-            .form(&[("SAMLResponse", saml_response), ("RelayState", "")])
+            .get(app.url(&format!("/accounts/saml/{}/{start}", app.org_id)))
             .send()
             .unwrap(),
-    )
+    );
+    assert!(matches!(r.status, 302 | 303), "{} {}", r.status, r.body);
+    let location = r.location.clone().unwrap();
+    assert!(
+        location.starts_with(&idp.url("/sso?SAMLRequest=")),
+        "{location}"
+    );
+    let answer: Value = serde_json::from_str(&idp.get(&format!(
+        "{location}&user={user}&first_name=Alice&last_name=Liddell"
+    )))
+    .unwrap();
+    assert!(answer.get("error").is_none(), "IdP: {answer}");
+    (r, answer)
 }
 
 /// The session a cookie carries, as `/accounts/session` reports it.
@@ -261,26 +304,14 @@ fn session(app: &TestApp, cookie: &str) -> (u16, Value) {
 
 /// SP-initiated sign-in: Roster's redirect, the IdP's answer, the ACS.
 fn sp_initiated(app: &TestApp, idp: &Idp, start: &str, user: &str) -> (Page, Value) {
-    let r = page(
-        browser()
-            .get(app.url(&format!("/accounts/saml/{}/{start}", app.org_id)))
-            .send()
-            .unwrap(),
-    );
-    assert!(matches!(r.status, 302 | 303), "{} {}", r.status, r.body);
-    let location = r.location.unwrap();
-    assert!(
-        location.starts_with(&idp.url("/sso?SAMLRequest=")),
-        "{location}"
-    );
-    let answer: Value = serde_json::from_str(&idp.get(&format!(
-        "{location}&user={user}&first_name=Alice&last_name=Liddell"
-    )))
-    .unwrap();
-    assert!(answer.get("error").is_none(), "IdP: {answer}");
+    let (r, answer) = start_at_idp(app, idp, start, user);
     assert_eq!(answer["action"], acs(app), "the AuthnRequest names the ACS");
     assert_eq!(answer["issuer"], audience(app), "and the SP entity id");
-    let p = post_acs(app, answer["SAMLResponse"].as_str().unwrap());
+    let p = post_acs_with(
+        app,
+        answer["SAMLResponse"].as_str().unwrap(),
+        Some(&ticket_of(&r)),
+    );
     (p, answer)
 }
 
@@ -467,7 +498,7 @@ fn every_attack_is_refused_and_leaves_no_session() {
         (
             "InResponseTo never issued",
             json!({"in_response_to": "_0123456789abcdef0123456789abcdef"}),
-            "did not issue",
+            "cannot show it started",
         ),
     ];
     for (name, extra, why) in cases {
@@ -812,6 +843,14 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
     assert_eq!(who["user_id"], Value::Null);
     let again = page(browser().post(&link).send().unwrap());
     again.assert_refused("roster admin login-link");
+    // The request log names the route, never the link's secret.
+    assert!(app.wait_for_log("/accounts/login-link/{secret}"));
+    let secret = link.rsplit('/').next().unwrap();
+    let log = app.log.lock().unwrap();
+    assert!(
+        !log.iter().any(|l| l.contains(secret)),
+        "the secret is in the log"
+    );
 }
 
 #[test]
@@ -1089,32 +1128,105 @@ fn a_real_browser_signs_in_across_sites() {
 }
 
 #[test]
-fn a_flood_of_sign_in_starts_is_capped_per_org() {
+fn a_flood_of_sign_in_starts_denies_no_one_else() {
     let idp = Idp::start();
     let app = saml_app(&idp, "okta");
     let login = app.url(&format!("/accounts/saml/{}/login", app.org_id));
-    let cap = roster::directory::sign_in::MAX_PENDING_REQUESTS as usize;
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    // Someone starts signing in before the flood.
+    let (started, answer) = start_at_idp(&app, &idp, "login", "olga@example.com");
+    // 2,000 anonymous starts from one address: a burst is served, the
+    // rest get 429 with Retry-After, and none of them is stored.
+    let (served, limited) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let next = AtomicUsize::new(0);
+    let t0 = Instant::now();
     std::thread::scope(|scope| {
-        for _ in 0..32 {
+        for _ in 0..16 {
             scope.spawn(|| {
                 let client = browser();
-                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < cap {
-                    let status = client.get(&login).send().unwrap().status().as_u16();
-                    assert_eq!(status, 303);
+                while next.fetch_add(1, Ordering::Relaxed) < 2_000 {
+                    let r = client.get(&login).send().unwrap();
+                    match r.status().as_u16() {
+                        303 => served.fetch_add(1, Ordering::Relaxed),
+                        429 => {
+                            assert!(r.headers().get("retry-after").is_some());
+                            limited.fetch_add(1, Ordering::Relaxed)
+                        }
+                        other => panic!("status {other}"),
+                    };
                 }
             });
         }
     });
-    let p = page(browser().get(&login).send().unwrap());
-    assert_eq!(p.status, 429, "{}", p.body);
-    assert!(p.body.contains("try again in a few minutes"), "{}", p.body);
-    // Sign-ins already under way still finish, and IdP-initiated ones work.
+    let refills = t0.elapsed().as_secs() as usize / 3 + 1;
+    let served = served.into_inner();
+    // The burst is 20, one of which the sign-in above took.
+    assert!(served >= 19 && served <= 19 + refills, "{served} served");
+    assert_eq!(limited.into_inner(), 2_000 - served);
+    // The sign-in started before the flood finishes.
+    let p = post_acs_with(
+        &app,
+        answer["SAMLResponse"].as_str().unwrap(),
+        Some(&ticket_of(&started)),
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    // A person at another address starts and finishes one now.
+    let person = Client::builder()
+        .redirect(Policy::none())
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let r = page(person.get(&login).send().unwrap());
+    assert_eq!(r.status, 303, "{}", r.body);
+    let answer: Value = serde_json::from_str(&idp.get(&format!(
+        "{}&user=pia@example.com",
+        r.location.clone().unwrap()
+    )))
+    .unwrap();
+    let p = post_acs_with(
+        &app,
+        answer["SAMLResponse"].as_str().unwrap(),
+        Some(&ticket_of(&r)),
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    // IdP-initiated sign-ins were never affected.
     let r = post_acs(
         &app,
-        &idp.respond(spec(&app, "olga@example.com", json!({}))),
+        &idp.respond(spec(&app, "quinn@example.com", json!({}))),
     );
     assert_eq!(r.status, 303, "{}", r.body);
+}
+
+#[test]
+fn an_answer_counts_only_in_the_browser_that_asked_and_only_from_signed_content() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    // Login CSRF: the answer to the attacker's own sign-in, posted by the
+    // victim's browser (no ticket, or the victim's own ticket), is refused.
+    let (_, attacker) = start_at_idp(&app, &idp, "login", "mallory@example.com");
+    let response = attacker["SAMLResponse"].as_str().unwrap();
+    post_acs(&app, response).assert_refused("holds no sign-in cookie");
+    let (victim, _) = start_at_idp(&app, &idp, "login", "victor@example.com");
+    post_acs_with(&app, response, Some(&ticket_of(&victim)))
+        .assert_refused("other than the one this browser started");
+    // A forged ticket is refused.
+    post_acs_with(&app, response, Some("roster_saml_request=eyJ4IjoxfQ.AAAA"))
+        .assert_refused("not one Roster issued");
+    assert!(users_named(&app, "mallory@example.com").is_empty());
+
+    // With IdP-initiated sign-in off, an unsolicited response whose
+    // assertion alone is signed cannot claim a request through the
+    // unsigned Response's InResponseTo.
+    set_from_metadata_file(&app, &idp, "okta", &["--allow-idp-initiated", "off"]);
+    let (started, asked) = start_at_idp(&app, &idp, "login", "nobody@example.com");
+    let request_id = asked["request_id"].as_str().unwrap();
+    let forged = idp.respond(spec(
+        &app,
+        "ivan@example.com",
+        json!({"sign_response": false, "attack": "claim_request", "claim": request_id}),
+    ));
+    post_acs_with(&app, &forged, Some(&ticket_of(&started)))
+        .assert_refused("IdP-initiated sign-in is off");
+    assert!(users_named(&app, "ivan@example.com").is_empty());
 }
 
 #[test]
@@ -1131,4 +1243,31 @@ fn a_look_alike_name_id_does_not_reach_someone_elses_account() {
     p.assert_refused("not in Unicode normal form NFKC");
     assert_eq!(users_named(&app, "kate@example.com").len(), 1);
     assert_eq!(app.get("/Users").total(), 1, "no account was created");
+}
+
+#[test]
+fn the_sp_metadata_does_not_tell_whether_an_org_exists() {
+    let app = TestApp::start();
+    let get = |segment: &str| {
+        let r = browser()
+            .get(app.url(&format!("/accounts/saml/{segment}/metadata")))
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let unknown = "0b6f4f4e-0000-4000-8000-000000000000";
+    let (real_status, real) = get(&app.org_id);
+    let (other_status, other) = get(unknown);
+    assert_eq!((real_status, other_status), (200, 200));
+    assert_eq!(
+        real.replace(&app.org_id, "ID"),
+        other.replace(unknown, "ID")
+    );
+    // By name, never: neither for an org that exists nor for one that does not.
+    assert_eq!(get("acme").0, 404);
+    assert_eq!(get("no-such-org").0, 404);
+    assert_eq!(
+        get("acme").1.replace("acme", "X"),
+        get("no-such-org").1.replace("no-such-org", "X")
+    );
 }

