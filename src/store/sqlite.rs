@@ -253,6 +253,37 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
     tx.commit().map_err(backend)
 }
 
+/// Creates the database file readable by its owner only (0600), if it
+/// does not exist: it holds token hashes, sessions, SSH keys and the
+/// provisioning log. SQLite gives its -wal and -shm files the database
+/// file's mode. An existing file keeps the mode its operator chose.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "the database can be read by other users of this machine; chmod 600 it"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
 #[derive(Default)]
 struct Stats {
     commits: AtomicU64,
@@ -280,6 +311,7 @@ impl SqliteStore {
                 dir.display()
             )));
         }
+        create_private(path)?;
         let mut conn = Connection::open(path)
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;

@@ -379,3 +379,19 @@ fn with_provisioning_off_a_scim_token_writes_no_keys_through_the_admin_api() {
     app.send(app.client.put(&url).bearer_auth(&app.token).body(key))
         .expect(200);
 }
+
+#[test]
+fn the_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::start();
+    app.create_user("ada@example.com");
+    let dir = app.dir.path();
+    for name in ["roster.db", "roster.db-wal", "roster.db-shm"] {
+        let path = dir.join(name);
+        if name != "roster.db" && !path.exists() {
+            continue;
+        }
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
+    }
+}
