@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod directory;
+pub mod node_guard;
 pub mod nss_cache;
 pub mod saml;
 pub mod scim;

@@ -147,7 +147,24 @@ enum Command {
         /// The sshkey map written by nsscache or the roster agent.
         #[arg(long, default_value = "/etc/sshkey.cache")]
         cache: std::path::PathBuf,
+        /// The passwd map beside it; a user without an entry there, or with a UID or GID
+        /// below 1000, gets no keys. Default: passwd.cache in the sshkey map's directory.
+        #[arg(long)]
+        passwd_cache: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        local: LocalAccountFiles,
     },
+}
+
+/// The node's own account files, which IdP identities never shadow.
+#[derive(Args, Clone)]
+struct LocalAccountFiles {
+    /// The node's own passwd file: no name or UID in it is ever served from the caches.
+    #[arg(long, default_value = "/etc/passwd")]
+    local_passwd: std::path::PathBuf,
+    /// The node's own group file: no name or GID in it is ever served from the caches.
+    #[arg(long, default_value = "/etc/group")]
+    local_group: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -194,6 +211,8 @@ struct AgentArgs {
     /// Slurm users the agent never touches, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "root")]
     slurm_ignore: Vec<String>,
+    #[command(flatten)]
+    local: LocalAccountFiles,
 }
 
 #[derive(Subcommand)]
@@ -620,11 +639,27 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Cluster(cmd) => cluster_command(g, cmd).await,
         Command::User(cmd) => user_command(g, cmd).await,
         Command::Agent(args) => agent_command(g, args).await,
-        Command::AuthorizedKeys { user, cache } => {
+        Command::AuthorizedKeys {
+            user,
+            cache,
+            passwd_cache,
+            local,
+        } => {
             // Never fail loudly here: sshd treats output as keys and a
-            // non-zero exit as "no keys" anyway.
-            for key in roster::nss_cache::authorized_keys(cache, user) {
-                println!("{key}");
+            // non-zero exit as "no keys" anyway. A refusal goes to stderr,
+            // which sshd logs.
+            let passwd_cache = passwd_cache
+                .clone()
+                .unwrap_or_else(|| cache.with_file_name("passwd.cache"));
+            let local =
+                roster::node_guard::LocalAccounts::read(&local.local_passwd, &local.local_group);
+            match roster::nss_cache::keys_for_login(cache, &passwd_cache, &local, user) {
+                Ok(keys) => {
+                    for key in keys {
+                        println!("{key}");
+                    }
+                }
+                Err(why) => eprintln!("roster authorized-keys: no keys served: {why}"),
             }
             Ok(())
         }
@@ -1277,6 +1312,13 @@ async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
             if let Some(h) = &state.held {
                 println!("held back:         {h}");
             }
+            println!(
+                "entries skipped:   {} (names or ids the node has for itself)",
+                state.skipped.len()
+            );
+            for why in &state.skipped {
+                println!("  {why}");
+            }
         }
         return Ok(());
     }
@@ -1311,6 +1353,8 @@ async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
         max_removal_share: a.max_removal_share,
         wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
         slurm_cluster: a.slurm_cluster.clone(),
+        local_passwd: a.local.local_passwd.clone(),
+        local_group: a.local.local_group.clone(),
         slurm_ignore: a
             .slurm_ignore
             .iter()

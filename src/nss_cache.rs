@@ -1,7 +1,30 @@
 //! Reading the node-side caches: the sshkey map that
-//! `roster authorized-keys` serves to sshd. No network, no database.
+//! `roster authorized-keys` serves to sshd, guarded by the node's own
+//! accounts (`node_guard`). No network, no database.
 
 use std::path::Path;
+
+/// The keys `roster authorized-keys` may serve `user`: none when the node
+/// guard refuses the user (a local account's name, or no cached passwd
+/// entry with a UID and GID of 1000 or more that no local account has),
+/// else the user's keys from the sshkey map. The refusal says why.
+pub fn keys_for_login(
+    sshkey_cache: &Path,
+    passwd_cache: &Path,
+    local: &crate::node_guard::LocalAccounts,
+    user: &str,
+) -> Result<Vec<String>, String> {
+    let passwd = std::fs::read_to_string(passwd_cache).unwrap_or_default();
+    let entry = passwd
+        .lines()
+        .find(|l| l.split(':').next() == Some(user))
+        .ok_or_else(|| format!("{user} has no entry in {}", passwd_cache.display()))?;
+    let id = |n: usize| entry.split(':').nth(n).and_then(|v| v.parse().ok());
+    if let Some(why) = local.refuse_user(user, id(2), id(3)) {
+        return Err(why);
+    }
+    Ok(authorized_keys(sshkey_cache, user))
+}
 
 /// Keys of `user` in an nsscache sshkey map: lines `name:['k1', 'k2']`
 /// (a Python list literal) or `name:key`. The name must match exactly;
@@ -55,6 +78,28 @@ mod tests {
         assert!(authorized_keys(&dir, "ali").is_empty());
         assert!(authorized_keys(&dir, "carol").is_empty());
         assert!(authorized_keys(Path::new("/nonexistent/sshkey.cache"), "alice").is_empty());
+        let passwd = dir.with_extension("passwd");
+        let entries = "alice:x:100000:100000::/home/alice:/bin/bash\nbob:x:0:0::/root:/bin/bash\n";
+        assert!(std::fs::write(&passwd, entries).is_ok());
+        let local = crate::node_guard::LocalAccounts::parse("", "");
+        assert_eq!(
+            keys_for_login(&dir, &passwd, &local, "alice").map(|k| k.len()),
+            Ok(2)
+        );
+        assert!(
+            keys_for_login(&dir, &passwd, &local, "bob").is_err(),
+            "UID 0"
+        );
+        assert!(
+            keys_for_login(&dir, &passwd, &local, "carol").is_err(),
+            "no passwd entry"
+        );
+        let local = crate::node_guard::LocalAccounts::parse("alice:x:1000:1000::/:/bin/sh\n", "");
+        assert!(
+            keys_for_login(&dir, &passwd, &local, "alice").is_err(),
+            "a local account"
+        );
         let _ = std::fs::remove_file(&dir);
+        let _ = std::fs::remove_file(&passwd);
     }
 }

@@ -14,6 +14,8 @@ use serde_json::Value;
 
 pub use files::{atomic_write, passwd_names};
 
+use crate::node_guard::{LocalAccounts, guard};
+
 /// Errors of the agent.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -47,6 +49,9 @@ pub struct AgentConfig {
     pub slurm_cluster: Option<String>,
     /// Slurm users never touched (root, service accounts).
     pub slurm_ignore: std::collections::BTreeSet<String>,
+    /// The node's own passwd and group files (`node_guard`).
+    pub local_passwd: PathBuf,
+    pub local_group: PathBuf,
 }
 
 /// What the agent persists between runs, and what `roster agent status`
@@ -61,6 +66,10 @@ pub struct AgentState {
     pub last_error: Option<String>,
     /// A plan held back (a mass removal), and why.
     pub held: Option<String>,
+    /// Entries of the last snapshot not written, because the node has
+    /// their name or id for itself (or the id is a system one), and why.
+    #[serde(default)]
+    pub skipped: Vec<String>,
 }
 
 impl AgentState {
@@ -110,15 +119,30 @@ impl Client {
     }
 }
 
-const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
-
 /// Applies a snapshot to the cache files: only files whose content changed
 /// are replaced, each atomically. Returns a one-line summary.
-fn apply(cfg: &AgentConfig, snapshot: &Value) -> Result<String, AgentError> {
+fn apply(
+    cfg: &AgentConfig,
+    snapshot: &Value,
+    state: &mut AgentState,
+) -> Result<Applied, AgentError> {
     let maps = &snapshot["maps"];
+    let local = LocalAccounts::read(&cfg.local_passwd, &cfg.local_group);
+    let text = |m: &str| maps[m].as_str().unwrap_or("");
+    let guarded = guard(
+        &local,
+        text("passwd"),
+        text("group"),
+        text("shadow"),
+        text("sshkey"),
+    );
+    for why in &guarded.skipped {
+        tracing::warn!(cluster = %cfg.cluster, "not written to this node: {why}");
+    }
+    state.skipped = guarded.skipped.clone();
     let current_passwd =
         std::fs::read_to_string(cfg.nss_dir.join("passwd.cache")).unwrap_or_default();
-    let new_passwd = maps["passwd"].as_str().unwrap_or("");
+    let new_passwd = guarded.passwd.as_str();
     let before = passwd_names(&current_passwd);
     let after = passwd_names(new_passwd);
     let removed: Vec<&String> = before.iter().filter(|n| !after.contains(*n)).collect();
@@ -136,8 +160,12 @@ fn apply(cfg: &AgentConfig, snapshot: &Value) -> Result<String, AgentError> {
         )));
     }
     let mut changed = Vec::new();
-    for map in MAPS {
-        let content = maps[map].as_str().unwrap_or("");
+    for (map, content) in [
+        ("passwd", &guarded.passwd),
+        ("group", &guarded.group),
+        ("shadow", &guarded.shadow),
+        ("sshkey", &guarded.sshkey),
+    ] {
         let path = cfg.nss_dir.join(format!("{map}.cache"));
         if std::fs::read_to_string(&path).ok().as_deref() == Some(content) {
             continue;
@@ -147,7 +175,7 @@ fn apply(cfg: &AgentConfig, snapshot: &Value) -> Result<String, AgentError> {
             atomic_write(&path, content.as_bytes())?;
         }
     }
-    Ok(format!(
+    let summary = format!(
         "{}seq {}: {} users added, {} removed; files changed: {}",
         if cfg.dry_run {
             "dry run, nothing written: "
@@ -162,7 +190,18 @@ fn apply(cfg: &AgentConfig, snapshot: &Value) -> Result<String, AgentError> {
         } else {
             changed.join(", ")
         }
-    ))
+    );
+    Ok(Applied {
+        summary,
+        users: after,
+    })
+}
+
+/// What one application of a snapshot did.
+struct Applied {
+    summary: String,
+    /// The users the node's maps now hold (those the node guard let in).
+    users: Vec<String>,
 }
 
 /// One pass: wait for changes after the persisted position (unless this is
@@ -194,16 +233,25 @@ fn step(
     }
     let started = Instant::now();
     let snapshot = client.get(&format!("{base}/snapshot"), Duration::from_secs(120))?;
-    let summary = apply(cfg, &snapshot)?;
-    tracing::info!(cluster = %cfg.cluster, "{summary}");
+    let applied = apply(cfg, &snapshot, state)?;
+    tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
     if let Some(slurm_cluster) = &cfg.slurm_cluster {
         let organization = slurm::organization(&cfg.cluster);
         let current = slurm::read_state(slurm_cluster, &organization).map_err(AgentError::Slurm)?;
-        let ops = slurm::plan(
-            &current,
-            &slurm::wanted_from_snapshot(&snapshot),
-            &cfg.slurm_ignore,
-        );
+        // Users the node guard kept out of the maps get no Slurm user
+        // either: Slurm knows people by their POSIX names.
+        let mut wanted = slurm::wanted_from_snapshot(&snapshot);
+        for members in wanted.accounts.values_mut() {
+            members.retain(|m| applied.users.contains(m));
+        }
+        for account in slurm::foreign_accounts(&current, &wanted) {
+            tracing::warn!(
+                cluster = %cfg.cluster,
+                "the Slurm account {account} exists but was not created by this agent (its Organization is not {organization}): \
+                 no associations are added to it. Give the group another POSIX name, or remove that account"
+            );
+        }
+        let ops = slurm::plan(&current, &wanted, &cfg.slurm_ignore);
         if cfg.dry_run {
             for op in &ops {
                 tracing::info!(

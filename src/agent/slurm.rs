@@ -163,12 +163,29 @@ pub fn parse_assocs(
     (assocs, defaults)
 }
 
+/// Wanted accounts that exist in Slurm without this agent's mark: someone
+/// else's (`root`, a site's own project accounts). The agent adds nothing
+/// to them, so that an IdP group can never put people into them.
+pub fn foreign_accounts(current: &SlurmState, wanted: &Wanted) -> Vec<String> {
+    wanted
+        .accounts
+        .keys()
+        .map(|a| a.to_lowercase())
+        .filter(|a| current.accounts.get(a) == Some(&false))
+        .collect()
+}
+
 /// The operations that bring `current` to `wanted`, in a safe order.
 pub fn plan(current: &SlurmState, wanted: &Wanted, ignore: &BTreeSet<String>) -> Vec<SlurmOp> {
+    let foreign: BTreeSet<String> = foreign_accounts(current, wanted).into_iter().collect();
     // Slurm lower-cases names.
     let wanted_assocs: BTreeMap<String, BTreeSet<String>> = {
         let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (account, members) in &wanted.accounts {
+        for (account, members) in wanted
+            .accounts
+            .iter()
+            .filter(|(a, _)| !foreign.contains(&a.to_lowercase()))
+        {
             for u in members {
                 m.entry(u.to_lowercase())
                     .or_default()
@@ -522,6 +539,26 @@ mod tests {
         assert!(!s.assocs.contains_key("bob") && !s.assocs.contains_key("alice"));
         assert!(!s.accounts.contains_key("ml"));
         assert!(s.accounts.contains_key("root") && s.assocs.contains_key("root"));
+    }
+
+    #[test]
+    fn no_associations_go_to_accounts_the_agent_did_not_create() {
+        let mut s = SlurmState::default();
+        s.accounts.insert("root".into(), false);
+        s.accounts.insert("physics".into(), false);
+        let w = wanted(&[("root", &["eve"]), ("physics", &["eve"]), ("gpu", &["eve"])]);
+        assert_eq!(
+            foreign_accounts(&s, &w),
+            vec!["physics".to_string(), "root".to_string()]
+        );
+        let ops = converge(&mut s, &w, &BTreeSet::new());
+        assert!(
+            !ops.iter()
+                .any(|o| matches!(o, SlurmOp::AddAssoc { account, .. } if account != "gpu")),
+            "{ops:?}"
+        );
+        assert_eq!(s.assocs["eve"], BTreeSet::from(["gpu".to_string()]));
+        assert_eq!(s.defaults["eve"], "gpu");
     }
 
     #[test]

@@ -223,3 +223,51 @@ fn the_agent_rides_out_a_server_restart() {
     let names = crate::helpers::passwd_names_of(&n.cache("passwd"));
     assert_eq!(names, vec!["u1", "u2", "u3", "u4", "u5", "after"]);
 }
+
+#[test]
+fn the_agent_never_writes_what_the_node_has_for_itself() {
+    let n = node();
+    // This node has its own u2 (a local account), a local group "g" and
+    // a local account holding the UID the directory gave u3.
+    let etc = n.dir.path();
+    std::fs::write(
+        etc.join("local-passwd"),
+        "root:x:0:0:root:/root:/bin/bash\nu2:x:1001:1001::/home/u2:/bin/sh\nsvc:x:100002:100002::/:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("local-group"), "root:x:0:\ng:x:5000:u2\n").unwrap();
+    let local = [
+        "--local-passwd",
+        &etc.join("local-passwd").display().to_string(),
+        "--local-group",
+        &etc.join("local-group").display().to_string(),
+    ]
+    .map(str::to_string);
+    let refs: Vec<&str> = local.iter().map(String::as_str).collect();
+    let out = n.once(&refs);
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{log}");
+    assert_eq!(
+        passwd_names_of(&n.cache("passwd")),
+        vec!["u1".to_string(), "u4".to_string(), "u5".to_string()],
+        "{log}"
+    );
+    assert!(
+        !n.cache("group").lines().any(|l| l.starts_with("g:")),
+        "{}",
+        n.cache("group")
+    );
+    assert!(!n.cache("sshkey").contains("u2:") && !n.cache("shadow").contains("u3:"));
+    assert!(
+        log.contains("user u2: the name is a local account"),
+        "{log}"
+    );
+    assert!(
+        log.contains("UID 100002 belongs to a local account"),
+        "{log}"
+    );
+    // The status counts them.
+    let state = n.dir.path().join("state.json").display().to_string();
+    let status = cli_ok(&n.app.db, &["agent", "status", "--state-file", &state]);
+    assert!(status.contains("entries skipped:   3"), "{status}");
+}

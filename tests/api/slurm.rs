@@ -257,18 +257,14 @@ fn the_agent_keeps_slurm_in_step() {
         "",
         "a deactivated user left the node's maps"
     );
+    let set_groups = |groups: &str| {
+        cli_ok(
+            &app.db,
+            &["cluster", "set-groups", "acme", "c1", "--groups", groups],
+        )
+    };
     // A group removed from the cluster loses its account.
-    cli_ok(
-        &app.db,
-        &[
-            "cluster",
-            "set-groups",
-            "acme",
-            "c1",
-            "--groups",
-            "gpu_users",
-        ],
-    );
+    set_groups("gpu_users");
     let _ = ml;
     let (ok, log) = agent(&[]);
     assert!(ok, "{log}");
@@ -282,5 +278,21 @@ fn the_agent_keeps_slurm_in_step() {
         getent(work.path(), "passwd", "ada"),
         "",
         "ada is in no group of the cluster any more"
+    );
+    // A Slurm account the site made itself, named like a pushed group:
+    // the agent adds no one to it.
+    stack.sacctmgr(&["-i", "add", "account", "physics", "cluster=testcluster"]);
+    app.create_group("physics", &[&ids[2]]);
+    set_groups("gpu_users,physics");
+    let (ok, log) = agent(&[]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("the Slurm account physics exists but was not created by this agent"),
+        "{log}"
+    );
+    assert_eq!(stack.assocs(), pairs(&[("gpu_users", "cy")]));
+    assert!(
+        stack.accounts().contains("physics"),
+        "the site's account stays"
     );
 }

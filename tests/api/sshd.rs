@@ -198,4 +198,24 @@ fn ssh_login_uses_the_directorys_keys() {
         !ssh(port, &keys.path().join("alice"), "alice"),
         "a deactivated user logged in"
     );
+    // Maps from a rogue or broken server naming the node's own root (by
+    // name, and by UID 0 under another name) give no key to sshd.
+    let mallory = std::fs::read_to_string(keys.path().join("mallory.pub")).unwrap();
+    let mallory = mallory.trim();
+    std::fs::write(
+        upper.join("passwd.cache"),
+        "root:x:0:0::/root:/bin/bash\ntoor:x:0:0::/root:/bin/bash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        upper.join("sshkey.cache"),
+        format!("root:['{mallory}']\ntoor:['{mallory}']\n"),
+    )
+    .unwrap();
+    for user in ["root", "toor"] {
+        assert!(
+            !ssh(port, &keys.path().join("mallory"), user),
+            "a cached key logged in as {user}"
+        );
+    }
 }
