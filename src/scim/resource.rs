@@ -45,18 +45,17 @@ pub fn from_request(rtype: ResourceType, body: &Value) -> ScimResult<Document> {
     Ok(doc)
 }
 
-/// RFC 7643 §3: `schemas` is required and names the resource's core schema.
+/// RFC 7643 §3: `schemas` names the resource's core schema. Some clients
+/// leave it out, as the endpoint says what the resource is: then the core
+/// schema is taken as given. A `schemas` naming another resource type's
+/// schema is refused.
 fn check_schemas(rtype: ResourceType, obj: &Map<String, Value>) -> ScimResult<()> {
     let schemas = obj
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
         .map(|(_, v)| v);
     let Some(schemas) = schemas else {
-        return Err(ScimError::invalid_syntax(format!(
-            "the \"schemas\" attribute is missing; a {} must list \"{}\"",
-            rtype.name(),
-            rtype.core().id
-        )));
+        return Ok(());
     };
     let list = schemas
         .as_array()

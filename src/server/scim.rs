@@ -21,6 +21,14 @@ use crate::scim::{ScimError, patch};
 type Result<T> = std::result::Result<T, ScimErrorResponse>;
 
 pub fn routes() -> Router<AppState> {
+    // Clients that end a collection's URL with a slash reach the same
+    // endpoint.
+    let users = get(list_users)
+        .post(create_user)
+        .fallback(method_not_allowed);
+    let groups = get(list_groups)
+        .post(create_group)
+        .fallback(method_not_allowed);
     Router::new()
         .route("/", get(list_root))
         .route("/.search", only_post(axum::routing::post(search_root)))
@@ -28,13 +36,12 @@ pub fn routes() -> Router<AppState> {
         .route("/ResourceTypes", read_only(get(resource_types)))
         .route("/ResourceTypes/{id}", read_only(get(resource_type)))
         .route("/Schemas", read_only(get(schemas)))
+        .route("/Schemas/", read_only(get(schemas)))
+        .route("/ResourceTypes/", read_only(get(resource_types)))
+        .route("/ServiceProviderConfig/", read_only(get(sp_config)))
         .route("/Schemas/{id}", read_only(get(schema_by_id)))
-        .route(
-            "/Users",
-            get(list_users)
-                .post(create_user)
-                .fallback(method_not_allowed),
-        )
+        .route("/Users", users.clone())
+        .route("/Users/", users)
         .route(
             "/Users/.search",
             only_post(axum::routing::post(search_users)),
@@ -47,12 +54,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(delete_user)
                 .fallback(method_not_allowed),
         )
-        .route(
-            "/Groups",
-            get(list_groups)
-                .post(create_group)
-                .fallback(method_not_allowed),
-        )
+        .route("/Groups", groups.clone())
+        .route("/Groups/", groups)
         .route(
             "/Groups/.search",
             only_post(axum::routing::post(search_groups)),
@@ -540,14 +543,15 @@ async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall)
         Err(r) => return r,
     };
     let mut logged_body = None;
+    let WriteCall {
+        rtype,
+        method,
+        id,
+        query,
+        body,
+    } = call;
+    let target = id.clone();
     let result: Result<Response> = async {
-        let WriteCall {
-            rtype,
-            method,
-            id,
-            query,
-            body,
-        } = call;
         let pairs = query_pairs(&query);
         let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let proj = projection_from(
@@ -588,6 +592,19 @@ async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall)
         }
     }
     .await;
+    // A PUT, PATCH or DELETE of an id that does not exist is 404, whatever
+    // its body: the resource is looked up when the body was refused.
+    let result = match (result, target) {
+        (Err(e), Some(id)) if e.0.status == 400 => {
+            match s.directory.get_resource(&p, rtype, &id, false).await {
+                Err(missing @ crate::directory::DirectoryError::NotFound(_)) => {
+                    Err(ScimErrorResponse::from(missing))
+                }
+                _ => Err(e),
+            }
+        }
+        (r, _) => r,
+    };
     noted_with_body(
         result.unwrap_or_else(IntoResponse::into_response),
         &p,

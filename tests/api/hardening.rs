@@ -395,3 +395,53 @@ fn the_database_is_readable_by_its_owner_only() {
         assert_eq!(mode, 0o600, "{name} has mode {mode:o}");
     }
 }
+
+#[test]
+fn what_third_party_clients_send_is_served() {
+    let app = TestApp::start();
+    // No `schemas`: the endpoint says what the resource is.
+    let u = app
+        .post("/Users", &json!({"userName": "noschemas@example.com"}))
+        .expect(201);
+    assert_eq!(u.body["schemas"][0], USER);
+    app.post(
+        "/Groups",
+        &json!({"displayName": "noschemas", "members": [{"value": u.id()}]}),
+    )
+    .expect(201);
+    app.put(
+        &format!("/Users/{}", u.id()),
+        &json!({"userName": "noschemas@example.com", "title": "x"}),
+    )
+    .expect(200);
+    // A `schemas` naming another resource type is refused.
+    app.post(
+        "/Users",
+        &json!({"schemas": [GROUP], "userName": "wrong@example.com"}),
+    )
+    .expect_error(400, Some("invalidSyntax"));
+    // Collection URLs with a trailing slash.
+    assert_eq!(app.get("/Users/").expect(200).total(), 1);
+    app.post(
+        "/Groups/",
+        &json!({"schemas": [GROUP], "displayName": "slash"}),
+    )
+    .expect(201);
+    app.get("/Schemas/").expect(200);
+    app.get("/ResourceTypes/").expect(200);
+    app.get("/ServiceProviderConfig/").expect(200);
+    // An id that does not exist is 404, whatever the body.
+    let missing = "/Users/00000000-0000-4000-8000-000000000000";
+    for body in ["{", "[]", r#"{"userName": 5}"#, r#"{"Operations": "x"}"#] {
+        for method in [reqwest::Method::PUT, reqwest::Method::PATCH] {
+            app.send(
+                app.request(method.clone(), missing)
+                    .header("content-type", "application/scim+json")
+                    .body(body),
+            )
+            .expect_error(404, None);
+        }
+    }
+    app.delete(missing).expect_error(404, None);
+    app.delete("/Groups/nope").expect_error(404, None);
+}

@@ -274,8 +274,23 @@ impl TestApp {
         r.bearer_auth(&self.token)
     }
 
+    /// Sends a request. Every User or Group it returns is checked against
+    /// the schemas the server advertises (`/Schemas`): an attribute they do
+    /// not declare fails the test, as schema-driven clients reject it.
     pub fn send(&self, r: RequestBuilder) -> Reply {
-        Reply::from(r.send().unwrap_or_else(|e| panic!("request failed: {e}")))
+        let reply = Reply::from(r.send().unwrap_or_else(|e| panic!("request failed: {e}")));
+        let resources: Vec<&Value> = match reply.body.get("Resources") {
+            Some(Value::Array(list)) => list.iter().collect(),
+            _ => vec![&reply.body],
+        };
+        for r in resources {
+            let undeclared = undeclared_attributes(r);
+            assert!(
+                undeclared.is_empty(),
+                "the response holds attributes /Schemas does not declare: {undeclared:?} in {r}"
+            );
+        }
+        reply
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -373,4 +388,89 @@ pub fn passwd_names_of(passwd: &str) -> Vec<String> {
         .filter_map(|l| l.split(':').next())
         .map(str::to_string)
         .collect()
+}
+
+/// The schemas as `/Schemas` serves them.
+fn advertised_schemas() -> &'static [Value] {
+    static SCHEMAS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
+    SCHEMAS.get_or_init(|| {
+        roster::scim::schema::ALL_SCHEMAS
+            .iter()
+            .map(|s| s.to_json(""))
+            .collect()
+    })
+}
+
+/// The attributes of a User or Group resource (by `meta.resourceType`)
+/// that no advertised schema declares, as paths.
+pub fn undeclared_attributes(resource: &Value) -> Vec<String> {
+    let (core, extensions): (&str, &[&str]) = match resource["meta"]["resourceType"].as_str() {
+        Some("User") => (
+            USER,
+            &[
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+                CW,
+            ],
+        ),
+        Some("Group") => (GROUP, &[CWG]),
+        _ => return Vec::new(),
+    };
+    let attributes_of = |id: &str| -> Vec<Value> {
+        advertised_schemas()
+            .iter()
+            .find(|s| s["id"] == id)
+            .and_then(|s| s["attributes"].as_array().cloned())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    let Some(obj) = resource.as_object() else {
+        return vec!["(not an object)".into()];
+    };
+    for (key, value) in obj {
+        // RFC 7643 §3: common attributes, in no schema's list.
+        if ["schemas", "id", "externalId", "meta"].contains(&key.as_str()) {
+            continue;
+        }
+        if extensions.contains(&key.as_str()) {
+            check_object(&attributes_of(key), value, key, &mut out);
+        } else {
+            check_object(&attributes_of(core), &json!({key: value}), "", &mut out);
+        }
+    }
+    out
+}
+
+fn check_object(declared: &[Value], value: &Value, at: &str, out: &mut Vec<String>) {
+    let Some(obj) = value.as_object() else {
+        out.push(format!("{at} (not an object)"));
+        return;
+    };
+    for (key, v) in obj {
+        let path = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
+        let Some(attr) = declared.iter().find(|a| {
+            a["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(key))
+        }) else {
+            out.push(path);
+            continue;
+        };
+        if attr["type"] == "complex" {
+            let subs = attr["subAttributes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let items: Vec<&Value> = match v {
+                Value::Array(list) => list.iter().collect(),
+                other => vec![other],
+            };
+            for item in items {
+                check_object(&subs, item, &path, out);
+            }
+        }
+    }
 }

@@ -20,7 +20,6 @@ fn malformed_and_hostile_bodies_change_nothing() {
     post("{not json", Some("application/scim+json")).expect_error(400, Some("invalidSyntax"));
     post("", None).expect_error(400, Some("invalidSyntax"));
     post("[1,2]", Some("application/json")).expect_error(400, Some("invalidSyntax"));
-    post(r#"{"userName": "x"}"#, None).expect_error(400, Some("invalidSyntax"));
     post(
         r#"{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "userName": "x"}"#,
         None,
