@@ -499,6 +499,18 @@ fn open_directory(database: &str) -> Result<Directory, String> {
     Ok(Directory::new(store))
 }
 
+/// The public URL for printed URLs: `--public-url` if given, else the one
+/// `serve` recorded in the database, else the default listen address.
+async fn cli_public_url(g: &Global, dir: &Directory) -> String {
+    if g.public_url.is_some() {
+        return public_url(g, None);
+    }
+    match dir.recorded_public_url().await {
+        Ok(Some(url)) => url,
+        _ => public_url(g, None),
+    }
+}
+
 fn public_url(g: &Global, listen: Option<&str>) -> String {
     let url = match &g.public_url {
         Some(u) => u.clone(),
@@ -569,7 +581,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Saml(cmd) => {
             let dir = open_directory(&g.database)?;
-            saml_commands::saml(&dir, &public_url(g, None), g.json, cmd).await
+            saml_commands::saml(&dir, &cli_public_url(g, &dir).await, g.json, cmd).await
         }
         Command::Session(cmd) => {
             let dir = open_directory(&g.database)?;
@@ -577,7 +589,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Admin(cmd) => {
             let dir = open_directory(&g.database)?;
-            saml_commands::admin(&dir, &public_url(g, None), g.json, cmd).await
+            saml_commands::admin(&dir, &cli_public_url(g, &dir).await, g.json, cmd).await
         }
         Command::ScimLog {
             org,
@@ -665,7 +677,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Org(cmd) => {
             let dir = open_directory(&g.database)?;
-            let base = public_url(g, None);
+            let base = cli_public_url(g, &dir).await;
             match cmd {
                 OrgCommand::Create {
                     name,
@@ -924,7 +936,7 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
         | GroupCommand::RemoveMember { org, .. } => org,
     };
     let p = dir.admin(org_ref).await.map_err(err)?;
-    let base = format!("{}/scim/{}", public_url(g, None), p.org.id);
+    let base = format!("{}/scim/{}", cli_public_url(g, &dir).await, p.org.id);
     let membership = |op: &str, user_id: &str| {
         let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
             {"op": op, "path": if op == "add" { "members".to_string() } else { format!("members[value eq \"{user_id}\"]") },
@@ -1055,7 +1067,7 @@ fn cluster_json(v: &ClusterView, base: &str) -> serde_json::Value {
 
 async fn cluster_command(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
     let dir = open_directory(&g.database)?;
-    let base = public_url(g, None);
+    let base = cli_public_url(g, &dir).await;
     let show = |v: &ClusterView| {
         if g.json {
             print_json(cluster_json(v, &base));
@@ -1146,7 +1158,7 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
         | UserCommand::SetSshKeys { org, .. } => org,
     };
     let p = dir.admin(org_ref).await.map_err(err)?;
-    let base = format!("{}/scim/{}", public_url(g, None), p.org.id);
+    let base = format!("{}/scim/{}", cli_public_url(g, &dir).await, p.org.id);
     let print_user = |v: &ResourceView| {
         let body = v.render(&base);
         if g.json {
@@ -1414,6 +1426,10 @@ async fn serve(
         }
         Ok(orgs) => tracing::info!(orgs = orgs.len(), "serving SCIM at {public}/scim/{{org}}"),
         Err(e) => return Err(format!("cannot read the directory: {e}")),
+    }
+    // The command line prints URLs with it when not given --public-url.
+    if let Err(e) = dir.record_public_url(&public).await {
+        tracing::warn!(error = %e, "could not record the public URL in the database");
     }
     let recorder = dir.start_scim_log(scim_log);
     let state = AppState {

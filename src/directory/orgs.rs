@@ -206,3 +206,27 @@ impl Directory {
         .await
     }
 }
+
+/// Where `serve` records its public URL for the command line.
+const PUBLIC_URL: &str = "public_url";
+
+impl Directory {
+    /// Records the URL clients reach the server at, so that commands run
+    /// without `--public-url` print the same URLs the server uses.
+    pub async fn record_public_url(&self, url: &str) -> DirectoryResult<()> {
+        let url = url.to_string();
+        self.write(move |tx| {
+            if tx.server_setting(PUBLIC_URL)?.as_deref() != Some(url.as_str()) {
+                tx.put_server_setting(PUBLIC_URL, &url)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The public URL `serve` last recorded, if any.
+    pub async fn recorded_public_url(&self) -> DirectoryResult<Option<String>> {
+        self.read_point(|tx| Ok(tx.server_setting(PUBLIC_URL)?))
+            .await
+    }
+}

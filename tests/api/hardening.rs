@@ -445,3 +445,28 @@ fn what_third_party_clients_send_is_served() {
     app.delete(missing).expect_error(404, None);
     app.delete("/Groups/nope").expect_error(404, None);
 }
+
+#[test]
+fn the_command_line_prints_the_servers_own_public_url() {
+    let app = TestApp::start();
+    let shown = cli_json(&app.db, &["org", "show", "acme"]);
+    assert_eq!(
+        shown["scim_base_url"],
+        format!("http://{}/scim/{}", app.addr, app.org_id)
+    );
+    // --public-url still wins.
+    let shown = cli_json(
+        &app.db,
+        &[
+            "org",
+            "show",
+            "acme",
+            "--public-url",
+            "https://roster.example.org/",
+        ],
+    );
+    assert_eq!(
+        shown["scim_base_url"],
+        format!("https://roster.example.org/scim/{}", app.org_id)
+    );
+}
