@@ -46,5 +46,8 @@ fi
 target/node/debug/roster authorized-keys nobody --cache /dev/null
 target/node/debug/roster agent --help >/dev/null
 
-step "SCIM conformance (scim2-tester)"
+step "SCIM conformance (scim2-tester), with SUNK User Provisioning off and on"
 scripts/conformance.sh
+
+step "fuzzing the parsers of client input (filters, PATCH, SAML), ${FUZZ_SECONDS:-30}s per target"
+scripts/fuzz.sh
