@@ -694,7 +694,12 @@ mod tests {
         assert!(base(json!({"emails": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]})).is_err());
         assert!(base(json!({"userName": ""})).is_err());
         assert!(base(json!({})).is_ok());
-        assert!(from_request(ResourceType::User, &json!({"userName": "u"})).is_err());
+        // No `schemas`: the endpoint's core schema; another type's: refused.
+        assert!(from_request(ResourceType::User, &json!({"userName": "u"})).is_ok());
+        let group = json!({"schemas": [schema::GROUP_SCHEMA], "userName": "u"});
+        assert!(from_request(ResourceType::User, &group).is_err());
+        assert!(base(json!({"emails": "text"})).is_err());
+        assert!(base(json!({"title": "a\u{0}b"})).is_err());
     }
 
     #[test]

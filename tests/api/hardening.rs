@@ -147,6 +147,16 @@ fn long_filters_and_group_lists_are_refused_not_fatal() {
         app.post("/Users/.search", &json!({"filter": f}))
             .expect_error(400, Some("invalidFilter"));
     }
+    // At the bound, 100 operators, each way the filter is walked (resolved,
+    // turned into SQL, dropped) holds in a debug build.
+    let at_bound = vec!["title pr"; 101].join(" or ");
+    app.get_with("/Users", &[("filter", &at_bound)]).expect(200);
+    let nested = format!(
+        "{}title pr{}",
+        "not (title pr or ".repeat(31),
+        ")".repeat(31)
+    );
+    app.get_with("/Users", &[("filter", &nested)]).expect(200);
     // Still serving.
     app.get(&format!("/Users/{}", u.id())).expect(200);
 }
