@@ -46,6 +46,10 @@ fi
 target/node/debug/roster authorized-keys nobody --cache /dev/null
 target/node/debug/roster agent --help >/dev/null
 
+step "the hardening and hostile-input tests against a release build (overflow checks and stack use differ from debug)"
+cargo build --release --quiet --bin roster
+ROSTER_TEST_BIN="$PWD/target/release/roster" cargo test --quiet --test api -- hardening:: hostile_input::
+
 step "SCIM conformance (scim2-tester), with SUNK User Provisioning off and on"
 scripts/conformance.sh
 
