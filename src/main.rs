@@ -92,6 +92,11 @@ enum Command {
         /// How long a client may take to send a request's headers before the connection is closed.
         #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_age)]
         header_read_timeout: std::time::Duration,
+        /// Addresses of the reverse proxies in front of Roster (comma-separated): for requests
+        /// from them, the client is the last other address in X-Forwarded-For (per-client limits
+        /// would otherwise count everyone behind the proxy as one client).
+        #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Configure SAML SSO for an org: what to paste into the IdP, and what to take from it.
     #[command(subcommand)]
@@ -563,6 +568,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             request_timeout,
             max_connections,
             header_read_timeout,
+            trusted_proxies,
         } => {
             let limits = ScimLogLimits {
                 max_entries: *scim_log_max_entries,
@@ -570,6 +576,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 max_bytes: *scim_log_max_size,
             };
             let serving = Serving {
+                trusted_proxies: trusted_proxies.clone(),
                 session_lifetime: *session_lifetime,
                 request_timeout: *request_timeout,
                 connections: roster::server::ConnectionLimits {
@@ -1389,6 +1396,7 @@ async fn agent_command(g: &Global, a: &AgentArgs) -> Result<(), String> {
 
 /// How `serve` treats sessions, requests and connections.
 struct Serving {
+    trusted_proxies: Vec<std::net::IpAddr>,
     session_lifetime: std::time::Duration,
     request_timeout: std::time::Duration,
     connections: roster::server::ConnectionLimits,
@@ -1440,6 +1448,7 @@ async fn serve(
         session_lifetime: serving.session_lifetime,
         request_timeout: serving.request_timeout,
         sign_in_starts: roster::server::sign_in_start_limit(),
+        trusted_proxies: Arc::from(serving.trusted_proxies),
     };
     roster::server::serve(listener, state, serving.connections)
         .await

@@ -45,6 +45,33 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Sign-in starts per client address.
     pub sign_in_starts: Arc<rate_limit::RateLimit>,
+    /// Proxies in front of Roster whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
+}
+
+/// The client's address: the connection's peer, or, when the peer is a
+/// trusted proxy, the last address in `X-Forwarded-For` that is not one
+/// (each proxy appends the address it was reached from, so only the
+/// right end of the list is to be believed).
+pub(crate) fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let hops: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    hops.into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
 }
 
 /// Sign-in starts a client address may make at once, and how often it
@@ -250,4 +277,37 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("stop requested");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let ip = |s: &str| {
+            s.parse::<std::net::IpAddr>()
+                .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]))
+        };
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_static("198.51.100.9, 203.0.113.5, 10.0.0.2"),
+        );
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        // The client claims 198.51.100.9; the first proxy saw 203.0.113.5.
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &h, &trusted),
+            ip("203.0.113.5")
+        );
+        // Anyone else's header is not believed.
+        assert_eq!(
+            client_address(ip("192.0.2.1"), &h, &trusted),
+            ip("192.0.2.1")
+        );
+        assert_eq!(
+            client_address(ip("127.0.0.1"), &axum::http::HeaderMap::new(), &trusted),
+            ip("127.0.0.1")
+        );
+    }
 }

@@ -216,16 +216,18 @@ async fn login(
     state: State<AppState>,
     org: Path<String>,
     client: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Response {
-    start(state, org, client, SignInPurpose::SignIn).await
+    start(state, org, client, headers, SignInPurpose::SignIn).await
 }
 
 async fn test(
     state: State<AppState>,
     org: Path<String>,
     client: ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
 ) -> Response {
-    start(state, org, client, SignInPurpose::Test).await
+    start(state, org, client, headers, SignInPurpose::Test).await
 }
 
 /// `Set-Cookie` for the sign-in ticket. The IdP's answer reaches the ACS
@@ -258,13 +260,12 @@ fn ticket_cookie(s: &AppState, ticket: &str, max_age: u64) -> String {
 async fn start(
     State(s): State<AppState>,
     Path(org): Path<String>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     purpose: SignInPurpose,
 ) -> Response {
-    if let Err(wait) = s
-        .sign_in_starts
-        .check(client.ip(), std::time::Instant::now())
-    {
+    let client = super::client_address(peer.ip(), &headers, &s.trusted_proxies);
+    if let Err(wait) = s.sign_in_starts.check(client, std::time::Instant::now()) {
         let mut resp = refusal_page(
             StatusCode::TOO_MANY_REQUESTS,
             "too many sign-ins were started from this address",

@@ -1271,3 +1271,26 @@ fn the_sp_metadata_does_not_tell_whether_an_org_exists() {
         get("no-such-org").1.replace("no-such-org", "X")
     );
 }
+
+#[test]
+fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
+    let idp = Idp::start();
+    let mut app = saml_app(&idp, "okta");
+    app.serve_args = vec!["--trusted-proxies".into(), "127.0.0.1".into()];
+    app.kill();
+    app.launch();
+    let login = app.url(&format!("/accounts/saml/{}/login", app.org_id));
+    let start = |client: &str| {
+        browser()
+            .get(&login)
+            .header("x-forwarded-for", client)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let statuses: Vec<u16> = (0..25).map(|_| start("203.0.113.5")).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // Another client behind the same proxy is not held back.
+    assert_eq!(start("203.0.113.6"), 303);
+}
