@@ -14,8 +14,7 @@ use roster::directory::resources::ResourceView;
 use roster::directory::scim_log::{ScimLogLimits, ScimLogQuery};
 use roster::directory::{Directory, DirectoryError};
 use roster::scim::list::RawParams;
-use roster::scim::patch;
-use roster::scim::schema::{GROUP_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
+use roster::scim::schema::{GROUP_SCHEMA, ResourceType};
 use roster::server::{AppState, Metrics};
 
 mod saml_commands;
@@ -944,13 +943,6 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
     };
     let p = dir.admin(org_ref).await.map_err(err)?;
     let base = format!("{}/scim/{}", cli_public_url(g, &dir).await, p.org.id);
-    let membership = |op: &str, user_id: &str| {
-        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
-            {"op": op, "path": if op == "add" { "members".to_string() } else { format!("members[value eq \"{user_id}\"]") },
-             "value": [{"value": user_id}]}
-        ]});
-        patch::parse_request(&body).map_err(|e| e.to_string())
-    };
     match cmd {
         GroupCommand::Create { name, .. } => {
             let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
@@ -1025,16 +1017,12 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             let u = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
-            let op = if matches!(cmd, GroupCommand::AddMember { .. }) {
-                "add"
+            let v = if matches!(cmd, GroupCommand::AddMember { .. }) {
+                dir.add_member(&p, &v.stored.id, &u.stored.id).await
             } else {
-                "remove"
-            };
-            let ops = membership(op, &u.stored.id)?;
-            let v = dir
-                .patch_resource(&p, ResourceType::Group, &v.stored.id, ops, None)
-                .await
-                .map_err(err)?;
+                dir.remove_member(&p, &v.stored.id, &u.stored.id).await
+            }
+            .map_err(err)?;
             if g.json {
                 print_json(v.render(&base));
             } else {
@@ -1192,10 +1180,6 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
             }
         }
     };
-    let patch_user = |value: serde_json::Value| {
-        patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "replace", "value": value}]}))
-            .map_err(|e| e.to_string())
-    };
     match cmd {
         UserCommand::Create {
             user_name,
@@ -1252,16 +1236,7 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
         }
         UserCommand::Deactivate { user, .. } => {
             let v = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
-            let v = dir
-                .patch_resource(
-                    &p,
-                    ResourceType::User,
-                    &v.stored.id,
-                    patch_user(json!({"active": false}))?,
-                    None,
-                )
-                .await
-                .map_err(err)?;
+            let v = dir.deactivate_user(&p, &v.stored.id).await.map_err(err)?;
             print_user(&v);
         }
         UserCommand::Delete { user, .. } => {
@@ -1285,19 +1260,10 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
                 std::fs::read_to_string(file)
                     .map_err(|e| format!("cannot read {}: {e}", file.display()))?
             };
-            let keys: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .collect();
+            let keys = roster::directory::ssh_keys::key_lines(&text);
             let v = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
-            let cw = roster::scim::schema::COREWEAVE_USER_SCHEMA;
-            let ops = patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
-                {"op": "replace", "path": format!("{cw}:sunkSshKeys"), "value": keys}
-            ]}))
-            .map_err(|e| e.to_string())?;
             let v = dir
-                .patch_resource(&p, ResourceType::User, &v.stored.id, ops, None)
+                .set_ssh_keys(&p, &v.stored.id, keys)
                 .await
                 .map_err(err)?;
             print_user(&v);

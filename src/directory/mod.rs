@@ -4,6 +4,7 @@
 //! storage interface; knows no HTTP and no particular database.
 
 pub mod clusters;
+pub mod edits;
 pub mod feed;
 pub mod identifiers;
 pub(crate) mod identities;

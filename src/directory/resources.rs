@@ -235,7 +235,7 @@ fn check_in_scope(
     }
 }
 
-fn require_writes(p: &Principal) -> DirectoryResult<()> {
+pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
     if p.cluster_id.is_some() {
         return Err(DirectoryError::Forbidden(
             "a cluster token is read-only; write with the org's SCIM token or the roster command"
@@ -581,7 +581,7 @@ fn views(
 /// Stores `new_doc` (and for groups `new_members`) over `current`. Nothing
 /// is written, and no version is spent, when nothing changed: a repeated
 /// push from the IdP is free.
-fn replace_stored(
+pub(super) fn replace_stored(
     tx: &mut dyn WriteTx,
     org_id: &str,
     current: StoredResource,
@@ -667,7 +667,7 @@ fn replace_stored(
     view(tx, org_id, updated, true)
 }
 
-fn load(
+pub(super) fn load(
     tx: &mut dyn ReadTx,
     org_id: &str,
     rtype: ResourceType,

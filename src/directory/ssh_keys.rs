@@ -99,6 +99,16 @@ fn safe_comment(comment: &str) -> &str {
     }
 }
 
+/// The keys of a text with one key per line, as an administrator or a
+/// person pastes them: blank lines and `#` comments are skipped.
+pub fn key_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Checks a list of keys: canonical forms, duplicates (same key, whatever
 /// the comment) dropped. The error names the key by its position.
 pub fn check_keys(keys: &[String]) -> Result<Vec<String>, String> {

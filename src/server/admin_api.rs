@@ -17,8 +17,9 @@ use super::error::ScimErrorResponse;
 use super::scim::{ScimPath, principal};
 use crate::directory::model::Principal;
 use crate::directory::resources::ResourceView;
-use crate::scim::schema::{COREWEAVE_USER_SCHEMA, PATCH_OP_SCHEMA, ResourceType};
-use crate::scim::{ScimError, patch};
+use crate::directory::ssh_keys::key_lines;
+use crate::scim::ScimError;
+use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
 
 use super::json_reply;
 
@@ -187,20 +188,9 @@ pub async fn put_ssh_keys(
                 })
                 .collect::<Result<_, _>>()?
         } else {
-            String::from_utf8_lossy(&bytes)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-                .collect()
+            key_lines(&String::from_utf8_lossy(&bytes))
         };
-        let ops = patch::parse_request(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": [
-            {"op": "replace", "path": format!("{COREWEAVE_USER_SCHEMA}:sunkSshKeys"), "value": keys}
-        ]}))?;
-        let v = s
-            .directory
-            .patch_resource(&p, ResourceType::User, &v.stored.id, ops, None)
-            .await?;
+        let v = s.directory.set_ssh_keys(&p, &v.stored.id, keys).await?;
         Ok(json_reply(
             StatusCode::OK,
             json!({"user": v.stored.id, "keys": keys_of(&v.render(""))}),
