@@ -6,6 +6,7 @@
 //! only.
 
 pub mod agent;
+pub mod cluster_api;
 pub mod directory;
 pub mod node_guard;
 pub mod nss_cache;

@@ -9,8 +9,10 @@ pub mod slurm;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::cluster_api::{ApiError, ChangesReply, Snapshot};
 
 pub use files::{atomic_write, passwd_names};
 
@@ -94,7 +96,9 @@ struct Client {
 }
 
 impl Client {
-    fn get(&self, path: &str, timeout: Duration) -> Result<Value, AgentError> {
+    /// GETs a cluster API body of type `T` (`cluster_api`); a body that is
+    /// not one is refused, saying so, rather than read as empty.
+    fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, AgentError> {
         let url = format!("{}{path}", self.base);
         let resp = self
             .http
@@ -104,18 +108,20 @@ impl Client {
             .send()
             .map_err(|e| AgentError::Server(e.to_string()))?;
         let status = resp.status();
-        let body: Value = resp
-            .json()
+        let bytes = resp
+            .bytes()
             .map_err(|e| AgentError::Server(format!("{url}: {e}")))?;
         if !status.is_success() {
-            let why = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+            let why = serde_json::from_slice::<ApiError>(&bytes)
+                .map(|e| e.error)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
             return Err(AgentError::Refused(format!("{status}: {why}")));
         }
-        Ok(body)
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AgentError::Server(format!(
+                "{url} answered with a body this agent cannot read ({e}); is the server a matching version of Roster?"
+            ))
+        })
     }
 }
 
@@ -123,18 +129,17 @@ impl Client {
 /// are replaced, each atomically. Returns a one-line summary.
 fn apply(
     cfg: &AgentConfig,
-    snapshot: &Value,
+    snapshot: &Snapshot,
     state: &mut AgentState,
 ) -> Result<Applied, AgentError> {
-    let maps = &snapshot["maps"];
+    let maps = &snapshot.maps;
     let local = LocalAccounts::read(&cfg.local_passwd, &cfg.local_group);
-    let text = |m: &str| maps[m].as_str().unwrap_or("");
     let guarded = guard(
         &local,
-        text("passwd"),
-        text("group"),
-        text("shadow"),
-        text("sshkey"),
+        &maps.passwd,
+        &maps.group,
+        &maps.shadow,
+        &maps.sshkey,
     );
     for why in &guarded.skipped {
         tracing::warn!(cluster = %cfg.cluster, "not written to this node: {why}");
@@ -182,7 +187,7 @@ fn apply(
         } else {
             ""
         },
-        snapshot["seq"],
+        snapshot.seq,
         added,
         removed.len(),
         if changed.is_empty() {
@@ -215,24 +220,20 @@ fn step(
     let base = format!("/api/v1/orgs/{}/clusters/{}", cfg.org, cfg.cluster);
     if !first || state.seq > 0 {
         let wait = if cfg.once { 0 } else { cfg.wait.as_secs() };
-        let feed = client.get(
+        let feed: ChangesReply = client.get(
             &format!("{base}/changes?after={}&wait={wait}", state.seq),
             cfg.wait + Duration::from_secs(15),
         )?;
-        let empty = feed["changes"].as_array().is_none_or(Vec::is_empty);
-        if empty && feed["resync"] != Value::Bool(true) && !first {
+        if feed.changes.is_empty() && !feed.resync && !first {
             // Nothing up to the feed's position touches this cluster.
-            if let Some(seq) = feed["seq"].as_i64()
-                && seq > state.seq
-                && !cfg.dry_run
-            {
-                state.seq = seq;
+            if feed.seq > state.seq && !cfg.dry_run {
+                state.seq = feed.seq;
             }
             return Ok(());
         }
     }
     let started = Instant::now();
-    let snapshot = client.get(&format!("{base}/snapshot"), Duration::from_secs(120))?;
+    let snapshot: Snapshot = client.get(&format!("{base}/snapshot"), Duration::from_secs(120))?;
     let applied = apply(cfg, &snapshot, state)?;
     tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
     if let Some(slurm_cluster) = &cfg.slurm_cluster {
@@ -265,11 +266,10 @@ fn step(
         tracing::info!(cluster = %cfg.cluster, "slurm: {} operations", ops.len());
     }
     if !cfg.dry_run {
-        state.seq = snapshot["seq"].as_i64().unwrap_or(state.seq);
+        state.seq = snapshot.seq;
         state.applied_at = Some(crate::scim::resource::format_time(chrono::Utc::now()));
-        state.lag_seconds = snapshot["modified"]
-            .as_str()
-            .and_then(|m| chrono::DateTime::parse_from_rfc3339(m).ok())
+        state.lag_seconds = chrono::DateTime::parse_from_rfc3339(&snapshot.modified)
+            .ok()
             .map(|m| {
                 (chrono::Utc::now() - m.with_timezone(&chrono::Utc)).num_milliseconds() as f64
                     / 1000.0

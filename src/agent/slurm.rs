@@ -297,20 +297,11 @@ pub fn simulate(state: &mut SlurmState, ops: &[SlurmOp]) {
 }
 
 /// The wanted state from a snapshot's `accounts`.
-pub fn wanted_from_snapshot(snapshot: &serde_json::Value) -> Wanted {
+pub fn wanted_from_snapshot(snapshot: &crate::cluster_api::Snapshot) -> Wanted {
     let mut w = Wanted::default();
-    for a in snapshot["accounts"].as_array().into_iter().flatten() {
-        let Some(name) = a["name"].as_str() else {
-            continue;
-        };
-        let members = a["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
-            .map(str::to_string)
-            .collect();
-        w.accounts.insert(name.to_string(), members);
+    for a in &snapshot.accounts {
+        w.accounts
+            .insert(a.name.clone(), a.members.iter().cloned().collect());
     }
     w
 }

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use crate::cluster_api::{ApiError, ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde_json::json;
 
 use super::nss::credential;
 use super::{AppState, RequestNote};
@@ -32,7 +32,25 @@ fn error(e: DirectoryError) -> Response {
             )
         }
     };
-    reply(status, json!({"error": msg}))
+    typed_with(status, &ApiError { error: msg })
+}
+
+/// A cluster API body as JSON.
+fn typed<T: serde::Serialize>(body: &T) -> Response {
+    typed_with(StatusCode::OK, body)
+}
+
+fn typed_with<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_value(body) {
+        Ok(v) => reply(status, v),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a cluster API body");
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"error": "internal error"}),
+            )
+        }
+    }
 }
 
 async fn cluster_principal(
@@ -106,16 +124,21 @@ pub async fn changes(
         }
     }
     let r = match s.directory.cluster_changes(&p, &cluster, after, wait).await {
-        Ok(f) => reply(
-            StatusCode::OK,
-            json!({
-                "seq": f.seq,
-                "resync": f.resync,
-                "changes": f.changes.iter().map(|(seq, c)| json!({
-                    "seq": seq, "subject": c.subject.as_str(), "id": c.resource_id, "kind": c.kind.as_str(), "at": c.at,
-                })).collect::<Vec<_>>(),
-            }),
-        ),
+        Ok(f) => typed(&ChangesReply {
+            seq: f.seq,
+            resync: f.resync,
+            changes: f
+                .changes
+                .iter()
+                .map(|(seq, c)| ChangeEntry {
+                    seq: *seq,
+                    subject: c.subject.as_str().to_string(),
+                    id: c.resource_id.clone(),
+                    kind: c.kind.as_str().to_string(),
+                    at: c.at.clone(),
+                })
+                .collect(),
+        }),
         Err(e) => error(e),
     };
     noted(r, &p)
@@ -131,15 +154,25 @@ pub async fn snapshot(
         Err(r) => return r,
     };
     let r = match s.directory.nss_maps(&p, &cluster).await {
-        Ok(m) => reply(
-            StatusCode::OK,
-            json!({
-                "seq": m.seq,
-                "modified": m.modified,
-                "maps": {"passwd": m.passwd, "group": m.group, "shadow": m.shadow, "sshkey": m.sshkey},
-                "accounts": m.accounts.iter().map(|(name, gid, members)| json!({"name": name, "gid": gid, "members": members})).collect::<Vec<_>>(),
-            }),
-        ),
+        Ok(m) => typed(&Snapshot {
+            seq: m.seq,
+            modified: m.modified.clone(),
+            maps: Maps {
+                passwd: m.passwd.clone(),
+                group: m.group.clone(),
+                shadow: m.shadow.clone(),
+                sshkey: m.sshkey.clone(),
+            },
+            accounts: m
+                .accounts
+                .iter()
+                .map(|(name, gid, members)| SlurmAccount {
+                    name: name.clone(),
+                    gid: *gid,
+                    members: members.clone(),
+                })
+                .collect(),
+        }),
         Err(e) => error(e),
     };
     noted(r, &p)

@@ -271,3 +271,60 @@ fn the_agent_never_writes_what_the_node_has_for_itself() {
     let status = cli_ok(&n.app.db, &["agent", "status", "--state-file", &state]);
     assert!(status.contains("entries skipped:   3"), "{status}");
 }
+
+#[test]
+fn the_agent_refuses_a_body_it_cannot_read() {
+    use std::io::{Read, Write};
+    // A server that answers every request with a snapshot of another shape
+    // (what a renamed field would look like): the agent must say so and
+    // write nothing, not write empty maps.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = r#"{"seq": 7, "modified": "2026-01-01T00:00:00Z", "tables": {"passwd": "x:x:1:1::/:/bin/sh\n"}, "accounts": []}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+    std::fs::write(dir.path().join("token"), "t\n").unwrap();
+    std::fs::write(
+        dir.path().join("etc/passwd.cache"),
+        "kept:x:100000:100000::/:/bin/sh\n",
+    )
+    .unwrap();
+    let out = Command::new(roster_bin())
+        .args([
+            "agent",
+            "--server",
+            &format!("http://{addr}"),
+            "--org",
+            "acme",
+            "--cluster",
+            "c1",
+            "--once",
+        ])
+        .arg("--token-file")
+        .arg(dir.path().join("token"))
+        .arg("--nss-dir")
+        .arg(dir.path().join("etc"))
+        .arg("--state-file")
+        .arg(dir.path().join("state.json"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("a body this agent cannot read"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("etc/passwd.cache")).unwrap(),
+        "kept:x:100000:100000::/:/bin/sh\n"
+    );
+}
