@@ -9,7 +9,12 @@
 //! Run: `cargo bench --bench load` (set ROSTER_BENCH_SMALL=1 for a quick
 //! run with 4,000 and 10,000 users; ROSTER_BENCH_ONLY=agent or =saml for
 //! the agent's or SAML sign-in's figures alone).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

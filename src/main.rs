@@ -1117,8 +1117,10 @@ async fn cluster_command(g: &Global, cmd: &ClusterCommand) -> Result<(), String>
             let v = dir.cluster(org, cluster).await.map_err(err)?;
             show(&v);
             if !g.json {
-                for url in cluster_json(&v, &base)["maps"]
-                    .as_array()
+                for url in cluster_json(&v, &base)
+                    .get("maps")
+                    .and_then(|m| m.as_array())
+                    .cloned()
                     .into_iter()
                     .flatten()
                 {

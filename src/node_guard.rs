@@ -161,8 +161,8 @@ pub fn guard(
             })
             .unwrap_or_default();
         let joined = members.join(",");
-        if parts.len() == 4 {
-            parts[3] = &joined;
+        if let Some(m) = parts.get_mut(3) {
+            *m = &joined;
         }
         out.group.push_str(&parts.join(":"));
         out.group.push('\n');

@@ -263,7 +263,10 @@ pub async fn saml(
                 Some(s) => {
                     println!(
                         "test URL:      {}",
-                        sp_json(&sp)["test_url"].as_str().unwrap_or_default()
+                        sp_json(&sp)
+                            .get("test_url")
+                            .and_then(|u| u.as_str())
+                            .unwrap_or_default()
                     );
                     println!();
                     print_settings(s);
@@ -354,7 +357,10 @@ pub async fn saml(
                 eprintln!(
                     "SAML SSO is on for \"{}\". Test it: open {} (or the IdP's Test button).",
                     o.name,
-                    sp_json(&sp)["test_url"].as_str().unwrap_or_default()
+                    sp_json(&sp)
+                        .get("test_url")
+                        .and_then(|u| u.as_str())
+                        .unwrap_or_default()
                 );
             }
             Ok(())

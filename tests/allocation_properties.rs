@@ -3,7 +3,12 @@
 //! deletes, live users never share a UID or username, no UID or username
 //! is ever given to a second user, reserved ranges are never used, and an
 //! override that collides is refused without changing anything.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::{HashMap, HashSet};
 

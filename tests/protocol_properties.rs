@@ -2,7 +2,12 @@
 //! parse round trip; no input makes the parser fail other than with
 //! invalidFilter) and the PATCH engine (results are always valid
 //! documents; a refused request leaves nothing behind).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use proptest::prelude::*;
 use serde_json::{Number, Value, json};

@@ -3,7 +3,12 @@
 //! signed (found by fuzzing with LeakSanitizer), which a long-running
 //! server would never give back. Its own process, so that no other test's
 //! allocations move the resident size it measures.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use roster::saml::response::verify;
 use roster::saml::{Certificate, IdpConfig, SpEndpoints};

@@ -617,29 +617,36 @@ pub fn user_request(
     family_name: Option<&str>,
     email: Option<&str>,
 ) -> Value {
-    let mut body = serde_json::json!({
-        "schemas": [schema::USER_SCHEMA],
-        "userName": user_name,
-        "active": true,
-    });
+    let mut body = Map::new();
+    body.insert("schemas".into(), serde_json::json!([schema::USER_SCHEMA]));
+    body.insert("userName".into(), Value::from(user_name));
+    body.insert("active".into(), Value::Bool(true));
     let parts: Vec<(&str, &str)> = [("givenName", given_name), ("familyName", family_name)]
         .into_iter()
         .filter_map(|(k, v)| Some((k, v?)))
         .collect();
     if !parts.is_empty() {
-        body["name"] = Value::Object(
-            parts
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
-                .collect(),
+        body.insert(
+            "name".into(),
+            Value::Object(
+                parts
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), Value::from(*v)))
+                    .collect(),
+            ),
         );
-        body["displayName"] =
-            Value::from(parts.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" "));
+        body.insert(
+            "displayName".into(),
+            Value::from(parts.iter().map(|(_, v)| *v).collect::<Vec<_>>().join(" ")),
+        );
     }
     if let Some(e) = email {
-        body["emails"] = serde_json::json!([{"value": e, "type": "work", "primary": true}]);
+        body.insert(
+            "emails".into(),
+            serde_json::json!([{"value": e, "type": "work", "primary": true}]),
+        );
     }
-    body
+    Value::Object(body)
 }
 
 #[cfg(test)]

@@ -1,6 +1,11 @@
 //! Integration tests: the real `roster` binary, driven over HTTP and its
 //! command line, as its users drive it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod helpers;
 #[path = "../slurm/stack.rs"]
