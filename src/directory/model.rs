@@ -1,7 +1,11 @@
 //! The directory's records.
 
 use crate::scim::resource::Document;
-use crate::scim::schema::ResourceType;
+
+// The protocol types the domain holds as its own: a store reads and writes
+// them through the directory, never from the protocol modules.
+pub use crate::saml::{Certificate, IdpConfig};
+pub use crate::scim::schema::ResourceType;
 
 /// An organization: a tenant with its own users, groups, tokens and
 /// settings. `id` appears in URLs; `name` is unique, case-insensitively.
@@ -48,7 +52,7 @@ impl Default for OrgSettings {
 /// An org's SAML SSO configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlSettings {
-    pub idp: crate::saml::IdpConfig,
+    pub idp: IdpConfig,
     /// Where the metadata came from, when it was fetched.
     pub metadata_url: Option<String>,
     pub updated: String,

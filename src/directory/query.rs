@@ -30,6 +30,38 @@ pub enum Target {
     Element(Option<&'static str>),
 }
 
+/// How a [`Cond::Compare`] compares, in the store's terms (the filter's
+/// operators, RFC 7644 §3.4.2.2, translated once by the resolver below, so
+/// that stores need not know the protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Equal,
+    NotEqual,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl From<CompareOp> for Comparison {
+    fn from(op: CompareOp) -> Self {
+        match op {
+            CompareOp::Eq => Comparison::Equal,
+            CompareOp::Ne => Comparison::NotEqual,
+            CompareOp::Co => Comparison::Contains,
+            CompareOp::Sw => Comparison::StartsWith,
+            CompareOp::Ew => Comparison::EndsWith,
+            CompareOp::Gt => Comparison::Greater,
+            CompareOp::Ge => Comparison::GreaterOrEqual,
+            CompareOp::Lt => Comparison::Less,
+            CompareOp::Le => Comparison::LessOrEqual,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
     Text(String),
@@ -49,7 +81,7 @@ pub enum Cond {
     Compare {
         target: Target,
         fold: bool,
-        op: CompareOp,
+        op: Comparison,
         value: Scalar,
     },
     /// RFC 7644 §3.4.2.2 `pr`: present, not null, not empty.
@@ -122,7 +154,7 @@ impl Cond {
                     Target::Column(
                         Column::Id | Column::NameKey | Column::DisplayKey | Column::ExternalId,
                     ),
-                op: CompareOp::Eq,
+                op: Comparison::Equal,
                 ..
             } => true,
             Cond::And(a, b) => a.is_point_lookup() || b.is_point_lookup(),
@@ -651,7 +683,7 @@ fn comparison(
     Ok(Cond::Compare {
         target,
         fold: fold_case,
-        op,
+        op: op.into(),
         value: scalar,
     })
 }
@@ -710,7 +742,7 @@ mod tests {
             Some(Cond::Compare {
                 target: Target::Column(Column::NameKey),
                 fold: true,
-                op: CompareOp::Eq,
+                op: Comparison::Equal,
                 value: Scalar::Text("alice@x".into())
             })
         );
@@ -719,7 +751,7 @@ mod tests {
             Some(Cond::Compare {
                 target: Target::Column(Column::ExternalId),
                 fold: false,
-                op: CompareOp::Eq,
+                op: Comparison::Equal,
                 value: Scalar::Text("AbC".into())
             })
         );

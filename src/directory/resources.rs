@@ -218,7 +218,7 @@ fn check_in_scope(
             Box::new(Cond::Compare {
                 target: query::Target::Column(query::Column::Id),
                 fold: false,
-                op: crate::scim::filter::CompareOp::Eq,
+                op: query::Comparison::Equal,
                 value: query::Scalar::Text(stored.id.clone()),
             }),
             Box::new(scope),

@@ -25,14 +25,13 @@ use super::sqlite_query::{self, RESOURCE_COLUMNS, table};
 use super::sqlite_sign_in as sign_in;
 use crate::directory::model::{
     Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, OrgSettings, PosixAccount,
-    SamlSettings, Session, StoredResource, Subject, TokenRecord,
+    ResourceType, SamlSettings, Session, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, Window, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::directory::store::{
     CommitStats, ReadJob, ReadTx, Store, StoreError, StoreResult, WriteJob, WriteTx,
 };
-use crate::scim::schema::ResourceType;
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;

@@ -3,9 +3,8 @@
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::directory::query::{Column, Cond, Query, Scalar, Sort, Target, Window};
-use crate::scim::filter::CompareOp;
-use crate::scim::schema::ResourceType;
+use crate::directory::model::ResourceType;
+use crate::directory::query::{Column, Comparison, Cond, Query, Scalar, Sort, Target, Window};
 
 pub(crate) fn table(rtype: ResourceType) -> &'static str {
     match rtype {
@@ -162,18 +161,22 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
             let v = scalar(value);
             sql.push("(");
             match op {
-                CompareOp::Eq | CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le => {
+                Comparison::Equal
+                | Comparison::Greater
+                | Comparison::GreaterOrEqual
+                | Comparison::Less
+                | Comparison::LessOrEqual => {
                     operand(sql, t, *fold);
                     sql.push(match op {
-                        CompareOp::Eq => " = ",
-                        CompareOp::Gt => " > ",
-                        CompareOp::Ge => " >= ",
-                        CompareOp::Lt => " < ",
+                        Comparison::Equal => " = ",
+                        Comparison::Greater => " > ",
+                        Comparison::GreaterOrEqual => " >= ",
+                        Comparison::Less => " < ",
                         _ => " <= ",
                     });
                     sql.bind(v);
                 }
-                CompareOp::Ne => {
+                Comparison::NotEqual => {
                     sql.push("(");
                     operand(sql, t, *fold);
                     sql.push(" IS NULL OR ");
@@ -182,14 +185,14 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
                     sql.bind(v);
                     sql.push(")");
                 }
-                CompareOp::Co => {
+                Comparison::Contains => {
                     sql.push("instr(");
                     operand(sql, t, *fold);
                     sql.push(", ");
                     sql.bind(v);
                     sql.push(") > 0");
                 }
-                CompareOp::Sw => {
+                Comparison::StartsWith => {
                     sql.push("substr(");
                     operand(sql, t, *fold);
                     sql.push(", 1, length(");
@@ -197,7 +200,7 @@ pub(crate) fn cond(sql: &mut Sql, c: &Cond) {
                     sql.push(")) = ");
                     sql.bind(v);
                 }
-                CompareOp::Ew => {
+                Comparison::EndsWith => {
                     sql.push("(length(");
                     sql.bind(v.clone());
                     sql.push(") = 0 OR substr(");

@@ -4,9 +4,9 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sqlite::backend;
+use crate::directory::model::{Certificate, IdpConfig};
 use crate::directory::model::{SamlSettings, Session};
 use crate::directory::store::{StoreError, StoreResult};
-use crate::saml::{Certificate, IdpConfig};
 
 /// Schema version 5.
 pub(super) const SIGN_IN_SCHEMA: &str = r#"
