@@ -17,22 +17,12 @@ use crate::directory::model::Principal;
 
 use super::json_reply as reply;
 
+/// A domain error as the cluster API's error body; the status comes from
+/// the one mapping of domain errors (`error::to_scim`).
 fn error(e: DirectoryError) -> Response {
-    let (status, msg) = match &e {
-        DirectoryError::NotFound(d) => (StatusCode::NOT_FOUND, d.clone()),
-        DirectoryError::Forbidden(d) => (StatusCode::FORBIDDEN, d.clone()),
-        DirectoryError::Unauthenticated(d) => (StatusCode::UNAUTHORIZED, d.clone()),
-        DirectoryError::InvalidValue(d) => (StatusCode::BAD_REQUEST, d.clone()),
-        DirectoryError::TooMany(d) => (StatusCode::TOO_MANY_REQUESTS, d.clone()),
-        other => {
-            tracing::error!(error = %other, "change feed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details".into(),
-            )
-        }
-    };
-    typed_with(status, &ApiError { error: msg })
+    let e = super::to_scim(e);
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    typed_with(status, &ApiError { error: e.detail })
 }
 
 /// A cluster API body as JSON.

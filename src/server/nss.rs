@@ -11,7 +11,6 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
 use super::{AppState, RequestNote};
-use crate::directory::DirectoryError;
 
 fn plain(status: StatusCode, msg: String) -> Response {
     (
@@ -89,14 +88,13 @@ pub async fn map(
             ),
             Some((body, etag)) => conditional(&headers, body, etag, &maps.modified),
         },
-        Err(DirectoryError::NotFound(d)) => plain(StatusCode::NOT_FOUND, format!("{d}\n")),
-        Err(DirectoryError::Forbidden(d)) => plain(StatusCode::FORBIDDEN, format!("{d}\n")),
+        // Plain text, which nsscache shows as it is; the status from the
+        // one mapping of domain errors.
         Err(e) => {
-            tracing::error!(error = %e, "cannot build NSS maps");
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details\n".into(),
-            )
+            let e = super::to_scim(e);
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            plain(status, format!("{}\n", e.detail))
         }
     };
     resp.extensions_mut().insert(note);
