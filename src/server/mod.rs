@@ -7,10 +7,11 @@ mod error;
 mod feed;
 mod metrics;
 mod nss;
+mod provisioning_log;
 mod rate_limit;
 mod scim;
 mod sign_in;
-pub use scim::scim_log_json;
+pub use provisioning_log::scim_log_json;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,7 +106,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
         .nest("/accounts", sign_in::routes())
-        .route("/api/v1/orgs/{org}/scim-log", get(scim::scim_log_api))
+        .route(
+            "/api/v1/orgs/{org}/scim-log",
+            get(provisioning_log::scim_log_api),
+        )
         .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
             get(admin_api::get_ssh_keys).put(admin_api::put_ssh_keys),

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
 use super::{AppState, RequestNote};
+use crate::directory::Directory;
 use crate::directory::model::Principal;
 use crate::directory::resources::ResourceView;
 use crate::scim::discovery::{MAX_BODY_BYTES, service_provider_config};
@@ -21,56 +22,45 @@ use crate::scim::{ScimError, patch};
 type Result<T> = std::result::Result<T, ScimErrorResponse>;
 
 pub fn routes() -> Router<AppState> {
-    // Clients that end a collection's URL with a slash reach the same
-    // endpoint.
-    let users = get(list_users)
-        .post(create_user)
-        .fallback(method_not_allowed);
-    let groups = get(list_groups)
-        .post(create_group)
-        .fallback(method_not_allowed);
     Router::new()
         .route("/", get(list_root))
         .route("/.search", only_post(axum::routing::post(search_root)))
         .route("/ServiceProviderConfig", read_only(get(sp_config)))
+        .route("/ServiceProviderConfig/", read_only(get(sp_config)))
         .route("/ResourceTypes", read_only(get(resource_types)))
+        .route("/ResourceTypes/", read_only(get(resource_types)))
         .route("/ResourceTypes/{id}", read_only(get(resource_type)))
         .route("/Schemas", read_only(get(schemas)))
         .route("/Schemas/", read_only(get(schemas)))
-        .route("/ResourceTypes/", read_only(get(resource_types)))
-        .route("/ServiceProviderConfig/", read_only(get(sp_config)))
         .route("/Schemas/{id}", read_only(get(schema_by_id)))
-        .route("/Users", users.clone())
-        .route("/Users/", users)
-        .route(
-            "/Users/.search",
-            only_post(axum::routing::post(search_users)),
-        )
-        .route(
-            "/Users/{id}",
-            get(get_user)
-                .put(put_user)
-                .patch(patch_user)
-                .delete(delete_user)
-                .fallback(method_not_allowed),
-        )
-        .route("/Groups", groups.clone())
-        .route("/Groups/", groups)
-        .route(
-            "/Groups/.search",
-            only_post(axum::routing::post(search_groups)),
-        )
-        .route(
-            "/Groups/{id}",
-            get(get_group)
-                .put(put_group)
-                .patch(patch_group)
-                .delete(delete_group)
-                .fallback(method_not_allowed),
-        )
+        .merge(collection::<Users>("/Users"))
+        .merge(collection::<Groups>("/Groups"))
         .route("/Bulk", any(not_implemented))
         .route("/Me", any(not_implemented))
         .fallback(unknown_endpoint)
+}
+
+/// A collection's routes: the list (also with a trailing slash, as some
+/// clients send it), `.search`, and each resource.
+fn collection<C: Collection>(path: &str) -> Router<AppState> {
+    let list = get(list_in::<C>)
+        .post(create_of::<C>)
+        .fallback(method_not_allowed);
+    Router::new()
+        .route(path, list.clone())
+        .route(&format!("{path}/"), list)
+        .route(
+            &format!("{path}/.search"),
+            only_post(axum::routing::post(search_of::<C>)),
+        )
+        .route(
+            &format!("{path}/{{id}}"),
+            get(get_of::<C>)
+                .put(replace_of::<C>)
+                .patch(patch_of::<C>)
+                .delete(delete_of::<C>)
+                .fallback(method_not_allowed),
+        )
 }
 
 fn read_only(r: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -478,36 +468,53 @@ async fn search_root(
     .await
 }
 
-async fn do_list(
-    s: AppState,
-    org: String,
-    q: Option<String>,
-    headers: HeaderMap,
-    rtype: ResourceType,
-) -> Response {
-    list(s, org, headers, vec![rtype], ListInput::Query(q)).await
+/// A resource collection: which type its handlers serve. The router picks
+/// the collection and the verb; each handler below does just that verb.
+trait Collection: Send + Sync + 'static {
+    const RTYPE: ResourceType;
 }
 
-async fn do_get(
-    s: AppState,
-    org: String,
-    id: String,
-    q: Option<String>,
+struct Users;
+impl Collection for Users {
+    const RTYPE: ResourceType = ResourceType::User;
+}
+
+struct Groups;
+impl Collection for Groups {
+    const RTYPE: ResourceType = ResourceType::Group;
+}
+
+async fn list_in<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath(org): ScimPath<String>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
-    rtype: ResourceType,
 ) -> Response {
+    list(s, org, headers, vec![C::RTYPE], ListInput::Query(q)).await
+}
+
+async fn search_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath(org): ScimPath<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    list(s, org, headers, vec![C::RTYPE], ListInput::Search(body)).await
+}
+
+async fn get_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let rtype = C::RTYPE;
     let p = match principal(&s, &org, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     let result: Result<Response> = async {
-        let pairs = query_pairs(&q);
-        let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let proj = projection_from(
-            &[rtype],
-            raw.attributes.as_deref(),
-            raw.excluded_attributes.as_deref(),
-        )?;
+        let proj = projection_for(rtype, &q)?;
         let v = s
             .directory
             .get_resource(&p, rtype, &id, proj.wants(None, "members"))
@@ -528,231 +535,180 @@ async fn do_get(
     noted(result.unwrap_or_else(IntoResponse::into_response), &p)
 }
 
-/// A write request, as the handlers below pass it on.
-struct WriteCall {
-    rtype: ResourceType,
-    method: Method,
-    id: Option<String>,
-    query: Option<String>,
-    body: Option<Body>,
-}
-
-async fn do_write(s: AppState, org: String, headers: HeaderMap, call: WriteCall) -> Response {
-    let p = match principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let mut logged_body = None;
-    let WriteCall {
-        rtype,
-        method,
-        id,
-        query,
-        body,
-    } = call;
-    let target = id.clone();
-    let result: Result<Response> = async {
-        let pairs = query_pairs(&query);
-        let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let proj = projection_from(
-            &[rtype],
-            raw.attributes.as_deref(),
-            raw.excluded_attributes.as_deref(),
-        )?;
-        let if_match = header_text(&headers, header::IF_MATCH);
-        let body = match body {
-            Some(b) => {
-                let bytes = read_body(&headers, b).await?;
-                logged_body = Some(bytes.clone());
-                Some(parse_json(&bytes)?)
-            }
-            None => None,
-        };
-        let id = id.unwrap_or_default();
-        let dir = &s.directory;
-        match (method, body) {
-            (Method::POST, Some(b)) => {
-                let v = dir.create_resource(&p, rtype, b).await?;
-                Ok(one_resource(&s, &p, &v, &proj, StatusCode::CREATED))
-            }
-            (Method::PUT, Some(b)) => {
-                let v = dir.replace_resource(&p, rtype, &id, b, if_match).await?;
-                Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
-            }
-            (Method::PATCH, Some(b)) => {
-                let ops = patch::parse_request(&b)?;
-                let v = dir.patch_resource(&p, rtype, &id, ops, if_match).await?;
-                Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
-            }
-            (Method::DELETE, _) => {
-                dir.delete_resource(&p, rtype, &id, if_match).await?;
-                Ok(StatusCode::NO_CONTENT.into_response())
-            }
-            (m, _) => Err(ScimError::new(405, None, format!("{m} is not allowed here")).into()),
-        }
-    }
-    .await;
-    // A PUT, PATCH or DELETE of an id that does not exist is 404, whatever
-    // its body: the resource is looked up when the body was refused.
-    let result = match (result, target) {
-        (Err(e), Some(id)) if e.0.status == 400 => {
-            match s.directory.get_resource(&p, rtype, &id, false).await {
-                Err(missing @ crate::directory::DirectoryError::NotFound(_)) => {
-                    Err(ScimErrorResponse::from(missing))
-                }
-                _ => Err(e),
-            }
-        }
-        (r, _) => r,
-    };
-    noted_with_body(
-        result.unwrap_or_else(IntoResponse::into_response),
-        &p,
-        logged_body,
+/// The projection a request's `attributes`/`excludedAttributes` ask for.
+fn projection_for(rtype: ResourceType, query: &Option<String>) -> Result<Projection> {
+    let pairs = query_pairs(query);
+    let raw = RawParams::from_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    projection_from(
+        &[rtype],
+        raw.attributes.as_deref(),
+        raw.excluded_attributes.as_deref(),
     )
 }
 
-async fn do_search(
-    s: AppState,
-    org: String,
+/// What every write shares once its caller is authenticated: `If-Match`,
+/// and the body, read (and kept for the provisioning log) only now.
+struct Write {
+    p: Principal,
+    rtype: ResourceType,
+    /// The resource written, for PUT, PATCH and DELETE.
+    target: Option<String>,
+    if_match: Option<String>,
+    body_bytes: Option<Bytes>,
+}
+
+impl Write {
+    /// Authenticates the caller; also returns the projection the query
+    /// asks for (its error is answered as the caller's).
+    async fn begin(
+        s: &AppState,
+        org: &str,
+        headers: &HeaderMap,
+        rtype: ResourceType,
+        target: Option<String>,
+        query: &Option<String>,
+    ) -> std::result::Result<(Write, Result<Projection>), Response> {
+        let p = principal(s, org, headers).await?;
+        let proj = projection_for(rtype, query);
+        let write = Write {
+            p,
+            rtype,
+            target,
+            if_match: header_text(headers, header::IF_MATCH),
+            body_bytes: None,
+        };
+        Ok((write, proj))
+    }
+
+    /// Reads the JSON body.
+    async fn json(&mut self, headers: &HeaderMap, body: Body) -> Result<Value> {
+        let bytes = read_body(headers, body).await?;
+        self.body_bytes = Some(bytes.clone());
+        parse_json(&bytes)
+    }
+
+    /// The response: a write to an id that does not exist is 404 whatever
+    /// its body, so a refused body is checked against the resource first.
+    async fn finish(self, s: &AppState, result: Result<Response>) -> Response {
+        let result = match (result, &self.target) {
+            (Err(e), Some(id)) if e.0.status == 400 => {
+                match s
+                    .directory
+                    .get_resource(&self.p, self.rtype, id, false)
+                    .await
+                {
+                    Err(missing @ crate::directory::DirectoryError::NotFound(_)) => {
+                        Err(ScimErrorResponse::from(missing))
+                    }
+                    _ => Err(e),
+                }
+            }
+            (r, _) => r,
+        };
+        noted_with_body(
+            result.unwrap_or_else(IntoResponse::into_response),
+            &self.p,
+            self.body_bytes,
+        )
+    }
+}
+
+/// What a client sent with a write: the state, org, query, headers, body.
+type Sent = (AppState, String, Option<String>, HeaderMap, Body);
+
+/// A write that takes a JSON body and answers with the resource: `act`
+/// does the verb's own part, given the directory, the caller, the body and
+/// `If-Match`.
+async fn write_resource<F, Fut>(
+    (s, org, q, headers, body): Sent,
+    rtype: ResourceType,
+    target: Option<String>,
+    status: StatusCode,
+    act: F,
+) -> Response
+where
+    F: FnOnce(Directory, Principal, Value, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<ResourceView>>,
+{
+    let (mut w, proj) = match Write::begin(&s, &org, &headers, rtype, target, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result = async {
+        let proj = proj?;
+        let doc = w.json(&headers, body).await?;
+        let v = act(s.directory.clone(), w.p.clone(), doc, w.if_match.clone()).await?;
+        Ok(one_resource(&s, &w.p, &v, &proj, status))
+    }
+    .await;
+    w.finish(&s, result).await
+}
+
+async fn create_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath(org): ScimPath<String>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
-    rtype: ResourceType,
 ) -> Response {
-    list(s, org, headers, vec![rtype], ListInput::Search(body)).await
-}
-
-macro_rules! resource_handlers {
-    ($rtype:expr, $list:ident, $search:ident, $create:ident, $get:ident, $put:ident, $patch:ident, $delete:ident) => {
-        async fn $list(
-            State(s): State<AppState>,
-            ScimPath(org): ScimPath<String>,
-            RawQuery(q): RawQuery,
-            headers: HeaderMap,
-        ) -> Response {
-            do_list(s, org, q, headers, $rtype).await
-        }
-        async fn $search(
-            State(s): State<AppState>,
-            ScimPath(org): ScimPath<String>,
-            headers: HeaderMap,
-            body: Body,
-        ) -> Response {
-            do_search(s, org, headers, body, $rtype).await
-        }
-        async fn $create(
-            State(s): State<AppState>,
-            ScimPath(org): ScimPath<String>,
-            RawQuery(q): RawQuery,
-            headers: HeaderMap,
-            body: Body,
-        ) -> Response {
-            do_write(
-                s,
-                org,
-                headers,
-                WriteCall {
-                    rtype: $rtype,
-                    method: Method::POST,
-                    id: None,
-                    query: q,
-                    body: Some(body),
-                },
-            )
-            .await
-        }
-        async fn $get(
-            State(s): State<AppState>,
-            ScimPath((org, id)): ScimPath<(String, String)>,
-            RawQuery(q): RawQuery,
-            headers: HeaderMap,
-        ) -> Response {
-            do_get(s, org, id, q, headers, $rtype).await
-        }
-        async fn $put(
-            State(s): State<AppState>,
-            ScimPath((org, id)): ScimPath<(String, String)>,
-            RawQuery(q): RawQuery,
-            headers: HeaderMap,
-            body: Body,
-        ) -> Response {
-            do_write(
-                s,
-                org,
-                headers,
-                WriteCall {
-                    rtype: $rtype,
-                    method: Method::PUT,
-                    id: Some(id),
-                    query: q,
-                    body: Some(body),
-                },
-            )
-            .await
-        }
-        async fn $patch(
-            State(s): State<AppState>,
-            ScimPath((org, id)): ScimPath<(String, String)>,
-            RawQuery(q): RawQuery,
-            headers: HeaderMap,
-            body: Body,
-        ) -> Response {
-            do_write(
-                s,
-                org,
-                headers,
-                WriteCall {
-                    rtype: $rtype,
-                    method: Method::PATCH,
-                    id: Some(id),
-                    query: q,
-                    body: Some(body),
-                },
-            )
-            .await
-        }
-        async fn $delete(
-            State(s): State<AppState>,
-            ScimPath((org, id)): ScimPath<(String, String)>,
-            headers: HeaderMap,
-        ) -> Response {
-            do_write(
-                s,
-                org,
-                headers,
-                WriteCall {
-                    rtype: $rtype,
-                    method: Method::DELETE,
-                    id: Some(id),
-                    query: None,
-                    body: None,
-                },
-            )
-            .await
-        }
+    let act = |dir: Directory, p: Principal, doc: Value, _| async move {
+        Ok(dir.create_resource(&p, C::RTYPE, doc).await?)
     };
+    let sent = (s, org, q, headers, body);
+    write_resource(sent, C::RTYPE, None, StatusCode::CREATED, act).await
 }
 
-resource_handlers!(
-    ResourceType::User,
-    list_users,
-    search_users,
-    create_user,
-    get_user,
-    put_user,
-    patch_user,
-    delete_user
-);
-resource_handlers!(
-    ResourceType::Group,
-    list_groups,
-    search_groups,
-    create_group,
-    get_group,
-    put_group,
-    patch_group,
-    delete_group
-);
+async fn replace_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let target = Some(id.clone());
+    let act = |dir: Directory, p: Principal, doc: Value, if_match| async move {
+        Ok(dir
+            .replace_resource(&p, C::RTYPE, &id, doc, if_match)
+            .await?)
+    };
+    let sent = (s, org, q, headers, body);
+    write_resource(sent, C::RTYPE, target, StatusCode::OK, act).await
+}
+
+async fn patch_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let target = Some(id.clone());
+    let act = |dir: Directory, p: Principal, body: Value, if_match| async move {
+        let ops = patch::parse_request(&body)?;
+        Ok(dir.patch_resource(&p, C::RTYPE, &id, ops, if_match).await?)
+    };
+    let sent = (s, org, q, headers, body);
+    write_resource(sent, C::RTYPE, target, StatusCode::OK, act).await
+}
+
+async fn delete_of<C: Collection>(
+    State(s): State<AppState>,
+    ScimPath((org, id)): ScimPath<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let (w, _) = match Write::begin(&s, &org, &headers, C::RTYPE, Some(id.clone()), &None).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let result = async {
+        s.directory
+            .delete_resource(&w.p, C::RTYPE, &id, w.if_match.clone())
+            .await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    w.finish(&s, result).await
+}
 
 /// Path parameters whose rejection (an id that is not UTF-8, say) is a
 /// SCIM 404 rather than axum's plain-text 400: such an id names nothing.
@@ -776,73 +732,4 @@ where
             )))),
         }
     }
-}
-
-/// `GET /api/v1/orgs/{org}/scim-log`: the org's provisioning log, newest
-/// first, for the holder of one of the org's SCIM tokens. Query:
-/// `failed=true`, `since=DURATION` (such as `1h`), `limit=N` (default 100).
-pub async fn scim_log_api(
-    State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let p = match super::admin_api::admin(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let mut query = crate::directory::scim_log::ScimLogQuery {
-        limit: 100,
-        ..Default::default()
-    };
-    for (k, v) in query_pairs(&q) {
-        match k.as_str() {
-            "failed" => query.failed_only = v == "true" || v == "1",
-            "limit" => match v.parse::<u64>() {
-                Ok(n) => query.limit = n.min(10_000),
-                Err(_) => {
-                    return ScimErrorResponse(ScimError::invalid_value(format!(
-                        "limit \"{v}\" is not a number"
-                    )))
-                    .into_response();
-                }
-            },
-            "since" => match crate::directory::scim_log::parse_duration(&v) {
-                Some(d) => {
-                    let since = chrono::Utc::now()
-                        - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
-                    query.since = Some(crate::scim::resource::format_time(since));
-                }
-                None => {
-                    return ScimErrorResponse(ScimError::invalid_value(format!(
-                        "since \"{v}\" is not a duration such as 30m, 2h or 7d"
-                    )))
-                    .into_response();
-                }
-            },
-            _ => {}
-        }
-    }
-    match s.directory.scim_log(&p.org.id, query).await {
-        Ok(entries) => {
-            let list: Vec<Value> = entries.iter().map(scim_log_json).collect();
-            super::json_reply(StatusCode::OK, serde_json::json!({"entries": list}))
-        }
-        Err(e) => ScimErrorResponse::from(e).into_response(),
-    }
-}
-
-/// One provisioning-log entry as JSON (the API and `roster scim-log --json`).
-pub fn scim_log_json(e: &crate::directory::scim_log::ScimLogEntry) -> Value {
-    serde_json::json!({
-        "at": e.at,
-        "token": e.token_name,
-        "method": e.method,
-        "path": e.path,
-        "status": e.status,
-        "scimType": e.scim_type,
-        "detail": e.detail,
-        "latency_ms": (e.latency_ms * 1000.0).round() / 1000.0,
-        "body": e.body,
-    })
 }
