@@ -8,12 +8,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use roster::directory::clusters::ClusterView;
+use roster::directory::listing::{ListQuery, MAX_PAGE};
 use roster::directory::model::{Org, TokenRecord};
 use roster::directory::orgs::SettingsChange;
 use roster::directory::resources::ResourceView;
 use roster::directory::scim_log::{ScimLogLimits, ScimLogQuery};
 use roster::directory::{Directory, DirectoryError};
-use roster::scim::list::RawParams;
 use roster::scim::schema::{GROUP_SCHEMA, ResourceType};
 use roster::server::{AppState, Metrics};
 
@@ -245,10 +245,13 @@ enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
-    /// List users.
+    /// List users (all, or those a search finds).
     List {
         /// Organization id or name.
         org: String,
+        /// Only users whose userName, display name or an email contains this (case-insensitively).
+        #[arg(long)]
+        search: Option<String>,
     },
     /// Show a user, with its POSIX identity when SUP is on.
     Show {
@@ -342,10 +345,13 @@ enum GroupCommand {
         /// The group's display name, unique in the org (case-insensitively).
         name: String,
     },
-    /// List groups with their member counts.
+    /// List groups with their member counts (all, or those a search finds).
     List {
         /// Organization id or name.
         org: String,
+        /// Only groups whose display name contains this (case-insensitively).
+        #[arg(long)]
+        search: Option<String>,
     },
     /// Show a group and its members.
     Show {
@@ -903,30 +909,30 @@ async fn create_and_print(
 
 /// Every user or group of the org, page by page (RFC 9865 cursors): a list
 /// command must not stop at one page.
+/// Every user or group a search finds, page by page.
 async fn list_all(
     dir: &Directory,
     p: &roster::directory::model::Principal,
     rtype: ResourceType,
-    with_members: bool,
+    search: &Option<String>,
 ) -> Result<Vec<ResourceView>, String> {
     let mut out = Vec::new();
-    let mut cursor = String::new();
     loop {
-        let params = RawParams {
-            count: Some("1000".into()),
-            cursor: Some(cursor.clone()),
-            ..Default::default()
+        let q = ListQuery {
+            search: search.clone(),
+            active: None,
+            offset: out.len() as u64,
+            limit: MAX_PAGE,
+        };
+        let page = match rtype {
+            ResourceType::User => dir.list_users(p, q).await,
+            ResourceType::Group => dir.list_groups(p, q).await,
         }
-        .parse(chrono::Utc::now().timestamp())
-        .map_err(|e| e.to_string())?;
-        let page = dir
-            .list_resources(p, vec![rtype], params, with_members)
-            .await
-            .map_err(err)?;
+        .map_err(err)?;
+        let got = page.items.len();
         out.extend(page.items);
-        match page.next_cursor {
-            Some(c) => cursor = c,
-            None => return Ok(out),
+        if got == 0 || out.len() as u64 >= page.total {
+            return Ok(out);
         }
     }
 }
@@ -935,7 +941,7 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
     let dir = open_directory(&g.database)?;
     let org_ref = match cmd {
         GroupCommand::Create { org, .. }
-        | GroupCommand::List { org }
+        | GroupCommand::List { org, .. }
         | GroupCommand::Show { org, .. }
         | GroupCommand::Delete { org, .. }
         | GroupCommand::AddMember { org, .. }
@@ -948,8 +954,8 @@ async fn group_command(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
             let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
             create_and_print(g, &dir, &p, ResourceType::Group, body, &base).await?;
         }
-        GroupCommand::List { .. } => {
-            let page = list_all(&dir, &p, ResourceType::Group, true).await?;
+        GroupCommand::List { search, .. } => {
+            let page = list_all(&dir, &p, ResourceType::Group, search).await?;
             if g.json {
                 print_json(json!(
                     page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
@@ -1148,7 +1154,7 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
     let dir = open_directory(&g.database)?;
     let org_ref = match cmd {
         UserCommand::Create { org, .. }
-        | UserCommand::List { org }
+        | UserCommand::List { org, .. }
         | UserCommand::Show { org, .. }
         | UserCommand::Deactivate { org, .. }
         | UserCommand::Delete { org, .. }
@@ -1198,8 +1204,8 @@ async fn user_command(g: &Global, cmd: &UserCommand) -> Result<(), String> {
             );
             create_and_print(g, &dir, &p, ResourceType::User, body, &base).await?;
         }
-        UserCommand::List { .. } => {
-            let page = list_all(&dir, &p, ResourceType::User, false).await?;
+        UserCommand::List { search, .. } => {
+            let page = list_all(&dir, &p, ResourceType::User, search).await?;
             if g.json {
                 print_json(json!(
                     page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()

@@ -141,14 +141,7 @@ mod tests {
 
     #[test]
     fn typed_edits_follow_the_write_rules() {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("e.db").display());
-            let d = Directory::new(crate::store::open(&url).unwrap());
+        crate::directory::scratch::with_directory(|d| async move {
             d.create_org("e", false).await.unwrap();
             let sup = SettingsChange {
                 sup: Some(true),

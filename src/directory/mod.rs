@@ -8,6 +8,7 @@ pub mod edits;
 pub mod feed;
 pub mod identifiers;
 pub(crate) mod identities;
+pub mod listing;
 pub mod model;
 pub mod nss;
 pub mod orgs;
@@ -194,5 +195,28 @@ impl Directory {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
         result
+    }
+}
+
+/// For the domain's unit tests: a directory on a scratch SQLite store.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) mod scratch {
+    use super::Directory;
+
+    /// Runs `test` with a directory of its own, on a runtime of its own.
+    pub fn with_directory<F, Fut>(test: F)
+    where
+        F: FnOnce(Directory) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
+        let d = Directory::new(crate::store::open(&url).unwrap());
+        rt.block_on(test(d));
     }
 }

@@ -173,7 +173,7 @@ fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> Directory
 
 /// What a cluster's token may read (design.md, "Cluster tokens"): the
 /// cluster's groups and their members, nothing else of the org.
-fn cluster_scope(p: &Principal, rtype: ResourceType) -> Option<Cond> {
+pub(super) fn cluster_scope(p: &Principal, rtype: ResourceType) -> Option<Cond> {
     let cluster = p.cluster_id.clone()?;
     Some(match rtype {
         ResourceType::User => Cond::InClusterGroup(cluster),
@@ -182,7 +182,7 @@ fn cluster_scope(p: &Principal, rtype: ResourceType) -> Option<Cond> {
 }
 
 /// For a cluster's token, a user's `groups` list only the cluster's groups.
-fn scope_views(
+pub(super) fn scope_views(
     tx: &mut dyn ReadTx,
     org_id: &str,
     p: &Principal,
@@ -498,7 +498,7 @@ pub(crate) fn view(
         .ok_or_else(|| DirectoryError::NotFound("resource vanished".into()))
 }
 
-fn views(
+pub(super) fn views(
     tx: &mut dyn ReadTx,
     org_id: &str,
     stored: Vec<StoredResource>,

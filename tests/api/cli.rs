@@ -172,4 +172,17 @@ fn list_commands_do_not_stop_at_one_page() {
         1008,
         "more than one page (1,000) of users"
     );
+    // A search finds by part of the userName, case-insensitively.
+    let found = cli_json(&app.db, &["user", "list", "acme", "--search", "MANY3-12"]);
+    let names: Vec<&str> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 7, "many3-12 and many3-120..125: {names:?}");
+    assert!(names.iter().all(|n| n.starts_with("many3-12")));
+    app.create_group("GPU Users", &[]);
+    let groups = cli_json(&app.db, &["group", "list", "acme", "--search", "gpu"]);
+    assert_eq!(groups.as_array().unwrap().len(), 1);
 }
