@@ -177,6 +177,35 @@ pub(super) async fn principal(
     Ok(p)
 }
 
+/// The authenticated caller of a SCIM endpoint, as an extractor: the
+/// org's token, checked against the `{org}` of the path, with the org's
+/// SCIM API on. A refusal is the SCIM error response, already noted for
+/// the request log.
+pub struct ScimCaller(pub Principal);
+
+impl axum::extract::FromRequestParts<AppState> for ScimCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        // A path segment that is not UTF-8 names nothing: 404, as ScimPath.
+        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ScimErrorResponse(ScimError::not_found(format!("no such resource: {e}")))
+                    .into_response()
+            })?;
+        let org = params
+            .iter()
+            .find(|(k, _)| *k == "org")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        principal(state, &org, &parts.headers).await.map(ScimCaller)
+    }
+}
+
 fn base_url(state: &AppState, p: &Principal) -> String {
     format!("{}/scim/{}", state.public_url, p.org.id)
 }
@@ -270,31 +299,22 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 // ---- discovery (RFC 7644 §4) ----
 
 /// Serves a discovery document built from the org's base URL.
-async fn discovery(
+fn discovery(
     s: &AppState,
-    org: &str,
-    headers: &HeaderMap,
+    p: &Principal,
     doc: impl FnOnce(&str) -> std::result::Result<Value, ScimError>,
 ) -> Response {
-    let p = match principal(s, org, headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let resp = match doc(&base_url(s, &p)) {
+    let resp = match doc(&base_url(s, p)) {
         Ok(v) => scim_json(StatusCode::OK, &v),
         Err(e) => ScimErrorResponse(e).into_response(),
     };
-    noted(resp, &p)
+    noted(resp, p)
 }
 
 const RESOURCE_TYPES: [ResourceType; 2] = [ResourceType::User, ResourceType::Group];
 
-async fn sp_config(
-    State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
-    headers: HeaderMap,
-) -> Response {
-    discovery(&s, &org, &headers, |base| Ok(service_provider_config(base))).await
+async fn sp_config(State(s): State<AppState>, ScimCaller(p): ScimCaller) -> Response {
+    discovery(&s, &p, |base| Ok(service_provider_config(base)))
 }
 
 fn list_of(items: Vec<Value>) -> Value {
@@ -307,25 +327,20 @@ fn list_of(items: Vec<Value>) -> Value {
     })
 }
 
-async fn resource_types(
-    State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
-    headers: HeaderMap,
-) -> Response {
-    discovery(&s, &org, &headers, |base| {
+async fn resource_types(State(s): State<AppState>, ScimCaller(p): ScimCaller) -> Response {
+    discovery(&s, &p, |base| {
         Ok(list_of(
             RESOURCE_TYPES.iter().map(|r| r.to_json(base)).collect(),
         ))
     })
-    .await
 }
 
 async fn resource_type(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
-    headers: HeaderMap,
+    ScimCaller(p): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
 ) -> Response {
-    discovery(&s, &org, &headers, |base| {
+    discovery(&s, &p, |base| {
         RESOURCE_TYPES
             .iter()
             .find(|r| r.name().eq_ignore_ascii_case(&id))
@@ -336,28 +351,22 @@ async fn resource_type(
                 ))
             })
     })
-    .await
 }
 
-async fn schemas(
-    State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
-    headers: HeaderMap,
-) -> Response {
-    discovery(&s, &org, &headers, |base| {
+async fn schemas(State(s): State<AppState>, ScimCaller(p): ScimCaller) -> Response {
+    discovery(&s, &p, |base| {
         Ok(list_of(
             ALL_SCHEMAS.iter().map(|sc| sc.to_json(base)).collect(),
         ))
     })
-    .await
 }
 
 async fn schema_by_id(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
-    headers: HeaderMap,
+    ScimCaller(p): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
 ) -> Response {
-    discovery(&s, &org, &headers, |base| {
+    discovery(&s, &p, |base| {
         ALL_SCHEMAS
             .iter()
             .find(|sc| sc.id.eq_ignore_ascii_case(&id))
@@ -366,7 +375,6 @@ async fn schema_by_id(
                 ScimError::not_found(format!("no schema \"{id}\"; GET /Schemas lists them"))
             })
     })
-    .await
 }
 
 // ---- resources (RFC 7644 §3.3 - §3.6) ----
@@ -380,15 +388,11 @@ enum ListInput {
 
 async fn list(
     s: AppState,
-    org: String,
+    p: Principal,
     headers: HeaderMap,
     rtypes: Vec<ResourceType>,
     input: ListInput,
 ) -> Response {
-    let p = match principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let mut logged_body = None;
     let result: Result<Response> = async {
         let raw = match input {
@@ -438,13 +442,13 @@ async fn list(
 
 async fn list_root(
     State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
+    ScimCaller(p): ScimCaller,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     list(
         s,
-        org,
+        p,
         headers,
         vec![ResourceType::User, ResourceType::Group],
         ListInput::Query(q),
@@ -454,13 +458,13 @@ async fn list_root(
 
 async fn search_root(
     State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
+    ScimCaller(p): ScimCaller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     list(
         s,
-        org,
+        p,
         headers,
         vec![ResourceType::User, ResourceType::Group],
         ListInput::Search(body),
@@ -486,33 +490,30 @@ impl Collection for Groups {
 
 async fn list_in<C: Collection>(
     State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
+    ScimCaller(p): ScimCaller,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    list(s, org, headers, vec![C::RTYPE], ListInput::Query(q)).await
+    list(s, p, headers, vec![C::RTYPE], ListInput::Query(q)).await
 }
 
 async fn search_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
+    ScimCaller(p): ScimCaller,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    list(s, org, headers, vec![C::RTYPE], ListInput::Search(body)).await
+    list(s, p, headers, vec![C::RTYPE], ListInput::Search(body)).await
 }
 
 async fn get_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
+    ScimCaller(p): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let rtype = C::RTYPE;
-    let p = match principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let result: Result<Response> = async {
         let proj = projection_for(rtype, &q)?;
         let v = s
@@ -558,17 +559,15 @@ struct Write {
 }
 
 impl Write {
-    /// Authenticates the caller; also returns the projection the query
-    /// asks for (its error is answered as the caller's).
-    async fn begin(
-        s: &AppState,
-        org: &str,
+    /// A write by `p`; also returns the projection the query asks for
+    /// (its error is answered as the caller's).
+    fn begin(
+        p: Principal,
         headers: &HeaderMap,
         rtype: ResourceType,
         target: Option<String>,
         query: &Option<String>,
-    ) -> std::result::Result<(Write, Result<Projection>), Response> {
-        let p = principal(s, org, headers).await?;
+    ) -> (Write, Result<Projection>) {
         let proj = projection_for(rtype, query);
         let write = Write {
             p,
@@ -577,7 +576,7 @@ impl Write {
             if_match: header_text(headers, header::IF_MATCH),
             body_bytes: None,
         };
-        Ok((write, proj))
+        (write, proj)
     }
 
     /// Reads the JSON body.
@@ -613,14 +612,15 @@ impl Write {
     }
 }
 
-/// What a client sent with a write: the state, org, query, headers, body.
-type Sent = (AppState, String, Option<String>, HeaderMap, Body);
+/// What a client sent with a write: the state, the caller, the query, the
+/// headers and the body.
+type Sent = (AppState, Principal, Option<String>, HeaderMap, Body);
 
 /// A write that takes a JSON body and answers with the resource: `act`
 /// does the verb's own part, given the directory, the caller, the body and
 /// `If-Match`.
 async fn write_resource<F, Fut>(
-    (s, org, q, headers, body): Sent,
+    (s, p, q, headers, body): Sent,
     rtype: ResourceType,
     target: Option<String>,
     status: StatusCode,
@@ -630,10 +630,7 @@ where
     F: FnOnce(Directory, Principal, Value, Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<ResourceView>>,
 {
-    let (mut w, proj) = match Write::begin(&s, &org, &headers, rtype, target, &q).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (mut w, proj) = Write::begin(p, &headers, rtype, target, &q);
     let result = async {
         let proj = proj?;
         let doc = w.json(&headers, body).await?;
@@ -646,7 +643,7 @@ where
 
 async fn create_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath(org): ScimPath<String>,
+    ScimCaller(p): ScimCaller,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -654,13 +651,14 @@ async fn create_of<C: Collection>(
     let act = |dir: Directory, p: Principal, doc: Value, _| async move {
         Ok(dir.create_resource(&p, C::RTYPE, doc).await?)
     };
-    let sent = (s, org, q, headers, body);
+    let sent = (s, p, q, headers, body);
     write_resource(sent, C::RTYPE, None, StatusCode::CREATED, act).await
 }
 
 async fn replace_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
+    ScimCaller(caller): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -671,13 +669,14 @@ async fn replace_of<C: Collection>(
             .replace_resource(&p, C::RTYPE, &id, doc, if_match)
             .await?)
     };
-    let sent = (s, org, q, headers, body);
+    let sent = (s, caller, q, headers, body);
     write_resource(sent, C::RTYPE, target, StatusCode::OK, act).await
 }
 
 async fn patch_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
+    ScimCaller(caller): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -687,19 +686,17 @@ async fn patch_of<C: Collection>(
         let ops = patch::parse_request(&body)?;
         Ok(dir.patch_resource(&p, C::RTYPE, &id, ops, if_match).await?)
     };
-    let sent = (s, org, q, headers, body);
+    let sent = (s, caller, q, headers, body);
     write_resource(sent, C::RTYPE, target, StatusCode::OK, act).await
 }
 
 async fn delete_of<C: Collection>(
     State(s): State<AppState>,
-    ScimPath((org, id)): ScimPath<(String, String)>,
+    ScimCaller(p): ScimCaller,
+    ScimPath((_, id)): ScimPath<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let (w, _) = match Write::begin(&s, &org, &headers, C::RTYPE, Some(id.clone()), &None).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (w, _) = Write::begin(p, &headers, C::RTYPE, Some(id.clone()), &None);
     let result = async {
         s.directory
             .delete_resource(&w.p, C::RTYPE, &id, w.if_match.clone())
