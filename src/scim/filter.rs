@@ -587,16 +587,53 @@ impl fmt::Display for CompValue {
 
 /// Prints the canonical form: every logical operator parenthesised, so that
 /// parsing the printed text gives back the same tree.
+impl Filter {
+    /// Binding strength (RFC 7644 §3.4.2.2, Table 5: `and` binds tighter
+    /// than `or`; the rest are atoms).
+    fn precedence(&self) -> u8 {
+        match self {
+            Filter::Or(..) => 1,
+            Filter::And(..) => 2,
+            _ => 3,
+        }
+    }
+
+    /// Writes the filter, parenthesizing a part only where its operator
+    /// binds less tightly than its place needs (`min`). The parser builds
+    /// chains left-deep, so a chain prints without nesting and parses back
+    /// to the same tree: printing every pair in parentheses made a chain of
+    /// 33 terms deeper than the parser's nesting limit.
+    fn write(&self, f: &mut fmt::Formatter<'_>, min: u8) -> fmt::Result {
+        let wrap = self.precedence() < min;
+        if wrap {
+            f.write_str("(")?;
+        }
+        match self {
+            Filter::Compare { path, op, value } => write!(f, "{path} {} {value}", op.as_str())?,
+            Filter::Present(p) => write!(f, "{p} pr")?,
+            Filter::Has { attr, filter } => write!(f, "{attr}[{filter}]")?,
+            Filter::And(a, b) => {
+                a.write(f, 2)?;
+                f.write_str(" and ")?;
+                b.write(f, 3)?;
+            }
+            Filter::Or(a, b) => {
+                a.write(f, 1)?;
+                f.write_str(" or ")?;
+                b.write(f, 2)?;
+            }
+            Filter::Not(a) => write!(f, "not ({a})")?,
+        }
+        if wrap {
+            f.write_str(")")?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Filter::Compare { path, op, value } => write!(f, "{path} {} {value}", op.as_str()),
-            Filter::Present(p) => write!(f, "{p} pr"),
-            Filter::Has { attr, filter } => write!(f, "{attr}[{filter}]"),
-            Filter::And(a, b) => write!(f, "({a} and {b})"),
-            Filter::Or(a, b) => write!(f, "({a} or {b})"),
-            Filter::Not(a) => write!(f, "not ({a})"),
-        }
+        self.write(f, 0)
     }
 }
 
@@ -694,6 +731,27 @@ mod tests {
     fn deep_nesting_is_refused() {
         let s = format!("{}a pr{}", "(".repeat(100), ")".repeat(100));
         assert!(parse_filter(&s).is_err());
+    }
+
+    #[test]
+    fn filters_print_back_to_the_same_tree() {
+        for s in [
+            "a pr or b pr or c pr",
+            "a pr or (b pr or c pr)",
+            "a pr and (b pr or c pr)",
+            "(a pr or b pr) and c pr",
+            "not (a pr or b pr) and c pr",
+            "emails[type eq \"work\" or primary eq true] and x pr",
+        ] {
+            let f = p(s);
+            assert_eq!(parse_filter(&f.to_string()).ok(), Some(f), "{s}");
+        }
+        // A chain as long as the operator limit allows prints without
+        // nesting, so it parses back.
+        let chain = vec!["a ne 5"; MAX_OPERATORS + 1].join(" or ");
+        let f = p(&chain);
+        assert_eq!(f.to_string(), chain);
+        assert_eq!(parse_filter(&f.to_string()).ok(), Some(f));
     }
 
     #[test]
