@@ -1399,6 +1399,11 @@ async fn serve(
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let public = public_url(g, Some(&addr.to_string()));
+    // The command line prints URLs with it when not given --public-url;
+    // recorded before the server says it listens.
+    if let Err(e) = dir.record_public_url(&public).await {
+        tracing::warn!(error = %e, "could not record the public URL in the database");
+    }
     tracing::info!(address = %addr, database = %g.database, public_url = %public, "roster is listening on http://{addr}");
     match dir.list_orgs().await {
         Ok(orgs) if orgs.is_empty() => {
@@ -1408,10 +1413,6 @@ async fn serve(
         }
         Ok(orgs) => tracing::info!(orgs = orgs.len(), "serving SCIM at {public}/scim/{{org}}"),
         Err(e) => return Err(format!("cannot read the directory: {e}")),
-    }
-    // The command line prints URLs with it when not given --public-url.
-    if let Err(e) = dir.record_public_url(&public).await {
-        tracing::warn!(error = %e, "could not record the public URL in the database");
     }
     let recorder = dir.start_scim_log(scim_log);
     let state = AppState {
