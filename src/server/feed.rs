@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::cluster_api::{ApiError, ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::nss::credential;
@@ -43,17 +43,34 @@ fn typed_with<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-async fn cluster_principal(
-    s: &AppState,
-    org: &str,
-    headers: &HeaderMap,
-) -> Result<Principal, Response> {
-    let Some(token) = credential(headers) else {
-        return Err(error(DirectoryError::Unauthenticated(
-            "a cluster token is required: `roster cluster token create ORG CLUSTER`".into(),
-        )));
-    };
-    s.directory.authenticate(org, &token).await.map_err(error)
+/// The caller of the cluster API, as an extractor: a token of the path's
+/// org (whether it may read the path's cluster, the domain decides).
+pub struct ClusterCaller(pub Principal);
+
+impl axum::extract::FromRequestParts<AppState> for ClusterCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let org = super::path_org(parts, state).await.ok_or_else(|| {
+            error(DirectoryError::NotFound(
+                "no such cluster: the path is not UTF-8".into(),
+            ))
+        })?;
+        let Some(token) = credential(&parts.headers) else {
+            return Err(error(DirectoryError::Unauthenticated(
+                "a cluster token is required: `roster cluster token create ORG CLUSTER`".into(),
+            )));
+        };
+        state
+            .directory
+            .authenticate(&org, &token)
+            .await
+            .map(ClusterCaller)
+            .map_err(error)
+    }
 }
 
 fn noted(mut r: Response, p: &Principal) -> Response {
@@ -68,14 +85,10 @@ fn noted(mut r: Response, p: &Principal) -> Response {
 
 pub async fn changes(
     State(s): State<AppState>,
-    Path((org, cluster)): Path<(String, String)>,
+    ClusterCaller(p): ClusterCaller,
+    Path((_, cluster)): Path<(String, String)>,
     RawQuery(q): RawQuery,
-    headers: HeaderMap,
 ) -> Response {
-    let p = match cluster_principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let mut after = 0i64;
     let mut wait = Duration::from_secs(30);
     for (k, v) in q
@@ -136,13 +149,9 @@ pub async fn changes(
 
 pub async fn snapshot(
     State(s): State<AppState>,
-    Path((org, cluster)): Path<(String, String)>,
-    headers: HeaderMap,
+    ClusterCaller(p): ClusterCaller,
+    Path((_, cluster)): Path<(String, String)>,
 ) -> Response {
-    let p = match cluster_principal(&s, &org, &headers).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let r = match s.directory.nss_maps(&p, &cluster).await {
         Ok(m) => typed(&Snapshot {
             seq: m.seq,

@@ -50,6 +50,25 @@ pub struct AppState {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
+/// The `{org}` segment of a request's path; `None` when a segment is not
+/// UTF-8. The authentication extractors check a token against it.
+pub(crate) async fn path_org(
+    parts: &mut axum::http::request::Parts,
+    state: &AppState,
+) -> Option<String> {
+    use axum::extract::FromRequestParts;
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
+        .await
+        .ok()?;
+    Some(
+        params
+            .iter()
+            .find(|(k, _)| *k == "org")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default(),
+    )
+}
+
 /// The client's address: the connection's peer, or, when the peer is a
 /// trusted proxy, the last address in `X-Forwarded-For` that is not one
 /// (each proxy appends the address it was reached from, so only the

@@ -191,17 +191,12 @@ impl axum::extract::FromRequestParts<AppState> for ScimCaller {
         state: &AppState,
     ) -> std::result::Result<Self, Self::Rejection> {
         // A path segment that is not UTF-8 names nothing: 404, as ScimPath.
-        let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-            .await
-            .map_err(|e| {
-                ScimErrorResponse(ScimError::not_found(format!("no such resource: {e}")))
-                    .into_response()
-            })?;
-        let org = params
-            .iter()
-            .find(|(k, _)| *k == "org")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default();
+        let org = super::path_org(parts, state).await.ok_or_else(|| {
+            ScimErrorResponse(ScimError::not_found(
+                "no such resource: the path is not UTF-8",
+            ))
+            .into_response()
+        })?;
         principal(state, &org, &parts.headers).await.map(ScimCaller)
     }
 }
