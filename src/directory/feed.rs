@@ -30,7 +30,7 @@ pub struct FeedReply {
     /// The org's latest change-log position.
     pub seq: i64,
     /// The entries after the agent's position that touch this cluster
-    /// (see [`touches`]), which the agent resolves by fetching the
+    /// (see `touches`), which the agent resolves by fetching the
     /// snapshot. Empty with `seq` past the agent's position: nothing up
     /// to `seq` concerns the cluster.
     pub changes: Vec<(i64, Change)>,
