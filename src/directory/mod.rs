@@ -48,9 +48,9 @@ pub enum DirectoryError {
     InvalidValue(String),
     /// `If-Match` named another version (412).
     #[error(
-        "the resource is at version {current}, not the one If-Match names; read it again and retry"
+        "the resource is at version {current} (ETag W/\"{current}\"), not the one If-Match names; read it again and retry"
     )]
-    PreconditionFailed { current: String },
+    PreconditionFailed { current: i64 },
     /// No or a wrong credential (401).
     #[error("{0}")]
     Unauthenticated(String),

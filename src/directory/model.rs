@@ -276,3 +276,22 @@ pub struct Cluster {
     pub modified: String,
     pub group_ids: Vec<String>,
 }
+
+/// The versions a writer expects a resource to be at (RFC 7232 §3.1
+/// `If-Match`, RFC 7644 §3.14, in the domain's terms): any, or one of
+/// these. A write to any other version is refused, so that a client
+/// overwrites nothing it has not seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    Any,
+    OneOf(Vec<i64>),
+}
+
+impl ExpectedVersion {
+    pub fn accepts(&self, version: i64) -> bool {
+        match self {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::OneOf(versions) => versions.contains(&version),
+        }
+    }
+}

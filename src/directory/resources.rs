@@ -8,7 +8,8 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::model::{
-    Change, ChangeKind, GroupRef, MemberRef, PosixAccount, Principal, StoredResource, Subject,
+    Change, ChangeKind, ExpectedVersion, GroupRef, MemberRef, PosixAccount, Principal,
+    StoredResource, Subject,
 };
 use super::posix;
 use super::query::{self, Cond, Query, Window, fold};
@@ -150,23 +151,14 @@ pub struct ListPage {
     pub next_cursor: Option<String>,
 }
 
-/// RFC 7644 §3.14 / RFC 7232 §3.1: does `If-Match` accept this version?
-/// Weak comparison, as Roster's tags are weak.
-pub fn if_match_accepts(header: &str, version: i64) -> bool {
-    let want = version.to_string();
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == want)
-}
-
-fn check_if_match(if_match: Option<&str>, current: &StoredResource) -> DirectoryResult<()> {
-    match if_match {
-        Some(h) if !if_match_accepts(h, current.version) => {
-            Err(DirectoryError::PreconditionFailed {
-                current: resource::etag(current.version),
-            })
-        }
+fn check_if_match(
+    expected: Option<&ExpectedVersion>,
+    current: &StoredResource,
+) -> DirectoryResult<()> {
+    match expected {
+        Some(e) if !e.accepts(current.version) => Err(DirectoryError::PreconditionFailed {
+            current: current.version,
+        }),
         _ => Ok(()),
     }
 }
@@ -725,7 +717,7 @@ impl Directory {
         rtype: ResourceType,
         id: &str,
         body: Value,
-        if_match: Option<String>,
+        if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<ResourceView> {
         require_writes(p)?;
         let mut doc = resource::from_request(rtype, &body)?;
@@ -738,7 +730,7 @@ impl Directory {
         let id = id.to_string();
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
-            check_if_match(if_match.as_deref(), &current)?;
+            check_if_match(if_match.as_ref(), &current)?;
             replace_stored(tx, &org_id, current, doc, members)
         })
         .await
@@ -751,14 +743,14 @@ impl Directory {
         rtype: ResourceType,
         id: &str,
         ops: Vec<Operation>,
-        if_match: Option<String>,
+        if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<ResourceView> {
         require_writes(p)?;
         let org_id = p.org.id.clone();
         let id = id.to_string();
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
-            check_if_match(if_match.as_deref(), &current)?;
+            check_if_match(if_match.as_ref(), &current)?;
             let mut doc = current.doc.clone();
             if rtype == ResourceType::Group && !ops.is_empty() {
                 let members = tx
@@ -793,14 +785,14 @@ impl Directory {
         p: &Principal,
         rtype: ResourceType,
         id: &str,
-        if_match: Option<String>,
+        if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<()> {
         require_writes(p)?;
         let org_id = p.org.id.clone();
         let id = id.to_string();
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
-            check_if_match(if_match.as_deref(), &current)?;
+            check_if_match(if_match.as_ref(), &current)?;
             tx.delete_resource(&org_id, rtype, &id)?;
             tx.append_change(
                 &org_id,

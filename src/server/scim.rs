@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
 use super::{AppState, RequestNote};
 use crate::directory::Directory;
-use crate::directory::model::Principal;
+use crate::directory::model::{ExpectedVersion, Principal};
 use crate::directory::resources::ResourceView;
 use crate::scim::discovery::{MAX_BODY_BYTES, service_provider_config};
 use crate::scim::list::{RawParams, list_response};
@@ -284,6 +284,21 @@ fn one_resource(
     noted(resp, p)
 }
 
+/// `If-Match` / `If-None-Match` (RFC 7232 §3.1, §3.2; RFC 7644 §3.14) as
+/// the versions they name. Roster's tags are weak (`W/"3"`) and compared
+/// weakly; a tag that is no version of Roster's matches nothing.
+fn expected_version(header: &str) -> ExpectedVersion {
+    let tags: Vec<&str> = header.split(',').map(str::trim).collect();
+    if tags.contains(&"*") {
+        return ExpectedVersion::Any;
+    }
+    ExpectedVersion::OneOf(
+        tags.iter()
+            .filter_map(|t| t.trim_start_matches("W/").trim_matches('"').parse().ok())
+            .collect(),
+    )
+}
+
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     headers
         .get(name)
@@ -517,7 +532,7 @@ async fn get_of<C: Collection>(
             .await?;
         // RFC 7644 §3.14: If-None-Match naming the current version: 304.
         if let Some(inm) = header_text(&headers, header::IF_NONE_MATCH)
-            && crate::directory::resources::if_match_accepts(&inm, v.stored.version)
+            && expected_version(&inm).accepts(v.stored.version)
         {
             let mut resp = StatusCode::NOT_MODIFIED.into_response();
             if let Ok(tag) = HeaderValue::from_str(&etag(v.stored.version)) {
@@ -549,7 +564,7 @@ struct Write {
     rtype: ResourceType,
     /// The resource written, for PUT, PATCH and DELETE.
     target: Option<String>,
-    if_match: Option<String>,
+    if_match: Option<ExpectedVersion>,
     body_bytes: Option<Bytes>,
 }
 
@@ -568,7 +583,7 @@ impl Write {
             p,
             rtype,
             target,
-            if_match: header_text(headers, header::IF_MATCH),
+            if_match: header_text(headers, header::IF_MATCH).map(|h| expected_version(&h)),
             body_bytes: None,
         };
         (write, proj)
@@ -622,7 +637,7 @@ async fn write_resource<F, Fut>(
     act: F,
 ) -> Response
 where
-    F: FnOnce(Directory, Principal, Value, Option<String>) -> Fut,
+    F: FnOnce(Directory, Principal, Value, Option<ExpectedVersion>) -> Fut,
     Fut: std::future::Future<Output = Result<ResourceView>>,
 {
     let (mut w, proj) = Write::begin(p, &headers, rtype, target, &q);
@@ -723,5 +738,21 @@ where
                 "no such resource: {e}"
             )))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_tags_name_versions() {
+        assert_eq!(expected_version("*"), ExpectedVersion::Any);
+        assert_eq!(expected_version("W/\"3\""), ExpectedVersion::OneOf(vec![3]));
+        assert_eq!(
+            expected_version("\"2\", W/\"5\" , W/\"x\""),
+            ExpectedVersion::OneOf(vec![2, 5])
+        );
+        assert!(!expected_version("W/\"x\"").accepts(1));
     }
 }
