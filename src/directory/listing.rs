@@ -3,9 +3,10 @@
 //! SCIM's lists (filters, sorting, cursors) stay with the SCIM operations
 //! in `resources`; these need no protocol at all.
 
+use super::cluster_scope::{cluster_scope, scope_views};
 use super::model::Principal;
 use super::query::{Column, Comparison, Cond, Query, Scalar, Target, Window, fold};
-use super::resources::{ResourceView, cluster_scope, scope_views, views};
+use super::resources::{ResourceView, views};
 use super::{Directory, DirectoryResult};
 use crate::scim::schema::ResourceType;
 

@@ -3,6 +3,7 @@
 //! change log). Knows the SCIM types it shares with the protocol, and the
 //! storage interface; knows no HTTP and no particular database.
 
+pub mod cluster_scope;
 pub mod clusters;
 pub mod edits;
 pub mod feed;

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::Utc;
 use serde_json::{Map, Value};
 
+use super::cluster_scope::{check_in_scope, cluster_scope, scope_views};
 use super::model::{
     Change, ChangeKind, ExpectedVersion, GroupRef, MemberRef, PosixAccount, Principal,
     StoredResource, Subject,
@@ -163,70 +164,6 @@ fn check_if_match(
     }
 }
 
-/// What a cluster's token may read (design.md, "Cluster tokens"): the
-/// cluster's groups and their members, nothing else of the org.
-pub(super) fn cluster_scope(p: &Principal, rtype: ResourceType) -> Option<Cond> {
-    let cluster = p.cluster_id.clone()?;
-    Some(match rtype {
-        ResourceType::User => Cond::InClusterGroup(cluster),
-        ResourceType::Group => Cond::ProvisionedBy(cluster),
-    })
-}
-
-/// For a cluster's token, a user's `groups` list only the cluster's groups.
-pub(super) fn scope_views(
-    tx: &mut dyn ReadTx,
-    org_id: &str,
-    p: &Principal,
-    views: &mut [ResourceView],
-) -> DirectoryResult<()> {
-    let Some(cluster) = &p.cluster_id else {
-        return Ok(());
-    };
-    let provisioned: HashSet<String> = tx
-        .cluster(org_id, cluster)?
-        .map(|c| c.group_ids.into_iter().collect())
-        .unwrap_or_default();
-    for v in views {
-        if let Some(groups) = &mut v.groups {
-            groups.retain(|g| provisioned.contains(&g.group_id));
-        }
-    }
-    Ok(())
-}
-
-/// A resource a cluster's token may not read is, to that token, not there.
-fn check_in_scope(
-    tx: &mut dyn ReadTx,
-    org_id: &str,
-    p: &Principal,
-    stored: &StoredResource,
-) -> DirectoryResult<()> {
-    let Some(scope) = cluster_scope(p, stored.rtype) else {
-        return Ok(());
-    };
-    let q = Query {
-        cond: Cond::And(
-            Box::new(Cond::Compare {
-                target: query::Target::Column(query::Column::Id),
-                fold: false,
-                op: query::Comparison::Equal,
-                value: query::Scalar::Text(stored.id.clone()),
-            }),
-            Box::new(scope),
-        ),
-        sort: None,
-        window: Window::Offset {
-            offset: 0,
-            limit: 1,
-        },
-    };
-    match tx.search(org_id, stored.rtype, &q)?.0 {
-        0 => Err(not_found(stored.rtype, &stored.id)),
-        _ => Ok(()),
-    }
-}
-
 pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
     if p.cluster_id.is_some() {
         return Err(DirectoryError::Forbidden(
@@ -243,7 +180,7 @@ pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
     Ok(())
 }
 
-fn not_found(rtype: ResourceType, id: &str) -> DirectoryError {
+pub(super) fn not_found(rtype: ResourceType, id: &str) -> DirectoryError {
     DirectoryError::NotFound(format!(
         "no {} with id \"{id}\" in this organization",
         rtype.name()
