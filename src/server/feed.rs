@@ -91,15 +91,7 @@ pub async fn changes(
 ) -> Response {
     let mut after = 0i64;
     let mut wait = Duration::from_secs(30);
-    for (k, v) in q
-        .as_deref()
-        .map(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .into_owned()
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-    {
+    for (k, v) in super::scim::query_pairs(&q) {
         match k.as_str() {
             "after" => match v.parse::<i64>() {
                 Ok(n) if n >= 0 => after = n,

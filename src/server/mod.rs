@@ -217,7 +217,6 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
             status,
         })
         .inc();
-    let route_for_log = route.clone();
     s.metrics
         .latency
         .get_or_create(&metrics::RouteLabels {
@@ -239,7 +238,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     // A path that carries a secret (a login link) is logged as its route.
     let path = if route.contains("{secret}") {
-        route_for_log
+        route
     } else {
         path
     };

@@ -8,14 +8,8 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::ScimErrorResponse;
-use super::scim::ScimPath;
+use super::scim::{ScimPath, query_pairs};
 use crate::scim::ScimError;
-
-fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
-    q.as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
-}
 
 /// `GET /api/v1/orgs/{org}/scim-log`: the org's provisioning log, newest
 /// first, for the holder of one of the org's SCIM tokens. Query:

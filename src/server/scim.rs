@@ -244,7 +244,7 @@ fn parse_json(bytes: &Bytes) -> Result<Value> {
     })
 }
 
-fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
+pub(super) fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
     q.as_deref()
         .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default()
