@@ -78,6 +78,11 @@ impl LocalAccounts {
         None
     }
 
+    /// Why a passwd-map line (`name:x:uid:gid:...`) may not be served here.
+    pub fn refuse_passwd_line(&self, line: &str) -> Option<String> {
+        self.refuse_user(field(line, 0).unwrap_or(""), id(line, 2), id(line, 3))
+    }
+
     /// Why a group entry may not be served here.
     pub fn refuse_group(&self, name: &str, gid: Option<i64>) -> Option<String> {
         if self.group_names.contains(name) || self.user_names.contains(name) {
@@ -129,7 +134,7 @@ pub fn guard(
     let mut refused_users = HashSet::new();
     for line in passwd.lines() {
         let name = field(line, 0).unwrap_or("");
-        match local.refuse_user(name, id(line, 2), id(line, 3)) {
+        match local.refuse_passwd_line(line) {
             Some(why) => {
                 refused_users.insert(name.to_string());
                 out.skipped.push(why);

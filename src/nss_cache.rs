@@ -19,8 +19,7 @@ pub fn keys_for_login(
         .lines()
         .find(|l| l.split(':').next() == Some(user))
         .ok_or_else(|| format!("{user} has no entry in {}", passwd_cache.display()))?;
-    let id = |n: usize| entry.split(':').nth(n).and_then(|v| v.parse().ok());
-    if let Some(why) = local.refuse_user(user, id(2), id(3)) {
+    if let Some(why) = local.refuse_passwd_line(entry) {
         return Err(why);
     }
     Ok(authorized_keys(sshkey_cache, user))
