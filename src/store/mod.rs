@@ -1,8 +1,6 @@
 //! Storage implementations of [`crate::directory::store::Store`].
 
 pub mod sqlite;
-mod sqlite_query;
-mod sqlite_sign_in;
 
 use std::path::PathBuf;
 use std::sync::Arc;

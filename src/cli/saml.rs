@@ -1,13 +1,13 @@
-//! `roster saml ...` and `roster admin ...`: SAML SSO configuration and
-//! the bootstrap administrator's login link.
+//! `roster saml ...`: SAML SSO for an org: what to paste into the IdP, and
+//! what to take from it.
 
 use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::json;
 
-use super::Toggle;
-use roster::directory::Directory;
+use super::output::{on_off, print_json, yes_no};
+use super::{Global, Toggle, cli_public_url, open_directory};
 use roster::directory::model::SamlSettings;
 use roster::saml::metadata::{MAX_METADATA_BYTES, parse_idp_metadata};
 use roster::saml::{Certificate, IdpConfig, SpEndpoints};
@@ -61,83 +61,6 @@ Responses must be signed with this certificate (SHA-256 or stronger); a configur
     },
 }
 
-#[derive(Subcommand)]
-pub enum SessionCommand {
-    /// List an org's live browser sessions (never their secrets).
-    List {
-        /// Organization id or name.
-        org: String,
-    },
-    /// End one session by its id, or every session of the org with --all.
-    End {
-        /// Organization id or name.
-        org: String,
-        /// The session's id, from `roster session list`.
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
-        id: Option<String>,
-        /// End every session of the org (everyone signs in again).
-        #[arg(long)]
-        all: bool,
-    },
-}
-
-pub async fn session(dir: &Directory, as_json: bool, cmd: &SessionCommand) -> Result<(), String> {
-    match cmd {
-        SessionCommand::List { org } => {
-            let (o, sessions) = dir.list_sessions(org).await.map_err(|e| e.to_string())?;
-            if as_json {
-                print_json(json!(sessions.iter().map(|s| json!({
-                    "id": s.id, "subject": s.subject, "user_id": s.user_id, "method": s.method,
-                    "created": s.created, "expires": s.expires,
-                })).collect::<Vec<_>>()));
-            } else if sessions.is_empty() {
-                eprintln!("No live sessions in \"{}\".", o.name);
-            } else {
-                println!(
-                    "{:<36}  {:<32}  {:<10}  {:<27}  EXPIRES",
-                    "ID", "WHO", "HOW", "SINCE"
-                );
-                for s in sessions {
-                    println!(
-                        "{:<36}  {:<32}  {:<10}  {:<27}  {}",
-                        s.id, s.subject, s.method, s.created, s.expires
-                    );
-                }
-            }
-            Ok(())
-        }
-        SessionCommand::End { org, id, all } => {
-            let n = dir
-                .end_sessions(org, if *all { None } else { id.clone() })
-                .await
-                .map_err(|e| e.to_string())?;
-            if as_json {
-                print_json(json!({"ended": n}));
-            } else {
-                println!("Ended {n} session{}.", if n == 1 { "" } else { "s" });
-            }
-            Ok(())
-        }
-    }
-}
-
-#[derive(Subcommand)]
-pub enum AdminCommand {
-    /// Print a one-time link that signs its user in as the org's bootstrap
-    /// administrator: the way in before SAML SSO is configured.
-    LoginLink {
-        /// Organization id or name.
-        org: String,
-        /// How long the link works, in minutes (it works once).
-        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=1440))]
-        minutes: u64,
-    },
-}
-
-fn print_json(v: serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-}
-
 fn sp_json(sp: &SpEndpoints) -> serde_json::Value {
     json!({
         "acs_url": sp.acs_url,
@@ -179,19 +102,11 @@ fn print_settings(s: &SamlSettings) {
     }
     println!(
         "require signed assertion:  {}",
-        if s.idp.require_signed_assertion {
-            "yes"
-        } else {
-            "no"
-        }
+        yes_no(s.idp.require_signed_assertion)
     );
     println!(
         "IdP-initiated sign-in:     {}",
-        if s.idp.allow_idp_initiated {
-            "on"
-        } else {
-            "off"
-        }
+        on_off(s.idp.allow_idp_initiated)
     );
     if let Some(u) = &s.metadata_url {
         println!("metadata fetched from:     {u}");
@@ -229,12 +144,10 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
 
-pub async fn saml(
-    dir: &Directory,
-    public_url: &str,
-    as_json: bool,
-    cmd: &SamlCommand,
-) -> Result<(), String> {
+pub async fn run(g: &Global, cmd: &SamlCommand) -> Result<(), String> {
+    let dir = open_directory(g)?;
+    let public_url = &cli_public_url(g, &dir).await;
+    let as_json = g.json;
     match cmd {
         SamlCommand::Show { org } => {
             let (o, settings) = dir.saml_settings(org).await.map_err(|e| e.to_string())?;
@@ -375,33 +288,6 @@ pub async fn saml(
                 );
             } else {
                 println!("SAML SSO was not configured for \"{org}\"; nothing changed.");
-            }
-            Ok(())
-        }
-    }
-}
-
-pub async fn admin(
-    dir: &Directory,
-    public_url: &str,
-    as_json: bool,
-    cmd: &AdminCommand,
-) -> Result<(), String> {
-    match cmd {
-        AdminCommand::LoginLink { org, minutes } => {
-            let (o, secret, expires) = dir
-                .create_login_link(org, Duration::from_secs(minutes * 60))
-                .await
-                .map_err(|e| e.to_string())?;
-            let link = format!("{public_url}/accounts/login-link/{secret}");
-            if as_json {
-                print_json(json!({"org": o.name, "url": link, "expires": expires}));
-            } else {
-                println!("{link}");
-                eprintln!(
-                    "Opens a session as the bootstrap administrator of \"{}\". It works once, until {expires}; treat it as a password.",
-                    o.name
-                );
             }
             Ok(())
         }

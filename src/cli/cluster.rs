@@ -1,0 +1,162 @@
+//! `roster cluster ...`: the clusters of an org, the groups each
+//! provisions, and their read-only tokens (seed 002).
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::output::print_json;
+use super::{Global, cli_public_url, err, open_directory};
+use roster::directory::clusters::ClusterView;
+
+#[derive(Subcommand)]
+pub enum ClusterCommand {
+    /// Register a cluster and the groups it provisions.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// The cluster's name, unique in the org.
+        name: String,
+        /// Groups to provision, by display name, POSIX name or id, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// Replace the groups a cluster provisions.
+    SetGroups {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+        /// Groups to provision, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+    },
+    /// List clusters.
+    List {
+        /// Organization id or name.
+        org: String,
+    },
+    /// Show a cluster, its groups and its map URLs.
+    Show {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
+    /// Read-only tokens for a cluster's nodes.
+    #[command(subcommand)]
+    Token(ClusterTokenCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ClusterTokenCommand {
+    /// Create a read-only token that reads this cluster's maps and SCIM resources; printed once.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
+}
+
+fn cluster_json(v: &ClusterView, base: &str) -> serde_json::Value {
+    let c = &v.cluster;
+    let maps: Vec<String> = ["passwd", "group", "shadow", "sshkey"]
+        .iter()
+        .map(|m| format!("{base}/nss/{}/{}/{m}", c.org_id, c.name))
+        .collect();
+    json!({
+        "id": c.id,
+        "name": c.name,
+        "created": c.created,
+        "groups": v.groups.iter().map(|(id, name, a)| json!({
+            "id": id, "displayName": name,
+            "posixName": a.as_ref().map(|a| a.name.clone()),
+            "gid": a.as_ref().map(|a| a.gid),
+        })).collect::<Vec<_>>(),
+        "maps": maps,
+    })
+}
+
+pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
+    let dir = open_directory(g)?;
+    let base = cli_public_url(g, &dir).await;
+    let show = |v: &ClusterView| {
+        if g.json {
+            print_json(cluster_json(v, &base));
+        } else {
+            println!(
+                "{}  {}  groups: {}",
+                v.cluster.id,
+                v.cluster.name,
+                v.groups
+                    .iter()
+                    .map(|(_, n, a)| match a {
+                        Some(a) => format!("{n} ({}, gid {})", a.name, a.gid),
+                        None => n.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    };
+    match cmd {
+        ClusterCommand::Create { org, name, groups } => show(
+            &dir.create_cluster(org, name, groups.clone())
+                .await
+                .map_err(err)?,
+        ),
+        ClusterCommand::SetGroups {
+            org,
+            cluster,
+            groups,
+        } => show(
+            &dir.set_cluster_groups(org, cluster, groups.clone())
+                .await
+                .map_err(err)?,
+        ),
+        ClusterCommand::List { org } => {
+            let all = dir.clusters(org).await.map_err(err)?;
+            if g.json {
+                print_json(json!(
+                    all.iter()
+                        .map(|v| cluster_json(v, &base))
+                        .collect::<Vec<_>>()
+                ));
+            } else if all.is_empty() {
+                eprintln!(
+                    "No clusters. Register one with: roster cluster create {org} NAME --groups GROUP,..."
+                );
+            } else {
+                all.iter().for_each(show);
+            }
+        }
+        ClusterCommand::Show { org, cluster } => {
+            let v = dir.cluster(org, cluster).await.map_err(err)?;
+            show(&v);
+            if !g.json {
+                for url in cluster_json(&v, &base)
+                    .get("maps")
+                    .and_then(|m| m.as_array())
+                    .cloned()
+                    .into_iter()
+                    .flatten()
+                {
+                    println!("  {}", url.as_str().unwrap_or(""));
+                }
+            }
+        }
+        ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {
+            let (t, secret) = dir.create_cluster_token(org, cluster).await.map_err(err)?;
+            if g.json {
+                print_json(json!({"id": t.id, "name": t.name, "token": secret}));
+            } else {
+                println!("{secret}");
+                eprintln!(
+                    "Read-only token \"{}\" (id {}); shown only this once.",
+                    t.name, t.id
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! `roster group ...`: groups by hand (the IdP's next push overwrites what
+//! it manages).
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::output::print_json;
+use super::resources::{Admin, create_and_print, list_all};
+use super::{Global, err};
+use roster::scim::schema::{GROUP_SCHEMA, ResourceType};
+
+#[derive(Subcommand)]
+pub enum GroupCommand {
+    /// Create a group.
+    Create {
+        /// Organization id or name.
+        org: String,
+        /// The group's display name, unique in the org (case-insensitively).
+        name: String,
+    },
+    /// List groups with their member counts (all, or those a search finds).
+    List {
+        /// Organization id or name.
+        org: String,
+        /// Only groups whose display name contains this (case-insensitively).
+        #[arg(long)]
+        search: Option<String>,
+    },
+    /// Show a group and its members.
+    Show {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+    },
+    /// Delete a group (its members stay; they only leave the group).
+    Delete {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+    },
+    /// Add a user to a group.
+    AddMember {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+        /// User id or userName.
+        user: String,
+    },
+    /// Remove a user from a group.
+    RemoveMember {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+        /// User id or userName.
+        user: String,
+    },
+}
+
+pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
+    let org_ref = match cmd {
+        GroupCommand::Create { org, .. }
+        | GroupCommand::List { org, .. }
+        | GroupCommand::Show { org, .. }
+        | GroupCommand::Delete { org, .. }
+        | GroupCommand::AddMember { org, .. }
+        | GroupCommand::RemoveMember { org, .. } => org,
+    };
+    let Admin { dir, p, base } = Admin::of(g, org_ref).await?;
+    match cmd {
+        GroupCommand::Create { name, .. } => {
+            let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
+            create_and_print(g, &dir, &p, ResourceType::Group, body, &base).await?;
+        }
+        GroupCommand::List { search, .. } => {
+            let page = list_all(&dir, &p, ResourceType::Group, search).await?;
+            if g.json {
+                print_json(json!(
+                    page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
+                ));
+            } else {
+                println!("{:<36}  {:<30}  MEMBERS", "ID", "NAME");
+                for v in &page {
+                    let name = v
+                        .stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("");
+                    println!(
+                        "{:<36}  {:<30}  {}",
+                        v.stored.id,
+                        name,
+                        v.members.as_ref().map(Vec::len).unwrap_or(0)
+                    );
+                }
+            }
+        }
+        GroupCommand::Show { group, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(v.render(&base));
+            } else {
+                println!("id:       {}", v.stored.id);
+                println!(
+                    "name:     {}",
+                    v.stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or("")
+                );
+                println!("version:  {}", v.stored.version);
+                println!("members:");
+                for m in v.members.iter().flatten() {
+                    println!("  {}  {}", m.user_id, m.display);
+                }
+            }
+        }
+        GroupCommand::Delete { group, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            dir.delete_resource(&p, ResourceType::Group, &v.stored.id, None)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!({"id": v.stored.id, "deleted": true}));
+            } else {
+                println!("deleted {}", v.stored.id);
+            }
+        }
+        GroupCommand::AddMember { group, user, .. }
+        | GroupCommand::RemoveMember { group, user, .. } => {
+            let v = dir
+                .find(&p, ResourceType::Group, group)
+                .await
+                .map_err(err)?;
+            let u = dir.find(&p, ResourceType::User, user).await.map_err(err)?;
+            let v = if matches!(cmd, GroupCommand::AddMember { .. }) {
+                dir.add_member(&p, &v.stored.id, &u.stored.id).await
+            } else {
+                dir.remove_member(&p, &v.stored.id, &u.stored.id).await
+            }
+            .map_err(err)?;
+            if g.json {
+                print_json(v.render(&base));
+            } else {
+                println!(
+                    "{} now has {} members",
+                    v.stored
+                        .doc
+                        .get("displayName")
+                        .and_then(|n| n.as_str())
+                        .unwrap_or(""),
+                    v.members.as_ref().map(Vec::len).unwrap_or(0)
+                );
+            }
+        }
+    }
+    Ok(())
+}

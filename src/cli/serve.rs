@@ -1,0 +1,112 @@
+//! `roster serve`: the server (SCIM, SAML sign-in, the cluster API, the
+//! NSS maps and the admin API on one listener).
+
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+
+use super::{Global, open_directory, parse_age, parse_size, public_url};
+use roster::directory::scim_log::ScimLogLimits;
+use roster::server::{AppState, ConnectionLimits, Metrics};
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Log format.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Provisioning-log entries kept per org (0 turns the log off).
+    #[arg(long, env = "ROSTER_SCIM_LOG_MAX_ENTRIES", default_value_t = 10_000)]
+    scim_log_max_entries: u64,
+    /// Provisioning-log entries older than this are removed (such as 12h, 7d, 30d).
+    #[arg(long, env = "ROSTER_SCIM_LOG_MAX_AGE", default_value = "7d", value_parser = parse_age)]
+    scim_log_max_age: std::time::Duration,
+    /// Most provisioning-log bytes (paths, details, bodies) kept per org, such as 64M or 1G; the oldest entries go first.
+    #[arg(long, env = "ROSTER_SCIM_LOG_MAX_SIZE", default_value = "64M", value_parser = parse_size)]
+    scim_log_max_size: u64,
+    /// How long a browser session lasts after sign-in (such as 8h, 12h, 1d).
+    #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_age)]
+    session_lifetime: std::time::Duration,
+    /// Longest time any request may take (the change feed's long poll excepted); 408 beyond.
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_age)]
+    request_timeout: std::time::Duration,
+    /// Most open connections; more wait to be accepted. Each node's agent holds one; raise the
+    /// open-file limit (LimitNOFILE) with it.
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 8192)]
+    max_connections: usize,
+    /// How long a client may take to send a request's headers before the connection is closed.
+    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_age)]
+    header_read_timeout: std::time::Duration,
+    /// Addresses of the reverse proxies in front of Roster (comma-separated): for requests
+    /// from them, the client is the last other address in X-Forwarded-For (per-client limits
+    /// would otherwise count everyone behind the proxy as one client).
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+    let dir = open_directory(g)?;
+    let listen = &args.listen;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        format!("cannot listen on {listen}: {e}; choose another address with --listen")
+    })?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let public = public_url(g, Some(&addr.to_string()));
+    // The command line prints URLs with it when not given --public-url;
+    // recorded before the server says it listens.
+    if let Err(e) = dir.record_public_url(&public).await {
+        tracing::warn!(error = %e, "could not record the public URL in the database");
+    }
+    tracing::info!(address = %addr, database = %g.database, public_url = %public, "roster is listening on http://{addr}");
+    match dir.list_orgs().await {
+        Ok(orgs) if orgs.is_empty() => {
+            tracing::info!(
+                "the directory is empty; next: roster org create NAME (with the same --database)"
+            );
+        }
+        Ok(orgs) => tracing::info!(orgs = orgs.len(), "serving SCIM at {public}/scim/{{org}}"),
+        Err(e) => return Err(format!("cannot read the directory: {e}")),
+    }
+    let recorder = dir.start_scim_log(ScimLogLimits {
+        max_entries: args.scim_log_max_entries,
+        max_age: args.scim_log_max_age,
+        max_bytes: args.scim_log_max_size,
+    });
+    let state = AppState {
+        directory: dir,
+        public_url: Arc::from(public.as_str()),
+        metrics: Arc::new(Metrics::new()),
+        scim_log: recorder,
+        session_lifetime: args.session_lifetime,
+        request_timeout: args.request_timeout,
+        sign_in_starts: roster::server::sign_in_start_limit(),
+        trusted_proxies: Arc::from(args.trusted_proxies.clone()),
+    };
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: args.header_read_timeout,
+    };
+    roster::server::serve(listener, state, limits)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,507 @@
+//! Reads: [`ReadTx`] over SQLite.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params, params_from_iter};
+
+use super::query::{self as sqlite_query, RESOURCE_COLUMNS, table};
+use super::rows::{
+    IN_CHUNK, ORG_COLUMNS, TOKEN_COLUMNS, org_from_row, placeholders, resource_from_row,
+    token_from_row, with_doc,
+};
+use super::{SqliteTx, backend, sign_in};
+use crate::directory::model::{
+    Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, ResourceType,
+    SamlSettings, Session, StoredResource, Subject, TokenRecord,
+};
+use crate::directory::query::{Query, Window, fold};
+use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
+use crate::directory::store::{ReadTx, StoreResult};
+
+impl SqliteTx<'_> {
+    pub(super) fn position_of(
+        &self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<Option<i64>> {
+        let sql = match rtype {
+            ResourceType::User => "SELECT position FROM users WHERE org_id = ?1 AND id = ?2",
+            ResourceType::Group => "SELECT position FROM groups WHERE org_id = ?1 AND id = ?2",
+        };
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.query_row(params![org_id, id], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// Runs `sql` (whose `IN (IDS)` takes the ids) for `ids` in chunks and
+    /// groups its rows `(owner id, other id, display)` by owner.
+    fn related<T>(
+        &self,
+        sql: &str,
+        org_id: &str,
+        ids: &[&str],
+        make: impl Fn(String, String) -> T,
+    ) -> StoreResult<HashMap<String, Vec<T>>> {
+        let mut out: HashMap<String, Vec<T>> = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let text = sql.replace("IDS", &placeholders(chunk.len()));
+            let mut s = self.conn.prepare_cached(&text).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let (owner, other, display) = row.map_err(backend)?;
+                out.entry(owner)
+                    .or_default()
+                    .push(make(other, display.unwrap_or_default()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl SqliteTx<'_> {
+    /// One resource by a unique column (`id` or `name_key`; never input).
+    fn resource_where(
+        &self,
+        org_id: &str,
+        rtype: ResourceType,
+        column: &'static str,
+        value: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ?1 AND r.{column} = ?2",
+            table(rtype)
+        );
+        let row = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![org_id, value], |r| resource_from_row(rtype, r))
+                    .optional()
+            })
+            .map_err(backend)?;
+        row.map(with_doc).transpose()
+    }
+
+    fn with_groups(
+        &self,
+        org_id: &str,
+        id: String,
+        name: String,
+        created: String,
+        modified: String,
+    ) -> StoreResult<Cluster> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT group_id FROM cluster_groups WHERE cluster_id = ?1 ORDER BY group_id",
+            )
+            .map_err(backend)?;
+        let rows = s.query_map(params![id], |r| r.get(0)).map_err(backend)?;
+        let group_ids = rows.collect::<Result<Vec<String>, _>>().map_err(backend)?;
+        Ok(Cluster {
+            id,
+            org_id: org_id.to_string(),
+            name,
+            created,
+            modified,
+            group_ids,
+        })
+    }
+}
+
+impl ReadTx for SqliteTx<'_> {
+    fn org(&mut self, id_or_name: &str) -> StoreResult<Option<Org>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1 OR name_key = ?2");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| {
+                s.query_row(params![id_or_name, fold(id_or_name)], org_from_row)
+                    .optional()
+            })
+            .map_err(backend)
+    }
+
+    fn orgs(&mut self) -> StoreResult<Vec<Org>> {
+        let sql = format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY name_key");
+        let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = s.query_map([], org_from_row).map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn token_by_hash(&mut self, hash: &[u8]) -> StoreResult<Option<TokenRecord>> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE hash = ?1");
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params![hash], token_from_row).optional())
+            .map_err(backend)
+    }
+
+    fn tokens(&mut self, org_id: &str) -> StoreResult<Vec<TokenRecord>> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE org_id = ?1 ORDER BY created, id");
+        let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = s
+            .query_map(params![org_id], token_from_row)
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        self.resource_where(org_id, rtype, "id", id)
+    }
+
+    fn resource_by_name(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        name_key: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        self.resource_where(org_id, rtype, "name_key", name_key)
+    }
+
+    fn search(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        q: &Query,
+    ) -> StoreResult<(u64, Vec<StoredResource>)> {
+        let (page, count) = sqlite_query::search(rtype, org_id, q);
+        let (offset, limit) = match q.window {
+            Window::Offset { offset, limit } => (Some(offset), limit),
+            Window::After { limit, .. } => (None, limit),
+        };
+        let mut out = Vec::new();
+        if limit > 0 {
+            let mut s = self.conn.prepare_cached(&page.text).map_err(backend)?;
+            let rows = s
+                .query_map(params_from_iter(page.params.iter()), |r| {
+                    resource_from_row(rtype, r)
+                })
+                .map_err(backend)?;
+            for row in rows {
+                out.push(with_doc(row.map_err(backend)?)?);
+            }
+        }
+        // A short page from an offset tells the total without counting:
+        // the common look-up (`userName eq`) runs one query, not two.
+        if let Some(offset) = offset
+            && (out.len() as u64) < limit
+            && (offset == 0 || !out.is_empty())
+        {
+            return Ok((offset + out.len() as u64, out));
+        }
+        let total: i64 = self
+            .conn
+            .prepare_cached(&count.text)
+            .and_then(|mut s| s.query_row(params_from_iter(count.params.iter()), |r| r.get(0)))
+            .map_err(backend)?;
+        Ok((total.max(0) as u64, out))
+    }
+
+    fn members(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<MemberRef>>> {
+        let sql = "SELECT g.id, u.id, COALESCE(json_extract(u.doc, '$.displayName'), json_extract(u.doc, '$.userName')) \
+                   FROM groups g JOIN memberships m ON m.group_pos = g.position JOIN users u ON u.position = m.user_pos \
+                   WHERE g.org_id = ? AND g.id IN (IDS) ORDER BY g.position, u.position";
+        self.related(sql, org_id, group_ids, |user_id, display| MemberRef {
+            user_id,
+            display,
+            posix_name: None,
+        })
+    }
+
+    fn groups_of(
+        &mut self,
+        org_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<GroupRef>>> {
+        let sql = "SELECT u.id, g.id, json_extract(g.doc, '$.displayName') \
+                   FROM users u JOIN memberships m ON m.user_pos = u.position JOIN groups g ON g.position = m.group_pos \
+                   WHERE u.org_id = ? AND u.id IN (IDS) ORDER BY u.position, g.name_key";
+        self.related(sql, org_id, user_ids, |group_id, display| GroupRef {
+            group_id,
+            display,
+        })
+    }
+
+    fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            for rtype in [ResourceType::User, ResourceType::Group] {
+                let sql = format!(
+                    "SELECT id FROM {} WHERE org_id = ? AND id IN ({})",
+                    table(rtype),
+                    placeholders(chunk.len())
+                );
+                let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+                let args = std::iter::once(org_id).chain(chunk.iter().copied());
+                let rows = s
+                    .query_map(params_from_iter(args), |r| r.get::<_, String>(0))
+                    .map_err(backend)?;
+                for row in rows {
+                    out.insert(row.map_err(backend)?, rtype);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_seq(&mut self, org_id: &str) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached("SELECT last_seq FROM orgs WHERE id = ?1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| r.get(0)).optional())
+            .map(|v| v.unwrap_or(0))
+            .map_err(backend)
+    }
+
+    fn server_setting(&mut self, key: &str) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT value FROM server_settings WHERE key = ?1")
+            .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
+    fn change_marker(&mut self) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached("SELECT CAST(total(last_seq) AS INTEGER) FROM orgs")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(backend)
+    }
+
+    fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {
+        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body FROM scim_log \
+                   WHERE org_id = ?1 AND (?2 = 0 OR status >= 400) AND (?3 IS NULL OR at >= ?3) ORDER BY id DESC LIMIT ?4";
+        let mut s = self.conn.prepare_cached(sql).map_err(backend)?;
+        let rows = s
+            .query_map(
+                params![
+                    org_id,
+                    q.failed_only,
+                    q.since,
+                    q.limit.min(i64::MAX as u64) as i64
+                ],
+                |r| {
+                    Ok(ScimLogEntry {
+                        at: r.get(0)?,
+                        org_id: r.get(1)?,
+                        token_name: r.get(2)?,
+                        method: r.get(3)?,
+                        path: r.get(4)?,
+                        status: r.get(5)?,
+                        scim_type: r.get(6)?,
+                        detail: r.get(7)?,
+                        latency_ms: r.get(8)?,
+                        body: r.get(9)?,
+                    })
+                },
+            )
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn posix_accounts(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<HashMap<String, PosixAccount>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT resource_id, uid, gid, name, home, shell FROM posix_accounts \
+                 WHERE org_id = ? AND resource_type = ? AND resource_id IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = [org_id, rtype.name()]
+                .into_iter()
+                .chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| {
+                    Ok(PosixAccount {
+                        rtype,
+                        resource_id: r.get(0)?,
+                        uid: r.get(1)?,
+                        gid: r.get(2)?,
+                        name: r.get(3)?,
+                        home: r.get(4)?,
+                        shell: r.get(5)?,
+                    })
+                })
+                .map_err(backend)?;
+            for row in rows {
+                let a = row.map_err(backend)?;
+                out.insert(a.resource_id.clone(), a);
+            }
+        }
+        Ok(out)
+    }
+
+    fn posix_owner(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+    ) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT resource_id FROM posix_ledger WHERE org_id = ?1 AND kind = ?2 AND value = ?3")
+            .and_then(|mut s| s.query_row(params![org_id, kind.as_str(), value], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
+    fn next_posix_ids(&mut self, org_id: &str) -> StoreResult<(i64, i64)> {
+        self.conn
+            .prepare_cached("SELECT next_uid, next_gid FROM orgs WHERE id = ?1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(backend)
+    }
+
+    fn cluster(&mut self, org_id: &str, id_or_name: &str) -> StoreResult<Option<Cluster>> {
+        let row: Option<(String, String, String, String)> = self
+            .conn
+            .prepare_cached("SELECT id, name, created, modified FROM clusters WHERE org_id = ?1 AND (id = ?2 OR name_key = ?3)")
+            .and_then(|mut s| s.query_row(params![org_id, id_or_name, fold(id_or_name)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+            .map_err(backend)?;
+        row.map(|(id, name, created, modified)| {
+            self.with_groups(org_id, id, name, created, modified)
+        })
+        .transpose()
+    }
+
+    fn clusters(&mut self, org_id: &str) -> StoreResult<Vec<Cluster>> {
+        let rows: Vec<(String, String, String, String)> = {
+            let mut s = self
+                .conn
+                .prepare_cached("SELECT id, name, created, modified FROM clusters WHERE org_id = ?1 ORDER BY name_key")
+                .map_err(backend)?;
+            let rows = s
+                .query_map(params![org_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+        };
+        rows.into_iter()
+            .map(|(id, name, created, modified)| {
+                self.with_groups(org_id, id, name, created, modified)
+            })
+            .collect()
+    }
+
+    fn resources_by_ids(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        ids: &[&str],
+    ) -> StoreResult<Vec<StoredResource>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM {} r WHERE r.org_id = ? AND r.id IN ({})",
+                table(rtype),
+                placeholders(chunk.len())
+            );
+            let mut s = self.conn.prepare_cached(&sql).map_err(backend)?;
+            let args = std::iter::once(org_id).chain(chunk.iter().copied());
+            let rows = s
+                .query_map(params_from_iter(args), |r| resource_from_row(rtype, r))
+                .map_err(backend)?;
+            for row in rows {
+                out.push(with_doc(row.map_err(backend)?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_change_at(&mut self, org_id: &str) -> StoreResult<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT at FROM changes WHERE org_id = ?1 ORDER BY seq DESC LIMIT 1")
+            .and_then(|mut s| s.query_row(params![org_id], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
+    fn changes_after(
+        &mut self,
+        org_id: &str,
+        after: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<(i64, Change)>> {
+        let mut s = self
+            .conn
+            .prepare_cached("SELECT seq, at, resource_type, resource_id, kind FROM changes WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .map_err(backend)?;
+        let rows = s
+            .query_map(
+                params![org_id, after, limit.min(i64::MAX as u64) as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, subject, resource_id, kind) = row.map_err(backend)?;
+            let subject = match subject.as_str() {
+                "User" => Subject::Resource(ResourceType::User),
+                "Group" => Subject::Resource(ResourceType::Group),
+                "Cluster" => Subject::Cluster,
+                _ => Subject::Org,
+            };
+            let kind = match kind.as_str() {
+                "created" => ChangeKind::Created,
+                "deleted" => ChangeKind::Deleted,
+                "members" => ChangeKind::MembersChanged,
+                _ => ChangeKind::Updated,
+            };
+            out.push((
+                seq,
+                Change {
+                    subject,
+                    resource_id,
+                    kind,
+                    at,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    fn saml_settings(&mut self, org_id: &str) -> StoreResult<Option<SamlSettings>> {
+        sign_in::saml_settings(self.conn, org_id)
+    }
+
+    fn session(&mut self, hash: &[u8]) -> StoreResult<Option<Session>> {
+        sign_in::session(self.conn, hash)
+    }
+
+    fn sessions(&mut self, org_id: &str) -> StoreResult<Vec<Session>> {
+        sign_in::sessions(self.conn, org_id)
+    }
+}

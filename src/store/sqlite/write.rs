@@ -1,0 +1,363 @@
+//! Writes: [`WriteTx`] over SQLite.
+
+use rusqlite::params;
+
+use super::query::table;
+use super::{SqliteTx, backend, sign_in};
+use crate::directory::model::{
+    Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings, Session,
+    StoredResource, TokenRecord,
+};
+use crate::directory::query::fold;
+use crate::directory::scim_log::ScimLogEntry;
+use crate::directory::store::{StoreError, StoreResult, WriteTx};
+
+impl WriteTx for SqliteTx<'_> {
+    fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.conn
+            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit, reserved_names) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn update_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.conn
+            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8, reserved_names = ?9 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tokens (id, org_id, name, hash, created, cluster_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut st| st.execute(params![t.id, t.org_id, t.name, t.hash, t.created, t.cluster_id]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn revoke_token(&mut self, org_id: &str, token_id: &str, at: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "UPDATE tokens SET revoked = ?3 WHERE org_id = ?1 AND id = ?2 AND revoked IS NULL",
+            )
+            .and_then(|mut st| st.execute(params![org_id, token_id, at]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn touch_token(&mut self, token_id: &str, at: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE tokens SET last_used = ?2 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![token_id, at]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<i64> {
+        let sql = format!(
+            "INSERT INTO {} (org_id, id, name_key, display_key, external_id, doc, created, modified, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            table(r.rtype)
+        );
+        let doc = serde_json::to_string(&r.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.execute(params![
+                    org_id,
+                    r.id,
+                    r.name_key,
+                    r.display_key,
+                    r.external_id,
+                    doc,
+                    r.created,
+                    r.modified,
+                    r.version
+                ])
+            })
+            .map_err(backend)?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn update_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET name_key = ?3, display_key = ?4, external_id = ?5, doc = ?6, modified = ?7, version = ?8 WHERE org_id = ?1 AND id = ?2",
+            table(r.rtype)
+        );
+        let doc = serde_json::to_string(&r.doc).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.execute(params![
+                    org_id,
+                    r.id,
+                    r.name_key,
+                    r.display_key,
+                    r.external_id,
+                    doc,
+                    r.modified,
+                    r.version
+                ])
+            })
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn delete_resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<bool> {
+        // The account goes with the resource; the ledger keeps its ids.
+        self.conn
+            .prepare_cached("DELETE FROM posix_accounts WHERE org_id = ?1 AND resource_type = ?2 AND resource_id = ?3")
+            .and_then(|mut s| s.execute(params![org_id, rtype.name(), id]))
+            .map_err(backend)?;
+        let sql = format!("DELETE FROM {} WHERE org_id = ?1 AND id = ?2", table(rtype));
+        self.conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| st.execute(params![org_id, id]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn add_members(&mut self, org_id: &str, group_id: &str, user_ids: &[&str]) -> StoreResult<()> {
+        let g = self
+            .position_of(org_id, ResourceType::Group, group_id)?
+            .ok_or_else(|| StoreError::Backend(format!("group {group_id} vanished")))?;
+        let mut st = self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO memberships (group_pos, user_pos) SELECT ?1, position FROM users WHERE org_id = ?2 AND id = ?3")
+            .map_err(backend)?;
+        for u in user_ids {
+            st.execute(params![g, org_id, u]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn remove_members(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<()> {
+        let g = self
+            .position_of(org_id, ResourceType::Group, group_id)?
+            .ok_or_else(|| StoreError::Backend(format!("group {group_id} vanished")))?;
+        let mut st = self
+            .conn
+            .prepare_cached("DELETE FROM memberships WHERE group_pos = ?1 AND user_pos = (SELECT position FROM users WHERE org_id = ?2 AND id = ?3)")
+            .map_err(backend)?;
+        for u in user_ids {
+            st.execute(params![g, org_id, u]).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn append_change(&mut self, org_id: &str, c: &Change) -> StoreResult<i64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "UPDATE orgs SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+            )
+            .and_then(|mut st| st.query_row(params![org_id], |r| r.get(0)))
+            .map_err(backend)?;
+        self.conn
+            .prepare_cached("INSERT INTO changes (org_id, seq, at, resource_type, resource_id, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut st| st.execute(params![org_id, seq, c.at, c.subject.as_str(), c.resource_id, c.kind.as_str()]))
+            .map_err(backend)?;
+        Ok(seq)
+    }
+
+    fn put_posix_account(&mut self, org_id: &str, a: &PosixAccount) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO posix_accounts (org_id, resource_type, resource_id, uid, gid, name, home, shell) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut s| s.execute(params![org_id, a.rtype.name(), a.resource_id, a.uid, a.gid, a.name, a.home, a.shell]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn claim_posix(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+        resource_id: &str,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO posix_ledger (org_id, kind, value, resource_id) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut s| s.execute(params![org_id, kind.as_str(), value, resource_id]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn set_next_posix_ids(
+        &mut self,
+        org_id: &str,
+        next_uid: i64,
+        next_gid: i64,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("UPDATE orgs SET next_uid = ?2, next_gid = ?3 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![org_id, next_uid, next_gid]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn insert_cluster(&mut self, c: &Cluster) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO clusters (id, org_id, name, name_key, created, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+            .and_then(|mut s| s.execute(params![c.id, c.org_id, c.name, fold(&c.name), c.created, c.modified]))
+            .map_err(backend)?;
+        self.set_cluster_groups(&c.id, &c.group_ids, &c.modified)
+    }
+
+    fn set_cluster_groups(
+        &mut self,
+        cluster_id: &str,
+        group_ids: &[String],
+        modified: &str,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("DELETE FROM cluster_groups WHERE cluster_id = ?1")
+            .and_then(|mut s| s.execute(params![cluster_id]))
+            .map_err(backend)?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO cluster_groups (cluster_id, group_id) VALUES (?1, ?2)",
+            )
+            .map_err(backend)?;
+        for g in group_ids {
+            st.execute(params![cluster_id, g]).map_err(backend)?;
+        }
+        self.conn
+            .prepare_cached("UPDATE clusters SET modified = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![cluster_id, modified]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
+            )
+            .map_err(backend)?;
+        for e in entries {
+            st.execute(params![
+                e.org_id,
+                e.at,
+                e.token_name,
+                e.method,
+                e.path,
+                e.status,
+                e.scim_type,
+                e.detail,
+                e.latency_ms,
+                e.body
+            ])
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn prune_scim_log(
+        &mut self,
+        org_ids: &[&str],
+        max_entries: u64,
+        max_bytes: u64,
+        cutoff: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(cutoff) = cutoff {
+            self.conn
+                .prepare_cached("DELETE FROM scim_log WHERE at < ?1")
+                .and_then(|mut s| s.execute(params![cutoff]))
+                .map_err(backend)?;
+        }
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
+                 (SELECT id FROM scim_log WHERE org_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+            )
+            .map_err(backend)?;
+        for org in org_ids {
+            st.execute(params![org, max_entries.min(i64::MAX as u64) as i64])
+                .map_err(backend)?;
+        }
+        // Newest first, the running size; everything from the first entry
+        // past the limit on is removed.
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
+                 (SELECT id FROM (SELECT id, sum(length(path) + coalesce(length(detail), 0) + coalesce(length(body), 0)) \
+                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = ?1) \
+                  WHERE running > ?2 ORDER BY id DESC LIMIT 1)",
+            )
+            .map_err(backend)?;
+        for org in org_ids {
+            st.execute(params![org, max_bytes.min(i64::MAX as u64) as i64])
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn put_server_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("INSERT INTO server_settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .and_then(|mut s| s.execute(params![key, value]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()> {
+        sign_in::put_saml_settings(self.conn, org_id, s)
+    }
+
+    fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool> {
+        sign_in::remember_assertion(self.conn, org_id, id, until)
+    }
+
+    fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()> {
+        sign_in::insert_session(self.conn, hash, s)
+    }
+
+    fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool> {
+        sign_in::end_session(self.conn, hash, at)
+    }
+
+    fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64> {
+        sign_in::end_sessions(self.conn, org_id, id, at)
+    }
+
+    fn insert_login_link(
+        &mut self,
+        hash: &[u8],
+        org_id: &str,
+        created: &str,
+        expires: &str,
+    ) -> StoreResult<()> {
+        sign_in::insert_login_link(self.conn, hash, org_id, created, expires)
+    }
+
+    fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>> {
+        sign_in::take_login_link(self.conn, hash)
+    }
+
+    fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()> {
+        sign_in::prune(self.conn, now)
+    }
+}
