@@ -101,7 +101,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         let params = roster::scim::list::RawParams { count: Some("1000".into()), ..Default::default() }.parse(0).unwrap();
         let page = d.list_resources(&p, vec![ResourceType::User], params, false).await.unwrap();
         prop_assert_eq!(page.items.len(), live.len());
-        let uids: HashSet<Value> = page.items.iter().map(|v| v.render("")[COREWEAVE_USER_SCHEMA]["sunkPosixUserId"].clone()).collect();
+        let uids: HashSet<Value> = page.items.iter().map(|v| Value::from(v.posix.as_ref().and_then(|a| a.uid))).collect();
         prop_assert_eq!(uids.len(), live.len());
         Ok(())
     })

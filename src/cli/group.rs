@@ -8,6 +8,7 @@ use super::output::print_json;
 use super::resources::{Admin, create_and_print, list_all};
 use super::{Global, err};
 use roster::scim::schema::{GROUP_SCHEMA, ResourceType};
+use roster::server::scim_render;
 
 #[derive(Subcommand)]
 pub enum GroupCommand {
@@ -79,7 +80,9 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
             let page = list_all(&dir, &p, ResourceType::Group, search).await?;
             if g.json {
                 print_json(json!(
-                    page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
+                    page.iter()
+                        .map(|v| scim_render::resource(v, &base))
+                        .collect::<Vec<_>>()
                 ));
             } else {
                 println!("{:<36}  {:<30}  MEMBERS", "ID", "NAME");
@@ -105,7 +108,7 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 .await
                 .map_err(err)?;
             if g.json {
-                print_json(v.render(&base));
+                print_json(scim_render::resource(&v, &base));
             } else {
                 println!("id:       {}", v.stored.id);
                 println!(
@@ -151,7 +154,7 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
             }
             .map_err(err)?;
             if g.json {
-                print_json(v.render(&base));
+                print_json(scim_render::resource(&v, &base));
             } else {
                 println!(
                     "{} now has {} members",

@@ -8,6 +8,7 @@ use roster::directory::listing::{ListQuery, MAX_PAGE};
 use roster::directory::model::Principal;
 use roster::directory::resources::ResourceView;
 use roster::scim::schema::ResourceType;
+use roster::server::scim_render;
 
 /// The directory opened as an org's administrator, with the org's SCIM
 /// base URL for rendering resources.
@@ -38,7 +39,7 @@ pub async fn create_and_print(
 ) -> Result<(), String> {
     let v = dir.create_resource(p, rtype, body).await.map_err(err)?;
     if g.json {
-        print_json(v.render(base));
+        print_json(scim_render::resource(&v, base));
     } else {
         println!("{}", v.stored.id);
     }

@@ -9,6 +9,7 @@ use super::resources::{Admin, create_and_print, list_all};
 use super::{Global, err};
 use roster::directory::resources::ResourceView;
 use roster::scim::schema::ResourceType;
+use roster::server::scim_render;
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -79,7 +80,7 @@ pub async fn run(g: &Global, cmd: &UserCommand) -> Result<(), String> {
     };
     let Admin { dir, p, base } = Admin::of(g, org_ref).await?;
     let print_user = |v: &ResourceView| {
-        let body = v.render(&base);
+        let body = scim_render::resource(v, &base);
         if g.json {
             print_json(body);
         } else {
@@ -124,7 +125,9 @@ pub async fn run(g: &Global, cmd: &UserCommand) -> Result<(), String> {
             let page = list_all(&dir, &p, ResourceType::User, search).await?;
             if g.json {
                 print_json(json!(
-                    page.iter().map(|v| v.render(&base)).collect::<Vec<_>>()
+                    page.iter()
+                        .map(|v| scim_render::resource(v, &base))
+                        .collect::<Vec<_>>()
                 ));
             } else {
                 println!(

@@ -28,17 +28,26 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::scim::ScimError;
 use crate::scim::resource::format_time;
+use crate::scim::{ScimError, ScimType};
 use store::{ReadTx, Store, StoreError, WriteTx};
 
 /// Errors of the domain layer. The server turns them into SCIM errors
 /// (RFC 7644 §3.12) in one place; the command line prints them.
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    /// The request breaks a protocol rule.
-    #[error(transparent)]
-    Protocol(#[from] ScimError),
+    /// The request breaks a rule of the protocol it came in (a filter, an
+    /// attribute path, a PATCH operation, a cursor, a value): the
+    /// protocol's keyword for what is wrong (RFC 7644 §3.12 Table 9, RFC
+    /// 9865 §4) and what to fix. The server decides the status.
+    #[error("{detail}")]
+    Malformed {
+        scim_type: Option<ScimType>,
+        detail: String,
+    },
+    /// More in one request than is accepted (a PATCH's operations).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     NotFound(String),
     /// A uniqueness rule (409 `uniqueness`).
@@ -66,6 +75,23 @@ pub enum DirectoryError {
 }
 
 pub type DirectoryResult<T> = Result<T, DirectoryError>;
+
+/// The protocol layer's parsers (filters, paths, PATCH, values) refuse
+/// malformed input with a `ScimError`; in the domain it is a malformed
+/// request, keeping the keyword and the detail but not the status. The
+/// protocol raises only 400s, and a 413 for a PATCH of too many
+/// operations (RFC 7644 §3.12).
+impl From<ScimError> for DirectoryError {
+    fn from(e: ScimError) -> Self {
+        if e.status == 413 {
+            return DirectoryError::TooLarge(e.detail);
+        }
+        DirectoryError::Malformed {
+            scim_type: e.scim_type,
+            detail: e.detail,
+        }
+    }
+}
 
 /// The directory service. Cheap to clone.
 #[derive(Clone)]

@@ -12,7 +12,6 @@ use super::model::{
     Change, ChangeKind, ExpectedVersion, GroupRef, MemberRef, PosixAccount, Principal,
     StoredResource, Subject,
 };
-use super::posix;
 use super::query::{self, Cond, Query, Window, fold};
 use super::ssh_keys;
 use super::store::{ReadTx, WriteTx};
@@ -20,8 +19,8 @@ use super::{Directory, DirectoryError, DirectoryResult, now};
 use super::{identifiers, identities};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
 use crate::scim::patch::{self, Operation};
-use crate::scim::resource::{self, Document, Meta};
-use crate::scim::schema::{COREWEAVE_GROUP_SCHEMA, COREWEAVE_USER_SCHEMA, ResourceType};
+use crate::scim::resource::{self, Document};
+use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
 
 /// A resource with what is computed from memberships.
 #[derive(Debug, Clone)]
@@ -35,113 +34,6 @@ pub struct ResourceView {
     pub posix: Option<PosixAccount>,
 }
 
-impl ResourceView {
-    /// The document with its computed attributes (`members`, `groups`).
-    pub fn document(&self, base_url: &str) -> Document {
-        let mut doc = self.stored.doc.clone();
-        // RFC 7643 §4.2: members carry value, $ref and type; §4.1.2: a
-        // user's groups also carry display.
-        let members = self.members.iter().flatten().map(|m| {
-            reference(
-                base_url,
-                "Users",
-                &m.user_id,
-                m.posix_name.as_deref(),
-                "User",
-            )
-        });
-        put_list(&mut doc, "members", members.collect());
-        let groups = self
-            .groups
-            .iter()
-            .flatten()
-            .map(|g| reference(base_url, "Groups", &g.group_id, Some(&g.display), "direct"));
-        put_list(&mut doc, "groups", groups.collect());
-        if let Some(a) = &self.posix {
-            merge_posix(&mut doc, a);
-        }
-        doc
-    }
-
-    /// The full SCIM representation.
-    pub fn render(&self, base_url: &str) -> Value {
-        let meta = Meta {
-            id: self.stored.id.clone(),
-            created: self.stored.created.clone(),
-            last_modified: self.stored.modified.clone(),
-            version: self.stored.version,
-        };
-        resource::render(self.stored.rtype, &self.document(base_url), &meta, base_url)
-    }
-}
-
-/// The assigned identity, shown in the CoreWeave extension (what
-/// CoreWeave's nsscache fork reads with its `scim_path_*` settings).
-fn merge_posix(doc: &mut Document, a: &PosixAccount) {
-    let (schema, fields): (&str, Vec<(&str, Value)>) = match a.rtype {
-        ResourceType::User => (
-            COREWEAVE_USER_SCHEMA,
-            vec![
-                ("sunkPosixUserId", Value::from(a.uid.unwrap_or(a.gid))),
-                ("sunkPosixGroupId", Value::from(a.gid)),
-                ("sunkPosixUsername", Value::String(a.name.clone())),
-                (
-                    "sunkPreferredHomeDirectory",
-                    Value::String(
-                        a.home
-                            .clone()
-                            .unwrap_or_else(|| format!("{}{}", posix::HOME_PREFIX, a.name)),
-                    ),
-                ),
-                (
-                    "sunkLoginShell",
-                    Value::String(
-                        a.shell
-                            .clone()
-                            .unwrap_or_else(|| posix::DEFAULT_SHELL.into()),
-                    ),
-                ),
-            ],
-        ),
-        ResourceType::Group => (
-            COREWEAVE_GROUP_SCHEMA,
-            vec![
-                ("sunkPosixGroupName", Value::String(a.name.clone())),
-                ("sunkPosixGroupId", Value::from(a.gid)),
-            ],
-        ),
-    };
-    let ext = doc
-        .entry(schema.to_string())
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(m) = ext {
-        for (k, v) in fields {
-            m.insert(k.to_string(), v);
-        }
-    }
-}
-
-/// One entry of `members` or `groups`.
-fn reference(base_url: &str, endpoint: &str, id: &str, display: Option<&str>, kind: &str) -> Value {
-    let mut o = Map::new();
-    o.insert("value".into(), Value::String(id.to_string()));
-    o.insert(
-        "$ref".into(),
-        Value::String(format!("{base_url}/{endpoint}/{id}")),
-    );
-    if let Some(d) = display {
-        o.insert("display".into(), Value::String(d.to_string()));
-    }
-    o.insert("type".into(), Value::String(kind.to_string()));
-    Value::Object(o)
-}
-
-fn put_list(doc: &mut Document, key: &str, list: Vec<Value>) {
-    if !list.is_empty() {
-        doc.insert(key.into(), Value::Array(list));
-    }
-}
-
 /// A page of a list.
 #[derive(Debug)]
 pub struct ListPage {
@@ -149,7 +41,8 @@ pub struct ListPage {
     /// For index paging, the 1-based index of the first item.
     pub start_index: Option<u64>,
     pub items: Vec<ResourceView>,
-    pub next_cursor: Option<String>,
+    /// Where the next page starts, when there is one (the server encodes it).
+    pub next_cursor: Option<Cursor>,
 }
 
 fn check_if_match(
@@ -814,12 +707,10 @@ impl Directory {
                 Page::Cursor(Cursor::Offset { offset, .. }) => (offset, None),
                 Page::Cursor(Cursor::After { position, .. }) => {
                     if !single_keyset {
-                        return Err(DirectoryError::Protocol(
-                            crate::scim::ScimError::bad_request(
-                                crate::scim::ScimType::InvalidCursor,
-                                "this cursor belongs to another query; start again with cursor= (empty)",
-                            ),
-                        ));
+                        return Err(DirectoryError::Malformed {
+                            scim_type: Some(crate::scim::ScimType::InvalidCursor),
+                            detail: "this cursor belongs to another query; start again with cursor= (empty)".into(),
+                        });
                     }
                     (0, Some(position))
                 }
@@ -861,27 +752,18 @@ impl Directory {
             let next_cursor = match page {
                 Page::Index(_) => None,
                 _ if !more || count == 0 => None,
-                _ if single_keyset => items.last().map(|v| {
-                    Cursor::After {
-                        position: v.stored.position,
-                        issued,
-                    }
-                    .encode()
+                _ if single_keyset => items.last().map(|v| Cursor::After {
+                    position: v.stored.position,
+                    issued,
                 }),
-                Page::Cursor(Cursor::Offset { offset: o, .. }) => Some(
-                    Cursor::Offset {
-                        offset: o + items.len() as u64,
-                        issued,
-                    }
-                    .encode(),
-                ),
-                _ => Some(
-                    Cursor::Offset {
-                        offset: items.len() as u64,
-                        issued,
-                    }
-                    .encode(),
-                ),
+                Page::Cursor(Cursor::Offset { offset: o, .. }) => Some(Cursor::Offset {
+                    offset: o + items.len() as u64,
+                    issued,
+                }),
+                _ => Some(Cursor::Offset {
+                    offset: items.len() as u64,
+                    issued,
+                }),
             };
             Ok(ListPage {
                 total,

@@ -126,8 +126,10 @@ async fn acting_on(
     Ok((p, v))
 }
 
-fn keys_of(body: &Value) -> Value {
-    body.get(COREWEAVE_USER_SCHEMA)
+fn keys_of(v: &ResourceView) -> Value {
+    v.stored
+        .doc
+        .get(COREWEAVE_USER_SCHEMA)
         .and_then(|e| e.get("sunkSshKeys"))
         .cloned()
         .unwrap_or_else(|| json!([]))
@@ -142,7 +144,7 @@ pub async fn get_ssh_keys(
     match acting_on(&s, &org, &user, &headers).await {
         Ok((_, v)) => json_reply(
             StatusCode::OK,
-            json!({"user": v.stored.id, "keys": keys_of(&v.render(""))}),
+            json!({"user": v.stored.id, "keys": keys_of(&v)}),
         ),
         Err(r) => r,
     }
@@ -193,7 +195,7 @@ pub async fn put_ssh_keys(
         let v = s.directory.set_ssh_keys(&p, &v.stored.id, keys).await?;
         Ok(json_reply(
             StatusCode::OK,
-            json!({"user": v.stored.id, "keys": keys_of(&v.render(""))}),
+            json!({"user": v.stored.id, "keys": keys_of(&v)}),
         ))
     }
     .await;

@@ -20,7 +20,8 @@ pub struct ErrorNote {
 
 pub fn to_scim(e: DirectoryError) -> ScimError {
     match e {
-        DirectoryError::Protocol(s) => s,
+        DirectoryError::Malformed { scim_type, detail } => ScimError::new(400, scim_type, detail),
+        DirectoryError::TooLarge(d) => ScimError::new(413, Some(ScimType::TooMany), d),
         DirectoryError::NotFound(d) => ScimError::not_found(d),
         DirectoryError::Conflict(d) => ScimError::uniqueness(d),
         DirectoryError::InvalidValue(d) => ScimError::invalid_value(d),

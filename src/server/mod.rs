@@ -10,6 +10,7 @@ mod nss;
 mod provisioning_log;
 mod rate_limit;
 mod scim;
+pub mod scim_render;
 mod sign_in;
 pub use provisioning_log::scim_log_json;
 

@@ -9,7 +9,7 @@ use axum::routing::{MethodRouter, any, get};
 use serde_json::Value;
 
 use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
-use super::{AppState, RequestNote};
+use super::{AppState, RequestNote, scim_render};
 use crate::directory::Directory;
 use crate::directory::model::{ExpectedVersion, Principal};
 use crate::directory::resources::ResourceView;
@@ -266,7 +266,7 @@ fn one_resource(
     status: StatusCode,
 ) -> Response {
     let base = base_url(state, p);
-    let mut body = v.render(&base);
+    let mut body = scim_render::resource(v, &base);
     proj.apply(v.stored.rtype, &mut body);
     let mut resp = scim_json(status, &body);
     if let Ok(tag) = HeaderValue::from_str(&etag(v.stored.version)) {
@@ -432,14 +432,19 @@ async fn list(
             .items
             .iter()
             .map(|v| {
-                let mut body = v.render(&base);
+                let mut body = scim_render::resource(v, &base);
                 proj.apply(v.stored.rtype, &mut body);
                 body
             })
             .collect();
         Ok(scim_json(
             StatusCode::OK,
-            &list_response(page.total, page.start_index, items, page.next_cursor),
+            &list_response(
+                page.total,
+                page.start_index,
+                items,
+                page.next_cursor.map(|c| c.encode()),
+            ),
         ))
     }
     .await;
