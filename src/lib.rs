@@ -3,12 +3,12 @@
 //! Layers, each knowing only those before it: [`scim`] and [`saml`] (the
 //! protocols, pure), [`directory`] (the domain and the storage interface),
 //! [`store`] (SQLite), [`server`] (HTTP); [`agent`] knows the server's API
-//! only, whose bodies [`cluster_api`] defines for both ends. [`node_guard`]
+//! only, whose bodies [`api_v1`] defines for both ends. [`node_guard`]
 //! and [`nss_cache`] are the node's side: what a node never takes from the
 //! maps, and reading them for sshd.
 
 pub mod agent;
-pub mod cluster_api;
+pub mod api_v1;
 pub mod directory;
 pub mod node_guard;
 pub mod nss_cache;

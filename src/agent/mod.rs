@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster_api::{ApiError, ChangesReply, Snapshot};
+use crate::api_v1::{ApiError, ChangesReply, Snapshot};
 
 pub use files::{atomic_write, passwd_names};
 
@@ -96,7 +96,7 @@ struct Client {
 }
 
 impl Client {
-    /// GETs a cluster API body of type `T` (`cluster_api`); a body that is
+    /// GETs a cluster API body of type `T` (`api_v1`); a body that is
     /// not one is refused, saying so, rather than read as empty.
     fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, AgentError> {
         let url = format!("{}{path}", self.base);

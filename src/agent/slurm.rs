@@ -297,7 +297,7 @@ pub fn simulate(state: &mut SlurmState, ops: &[SlurmOp]) {
 }
 
 /// The wanted state from a snapshot's `accounts`.
-pub fn wanted_from_snapshot(snapshot: &crate::cluster_api::Snapshot) -> Wanted {
+pub fn wanted_from_snapshot(snapshot: &crate::api_v1::Snapshot) -> Wanted {
     let mut w = Wanted::default();
     for a in &snapshot.accounts {
         w.accounts

@@ -49,7 +49,7 @@ pub async fn run(g: &Global, args: &ScimLogArgs) -> Result<(), String> {
         print_json(json!(
             entries
                 .iter()
-                .map(roster::server::scim_log_json)
+                .map(roster::server::log_entry)
                 .collect::<Vec<_>>()
         ));
     } else if entries.is_empty() {

@@ -4,83 +4,23 @@
 
 use std::time::Duration;
 
-use crate::cluster_api::{ApiError, ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::nss::credential;
-use super::{AppState, RequestNote};
+use super::callers::ClusterCaller;
+use super::error::ApiErrorResponse;
+use super::{AppState, json_reply, noted};
+use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use crate::directory::DirectoryError;
 use crate::directory::feed::MAX_WAIT;
-use crate::directory::model::Principal;
 
-use super::json_reply as reply;
-
-/// A domain error as the cluster API's error body; the status comes from
-/// the one mapping of domain errors (`error::to_scim`).
 fn error(e: DirectoryError) -> Response {
-    let e = super::to_scim(e);
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    typed_with(status, &ApiError { error: e.detail })
+    ApiErrorResponse::from(e).into_response()
 }
 
-/// A cluster API body as JSON.
 fn typed<T: serde::Serialize>(body: &T) -> Response {
-    typed_with(StatusCode::OK, body)
-}
-
-fn typed_with<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_value(body) {
-        Ok(v) => reply(status, v),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a cluster API body");
-            reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"error": "internal error"}),
-            )
-        }
-    }
-}
-
-/// The caller of the cluster API, as an extractor: a token of the path's
-/// org (whether it may read the path's cluster, the domain decides).
-pub struct ClusterCaller(pub Principal);
-
-impl axum::extract::FromRequestParts<AppState> for ClusterCaller {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let org = super::path_org(parts, state).await.ok_or_else(|| {
-            error(DirectoryError::NotFound(
-                "no such cluster: the path is not UTF-8".into(),
-            ))
-        })?;
-        let Some(token) = credential(&parts.headers) else {
-            return Err(error(DirectoryError::Unauthenticated(
-                "a cluster token is required: `roster cluster token create ORG CLUSTER`".into(),
-            )));
-        };
-        state
-            .directory
-            .authenticate(&org, &token)
-            .await
-            .map(ClusterCaller)
-            .map_err(error)
-    }
-}
-
-fn noted(mut r: Response, p: &Principal) -> Response {
-    r.extensions_mut().insert(RequestNote {
-        org_id: p.org.id.clone(),
-        org: p.org.name.clone(),
-        token: Some(p.token_name.clone()),
-        body: None,
-    });
-    r
+    json_reply(StatusCode::OK, body)
 }
 
 pub async fn changes(

@@ -2,6 +2,7 @@
 //! the cluster API and maps, health and metrics.
 
 mod admin_api;
+mod callers;
 mod connections;
 mod error;
 mod feed;
@@ -12,7 +13,7 @@ mod rate_limit;
 mod scim;
 pub mod scim_render;
 mod sign_in;
-pub use provisioning_log::scim_log_json;
+pub use provisioning_log::log_entry;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -25,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub use connections::ConnectionLimits;
-pub use error::{SCIM_CONTENT_TYPE, to_scim};
+pub use error::SCIM_CONTENT_TYPE;
 pub use metrics::Metrics;
 
 use crate::directory::Directory;
@@ -49,25 +50,6 @@ pub struct AppState {
     pub sign_in_starts: Arc<rate_limit::RateLimit>,
     /// Proxies in front of Roster whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
-}
-
-/// The `{org}` segment of a request's path; `None` when a segment is not
-/// UTF-8. The authentication extractors check a token against it.
-pub(crate) async fn path_org(
-    parts: &mut axum::http::request::Parts,
-    state: &AppState,
-) -> Option<String> {
-    use axum::extract::FromRequestParts;
-    let params = axum::extract::RawPathParams::from_request_parts(parts, state)
-        .await
-        .ok()?;
-    Some(
-        params
-            .iter()
-            .find(|(k, _)| *k == "org")
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_default(),
-    )
 }
 
 /// The client's address: the connection's peer, or, when the peer is a
@@ -128,15 +110,17 @@ pub fn router(state: AppState) -> Router {
         .nest("/accounts", sign_in::routes())
         .route(
             "/api/v1/orgs/{org}/scim-log",
-            get(provisioning_log::scim_log_api),
+            get(provisioning_log::scim_log_api).fallback(admin_api::method_not_allowed),
         )
         .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
-            get(admin_api::get_ssh_keys).put(admin_api::put_ssh_keys),
+            get(admin_api::get_ssh_keys)
+                .put(admin_api::put_ssh_keys)
+                .fallback(admin_api::method_not_allowed),
         )
         .route(
             "/api/v1/orgs/{org}/clusters/{cluster}/snapshot",
-            get(feed::snapshot),
+            get(feed::snapshot).fallback(admin_api::method_not_allowed),
         )
         .route(
             "/nss/{org}/{cluster}/{map}",
@@ -154,20 +138,50 @@ pub fn router(state: AppState) -> Router {
         .layer(timeout)
         .route(
             "/api/v1/orgs/{org}/clusters/{cluster}/changes",
-            get(feed::changes),
+            get(feed::changes).fallback(admin_api::method_not_allowed),
         )
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
-/// A JSON (not SCIM) response.
-pub(super) fn json_reply(status: StatusCode, body: serde_json::Value) -> Response {
-    let mut r = (status, body.to_string()).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    r
+/// A JSON (not SCIM) response: the bodies of `/api/v1` (`api_v1`).
+pub(super) fn json_reply<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_string(body) {
+        Ok(text) => {
+            let mut r = (status, text).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a response body");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response()
+        }
+    }
+}
+
+impl RequestNote {
+    /// The note for a request made by `p`, with the body it sent (read
+    /// only once the caller was authenticated), for the provisioning log.
+    pub(super) fn of(
+        p: &crate::directory::model::Principal,
+        body: Option<axum::body::Bytes>,
+    ) -> Self {
+        RequestNote {
+            org_id: p.org.id.clone(),
+            org: p.org.name.clone(),
+            token: Some(p.token_name.clone()),
+            body,
+        }
+    }
+}
+
+/// Notes who made the request, for the request log.
+pub(super) fn noted(mut resp: Response, p: &crate::directory::model::Principal) -> Response {
+    resp.extensions_mut().insert(RequestNote::of(p, None));
+    resp
 }
 
 async fn ready(State(s): State<AppState>) -> Response {

@@ -1,40 +1,20 @@
 //! `GET /nss/{org}/{cluster}/{passwd|group|shadow|sshkey}`: the maps stock
 //! nsscache's http source fetches. Stock nsscache hands the URL to libcurl,
 //! which turns credentials in the URL into HTTP Basic, so the cluster
-//! token is accepted as a bearer token and as the Basic password.
+//! token is accepted as a bearer token and as the Basic password
+//! ([`NssCaller`]). Refusals are plain text, which nsscache shows as it is.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
+use super::callers::NssCaller;
+use super::error::Refusal;
 use super::{AppState, RequestNote};
 
 fn plain(status: StatusCode, msg: String) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        msg,
-    )
-        .into_response()
-}
-
-pub(super) fn credential(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(rest.trim().to_string());
-    }
-    if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest.trim()).ok()?;
-        let text = String::from_utf8(decoded).ok()?;
-        return text
-            .split_once(':')
-            .map(|(_, password)| password.to_string());
-    }
-    None
+    Refusal::new(status, msg).plain_text()
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -49,53 +29,22 @@ const SAME_SECOND_GUARD_SECS: i64 = 2;
 
 pub async fn map(
     State(s): State<AppState>,
-    Path((org, cluster, map)): Path<(String, String, String)>,
+    NssCaller(p): NssCaller,
+    Path((_, cluster, map)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(token) = credential(&headers) else {
-        let mut r = plain(
-            StatusCode::UNAUTHORIZED,
-            "a cluster token is required: `roster cluster token create ORG CLUSTER`, sent as a bearer token or as the Basic password\n".into(),
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"roster\""),
-        );
-        return r;
-    };
-    let p = match s.directory.authenticate(&org, &token).await {
-        Ok(p) => p,
-        Err(e) => {
-            let mut r = plain(StatusCode::UNAUTHORIZED, format!("{e}\n"));
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"roster\""),
-            );
-            return r;
-        }
-    };
-    let note = RequestNote {
-        org_id: p.org.id.clone(),
-        org: p.org.name.clone(),
-        token: Some(p.token_name.clone()),
-        body: None,
-    };
+    let note = RequestNote::of(&p, None);
     let mut resp = match s.directory.nss_maps(&p, &cluster).await {
         Ok(maps) => match maps.get(&map) {
             None => plain(
                 StatusCode::NOT_FOUND,
-                format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey\n"),
+                format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey"),
             ),
             Some((body, etag)) => conditional(&headers, body, etag, &maps.modified),
         },
         // Plain text, which nsscache shows as it is; the status from the
         // one mapping of domain errors.
-        Err(e) => {
-            let e = super::to_scim(e);
-            let status =
-                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            plain(status, format!("{}\n", e.detail))
-        }
+        Err(e) => Refusal::from(e).plain_text(),
     };
     resp.extensions_mut().insert(note);
     resp

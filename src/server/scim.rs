@@ -8,9 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, any, get};
 use serde_json::Value;
 
+use super::callers::{bearer, scim_token};
 use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
-use super::{AppState, RequestNote, scim_render};
+use super::{AppState, RequestNote, noted, scim_render};
 use crate::directory::Directory;
+use crate::directory::DirectoryError;
 use crate::directory::model::{ExpectedVersion, Principal};
 use crate::directory::resources::ResourceView;
 use crate::scim::discovery::{MAX_BODY_BYTES, service_provider_config};
@@ -103,19 +105,10 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
     resp
 }
 
-fn noted(resp: Response, p: &Principal) -> Response {
-    noted_with_body(resp, p, None)
-}
-
 /// Notes who made the request, and the body it sent (read only once the
 /// caller was authenticated), for the provisioning log.
 fn noted_with_body(mut resp: Response, p: &Principal, body: Option<Bytes>) -> Response {
-    resp.extensions_mut().insert(RequestNote {
-        org_id: p.org.id.clone(),
-        org: p.org.name.clone(),
-        token: Some(p.token_name.clone()),
-        body,
-    });
+    resp.extensions_mut().insert(RequestNote::of(p, body));
     resp
 }
 
@@ -140,16 +133,7 @@ pub(super) async fn principal(
     org: &str,
     headers: &HeaderMap,
 ) -> std::result::Result<Principal, Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| rest.trim().to_string())
-        });
-    let Some(token) = token else {
+    let Some(token) = bearer(headers) else {
         let resp = ScimErrorResponse(ScimError::new(
             401,
             None,
@@ -158,23 +142,19 @@ pub(super) async fn principal(
         .into_response();
         return Err(refused(state, org, resp).await);
     };
-    let p = match state.directory.authenticate(org, &token).await {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(refused(state, org, ScimErrorResponse::from(e).into_response()).await);
+    match scim_token(state, org, &token).await {
+        Ok(p) => Ok(p),
+        // A token of the org, refused by the toggle: noted as its own.
+        Err(e @ DirectoryError::Forbidden(_)) => {
+            match state.directory.authenticate(org, &token).await {
+                Ok(p) => Err(noted(ScimErrorResponse::from(e).into_response(), &p)),
+                Err(_) => {
+                    Err(refused(state, org, ScimErrorResponse::from(e).into_response()).await)
+                }
+            }
         }
-    };
-    if !p.org.settings.scim_api {
-        let msg = format!(
-            "the SCIM API is off for \"{}\"; turn it on with `roster org set {} --scim-api on`",
-            p.org.name, p.org.name
-        );
-        return Err(noted(
-            ScimErrorResponse(ScimError::new(403, None, msg)).into_response(),
-            &p,
-        ));
+        Err(e) => Err(refused(state, org, ScimErrorResponse::from(e).into_response()).await),
     }
-    Ok(p)
 }
 
 /// The authenticated caller of a SCIM endpoint, as an extractor: the
@@ -191,12 +171,14 @@ impl axum::extract::FromRequestParts<AppState> for ScimCaller {
         state: &AppState,
     ) -> std::result::Result<Self, Self::Rejection> {
         // A path segment that is not UTF-8 names nothing: 404, as ScimPath.
-        let org = super::path_org(parts, state).await.ok_or_else(|| {
-            ScimErrorResponse(ScimError::not_found(
-                "no such resource: the path is not UTF-8",
-            ))
-            .into_response()
-        })?;
+        let org = super::callers::path_org(parts, state)
+            .await
+            .ok_or_else(|| {
+                ScimErrorResponse(ScimError::not_found(
+                    "no such resource: the path is not UTF-8",
+                ))
+                .into_response()
+            })?;
         principal(state, &org, &parts.headers).await.map(ScimCaller)
     }
 }

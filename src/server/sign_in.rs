@@ -91,15 +91,14 @@ fn refusal_page(status: StatusCode, reason: &str, hint: &str) -> Response {
 }
 
 /// A domain error as a page, with the status the one mapping of domain
-/// errors gives (`error::to_scim`).
+/// errors gives (`error::Refusal`).
 fn directory_error_page(e: DirectoryError) -> Response {
-    let e = super::to_scim(e);
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::FORBIDDEN);
-    if status.is_server_error() {
-        // Logged by to_scim; nothing about it is for the browser.
+    let r = super::error::Refusal::from(e);
+    if r.status.is_server_error() {
+        // Logged by the mapping; nothing about it is for the browser.
         return unavailable();
     }
-    refusal_page(status, &e.detail, "")
+    refusal_page(r.status, &r.detail, "")
 }
 
 /// A failure of Roster's own, not the caller's: 503, nothing said that
@@ -551,7 +550,7 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
             if json_wanted {
                 return json_reply(
                     StatusCode::OK,
-                    json!({
+                    &json!({
                         "org": {"id": o.id, "name": o.name},
                         "subject": session.subject,
                         "user_id": session.user_id,
@@ -575,7 +574,10 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
         }
         Ok(None) => {
             if json_wanted {
-                return json_reply(StatusCode::UNAUTHORIZED, json!({"detail": "not signed in"}));
+                return json_reply(
+                    StatusCode::UNAUTHORIZED,
+                    &json!({"detail": "not signed in"}),
+                );
             }
             page(
                 StatusCode::UNAUTHORIZED,

@@ -190,3 +190,66 @@ fn health_metrics_and_request_log() {
         assert!(line.contains(part), "{part} missing in {line}");
     }
 }
+
+/// `/api/v1` answers every error in one JSON body, `{"error", "code"}`,
+/// whichever part of it refuses (the extractor, the handler or the
+/// domain), and never a SCIM error.
+#[test]
+fn the_admin_api_answers_errors_in_one_body() {
+    let app = sup_app();
+    let u = app.create_user("ada@example.com");
+    let keys = app.url(&format!("/api/v1/orgs/acme/users/{}/ssh-keys", u.id()));
+    let r = app
+        .send(app.client.get(&keys))
+        .expect_api_error(401, "unauthenticated");
+    assert_eq!(
+        r.header("www-authenticate").as_deref(),
+        Some("Bearer realm=\"roster\"")
+    );
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    app.send(app.client.get(&keys).bearer_auth("not-a-token"))
+        .expect_api_error(401, "unauthenticated");
+    let r = app
+        .send(
+            app.client
+                .put(&keys)
+                .bearer_auth(&app.token)
+                .header("content-type", "application/json")
+                .body(r#"{"keys": "ssh-ed25519 AAAA"}"#),
+        )
+        .expect_api_error(400, "invalid_value");
+    assert!(r.body["error"].as_str().unwrap().contains("\"keys\""));
+    app.send(
+        app.client
+            .put(&keys)
+            .bearer_auth(&app.token)
+            .body("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC0 short\n"),
+    )
+    .expect_api_error(400, "invalid_value");
+    app.send(app.client.delete(&keys).bearer_auth(&app.token))
+        .expect_api_error(405, "method_not_allowed");
+    app.send(
+        app.client
+            .get(app.url("/api/v1/orgs/acme/users/nobody/ssh-keys"))
+            .bearer_auth(&app.token),
+    )
+    .expect_api_error(404, "not_found");
+    app.send(
+        app.client
+            .get(app.url("/api/v1/orgs/acme/scim-log?limit=many"))
+            .bearer_auth(&app.token),
+    )
+    .expect_api_error(400, "invalid_value");
+    // Nothing was changed by the refused writes.
+    let r = app
+        .send(app.client.get(&keys).bearer_auth(&app.token))
+        .expect(200);
+    assert_eq!(r.body, json!({"user": u.id(), "keys": []}));
+    // With the SCIM API off, the org's tokens are refused here too.
+    cli_ok(&app.db, &["org", "set", "acme", "--scim-api", "off"]);
+    app.send(app.client.get(&keys).bearer_auth(&app.token))
+        .expect_api_error(403, "forbidden");
+}

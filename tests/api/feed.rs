@@ -112,14 +112,20 @@ fn the_snapshot_carries_maps_accounts_and_its_position() {
     assert_eq!(snap["accounts"], json!([]));
     assert_eq!(snap["maps"]["passwd"], "");
     // The org's SCIM token is not the cluster's; no token is 401.
-    let r = f.app.send(f.app.client.get(&url).bearer_auth(&f.app.token));
-    assert_eq!(r.status, 403);
-    assert_eq!(f.app.send(f.app.client.get(&url)).status, 401);
-    let bad = f.app.send(
-        f.app
-            .client
-            .get(f.app.url("/api/v1/orgs/acme/clusters/c1/changes?after=x"))
-            .bearer_auth(&f.token),
-    );
-    assert_eq!(bad.status, 400);
+    f.app
+        .send(f.app.client.get(&url).bearer_auth(&f.app.token))
+        .expect_api_error(403, "forbidden");
+    let r = f
+        .app
+        .send(f.app.client.get(&url))
+        .expect_api_error(401, "unauthenticated");
+    assert!(r.header("www-authenticate").is_some());
+    f.app
+        .send(
+            f.app
+                .client
+                .get(f.app.url("/api/v1/orgs/acme/clusters/c1/changes?after=x"))
+                .bearer_auth(&f.token),
+        )
+        .expect_api_error(400, "invalid_value");
 }

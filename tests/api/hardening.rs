@@ -374,9 +374,9 @@ fn with_provisioning_off_a_scim_token_writes_no_keys_through_the_admin_api() {
                 .bearer_auth(&app.token)
                 .body(key.clone()),
         )
-        .expect_error(403, None);
+        .expect_api_error(403, "forbidden");
     assert!(
-        r.body["detail"]
+        r.body["error"]
             .as_str()
             .unwrap()
             .contains("Automated User Provisioning is off")

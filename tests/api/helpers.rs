@@ -103,6 +103,22 @@ impl Reply {
         );
         self
     }
+    /// An `/api/v1` error: `{"error": DETAIL, "code": CODE}` as JSON.
+    pub fn expect_api_error(self, status: u16, code: &str) -> Reply {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert!(
+            self.body["error"].as_str().is_some_and(|d| d.len() > 10),
+            "no useful detail: {}",
+            self.body
+        );
+        assert!(
+            self.body.get("schemas").is_none(),
+            "a SCIM body: {}",
+            self.body
+        );
+        self
+    }
     /// Resource ids of a ListResponse.
     pub fn ids(&self) -> Vec<String> {
         self.body["Resources"]

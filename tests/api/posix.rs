@@ -346,10 +346,11 @@ fn users_set_their_keys_through_the_admin_api() {
             .bearer_auth(&app.token)
             .body("ssh-rsa AAAA short"),
     )
-    .expect_error(400, Some("invalidValue"));
-    app.send(app.client.get(&url)).expect_error(401, None);
+    .expect_api_error(400, "invalid_value");
+    app.send(app.client.get(&url))
+        .expect_api_error(401, "unauthenticated");
     cli_ok(&app.db, &["group", "create", "acme", "g"]);
     let ct = create_cluster(&app.db, "c", "g");
     app.send(app.client.get(&url).bearer_auth(&ct))
-        .expect_error(403, None);
+        .expect_api_error(403, "forbidden");
 }

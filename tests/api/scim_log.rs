@@ -111,13 +111,13 @@ fn every_scim_request_is_recorded_with_secrets_removed() {
     assert_eq!(r.body["entries"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["entries"][0]["status"], 401);
     app.send(app.client.get(app.url("/api/v1/orgs/acme/scim-log")))
-        .expect_error(401, None);
+        .expect_api_error(401, "unauthenticated");
     app.send(
         app.client
             .get(app.url("/api/v1/orgs/acme/scim-log?since=soon"))
             .bearer_auth(&app.token),
     )
-    .expect_error(400, Some("invalidValue"));
+    .expect_api_error(400, "invalid_value");
 }
 
 #[test]

@@ -1,0 +1,119 @@
+//! The bodies of `/api/v1`, defined once for both ends: the server writes
+//! them and its clients (`roster agent`, the console) read them. A field
+//! renamed on one side is a compile error, not silently empty maps; a
+//! response the agent cannot parse is refused with an error that says so.
+//!
+//! The cluster API (a cluster's token): [`ChangesReply`], [`Snapshot`].
+//! The admin API (an org's SCIM token or a browser session):
+//! [`SshKeys`], [`ProvisioningLog`]. Every error: [`ApiError`].
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/v1/orgs/{org}/clusters/{cluster}/changes?after=SEQ&wait=S`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangesReply {
+    /// The position this answer covers: the agent may wait past it.
+    pub seq: i64,
+    /// The position cannot be served incrementally: fetch the snapshot.
+    pub resync: bool,
+    /// The changes after the agent's position that touch the cluster.
+    pub changes: Vec<ChangeEntry>,
+}
+
+/// One change-log entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    pub seq: i64,
+    /// `User`, `Group`, `Cluster` or `Org`.
+    pub subject: String,
+    /// The user's, group's or cluster's id; the org's for settings.
+    pub id: String,
+    /// `created`, `updated`, `deleted` or `members`.
+    pub kind: String,
+    pub at: String,
+}
+
+/// `GET /api/v1/orgs/{org}/clusters/{cluster}/snapshot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The change-log position the snapshot reflects.
+    pub seq: i64,
+    /// RFC 3339: the latest change it reflects.
+    pub modified: String,
+    pub maps: Maps,
+    /// The cluster's groups as Slurm accounts.
+    pub accounts: Vec<SlurmAccount>,
+}
+
+/// The four NSS maps, in nsscache's cache-file formats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Maps {
+    pub passwd: String,
+    pub group: String,
+    pub shadow: String,
+    pub sshkey: String,
+}
+
+/// A provisioned group as a Slurm account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SlurmAccount {
+    /// The group's POSIX name.
+    pub name: String,
+    pub gid: i64,
+    /// The POSIX names of its active members.
+    pub members: Vec<String>,
+}
+
+/// `GET` and `PUT /api/v1/orgs/{org}/users/{user}/ssh-keys`: a user's
+/// keys (the answer to both). A `PUT` with a JSON body sends
+/// [`SshKeysRequest`]; with a text body, one key per line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SshKeys {
+    /// The user's id.
+    pub user: String,
+    pub keys: Vec<String>,
+}
+
+/// The JSON body of `PUT .../ssh-keys`: the keys that replace the user's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshKeysRequest {
+    pub keys: Vec<String>,
+}
+
+/// `GET /api/v1/orgs/{org}/scim-log?failed=true&since=1h&limit=N`: the
+/// org's provisioning log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisioningLog {
+    pub entries: Vec<ProvisioningLogEntry>,
+}
+
+/// One SCIM request as the provisioning log keeps it (also what
+/// `roster scim-log --json` prints).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisioningLogEntry {
+    pub at: String,
+    /// The token's name; `null` when no valid token came with the request.
+    pub token: Option<String>,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    #[serde(rename = "scimType")]
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub latency_ms: f64,
+    /// The request body, secrets removed.
+    pub body: Option<String>,
+}
+
+/// The body of every error `/api/v1` answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// What went wrong, and what to do about it, for a person.
+    pub error: String,
+    /// A stable keyword for programs, such as `not_found`,
+    /// `unauthenticated`, `forbidden`, `invalid_value`, `conflict` or
+    /// `too_many_requests` (docs/api.md lists them).
+    #[serde(default)]
+    pub code: String,
+}
