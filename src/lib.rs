@@ -4,14 +4,16 @@
 //! protocols, pure), [`directory`] (the domain and the storage interface),
 //! [`store`] (SQLite), [`server`] (HTTP); [`agent`] knows the server's API
 //! only, whose bodies [`api_v1`] defines for both ends. [`node_guard`]
-//! and [`nss_cache`] are the node's side: what a node never takes from the
-//! maps, and reading them for sshd.
+//! and [`authorized_keys`] are the node's side: what a node never takes
+//! from the maps, and reading them for sshd. The command line is the
+//! binary's (`src/cli/`), and calls the same domain operations the server
+//! does.
 
 pub mod agent;
 pub mod api_v1;
+pub mod authorized_keys;
 pub mod directory;
 pub mod node_guard;
-pub mod nss_cache;
 pub mod saml;
 pub mod scim;
 pub mod server;

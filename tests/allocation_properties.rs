@@ -19,7 +19,7 @@ use roster::directory::Directory;
 use roster::directory::DirectoryError;
 use roster::directory::model::Principal;
 use roster::directory::orgs::SettingsChange;
-use roster::directory::posix::is_reserved;
+use roster::directory::posix_rules::is_reserved;
 use roster::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType, USER_SCHEMA};
 
 #[derive(Debug, Clone)]

@@ -193,7 +193,7 @@ pub fn authorized_keys(args: &AuthorizedKeysArgs) {
         .clone()
         .unwrap_or_else(|| cache.with_file_name("passwd.cache"));
     let local = roster::node_guard::LocalAccounts::read(&local.local_passwd, &local.local_group);
-    match roster::nss_cache::keys_for_login(cache, &passwd_cache, &local, user) {
+    match roster::authorized_keys::keys_for_login(cache, &passwd_cache, &local, user) {
         Ok(keys) => {
             for key in keys {
                 println!("{key}");

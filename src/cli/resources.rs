@@ -6,7 +6,7 @@ use super::{Global, cli_public_url, err, open_directory};
 use roster::directory::Directory;
 use roster::directory::listing::{ListQuery, MAX_PAGE};
 use roster::directory::model::Principal;
-use roster::directory::resources::ResourceView;
+use roster::directory::model::ResourceView;
 use roster::scim::schema::ResourceType;
 use roster::server::scim_render;
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::output::print_json;
 use super::resources::{Admin, create_and_print, list_all};
 use super::{Global, err};
-use roster::directory::resources::ResourceView;
+use roster::directory::model::ResourceView;
 use roster::scim::schema::ResourceType;
 use roster::server::scim_render;
 

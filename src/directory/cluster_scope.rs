@@ -4,11 +4,10 @@
 
 use std::collections::HashSet;
 
-use super::DirectoryResult;
-use super::model::{Principal, ResourceType, StoredResource};
+use super::model::{Principal, ResourceType, ResourceView, StoredResource};
 use super::query::{Column, Comparison, Cond, Query, Scalar, Target, Window};
-use super::resources::{ResourceView, not_found};
 use super::store::ReadTx;
+use super::{DirectoryError, DirectoryResult};
 
 /// What a cluster's token may read (design.md, "Cluster tokens"): the
 /// cluster's groups and their members, nothing else of the org.
@@ -69,7 +68,7 @@ pub(super) fn check_in_scope(
         },
     };
     match tx.search(org_id, stored.rtype, &q)?.0 {
-        0 => Err(not_found(stored.rtype, &stored.id)),
+        0 => Err(DirectoryError::no_such(stored.rtype, &stored.id)),
         _ => Ok(()),
     }
 }

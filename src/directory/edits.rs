@@ -8,7 +8,8 @@
 use serde_json::Value;
 
 use super::model::Principal;
-use super::resources::{ResourceView, load, replace_stored, require_writes};
+use super::model::ResourceView;
+use super::resources::{load, replace_stored, require_writes};
 use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::resource::check_value;
 use crate::scim::schema::{COREWEAVE_USER, COREWEAVE_USER_SCHEMA, ResourceType};

@@ -5,8 +5,9 @@
 
 use super::cluster_scope::{cluster_scope, scope_views};
 use super::model::Principal;
+use super::model::ResourceView;
 use super::query::{Column, Comparison, Cond, Query, Scalar, Target, Window, fold};
-use super::resources::{ResourceView, views};
+use super::resources::views;
 use super::{Directory, DirectoryResult};
 use crate::scim::schema::ResourceType;
 

@@ -3,17 +3,18 @@
 //! change log). Knows the SCIM types it shares with the protocol, and the
 //! storage interface; knows no HTTP and no particular database.
 
+pub mod cluster_maps;
 pub mod cluster_scope;
 pub mod clusters;
 pub mod edits;
 pub mod feed;
 pub mod identifiers;
-pub(crate) mod identities;
+pub mod legacy_groups;
 pub mod listing;
 pub mod model;
-pub mod nss;
 pub mod orgs;
-pub mod posix;
+pub(crate) mod posix_assign;
+pub mod posix_rules;
 pub mod query;
 pub mod reserved_names;
 pub mod resources;
@@ -76,6 +77,16 @@ pub enum DirectoryError {
 
 pub type DirectoryResult<T> = Result<T, DirectoryError>;
 
+impl DirectoryError {
+    /// No user or group `id` in the org (or none the caller may see).
+    pub fn no_such(rtype: model::ResourceType, id: &str) -> Self {
+        DirectoryError::NotFound(format!(
+            "no {} with id \"{id}\" in this organization",
+            rtype.name()
+        ))
+    }
+}
+
 /// The protocol layer's parsers (filters, paths, PATCH, values) refuse
 /// malformed input with a `ScimError`; in the domain it is a malformed
 /// request, keeping the keyword and the detail but not the status. The
@@ -99,7 +110,7 @@ pub struct Directory {
     store: Arc<dyn Store>,
     read_permits: Arc<tokio::sync::Semaphore>,
     token_touches: Arc<tokens::TokenTouches>,
-    map_cache: Arc<nss::MapCache>,
+    map_cache: Arc<cluster_maps::MapCache>,
     /// Bumped after every durable commit of this process, so change-feed
     /// waiters wake at once.
     commits: Arc<tokio::sync::watch::Sender<u64>>,
@@ -180,7 +191,7 @@ impl Directory {
     /// Runs a read of a few indexed rows (a token, one resource) on the
     /// calling thread when a reader is free at once: such a read takes
     /// microseconds, less than handing it to a blocking thread would.
-    pub(crate) async fn read_point<R, F>(&self, f: F) -> DirectoryResult<R>
+    pub(crate) async fn read_indexed<R, F>(&self, f: F) -> DirectoryResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,

@@ -295,3 +295,42 @@ impl ExpectedVersion {
         }
     }
 }
+
+/// One SCIM request as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScimLogEntry {
+    pub at: String,
+    pub org_id: String,
+    /// The token's name; `None` when the request had no valid token.
+    pub token_name: Option<String>,
+    pub method: String,
+    /// Path and query, as received.
+    pub path: String,
+    pub status: u16,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub latency_ms: f64,
+    /// The request body with secrets removed, if it had one.
+    pub body: Option<String>,
+}
+
+/// Which entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ScimLogQuery {
+    pub failed_only: bool,
+    /// Only entries at or after this RFC 3339 time.
+    pub since: Option<String>,
+    pub limit: u64,
+}
+
+/// A resource with what is computed from memberships.
+#[derive(Debug, Clone)]
+pub struct ResourceView {
+    pub stored: StoredResource,
+    /// Groups: their members, when loaded.
+    pub members: Option<Vec<MemberRef>>,
+    /// Users: the groups they are in.
+    pub groups: Option<Vec<GroupRef>>,
+    /// With SUP on: the POSIX identity.
+    pub posix: Option<PosixAccount>,
+}

@@ -1,30 +1,10 @@
 //! Organizations and their settings.
 
+use super::legacy_groups::LEGACY_GROUPS;
 use super::model::{LedgerKind, Org, OrgSettings};
 use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult, now};
 use crate::scim::schema::ResourceType;
-
-/// The legacy default groups (design.md), with the roles each grants.
-pub const LEGACY_GROUPS: [(&str, &[&str]); 5] = [
-    (
-        "admin",
-        &[
-            "IAM Admin",
-            "CKS Admin",
-            "Object Storage Admin",
-            "Access Token Admin",
-            "Access Request Approver",
-        ],
-    ),
-    (
-        "write",
-        &["CKS Admin", "Object Storage Admin", "Access Token Admin"],
-    ),
-    ("read", &["IAM Viewer", "CKS Viewer", "Access Token Viewer"]),
-    ("metrics", &["Observability Viewer"]),
-    ("billing_viewer", &["Billing Viewer"]),
-];
 
 /// A change of settings; `None` leaves a toggle as it is.
 #[derive(Debug, Clone, Default)]
@@ -51,7 +31,7 @@ fn check_reserved_names(
         if n.is_empty() {
             continue;
         }
-        super::posix::check_name(n).map_err(DirectoryError::InvalidValue)?;
+        super::posix_rules::check_name(n).map_err(DirectoryError::InvalidValue)?;
         if let Some(owner) = tx.posix_owner(org_id, LedgerKind::Name, n)? {
             for rtype in [ResourceType::User, ResourceType::Group] {
                 if let Some(a) = tx
@@ -226,7 +206,7 @@ impl Directory {
 
     /// The public URL `serve` last recorded, if any.
     pub async fn recorded_public_url(&self) -> DirectoryResult<Option<String>> {
-        self.read_point(|tx| Ok(tx.server_setting(PUBLIC_URL)?))
+        self.read_indexed(|tx| Ok(tx.server_setting(PUBLIC_URL)?))
             .await
     }
 }

@@ -202,7 +202,7 @@ mod tests {
     fn the_list_is_sorted_and_valid() {
         assert!(SYSTEM_NAMES.windows(2).all(|w| w[0] < w[1]));
         for n in SYSTEM_NAMES {
-            assert!(crate::directory::posix::check_name(n).is_ok(), "{n}");
+            assert!(crate::directory::posix_rules::check_name(n).is_ok(), "{n}");
         }
     }
 

@@ -9,30 +9,18 @@ use serde_json::{Map, Value};
 
 use super::cluster_scope::{check_in_scope, cluster_scope, scope_views};
 use super::model::{
-    Change, ChangeKind, ExpectedVersion, GroupRef, MemberRef, PosixAccount, Principal,
-    StoredResource, Subject,
+    Change, ChangeKind, ExpectedVersion, MemberRef, Principal, ResourceView, StoredResource,
+    Subject,
 };
 use super::query::{self, Cond, Query, Window, fold};
 use super::ssh_keys;
 use super::store::{ReadTx, WriteTx};
 use super::{Directory, DirectoryError, DirectoryResult, now};
-use super::{identifiers, identities};
+use super::{identifiers, posix_assign};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
 use crate::scim::patch::{self, Operation};
 use crate::scim::resource::{self, Document};
 use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
-
-/// A resource with what is computed from memberships.
-#[derive(Debug, Clone)]
-pub struct ResourceView {
-    pub stored: StoredResource,
-    /// Groups: their members, when loaded.
-    pub members: Option<Vec<MemberRef>>,
-    /// Users: the groups they are in.
-    pub groups: Option<Vec<GroupRef>>,
-    /// With SUP on: the POSIX identity.
-    pub posix: Option<PosixAccount>,
-}
 
 /// A page of a list.
 #[derive(Debug)]
@@ -71,13 +59,6 @@ pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
         )));
     }
     Ok(())
-}
-
-pub(super) fn not_found(rtype: ResourceType, id: &str) -> DirectoryError {
-    DirectoryError::NotFound(format!(
-        "no {} with id \"{id}\" in this organization",
-        rtype.name()
-    ))
 }
 
 /// The keys a resource is stored under, from its document. Its name
@@ -186,7 +167,7 @@ fn check_unique(
         if rtype == ResourceType::Group
             && let Some(org) = tx.org(org_id)?
             && org.settings.legacy_groups
-            && super::orgs::LEGACY_GROUPS
+            && super::legacy_groups::LEGACY_GROUPS
                 .iter()
                 .any(|(g, _)| *g == name_key)
         {
@@ -240,7 +221,7 @@ pub(crate) fn insert(
         tx.add_members(org_id, &stored.id, &refs)?;
     }
     if sup {
-        identities::assign(tx, org_id, &stored)?;
+        posix_assign::assign(tx, org_id, &stored)?;
     }
     tx.append_change(
         org_id,
@@ -290,7 +271,7 @@ pub(crate) fn assign_all(tx: &mut dyn WriteTx, org_id: &str) -> DirectoryResult<
         };
         let (_, all) = tx.search(org_id, rtype, &everything)?;
         for r in all {
-            identities::assign(tx, org_id, &r)?;
+            posix_assign::assign(tx, org_id, &r)?;
         }
     }
     Ok(())
@@ -463,7 +444,7 @@ pub(super) fn replace_stored(
     };
     tx.update_resource(org_id, &updated)?;
     if sup {
-        identities::assign(tx, org_id, &updated)?;
+        posix_assign::assign(tx, org_id, &updated)?;
     }
     if !add_refs.is_empty() {
         tx.add_members(org_id, &updated.id, &add_refs)?;
@@ -496,7 +477,7 @@ pub(super) fn load(
     id: &str,
 ) -> DirectoryResult<StoredResource> {
     tx.resource(org_id, rtype, id)?
-        .ok_or_else(|| not_found(rtype, id))
+        .ok_or_else(|| DirectoryError::no_such(rtype, id))
 }
 
 impl Directory {
@@ -528,7 +509,7 @@ impl Directory {
         let org_id = p.org.id.clone();
         let id = id.to_string();
         let p = p.clone();
-        self.read_point(move |tx| {
+        self.read_indexed(move |tx| {
             let s = load(tx, &org_id, rtype, &id)?;
             check_in_scope(tx, &org_id, &p, &s)?;
             let mut v = [view(tx, &org_id, s, with_members)?];
@@ -773,7 +754,7 @@ impl Directory {
             })
         };
         if point {
-            self.read_point(job).await
+            self.read_indexed(job).await
         } else {
             self.read(job).await
         }

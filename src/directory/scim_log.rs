@@ -16,27 +16,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
+pub use super::model::{ScimLogEntry, ScimLogQuery};
 use super::orgs::find_org;
 use super::{Directory, DirectoryResult};
 use crate::scim::resource::format_time;
-
-/// One SCIM request as recorded.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScimLogEntry {
-    pub at: String,
-    pub org_id: String,
-    /// The token's name; `None` when the request had no valid token.
-    pub token_name: Option<String>,
-    pub method: String,
-    /// Path and query, as received.
-    pub path: String,
-    pub status: u16,
-    pub scim_type: Option<String>,
-    pub detail: Option<String>,
-    pub latency_ms: f64,
-    /// The request body with secrets removed, if it had one.
-    pub body: Option<String>,
-}
 
 /// How much of the log is kept, per org.
 #[derive(Debug, Clone, Copy)]
@@ -58,15 +41,6 @@ impl Default for ScimLogLimits {
             max_bytes: 64 << 20,
         }
     }
-}
-
-/// Which entries to read, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct ScimLogQuery {
-    pub failed_only: bool,
-    /// Only entries at or after this RFC 3339 time.
-    pub since: Option<String>,
-    pub limit: u64,
 }
 
 /// Entries waiting in memory at most; beyond, new ones are dropped.

@@ -8,10 +8,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::model::ResourceView;
 use super::model::{Org, SamlSettings, Session, SignInPurpose};
 use super::orgs::find_org;
 use super::query::fold;
-use super::resources::{ResourceView, insert, view};
+use super::resources::{insert, view};
 use super::sign_in_ticket::{self, Ticket};
 use super::store::WriteTx;
 use super::tokens::{hash_token, random_secret};
@@ -110,7 +111,7 @@ impl Directory {
     /// An org and its SAML configuration, if any.
     pub async fn saml_settings(&self, org: &str) -> DirectoryResult<(Org, Option<SamlSettings>)> {
         let org = org.to_string();
-        self.read_point(move |tx| {
+        self.read_indexed(move |tx| {
             let o = find_org(tx, &org)?;
             let s = tx.saml_settings(&o.id)?;
             Ok((o, s))
@@ -311,7 +312,7 @@ impl Directory {
     /// at once, not at the session's expiry).
     pub async fn session(&self, secret: &str) -> DirectoryResult<Option<(Org, Session)>> {
         let hash = hash_token(secret);
-        self.read_point(move |tx| {
+        self.read_indexed(move |tx| {
             let Some(s) = tx.session(&hash)? else {
                 return Ok(None);
             };

@@ -8,11 +8,10 @@
 use std::collections::HashMap;
 
 use super::model::{
-    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, SamlSettings, Session,
-    StoredResource, TokenRecord,
+    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, SamlSettings,
+    ScimLogEntry, ScimLogQuery, Session, StoredResource, TokenRecord,
 };
 use super::query::Query;
-use super::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::scim::schema::ResourceType;
 
 #[derive(Debug, thiserror::Error)]

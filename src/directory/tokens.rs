@@ -125,7 +125,7 @@ impl Directory {
         let org = org.to_string();
         let hash = hash_token(secret);
         let principal = self
-            .read_point(move |tx| {
+            .read_indexed(move |tx| {
                 let denied = || {
                     DirectoryError::Unauthenticated(
                         "the bearer token is not valid for this organization; create one with `roster token create ORG --name NAME`".into(),

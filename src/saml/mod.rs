@@ -21,8 +21,7 @@ mod xmldsig;
 mod xmldsig {
     //! Built without `saml-signatures` (a node's build): no response is
     //! accepted.
-    use super::response::SignedAssertion;
-    use super::{IdpConfig, SamlError, SamlResult, SpEndpoints};
+    use super::{IdpConfig, SamlError, SamlResult, SignedAssertion, SpEndpoints};
 
     pub(crate) fn verify_signed(
         _xml: &str,
@@ -38,6 +37,24 @@ mod xmldsig {
 }
 
 pub use config::{Certificate, IdpConfig, SpEndpoints};
+
+/// How far the IdP's clock may be from Roster's when NotBefore and
+/// NotOnOrAfter are compared (Profiles §4.1.4.3 leaves it to the SP).
+pub const CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How old a Response's and an Assertion's IssueInstant may be: the
+/// person's browser posts it at once, so minutes are plenty.
+pub const MAX_RESPONSE_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// What the signed bytes say, as the signature check returns it.
+pub(crate) struct SignedAssertion {
+    pub assertion_id: String,
+    pub issuer: String,
+    pub name_id: String,
+    pub name_id_format: Option<String>,
+    pub valid_until: chrono::DateTime<chrono::Utc>,
+    pub attributes: Vec<(String, Vec<String>)>,
+}
 pub use response::VerifiedAssertion;
 
 /// Namespaces (SAML 2.0 Core §1.2, Metadata §1.1, XML-DSig §4).

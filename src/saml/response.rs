@@ -11,27 +11,17 @@
 //! 3. signatures, by libxmlsec1 (through `samael`) with the configured
 //!    certificates, then only the signed bytes are read;
 //! 4. the profile: issuer, status, Destination, Audience, Recipient,
-//!    NotBefore/NotOnOrAfter with [`CLOCK_SKEW`], a bearer confirmation.
+//!    NotBefore/NotOnOrAfter with [`CLOCK_SKEW`](super::CLOCK_SKEW), a bearer confirmation.
 //!
 //! Checks that need state (InResponseTo names a request Roster issued, an
 //! assertion id used once) belong to the caller, who gets what it needs in
 //! [`VerifiedAssertion`].
-
-use std::time::Duration;
 
 use super::{IdpConfig, NS_ASSERTION, NS_DSIG, NS_PROTOCOL, SamlError, SamlResult, SpEndpoints};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use roxmltree::{Document, Node, ParsingOptions};
-
-/// How far the IdP's clock may be from Roster's when NotBefore and
-/// NotOnOrAfter are compared (Profiles §4.1.4.3 leaves it to the SP).
-pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
-
-/// How old a Response's and an Assertion's IssueInstant may be: the
-/// person's browser posts it at once, so minutes are plenty.
-pub const MAX_RESPONSE_AGE: Duration = Duration::from_secs(300);
 
 /// Largest SAMLResponse form value read (base64); real ones are 4 to 20 KB.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
@@ -81,16 +71,6 @@ impl VerifiedAssertion {
             .map(|v| v.trim())
             .find(|v| !v.is_empty())
     }
-}
-
-/// What the signed bytes say, as the signature check returns it.
-pub(crate) struct SignedAssertion {
-    pub assertion_id: String,
-    pub issuer: String,
-    pub name_id: String,
-    pub name_id_format: Option<String>,
-    pub valid_until: DateTime<Utc>,
-    pub attributes: Vec<(String, Vec<String>)>,
 }
 
 /// What the document says before anything is trusted: for the test page,

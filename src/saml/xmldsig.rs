@@ -10,10 +10,9 @@ use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
 use samael::metadata::EntityDescriptor;
 use samael::service_provider::{Error as SpError, ServiceProvider};
 
-use super::response::{CLOCK_SKEW, MAX_RESPONSE_AGE, SignedAssertion};
 use super::{
-    BINDING_REDIRECT, Certificate, IdpConfig, NS_DSIG, NS_METADATA, SamlError, SamlResult,
-    SpEndpoints, xml_escape,
+    BINDING_REDIRECT, CLOCK_SKEW, Certificate, IdpConfig, MAX_RESPONSE_AGE, NS_DSIG, NS_METADATA,
+    SamlError, SamlResult, SignedAssertion, SpEndpoints, xml_escape,
 };
 
 /// The IdP as minimal metadata, the form the signature verifier is given.

@@ -3,13 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::list::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::list::{CURSOR_TIMEOUT_SECS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::schema::SERVICE_PROVIDER_CONFIG_SCHEMA;
 
 /// Largest request body accepted, in bytes; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// How long a cursor stays valid, in seconds (RFC 9865 `cursorTimeout`).
-pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
 
 pub fn service_provider_config(base_url: &str) -> Value {
     json!({

@@ -11,6 +11,8 @@ use super::schema::{LIST_RESPONSE_SCHEMA, SEARCH_REQUEST_SCHEMA};
 
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
 pub const MAX_PAGE_SIZE: u64 = 1000;
+/// How long a cursor stays valid, in seconds (RFC 9865 `cursorTimeout`).
+pub const CURSOR_TIMEOUT_SECS: i64 = 3600;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortOrder {
@@ -252,11 +254,7 @@ impl RawParams {
                 ));
             }
             (Some(c), None) if c.trim().is_empty() => Page::CursorStart,
-            (Some(c), None) => Page::Cursor(Cursor::decode(
-                c.trim(),
-                now,
-                super::discovery::CURSOR_TIMEOUT_SECS,
-            )?),
+            (Some(c), None) => Page::Cursor(Cursor::decode(c.trim(), now, CURSOR_TIMEOUT_SECS)?),
             (None, s) => Page::Index(s.unwrap_or(1)),
         };
         Ok(ListParams {

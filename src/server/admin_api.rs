@@ -18,7 +18,7 @@ use super::{AppState, json_reply};
 use crate::api_v1::{SshKeys, SshKeysRequest};
 use crate::directory::DirectoryError;
 use crate::directory::model::Principal;
-use crate::directory::resources::ResourceView;
+use crate::directory::model::ResourceView;
 use crate::directory::ssh_keys::key_lines;
 use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::callers::ClusterCaller;
 use super::error::ApiErrorResponse;
-use super::{AppState, json_reply, noted};
+use super::{AppState, json_reply, with_caller};
 use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use crate::directory::DirectoryError;
 use crate::directory::feed::MAX_WAIT;
@@ -36,7 +36,7 @@ pub async fn changes(
             "after" => match v.parse::<i64>() {
                 Ok(n) if n >= 0 => after = n,
                 _ => {
-                    return noted(
+                    return with_caller(
                         error(DirectoryError::InvalidValue(format!(
                             "after \"{v}\" is not a change sequence number"
                         ))),
@@ -47,7 +47,7 @@ pub async fn changes(
             "wait" => match v.parse::<u64>() {
                 Ok(n) => wait = Duration::from_secs(n).min(MAX_WAIT),
                 Err(_) => {
-                    return noted(
+                    return with_caller(
                         error(DirectoryError::InvalidValue(format!(
                             "wait \"{v}\" is not a number of seconds"
                         ))),
@@ -76,7 +76,7 @@ pub async fn changes(
         }),
         Err(e) => error(e),
     };
-    noted(r, &p)
+    with_caller(r, &p)
 }
 
 pub async fn snapshot(
@@ -106,5 +106,5 @@ pub async fn snapshot(
         }),
         Err(e) => error(e),
     };
-    noted(r, &p)
+    with_caller(r, &p)
 }

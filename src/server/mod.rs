@@ -7,7 +7,7 @@ mod connections;
 mod error;
 mod feed;
 mod metrics;
-mod nss;
+mod nss_http;
 mod provisioning_log;
 mod rate_limit;
 mod scim;
@@ -124,7 +124,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/nss/{org}/{cluster}/{map}",
-            get(nss::map).layer(tower_http::compression::CompressionLayer::new()),
+            get(nss_http::map).layer(tower_http::compression::CompressionLayer::new()),
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -179,7 +179,7 @@ impl RequestNote {
 }
 
 /// Notes who made the request, for the request log.
-pub(super) fn noted(mut resp: Response, p: &crate::directory::model::Principal) -> Response {
+pub(super) fn with_caller(mut resp: Response, p: &crate::directory::model::Principal) -> Response {
     resp.extensions_mut().insert(RequestNote::of(p, None));
     resp
 }

@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use super::callers::{bearer, scim_token};
 use super::error::{SCIM_CONTENT_TYPE, ScimErrorResponse};
-use super::{AppState, RequestNote, noted, scim_render};
+use super::{AppState, RequestNote, scim_render, with_caller};
 use crate::directory::Directory;
 use crate::directory::DirectoryError;
+use crate::directory::model::ResourceView;
 use crate::directory::model::{ExpectedVersion, Principal};
-use crate::directory::resources::ResourceView;
 use crate::scim::discovery::{MAX_BODY_BYTES, service_provider_config};
 use crate::scim::list::{RawParams, list_response};
 use crate::scim::resource::{Projection, etag};
@@ -107,7 +107,7 @@ fn scim_json(status: StatusCode, body: &Value) -> Response {
 
 /// Notes who made the request, and the body it sent (read only once the
 /// caller was authenticated), for the provisioning log.
-fn noted_with_body(mut resp: Response, p: &Principal, body: Option<Bytes>) -> Response {
+fn with_caller_and_body(mut resp: Response, p: &Principal, body: Option<Bytes>) -> Response {
     resp.extensions_mut().insert(RequestNote::of(p, body));
     resp
 }
@@ -147,7 +147,7 @@ pub(super) async fn principal(
         // A token of the org, refused by the toggle: noted as its own.
         Err(e @ DirectoryError::Forbidden(_)) => {
             match state.directory.authenticate(org, &token).await {
-                Ok(p) => Err(noted(ScimErrorResponse::from(e).into_response(), &p)),
+                Ok(p) => Err(with_caller(ScimErrorResponse::from(e).into_response(), &p)),
                 Err(_) => {
                     Err(refused(state, org, ScimErrorResponse::from(e).into_response()).await)
                 }
@@ -263,7 +263,7 @@ fn one_resource(
     {
         resp.headers_mut().insert(header::LOCATION, loc);
     }
-    noted(resp, p)
+    with_caller(resp, p)
 }
 
 /// `If-Match` / `If-None-Match` (RFC 7232 §3.1, §3.2; RFC 7644 §3.14) as
@@ -300,7 +300,7 @@ fn discovery(
         Ok(v) => scim_json(StatusCode::OK, &v),
         Err(e) => ScimErrorResponse(e).into_response(),
     };
-    noted(resp, p)
+    with_caller(resp, p)
 }
 
 const RESOURCE_TYPES: [ResourceType; 2] = [ResourceType::User, ResourceType::Group];
@@ -430,7 +430,7 @@ async fn list(
         ))
     }
     .await;
-    noted_with_body(
+    with_caller_and_body(
         result.unwrap_or_else(IntoResponse::into_response),
         &p,
         logged_body,
@@ -530,7 +530,7 @@ async fn get_of<C: Collection>(
         Ok(one_resource(&s, &p, &v, &proj, StatusCode::OK))
     }
     .await;
-    noted(result.unwrap_or_else(IntoResponse::into_response), &p)
+    with_caller(result.unwrap_or_else(IntoResponse::into_response), &p)
 }
 
 /// The projection a request's `attributes`/`excludedAttributes` ask for.
@@ -601,7 +601,7 @@ impl Write {
             }
             (r, _) => r,
         };
-        noted_with_body(
+        with_caller_and_body(
             result.unwrap_or_else(IntoResponse::into_response),
             &self.p,
             self.body_bytes,

@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use crate::directory::model::PosixAccount;
-use crate::directory::posix;
-use crate::directory::resources::ResourceView;
+use crate::directory::model::ResourceView;
+use crate::directory::posix_rules;
 use crate::scim::resource::{self, Document, Meta};
 use crate::scim::schema::{COREWEAVE_GROUP_SCHEMA, COREWEAVE_USER_SCHEMA, ResourceType};
 
@@ -65,7 +65,7 @@ fn merge_posix(doc: &mut Document, a: &PosixAccount) {
                     Value::String(
                         a.home
                             .clone()
-                            .unwrap_or_else(|| format!("{}{}", posix::HOME_PREFIX, a.name)),
+                            .unwrap_or_else(|| format!("{}{}", posix_rules::HOME_PREFIX, a.name)),
                     ),
                 ),
                 (
@@ -73,7 +73,7 @@ fn merge_posix(doc: &mut Document, a: &PosixAccount) {
                     Value::String(
                         a.shell
                             .clone()
-                            .unwrap_or_else(|| posix::DEFAULT_SHELL.into()),
+                            .unwrap_or_else(|| posix_rules::DEFAULT_SHELL.into()),
                     ),
                 ),
             ],

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::model::{LedgerKind, PosixAccount, StoredResource};
-use super::posix::{self, DEFAULT_GID_RANGE, DEFAULT_UID_RANGE};
+use super::posix_rules::{self, DEFAULT_GID_RANGE, DEFAULT_UID_RANGE};
 use super::reserved_names::reserved_because;
 use super::store::WriteTx;
 use super::{DirectoryError, DirectoryResult};
@@ -65,7 +65,7 @@ fn free_name(
             return Ok(candidate);
         }
         n += 1;
-        candidate = posix::with_suffix(base, n);
+        candidate = posix_rules::with_suffix(base, n);
     }
 }
 
@@ -90,7 +90,7 @@ fn posix_name(
         .unwrap_or_default();
     let name = match (ext_str(r, schema, attr), existing) {
         (Some(n), _) => {
-            posix::check_name(n).map_err(invalid)?;
+            posix_rules::check_name(n).map_err(invalid)?;
             // An override keeps a name the identity already holds (one
             // assigned before the org reserved it); any other reserved name
             // is refused.
@@ -103,7 +103,8 @@ fn posix_name(
         }
         (None, Some(e)) => e.name.clone(),
         (None, None) => {
-            let base = posix::derive_name(r.doc.get(source).and_then(Value::as_str).unwrap_or("x"));
+            let base =
+                posix_rules::derive_name(r.doc.get(source).and_then(Value::as_str).unwrap_or("x"));
             free_name(tx, org_id, &base, &r.id, &reserved)?
         }
     };
@@ -151,13 +152,13 @@ fn assign_user(
         existing.and_then(|e| e.uid),
     ) {
         (Some(u), _) => {
-            posix::check_id("sunkPosixUserId", u).map_err(invalid)?;
+            posix_rules::check_id("sunkPosixUserId", u).map_err(invalid)?;
             u
         }
         (None, Some(u)) => u,
         (None, None) => {
             let from = next_uid.max(DEFAULT_UID_RANGE.0);
-            let uid = posix::next_free(from, DEFAULT_UID_RANGE.1, |id| {
+            let uid = posix_rules::next_free(from, DEFAULT_UID_RANGE.1, |id| {
                 let v = id.to_string();
                 // A UID is also its private group's GID: both must be free.
                 Ok::<_, DirectoryError>(
@@ -180,7 +181,7 @@ fn assign_user(
     )?;
     let gid = match ext_int(r, s, "sunkPosixGroupId") {
         Some(g) => {
-            posix::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            posix_rules::check_id("sunkPosixGroupId", g).map_err(invalid)?;
             g
         }
         None => existing.map(|e| e.gid).unwrap_or(uid),
@@ -196,11 +197,11 @@ fn assign_user(
     let name = posix_name(tx, org_id, r, existing, "sunkPosixUsername", "userName")?;
     let home = ext_str(r, s, "sunkPreferredHomeDirectory").map(str::to_string);
     if let Some(h) = &home {
-        posix::check_path("sunkPreferredHomeDirectory", h).map_err(invalid)?;
+        posix_rules::check_path("sunkPreferredHomeDirectory", h).map_err(invalid)?;
     }
     let shell = ext_str(r, s, "sunkLoginShell").map(str::to_string);
     if let Some(sh) = &shell {
-        posix::check_path("sunkLoginShell", sh).map_err(invalid)?;
+        posix_rules::check_path("sunkLoginShell", sh).map_err(invalid)?;
     }
     Ok(PosixAccount {
         rtype: ResourceType::User,
@@ -222,14 +223,14 @@ fn assign_group(
     let s = COREWEAVE_GROUP_SCHEMA;
     let gid = match (ext_int(r, s, "sunkPosixGroupId"), existing) {
         (Some(g), _) => {
-            posix::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            posix_rules::check_id("sunkPosixGroupId", g).map_err(invalid)?;
             g
         }
         (None, Some(e)) => e.gid,
         (None, None) => {
             let (next_uid, next_gid) = tx.next_posix_ids(org_id)?;
             let from = next_gid.max(DEFAULT_GID_RANGE.0);
-            let gid = posix::next_free(from, DEFAULT_GID_RANGE.1, |id| {
+            let gid = posix_rules::next_free(from, DEFAULT_GID_RANGE.1, |id| {
                 Ok::<_, DirectoryError>(
                     tx.posix_owner(org_id, LedgerKind::Gid, &id.to_string())?
                         .is_some(),

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::clusters::{find_cluster, may_read_cluster};
 use super::model::{PosixAccount, Principal};
-use super::posix::{DEFAULT_SHELL, HOME_PREFIX};
+use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
 use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
 
