@@ -267,13 +267,11 @@ fn step(
     }
     if !cfg.dry_run {
         state.seq = snapshot.seq;
-        state.applied_at = Some(crate::scim::resource::format_time(chrono::Utc::now()));
+        let now = crate::directory::Clock::system().now();
+        state.applied_at = Some(crate::scim::resource::format_time(now));
         state.lag_seconds = chrono::DateTime::parse_from_rfc3339(&snapshot.modified)
             .ok()
-            .map(|m| {
-                (chrono::Utc::now() - m.with_timezone(&chrono::Utc)).num_milliseconds() as f64
-                    / 1000.0
-            })
+            .map(|m| (now - m.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0)
             .or(Some(started.elapsed().as_secs_f64()));
         state.last_error = None;
         state.held = None;

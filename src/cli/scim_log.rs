@@ -37,7 +37,7 @@ pub async fn run(g: &Global, args: &ScimLogArgs) -> Result<(), String> {
     let dir = open_directory(g)?;
     let since = since.map(|d| {
         let d = chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
-        roster::scim::resource::format_time(chrono::Utc::now() - d)
+        roster::scim::resource::format_time(dir.clock().now() - d)
     });
     let q = ScimLogQuery {
         failed_only: *failed,

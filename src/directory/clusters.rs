@@ -6,7 +6,7 @@ use super::orgs::find_org;
 use super::query::fold;
 use super::store::ReadTx;
 use super::tokens::{hash_token, new_secret};
-use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::schema::ResourceType;
 
 /// A group by id, display name or POSIX name.
@@ -118,6 +118,7 @@ impl Directory {
         name: &str,
         groups: Vec<String>,
     ) -> DirectoryResult<ClusterView> {
+        let now = self.now();
         check_cluster_name(name)?;
         let (org, name) = (org.to_string(), name.to_string());
         self.write(move |tx| {
@@ -128,7 +129,7 @@ impl Directory {
                 )));
             }
             let group_ids = resolve_groups(tx, &o.id, &groups)?;
-            let t = now();
+            let t = now.clone();
             let cluster = Cluster {
                 id: uuid::Uuid::new_v4().to_string(),
                 org_id: o.id.clone(),
@@ -150,12 +151,13 @@ impl Directory {
         cluster: &str,
         groups: Vec<String>,
     ) -> DirectoryResult<ClusterView> {
+        let now = self.now();
         let (org, cluster) = (org.to_string(), cluster.to_string());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let mut c = find_cluster(tx, &o.id, &cluster)?;
             let group_ids = resolve_groups(tx, &o.id, &groups)?;
-            let t = now();
+            let t = now.clone();
             tx.set_cluster_groups(&c.id, &group_ids, &t)?;
             c.group_ids = group_ids;
             c.modified = t;
@@ -191,6 +193,7 @@ impl Directory {
         org: &str,
         cluster: &str,
     ) -> DirectoryResult<(TokenRecord, String)> {
+        let now = self.now();
         let (org, cluster) = (org.to_string(), cluster.to_string());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
@@ -201,7 +204,7 @@ impl Directory {
                 org_id: o.id,
                 name: format!("cluster:{}", c.name),
                 hash: hash_token(&secret),
-                created: now(),
+                created: now.clone(),
                 last_used: None,
                 revoked: None,
                 cluster_id: Some(c.id),
@@ -219,5 +222,59 @@ pub(crate) fn may_read_cluster(p: &Principal, cluster: &Cluster) -> bool {
     match &p.cluster_id {
         Some(id) => *id == cluster.id,
         None => !p.via_scim,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::directory::scratch::with_directory;
+
+    #[test]
+    fn a_cluster_names_existing_groups_and_its_token_is_its_own() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            let p = d.admin("acme").await.unwrap();
+            for name in ["gpu", "cpu"] {
+                let g = serde_json::json!({"displayName": name});
+                d.create_resource(&p, ResourceType::Group, g).await.unwrap();
+            }
+            let unknown = d.create_cluster("acme", "c1", vec!["nope".into()]).await;
+            assert!(
+                matches!(unknown, Err(DirectoryError::NotFound(_))),
+                "{unknown:?}"
+            );
+            let bad = d.create_cluster("acme", "c 1", vec![]).await;
+            assert!(matches!(bad, Err(DirectoryError::InvalidValue(_))));
+            let c = d
+                .create_cluster("acme", "c1", vec!["GPU".into()])
+                .await
+                .unwrap();
+            assert_eq!(c.groups.len(), 1);
+            let dup = d.create_cluster("acme", "C1", vec![]).await;
+            assert!(matches!(dup, Err(DirectoryError::Conflict(_))));
+            let c = d
+                .set_cluster_groups("acme", "c1", vec!["gpu".into(), "cpu".into()])
+                .await
+                .unwrap();
+            assert_eq!(c.groups.len(), 2);
+            let (t, secret) = d.create_cluster_token("acme", "c1").await.unwrap();
+            assert_eq!(t.cluster_id.as_deref(), Some(c.cluster.id.as_str()));
+            let p = d.authenticate("acme", &secret).await.unwrap();
+            assert_eq!(p.cluster_id, Some(c.cluster.id));
+            let write = d
+                .create_resource(
+                    &p,
+                    ResourceType::Group,
+                    serde_json::json!({"displayName": "x"}),
+                )
+                .await;
+            assert!(
+                matches!(write, Err(DirectoryError::Forbidden(_))),
+                "read-only"
+            );
+        });
     }
 }

@@ -22,13 +22,14 @@ impl Directory {
         p: &Principal,
         user_id: &str,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let (org_id, id) = (p.org.id.clone(), user_id.to_string());
         self.write(move |tx| {
             let current = load(tx, &org_id, ResourceType::User, &id)?;
             let mut doc = current.doc.clone();
             doc.insert("active".into(), Value::Bool(false));
-            replace_stored(tx, &org_id, current, doc, None)
+            replace_stored(tx, &org_id, &now, current, doc, None)
         })
         .await
     }
@@ -41,6 +42,7 @@ impl Directory {
         user_id: &str,
         keys: Vec<String>,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let attr = COREWEAVE_USER.attribute("sunkSshKeys").ok_or_else(|| {
             DirectoryError::InvalidValue("this build has no sunkSshKeys attribute".into())
@@ -74,7 +76,7 @@ impl Directory {
             {
                 doc.remove(COREWEAVE_USER_SCHEMA);
             }
-            replace_stored(tx, &org_id, current, doc, None)
+            replace_stored(tx, &org_id, &now, current, doc, None)
         })
         .await
     }
@@ -107,6 +109,7 @@ impl Directory {
         user_id: &str,
         add: bool,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let (org_id, gid, uid) = (p.org.id.clone(), group_id.to_string(), user_id.to_string());
         self.write(move |tx| {
@@ -125,7 +128,7 @@ impl Directory {
                 _ => {}
             }
             let doc = current.doc.clone();
-            replace_stored(tx, &org_id, current, doc, Some(members))
+            replace_stored(tx, &org_id, &now, current, doc, Some(members))
         })
         .await
     }

@@ -3,6 +3,7 @@
 //! change log). Knows the SCIM types it shares with the protocol, and the
 //! storage interface; knows no HTTP and no particular database.
 
+pub mod clock;
 pub mod cluster_maps;
 pub mod cluster_scope;
 pub mod clusters;
@@ -27,10 +28,8 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use chrono::Utc;
-
-use crate::scim::resource::format_time;
 use crate::scim::{ScimError, ScimType};
+pub use clock::Clock;
 use store::{ReadTx, Store, StoreError, WriteTx};
 
 /// Errors of the domain layer. The server turns them into SCIM errors
@@ -108,6 +107,7 @@ impl From<ScimError> for DirectoryError {
 #[derive(Clone)]
 pub struct Directory {
     store: Arc<dyn Store>,
+    clock: Clock,
     read_permits: Arc<tokio::sync::Semaphore>,
     token_touches: Arc<tokens::TokenTouches>,
     map_cache: Arc<cluster_maps::MapCache>,
@@ -142,15 +142,19 @@ fn run_read<R>(
     }
 }
 
-pub(crate) fn now() -> String {
-    format_time(Utc::now())
-}
-
 impl Directory {
+    /// The directory over `store`, on the system clock.
     pub fn new(store: Arc<dyn Store>) -> Self {
+        Directory::with_clock(store, Clock::system())
+    }
+
+    /// The directory over `store`, reading time from `clock` (a test's
+    /// manual clock).
+    pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
         let permits = store.max_concurrent_reads().max(1);
         Directory {
             store,
+            clock,
             read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             token_touches: Arc::default(),
             map_cache: Arc::default(),
@@ -163,6 +167,16 @@ impl Directory {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The clock the directory reads.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, as the directory stores times.
+    pub(crate) fn now(&self) -> String {
+        self.clock.rfc3339()
     }
 
     /// Runs `f` in a read snapshot on a blocking thread.
@@ -236,7 +250,8 @@ impl Directory {
     }
 }
 
-/// For the domain's unit tests: a directory on a scratch SQLite store.
+/// For the domain's unit tests: a directory on a scratch SQLite store,
+/// on a manual clock the test moves (`d.clock().advance(...)`).
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod scratch {
@@ -254,7 +269,7 @@ pub(crate) mod scratch {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("scratch.db").display());
-        let d = Directory::new(crate::store::open(&url).unwrap());
+        let d = Directory::with_clock(crate::store::open(&url).unwrap(), super::Clock::manual());
         rt.block_on(test(d));
     }
 }

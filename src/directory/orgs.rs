@@ -3,7 +3,7 @@
 use super::legacy_groups::LEGACY_GROUPS;
 use super::model::{LedgerKind, Org, OrgSettings};
 use super::store::ReadTx;
-use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::schema::ResourceType;
 
 /// A change of settings; `None` leaves a toggle as it is.
@@ -87,6 +87,7 @@ pub(crate) fn find_org(tx: &mut dyn ReadTx, org: &str) -> DirectoryResult<Org> {
 impl Directory {
     /// Creates an org with every toggle off.
     pub async fn create_org(&self, name: &str, legacy_groups: bool) -> DirectoryResult<Org> {
+        let now = self.now();
         check_org_name(name)?;
         let name = name.to_string();
         let dir = self.clone();
@@ -100,7 +101,7 @@ impl Directory {
                 let org = Org {
                     id: uuid::Uuid::new_v4().to_string(),
                     name: name.clone(),
-                    created: now(),
+                    created: now.clone(),
                     settings: OrgSettings {
                         legacy_groups,
                         ..Default::default()
@@ -110,7 +111,7 @@ impl Directory {
                 tx.insert_org(&org)?;
                 if legacy_groups {
                     for (group, _) in LEGACY_GROUPS {
-                        super::resources::insert_plain_group(tx, &org.id, group)?;
+                        super::resources::insert_plain_group(tx, &org.id, &now, group)?;
                     }
                 }
                 Ok(org)
@@ -149,6 +150,7 @@ impl Directory {
     }
 
     pub async fn set_org(&self, org: &str, change: SettingsChange) -> DirectoryResult<Org> {
+        let now = self.now();
         let org = org.to_string();
         self.write(move |tx| {
             let mut o = find_org(tx, &org)?;
@@ -177,7 +179,7 @@ impl Directory {
                     subject: super::model::Subject::Org,
                     resource_id: o.id.clone(),
                     kind: super::model::ChangeKind::Updated,
-                    at: now(),
+                    at: now.clone(),
                 };
                 tx.append_change(&o.id, &entry)?;
             }
@@ -208,5 +210,71 @@ impl Directory {
     pub async fn recorded_public_url(&self) -> DirectoryResult<Option<String>> {
         self.read_indexed(|tx| Ok(tx.server_setting(PUBLIC_URL)?))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::directory::scratch::with_directory;
+
+    #[test]
+    fn org_names_are_checked_and_unique_case_insensitively() {
+        with_directory(|d| async move {
+            for bad in ["", "-acme", "ac me", "acme/1", &"a".repeat(64)] {
+                let e = d.create_org(bad, false).await;
+                assert!(matches!(e, Err(DirectoryError::InvalidValue(_))), "{bad:?}");
+            }
+            let o = d.create_org("Acme", false).await.unwrap();
+            assert!(!o.settings.scim_api && !o.settings.aup && !o.settings.sup);
+            assert!(o.settings.jit, "JIT accounts start on");
+            let dup = d.create_org("acme", false).await;
+            assert!(matches!(dup, Err(DirectoryError::Conflict(_))));
+            assert_eq!(d.org("ACME").await.unwrap().id, o.id, "found by name");
+            assert_eq!(d.org(&o.id).await.unwrap().name, "Acme", "and by id");
+        });
+    }
+
+    #[test]
+    fn legacy_groups_are_created_and_keep_their_names() {
+        with_directory(|d| async move {
+            d.create_org("acme", true).await.unwrap();
+            let p = d.admin("acme").await.unwrap();
+            for (name, _) in LEGACY_GROUPS {
+                d.find(&p, ResourceType::Group, name).await.unwrap();
+            }
+            let push = serde_json::json!({"displayName": "Admin"});
+            let e = d.create_resource(&p, ResourceType::Group, push).await;
+            assert!(matches!(e, Err(DirectoryError::Conflict(_))), "{e:?}");
+        });
+    }
+
+    #[test]
+    fn toggles_change_only_what_is_given_and_reserved_names_are_checked() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            let on = SettingsChange {
+                scim_api: Some(true),
+                ..Default::default()
+            };
+            let o = d.set_org("acme", on).await.unwrap();
+            assert!(o.settings.scim_api && !o.settings.aup && o.settings.jit);
+            let names = SettingsChange {
+                reserve_names: Some(vec!["svc-backup".into(), "ops".into()]),
+                ..Default::default()
+            };
+            let o = d.set_org("acme", names).await.unwrap();
+            assert_eq!(o.reserved_names.len(), 2);
+            assert!(o.settings.scim_api, "kept");
+            let bad = SettingsChange {
+                reserve_names: Some(vec!["Not A Name".into()]),
+                ..Default::default()
+            };
+            let e = d.set_org("acme", bad).await;
+            assert!(matches!(e, Err(DirectoryError::InvalidValue(_))), "{e:?}");
+            assert_eq!(d.org("acme").await.unwrap().reserved_names.len(), 2);
+        });
     }
 }

@@ -260,3 +260,88 @@ fn assign_group(
         shell: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crate::directory::model::{Principal, ResourceType};
+    use crate::directory::orgs::SettingsChange;
+    use crate::directory::scratch::with_directory;
+    use crate::directory::{Directory, DirectoryError};
+    use serde_json::json;
+
+    async fn sup_admin(d: &Directory) -> Principal {
+        d.create_org("acme", false).await.unwrap();
+        let sup = SettingsChange {
+            sup: Some(true),
+            ..Default::default()
+        };
+        Principal::admin(d.set_org("acme", sup).await.unwrap())
+    }
+
+    async fn uid_of(d: &Directory, p: &Principal, user_name: &str) -> (String, i64, String) {
+        let body = json!({"userName": user_name});
+        let v = d
+            .create_resource(p, ResourceType::User, body)
+            .await
+            .unwrap();
+        let a = v.posix.unwrap();
+        (v.stored.id, a.uid.unwrap(), a.name)
+    }
+
+    #[test]
+    fn identities_are_given_once_kept_and_never_given_again() {
+        with_directory(|d| async move {
+            let p = sup_admin(&d).await;
+            let (ada, ada_uid, ada_name) = uid_of(&d, &p, "ada@example.com").await;
+            let (_, lee_uid, _) = uid_of(&d, &p, "lee@example.com").await;
+            assert_eq!(ada_uid, 100_000, "the first UID of the range");
+            assert_eq!(lee_uid, 100_001);
+            assert_eq!(ada_name, "ada");
+            // A new userName keeps the identity.
+            let renamed = json!({"userName": "ada.l@example.com"});
+            let v = d
+                .replace_resource(&p, ResourceType::User, &ada, renamed, None)
+                .await
+                .unwrap();
+            let a = v.posix.unwrap();
+            assert_eq!((a.uid, a.name.as_str()), (Some(ada_uid), "ada"));
+            // Deleted, its UID and name are not given to the next person.
+            d.delete_resource(&p, ResourceType::User, &ada, None)
+                .await
+                .unwrap();
+            let (_, next_uid, next_name) = uid_of(&d, &p, "ada@example.com").await;
+            assert_eq!(next_uid, 100_002);
+            assert_eq!(next_name, "ada2");
+        });
+    }
+
+    #[test]
+    fn an_override_may_not_take_a_system_id_or_someone_elses() {
+        with_directory(|d| async move {
+            let p = sup_admin(&d).await;
+            let (_, taken, _) = uid_of(&d, &p, "kim@example.com").await;
+            let cw = crate::scim::schema::COREWEAVE_USER_SCHEMA;
+            for (uid, below_range) in [(0, true), (999, true), (taken, false)] {
+                let body = json!({"userName": format!("u{uid}@example.com"), cw: {"sunkPosixUserId": uid}});
+                let e = d.create_resource(&p, ResourceType::User, body).await;
+                match e {
+                    Err(DirectoryError::InvalidValue(_)) if below_range => {}
+                    Err(DirectoryError::Conflict(_)) if !below_range => {}
+                    other => panic!("uid {uid}: {other:?}"),
+                }
+            }
+            let root = json!({"userName": "root@example.com"});
+            let v = d
+                .create_resource(&p, ResourceType::User, root)
+                .await
+                .unwrap();
+            assert_eq!(
+                v.posix.unwrap().name,
+                "root2",
+                "a system name is never derived"
+            );
+        });
+    }
+}

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use serde_json::{Map, Value};
 
 use super::cluster_scope::{check_in_scope, cluster_scope, scope_views};
@@ -15,7 +14,7 @@ use super::model::{
 use super::query::{self, Cond, Query, Window, fold};
 use super::ssh_keys;
 use super::store::{ReadTx, WriteTx};
-use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{Directory, DirectoryError, DirectoryResult};
 use super::{identifiers, posix_assign};
 use crate::scim::list::{Cursor, ListParams, Page, SortOrder};
 use crate::scim::patch::{self, Operation};
@@ -190,6 +189,7 @@ fn check_unique(
 pub(crate) fn insert(
     tx: &mut dyn WriteTx,
     org_id: &str,
+    now: &str,
     rtype: ResourceType,
     doc: Document,
     members: &[String],
@@ -203,7 +203,7 @@ pub(crate) fn insert(
     check_unique(tx, org_id, rtype, &name_key, &doc, None)?;
     let refs: Vec<&str> = members.iter().map(String::as_str).collect();
     check_members(tx, org_id, &refs)?;
-    let t = now();
+    let t = now.to_string();
     let mut stored = StoredResource {
         position: 0,
         rtype,
@@ -281,11 +281,12 @@ pub(crate) fn assign_all(tx: &mut dyn WriteTx, org_id: &str) -> DirectoryResult<
 pub(crate) fn insert_plain_group(
     tx: &mut dyn WriteTx,
     org_id: &str,
+    now: &str,
     name: &str,
 ) -> DirectoryResult<()> {
     let mut doc = Document::new();
     doc.insert("displayName".into(), Value::String(name.into()));
-    insert(tx, org_id, ResourceType::Group, doc, &[])?;
+    insert(tx, org_id, now, ResourceType::Group, doc, &[])?;
     Ok(())
 }
 
@@ -387,6 +388,7 @@ pub(super) fn views(
 pub(super) fn replace_stored(
     tx: &mut dyn WriteTx,
     org_id: &str,
+    now: &str,
     current: StoredResource,
     new_doc: Document,
     new_members: Option<Vec<String>>,
@@ -432,7 +434,7 @@ pub(super) fn replace_stored(
     if !doc_changed && to_add.is_empty() && to_remove.is_empty() {
         return view(tx, org_id, current, true);
     }
-    let t = now();
+    let t = now.to_string();
     let updated = StoredResource {
         name_key,
         display_key,
@@ -487,6 +489,7 @@ impl Directory {
         rtype: ResourceType,
         body: Value,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let mut doc = resource::from_request(rtype, &body)?;
         let members = if rtype == ResourceType::Group {
@@ -495,7 +498,7 @@ impl Directory {
             Vec::new()
         };
         let org_id = p.org.id.clone();
-        self.write(move |tx| insert(tx, &org_id, rtype, doc, &members))
+        self.write(move |tx| insert(tx, &org_id, &now, rtype, doc, &members))
             .await
     }
 
@@ -530,6 +533,7 @@ impl Directory {
         body: Value,
         if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let mut doc = resource::from_request(rtype, &body)?;
         let members = if rtype == ResourceType::Group {
@@ -542,7 +546,7 @@ impl Directory {
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
             check_if_match(if_match.as_ref(), &current)?;
-            replace_stored(tx, &org_id, current, doc, members)
+            replace_stored(tx, &org_id, &now, current, doc, members)
         })
         .await
     }
@@ -556,6 +560,7 @@ impl Directory {
         ops: Vec<Operation>,
         if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<ResourceView> {
+        let now = self.now();
         require_writes(p)?;
         let org_id = p.org.id.clone();
         let id = id.to_string();
@@ -586,7 +591,7 @@ impl Directory {
             } else {
                 None
             };
-            replace_stored(tx, &org_id, current, patched, members)
+            replace_stored(tx, &org_id, &now, current, patched, members)
         })
         .await
     }
@@ -598,6 +603,7 @@ impl Directory {
         id: &str,
         if_match: Option<ExpectedVersion>,
     ) -> DirectoryResult<()> {
+        let now = self.now();
         require_writes(p)?;
         let org_id = p.org.id.clone();
         let id = id.to_string();
@@ -611,7 +617,7 @@ impl Directory {
                     subject: Subject::Resource(rtype),
                     resource_id: id.clone(),
                     kind: ChangeKind::Deleted,
-                    at: now(),
+                    at: now.clone(),
                 },
             )?;
             Ok(())
@@ -677,7 +683,7 @@ impl Directory {
         let count = params.count;
         let sup = p.org.settings.sup;
         let page = params.page;
-        let issued = Utc::now().timestamp();
+        let issued = self.clock.now().timestamp();
         let single_keyset = plans.len() == 1 && plans.first().is_some_and(|(_, _, s)| s.is_none());
         let point = plans.iter().all(|(_, c, _)| c.is_point_lookup()) && count <= 100;
         let scoped = p.clone();
@@ -802,5 +808,145 @@ impl Directory {
             view(tx, &org_id, stored, true)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::directory::scratch::with_directory;
+    use serde_json::json;
+
+    async fn admin(d: &Directory) -> Principal {
+        d.create_org("acme", false).await.unwrap();
+        d.admin("acme").await.unwrap()
+    }
+
+    #[test]
+    fn names_are_unique_in_an_org_case_insensitively_and_per_org() {
+        with_directory(|d| async move {
+            let p = admin(&d).await;
+            let ada = json!({"userName": "Ada@Example.com"});
+            d.create_resource(&p, ResourceType::User, ada)
+                .await
+                .unwrap();
+            let again = json!({"userName": "ada@example.COM"});
+            let taken = d
+                .create_resource(&p, ResourceType::User, again.clone())
+                .await;
+            assert!(
+                matches!(taken, Err(DirectoryError::Conflict(_))),
+                "{taken:?}"
+            );
+            d.create_org("globex", false).await.unwrap();
+            let other = d.admin("globex").await.unwrap();
+            d.create_resource(&other, ResourceType::User, again)
+                .await
+                .unwrap();
+            assert!(
+                d.find(&p, ResourceType::User, "ADA@example.com")
+                    .await
+                    .is_ok()
+            );
+        });
+    }
+
+    #[test]
+    fn versions_move_only_when_something_changed_and_if_match_guards_them() {
+        with_directory(|d| async move {
+            let p = admin(&d).await;
+            let body = json!({"userName": "lee", "displayName": "Lee"});
+            let v1 = d
+                .create_resource(&p, ResourceType::User, body.clone())
+                .await
+                .unwrap();
+            let id = v1.stored.id.clone();
+            d.clock()
+                .advance(std::time::Duration::from_secs(60))
+                .unwrap();
+            let same = d
+                .replace_resource(&p, ResourceType::User, &id, body, None)
+                .await
+                .unwrap();
+            assert_eq!(
+                same.stored.version, v1.stored.version,
+                "a repeated push is free"
+            );
+            assert_eq!(same.stored.modified, v1.stored.modified);
+            let renamed = json!({"userName": "lee", "displayName": "Lee Chen"});
+            let stale = Some(ExpectedVersion::OneOf(vec![v1.stored.version + 7]));
+            let refused = d
+                .replace_resource(&p, ResourceType::User, &id, renamed.clone(), stale)
+                .await;
+            assert!(matches!(
+                refused,
+                Err(DirectoryError::PreconditionFailed { current }) if current == v1.stored.version
+            ));
+            let fresh = Some(ExpectedVersion::OneOf(vec![v1.stored.version]));
+            let v2 = d
+                .replace_resource(&p, ResourceType::User, &id, renamed, fresh)
+                .await
+                .unwrap();
+            assert_eq!(v2.stored.version, v1.stored.version + 1);
+            assert!(v2.stored.modified > v1.stored.modified, "the clock moved");
+            assert_eq!(v2.stored.created, v1.stored.created);
+        });
+    }
+
+    #[test]
+    fn groups_are_flat_and_deleting_a_user_leaves_its_groups() {
+        with_directory(|d| async move {
+            let p = admin(&d).await;
+            let u = d
+                .create_resource(&p, ResourceType::User, json!({"userName": "kim"}))
+                .await
+                .unwrap();
+            let inner = d
+                .create_resource(&p, ResourceType::Group, json!({"displayName": "inner"}))
+                .await
+                .unwrap();
+            let nested = json!({"displayName": "outer", "members": [{"value": inner.stored.id}]});
+            let refused = d.create_resource(&p, ResourceType::Group, nested).await;
+            assert!(
+                matches!(refused, Err(DirectoryError::InvalidValue(_))),
+                "{refused:?}"
+            );
+            let g = json!({"displayName": "outer", "members": [{"value": u.stored.id}]});
+            let g = d.create_resource(&p, ResourceType::Group, g).await.unwrap();
+            d.delete_resource(&p, ResourceType::User, &u.stored.id, None)
+                .await
+                .unwrap();
+            let after = d
+                .get_resource(&p, ResourceType::Group, &g.stored.id, true)
+                .await
+                .unwrap();
+            assert_eq!(after.members.map(|m| m.len()), Some(0));
+            let gone = d
+                .get_resource(&p, ResourceType::User, &u.stored.id, false)
+                .await;
+            assert!(matches!(gone, Err(DirectoryError::NotFound(_))));
+        });
+    }
+
+    #[test]
+    fn provisioning_off_refuses_a_scim_token_writes_but_not_the_administrator() {
+        with_directory(|d| async move {
+            let admin = admin(&d).await;
+            let mut token = admin.clone();
+            token.via_scim = true;
+            let body = json!({"userName": "pat"});
+            let refused = d
+                .create_resource(&token, ResourceType::User, body.clone())
+                .await;
+            assert!(
+                matches!(refused, Err(DirectoryError::Forbidden(_))),
+                "{refused:?}"
+            );
+            d.create_resource(&admin, ResourceType::User, body)
+                .await
+                .unwrap();
+        });
     }
 }

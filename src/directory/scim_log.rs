@@ -120,7 +120,7 @@ impl Directory {
             // the age bound is applied now and then.
             let cutoff = if last_prune.elapsed() >= PRUNE_EVERY {
                 last_prune = tokio::time::Instant::now();
-                Some(age_cutoff(limits.max_age))
+                Some(age_cutoff(self.clock.now(), limits.max_age))
             } else {
                 None
             };
@@ -156,9 +156,9 @@ impl Directory {
     }
 }
 
-fn age_cutoff(max_age: Duration) -> String {
+fn age_cutoff(now: chrono::DateTime<Utc>, max_age: Duration) -> String {
     let age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::days(7));
-    format_time(Utc::now() - age)
+    format_time(now - age)
 }
 
 /// Parses a duration such as `90s`, `15m`, `2h` or `7d`.

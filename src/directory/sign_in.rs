@@ -16,7 +16,7 @@ use super::resources::{insert, view};
 use super::sign_in_ticket::{self, Ticket};
 use super::store::WriteTx;
 use super::tokens::{hash_token, random_secret};
-use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{Directory, DirectoryError, DirectoryResult};
 use crate::saml::{IdpConfig, VerifiedAssertion};
 use crate::scim::resource::{self, format_time};
 use crate::scim::schema::ResourceType;
@@ -56,13 +56,13 @@ fn at(t: DateTime<Utc>) -> String {
     format_time(t)
 }
 
-fn later(d: Duration) -> String {
-    at(Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero()))
+fn later(now: DateTime<Utc>, d: Duration) -> String {
+    at(now + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero()))
 }
 
 /// Whether a stored time is still in the future.
-fn unexpired(expires: &str) -> bool {
-    DateTime::parse_from_rfc3339(expires).is_ok_and(|e| e.with_timezone(&Utc) > Utc::now())
+fn unexpired(now: DateTime<Utc>, expires: &str) -> bool {
+    DateTime::parse_from_rfc3339(expires).is_ok_and(|e| e.with_timezone(&Utc) > now)
 }
 
 fn refused(detail: String) -> DirectoryError {
@@ -71,6 +71,7 @@ fn refused(detail: String) -> DirectoryError {
 
 fn start_session(
     tx: &mut dyn WriteTx,
+    now: DateTime<Utc>,
     org_id: &str,
     user_id: Option<String>,
     subject: String,
@@ -84,8 +85,8 @@ fn start_session(
         user_id,
         subject,
         method: method.to_string(),
-        created: now(),
-        expires: later(lifetime),
+        created: at(now),
+        expires: later(now, lifetime),
     };
     tx.insert_session(&hash_token(&secret), &session)?;
     Ok(NewSession { secret, session })
@@ -127,6 +128,7 @@ impl Directory {
         idp: IdpConfig,
         metadata_url: Option<String>,
     ) -> DirectoryResult<(Org, SamlSettings)> {
+        let now = self.clock.now();
         idp.validate()
             .map_err(|e| DirectoryError::InvalidValue(e.to_string()))?;
         let org = org.to_string();
@@ -135,7 +137,7 @@ impl Directory {
             let s = SamlSettings {
                 idp,
                 metadata_url,
-                updated: now(),
+                updated: at(now),
             };
             tx.put_saml_settings(&o.id, Some(&s))?;
             Ok((o, s))
@@ -168,7 +170,7 @@ impl Directory {
         let ticket = Ticket {
             request_id: request_id.to_string(),
             purpose,
-            expires: Utc::now().timestamp() + REQUEST_LIFETIME.as_secs() as i64,
+            expires: self.clock.now().timestamp() + REQUEST_LIFETIME.as_secs() as i64,
         };
         sign_in_ticket::issue(&key, org_id, &ticket).ok_or_else(|| {
             DirectoryError::Store(super::store::StoreError::Corrupt(
@@ -210,19 +212,21 @@ impl Directory {
         allow_idp_initiated: bool,
         session_lifetime: Duration,
     ) -> DirectoryResult<SignedIn> {
+        let now = self.clock.now();
+        let now_text = at(now);
         let org_id = org_id.to_string();
         let key = self.ticket_key().await?;
         self.write(move |tx| {
             let o = find_org(tx, &org_id)?;
             // Expired assertion ids, answered requests, sessions and links
             // go as sign-ins come (kept with the sign-in if it succeeds).
-            tx.prune_sign_in_state(&now())?;
+            tx.prune_sign_in_state(&now_text)?;
             let purpose = match &assertion.in_response_to {
                 Some(id) => {
                     let ticket = ticket
                         .as_deref()
                         .ok_or("this browser holds no sign-in cookie: it did not start this sign-in at Roster, or its cookies are blocked")
-                        .and_then(|t| sign_in_ticket::open(&key, t, &o.id, Utc::now().timestamp()))
+                        .and_then(|t| sign_in_ticket::open(&key, t, &o.id, now.timestamp()))
                         .map_err(|why| {
                             refused(format!(
                                 "the response answers a sign-in request (InResponseTo \"{id}\") that this browser cannot show it started: {why}. \
@@ -236,7 +240,7 @@ impl Directory {
                         )));
                     }
                     // Each request is answered once.
-                    let until = at(DateTime::from_timestamp(ticket.expires, 0).unwrap_or_else(Utc::now));
+                    let until = at(DateTime::from_timestamp(ticket.expires, 0).unwrap_or(now));
                     if !tx.remember_assertion(&o.id, &format!("request {id}"), &until)? {
                         return Err(refused(format!(
                             "the request \"{id}\" was already answered; each works once. Start again"
@@ -266,7 +270,7 @@ impl Directory {
                 Some(stored) => (view(tx, &o.id, stored, false)?, false),
                 None if o.settings.jit => {
                     let doc = jit_user(&assertion)?;
-                    (insert(tx, &o.id, ResourceType::User, doc, &[])?, true)
+                    (insert(tx, &o.id, &now_text, ResourceType::User, doc, &[])?, true)
                 }
                 None => {
                     return Err(refused(format!(
@@ -291,6 +295,7 @@ impl Directory {
                 .to_string();
             let new_session = start_session(
                 tx,
+                now,
                 &o.id,
                 Some(user.stored.id.clone()),
                 user_name,
@@ -311,12 +316,13 @@ impl Directory {
     /// and its user still exists and is active (deactivation ends access
     /// at once, not at the session's expiry).
     pub async fn session(&self, secret: &str) -> DirectoryResult<Option<(Org, Session)>> {
+        let now = self.clock.now();
         let hash = hash_token(secret);
         self.read_indexed(move |tx| {
             let Some(s) = tx.session(&hash)? else {
                 return Ok(None);
             };
-            if !unexpired(&s.expires) {
+            if !unexpired(now, &s.expires) {
                 return Ok(None);
             }
             let Some(o) = tx.org(&s.org_id)? else {
@@ -338,19 +344,20 @@ impl Directory {
     /// Ends the session a secret names; false when none was live.
     pub async fn end_session(&self, secret: &str) -> DirectoryResult<bool> {
         let hash = hash_token(secret);
-        self.write(move |tx| Ok(tx.end_session(&hash, &now())?))
-            .await
+        let now = self.now();
+        self.write(move |tx| Ok(tx.end_session(&hash, &now)?)).await
     }
 
     /// An org's live sessions, newest first.
     pub async fn list_sessions(&self, org: &str) -> DirectoryResult<(Org, Vec<Session>)> {
+        let now = self.clock.now();
         let org = org.to_string();
         self.read(move |tx| {
             let o = find_org(tx, &org)?;
             let live = tx
                 .sessions(&o.id)?
                 .into_iter()
-                .filter(|s| unexpired(&s.expires))
+                .filter(|s| unexpired(now, &s.expires))
                 .collect();
             Ok((o, live))
         })
@@ -359,10 +366,11 @@ impl Directory {
 
     /// Ends one session of an org (by its id) or, with `None`, all of them.
     pub async fn end_sessions(&self, org: &str, id: Option<String>) -> DirectoryResult<u64> {
+        let now = self.now();
         let org = org.to_string();
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
-            let n = tx.end_sessions(&o.id, id.as_deref(), &now())?;
+            let n = tx.end_sessions(&o.id, id.as_deref(), &now)?;
             if n == 0
                 && let Some(id) = id
             {
@@ -383,12 +391,13 @@ impl Directory {
         org: &str,
         lifetime: Duration,
     ) -> DirectoryResult<(Org, String, String)> {
+        let now = self.clock.now();
         let org = org.to_string();
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let secret = random_secret(LOGIN_LINK_PREFIX);
-            let expires = later(lifetime);
-            tx.insert_login_link(&hash_token(&secret), &o.id, &now(), &expires)?;
+            let expires = later(now, lifetime);
+            tx.insert_login_link(&hash_token(&secret), &o.id, &at(now), &expires)?;
             Ok((o, secret, expires))
         })
         .await
@@ -400,6 +409,7 @@ impl Directory {
         secret: &str,
         session_lifetime: Duration,
     ) -> DirectoryResult<(Org, NewSession)> {
+        let now = self.clock.now();
         let hash = hash_token(secret);
         self.write(move |tx| {
             let invalid = || {
@@ -410,12 +420,13 @@ impl Directory {
                 )
             };
             let (org_id, expires) = tx.take_login_link(&hash)?.ok_or_else(invalid)?;
-            if !unexpired(&expires) {
+            if !unexpired(now, &expires) {
                 return Err(invalid());
             }
             let o = tx.org(&org_id)?.ok_or_else(invalid)?;
             let s = start_session(
                 tx,
+                now,
                 &o.id,
                 None,
                 BOOTSTRAP_ADMIN.into(),
@@ -425,5 +436,78 @@ impl Directory {
             Ok((o, s))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::directory::scratch::with_directory;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_session_lives_its_lifetime_and_not_a_second_more() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            let (_, link, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            let (o, s) = d
+                .redeem_login_link(&link, Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert_eq!(o.name, "acme");
+            assert_eq!(s.session.subject, BOOTSTRAP_ADMIN);
+            d.clock().advance(Duration::from_millis(4_900)).unwrap();
+            assert!(d.session(&s.secret).await.unwrap().is_some(), "live");
+            assert_eq!(d.list_sessions("acme").await.unwrap().1.len(), 1);
+            d.clock().advance(Duration::from_millis(200)).unwrap();
+            assert!(d.session(&s.secret).await.unwrap().is_none(), "expired");
+            assert!(d.list_sessions("acme").await.unwrap().1.is_empty());
+        });
+    }
+
+    #[test]
+    fn a_login_link_works_once_and_only_until_it_expires() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            let (_, once, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            d.redeem_login_link(&once, MINUTE).await.unwrap();
+            let again = d.redeem_login_link(&once, MINUTE).await;
+            assert!(matches!(again, Err(DirectoryError::Forbidden(_))));
+
+            let (_, late, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            d.clock()
+                .advance(15 * MINUTE + Duration::from_secs(1))
+                .unwrap();
+            let expired = d.redeem_login_link(&late, MINUTE).await;
+            assert!(matches!(expired, Err(DirectoryError::Forbidden(_))));
+            assert!(
+                d.redeem_login_link("roster_link_nonsense", MINUTE)
+                    .await
+                    .is_err()
+            );
+        });
+    }
+
+    #[test]
+    fn ending_sessions_ends_them_at_once() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            let mut secrets = Vec::new();
+            for _ in 0..3 {
+                let (_, link, _) = d.create_login_link("acme", MINUTE).await.unwrap();
+                secrets.push(d.redeem_login_link(&link, MINUTE).await.unwrap().1);
+            }
+            assert!(d.end_session(&secrets[0].secret).await.unwrap());
+            assert!(!d.end_session(&secrets[0].secret).await.unwrap(), "once");
+            assert!(d.session(&secrets[0].secret).await.unwrap().is_none());
+            let one = Some(secrets[1].session.id.clone());
+            assert_eq!(d.end_sessions("acme", one).await.unwrap(), 1);
+            assert!(d.session(&secrets[2].secret).await.unwrap().is_some());
+            assert_eq!(d.end_sessions("acme", None).await.unwrap(), 1);
+            assert!(d.session(&secrets[2].secret).await.unwrap().is_none());
+        });
     }
 }

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 
 use super::model::{Principal, TokenRecord};
 use super::orgs::find_org;
-use super::{Directory, DirectoryError, DirectoryResult, now};
+use super::{Directory, DirectoryError, DirectoryResult};
 
 /// Prefix of every SCIM token, so that secret scanners recognise them.
 pub const TOKEN_PREFIX: &str = "roster_scim_";
@@ -66,6 +66,7 @@ impl Directory {
         org: &str,
         name: &str,
     ) -> DirectoryResult<(TokenRecord, String)> {
+        let now = self.now();
         let name = name.trim().to_string();
         if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
             return Err(DirectoryError::InvalidValue(
@@ -81,7 +82,7 @@ impl Directory {
                 org_id: o.id,
                 name,
                 hash: hash_token(&secret),
-                created: now(),
+                created: now.clone(),
                 last_used: None,
                 revoked: None,
                 cluster_id: None,
@@ -102,11 +103,12 @@ impl Directory {
     }
 
     pub async fn revoke_token(&self, org: &str, token_id: &str) -> DirectoryResult<()> {
+        let now = self.now();
         let org = org.to_string();
         let token_id = token_id.to_string();
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
-            if tx.revoke_token(&o.id, &token_id, &now())? {
+            if tx.revoke_token(&o.id, &token_id, &now)? {
                 Ok(())
             } else {
                 Err(DirectoryError::NotFound(format!(
@@ -151,10 +153,50 @@ impl Directory {
             // Fire and forget: a lost last-used time is no reason to fail
             // the request.
             let dir = self.clone();
+            let now = self.now();
             tokio::spawn(async move {
-                let _ = dir.write(move |tx| Ok(tx.touch_token(&id, &now())?)).await;
+                let _ = dir.write(move |tx| Ok(tx.touch_token(&id, &now)?)).await;
             });
         }
         Ok(principal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::directory::scratch::with_directory;
+
+    #[test]
+    fn a_token_opens_its_own_org_only_until_it_is_revoked() {
+        with_directory(|d| async move {
+            d.create_org("acme", false).await.unwrap();
+            d.create_org("globex", false).await.unwrap();
+            for bad in ["", "  ", "a\nb", &"x".repeat(129)] {
+                let e = d.create_token("acme", bad).await;
+                assert!(matches!(e, Err(DirectoryError::InvalidValue(_))), "{bad:?}");
+            }
+            let (t, secret) = d.create_token("acme", "Okta").await.unwrap();
+            assert_ne!(t.hash, secret.as_bytes(), "the secret is not stored");
+            let p = d.authenticate("acme", &secret).await.unwrap();
+            assert_eq!((p.token_name.as_str(), p.via_scim), ("Okta", true));
+            assert!(p.cluster_id.is_none());
+            for (org, s) in [("globex", secret.as_str()), ("acme", "roster_wrong")] {
+                let e = d.authenticate(org, s).await;
+                assert!(
+                    matches!(e, Err(DirectoryError::Unauthenticated(_))),
+                    "{org}"
+                );
+            }
+            d.revoke_token("acme", &t.id).await.unwrap();
+            let e = d.authenticate("acme", &secret).await;
+            assert!(matches!(e, Err(DirectoryError::Unauthenticated(_))));
+            let again = d.revoke_token("globex", &t.id).await;
+            assert!(matches!(again, Err(DirectoryError::NotFound(_))));
+            let listed = d.list_tokens("acme").await.unwrap();
+            assert!(listed.iter().all(|t| t.revoked.is_some()));
+        });
     }
 }

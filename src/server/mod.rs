@@ -266,7 +266,7 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
         && scim
     {
         s.scim_log.record(ScimLogEntry {
-            at: format_time(chrono::Utc::now()),
+            at: format_time(s.directory.clock().now()),
             org_id: note.org_id.clone(),
             token_name: note.token.clone(),
             method: method.to_string(),

@@ -40,7 +40,13 @@ pub async fn map(
                 StatusCode::NOT_FOUND,
                 format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey"),
             ),
-            Some((body, etag)) => conditional(&headers, body, etag, &maps.modified),
+            Some((body, etag)) => conditional(
+                s.directory.clock().now(),
+                &headers,
+                body,
+                etag,
+                &maps.modified,
+            ),
         },
         // Plain text, which nsscache shows as it is; the status from the
         // one mapping of domain errors.
@@ -51,10 +57,16 @@ pub async fn map(
 }
 
 /// 200 with `ETag` and `Last-Modified`, or 304 when the client has it.
-fn conditional(headers: &HeaderMap, body: &str, etag: &str, modified: &str) -> Response {
+fn conditional(
+    now: DateTime<Utc>,
+    headers: &HeaderMap,
+    body: &str,
+    etag: &str,
+    modified: &str,
+) -> Response {
     let changed = DateTime::parse_from_rfc3339(modified)
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|_| Utc::now());
+        .unwrap_or(now);
     let last_modified = http_date(changed);
     let not_modified = match (
         headers.get(header::IF_NONE_MATCH),
@@ -70,7 +82,7 @@ fn conditional(headers: &HeaderMap, body: &str, etag: &str, modified: &str) -> R
                 .ok()
                 .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
                 .map(|t| t.with_timezone(&Utc));
-            let settled = (Utc::now() - changed).num_seconds() >= SAME_SECOND_GUARD_SECS;
+            let settled = (now - changed).num_seconds() >= SAME_SECOND_GUARD_SECS;
             since.is_some_and(|since| settled && since.timestamp() >= changed.timestamp())
         }
         (None, None) => false,

@@ -398,7 +398,7 @@ async fn list(
                 RawParams::from_search_body(&parse_json(&bytes)?)?
             }
         };
-        let params = raw.parse(chrono::Utc::now().timestamp())?;
+        let params = raw.parse(s.directory.clock().now().timestamp())?;
         let proj = projection_from(
             &rtypes,
             params.attributes.as_deref(),

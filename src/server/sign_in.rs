@@ -290,7 +290,7 @@ async fn start(
         &sp_endpoints(&s, &o.id),
         &settings.idp,
         "",
-        chrono::Utc::now(),
+        s.directory.clock().now(),
     ) {
         Ok(r) => r,
         Err(e) => {
