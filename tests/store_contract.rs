@@ -1,7 +1,7 @@
 //! The store contract: what every implementation of the storage interface
 //! (`directory::store`) must do, tested through the trait alone. It runs
-//! against SQLite today; a PostgreSQL store runs the same suite by adding
-//! its URL to `stores()`.
+//! against SQLite, and against PostgreSQL when the test command runs one
+//! (`ROSTER_TEST_POSTGRES_URL`, see `stores()`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -20,11 +20,26 @@ use roster::directory::query::{Cond, Query, Window};
 use roster::directory::store::{ReadTx, Store, StoreError, StoreResult, WriteTx};
 use serde_json::json;
 
-/// A fresh store of every kind this build has, each in its own directory.
-fn stores() -> Vec<(tempfile::TempDir, Arc<dyn Store>)> {
+#[path = "postgres/scratch.rs"]
+mod scratch;
+
+/// What keeps a store's database alive: a directory, or a scratch
+/// PostgreSQL database.
+type Guard = Box<dyn std::any::Any>;
+
+/// A fresh store of every kind this build has: SQLite in a directory of
+/// its own, and PostgreSQL in a database of its own when the test command
+/// runs one (`ROSTER_TEST_POSTGRES_URL`).
+fn stores() -> Vec<(Guard, Arc<dyn Store>)> {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("contract.db").display());
-    vec![(dir, roster::store::open(&url).unwrap())]
+    let mut out: Vec<(Guard, Arc<dyn Store>)> =
+        vec![(Box::new(dir), roster::store::open(&url).unwrap())];
+    if let Some(db) = scratch::ScratchDb::create() {
+        let store = roster::store::open(&db.url).unwrap();
+        out.push((Box::new(db), store));
+    }
+    out
 }
 
 /// Runs `f` as one write job and returns its result once committed (or

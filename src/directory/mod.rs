@@ -210,6 +210,9 @@ impl Directory {
         R: Send + 'static,
         F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,
     {
+        if !self.store.reads_inline() {
+            return self.read(f).await;
+        }
         match self.read_permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let out = run_read(self.store.as_ref(), f);

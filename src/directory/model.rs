@@ -195,6 +195,16 @@ impl ChangeKind {
             ChangeKind::MembersChanged => "members",
         }
     }
+
+    /// The kind [`ChangeKind::as_str`] wrote (a store reading it back).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "created" => ChangeKind::Created,
+            "deleted" => ChangeKind::Deleted,
+            "members" => ChangeKind::MembersChanged,
+            _ => ChangeKind::Updated,
+        }
+    }
 }
 
 /// What a change-log entry is about.
@@ -213,6 +223,16 @@ impl Subject {
             Subject::Resource(r) => r.name(),
             Subject::Cluster => "Cluster",
             Subject::Org => "Org",
+        }
+    }
+
+    /// The subject [`Subject::as_str`] wrote (a store reading it back).
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "User" => Subject::Resource(ResourceType::User),
+            "Group" => Subject::Resource(ResourceType::Group),
+            "Cluster" => Subject::Cluster,
+            _ => Subject::Org,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The storage interface. SQLite implements it today and PostgreSQL will;
-//! nothing here is specific to either.
+//! The storage interface, which SQLite and PostgreSQL implement; nothing
+//! here is specific to either.
 //!
 //! Reads run in a consistent snapshot. Writes are jobs: the store runs each
 //! inside a transaction (possibly together with other jobs, each in its own
@@ -20,6 +20,9 @@ pub enum StoreError {
     Unique(String),
     #[error("the store is shutting down")]
     Closed,
+    /// The database cannot be reached now; the request may be retried.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error: {0}")]
     Backend(String),
     #[error("the stored data is not valid: {0}")]
@@ -214,6 +217,12 @@ pub trait Store: Send + Sync + 'static {
     /// How many reads may run at once; more wait their turn rather than
     /// piling up threads and connections.
     fn max_concurrent_reads(&self) -> usize;
+    /// Whether a read of a few indexed rows may run on the caller's
+    /// thread (an embedded database answers in microseconds); a store
+    /// across the network says no.
+    fn reads_inline(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]

@@ -134,6 +134,13 @@ impl From<DirectoryError> for Refusal {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down; retry shortly",
             ),
+            DirectoryError::Store(StoreError::Unavailable(e)) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable; retry shortly",
+                )
+            }
             DirectoryError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
                 Refusal::new(

@@ -160,6 +160,10 @@ impl Store for SqliteStore {
         MAX_READERS
     }
 
+    fn reads_inline(&self) -> bool {
+        true
+    }
+
     fn commit_stats(&self) -> CommitStats {
         let mut buckets = [0u64; 10];
         for (out, b) in buckets.iter_mut().zip(self.stats.buckets.iter()) {

@@ -468,18 +468,8 @@ impl ReadTx for SqliteTx<'_> {
         let mut out = Vec::new();
         for row in rows {
             let (seq, at, subject, resource_id, kind) = row.map_err(backend)?;
-            let subject = match subject.as_str() {
-                "User" => Subject::Resource(ResourceType::User),
-                "Group" => Subject::Resource(ResourceType::Group),
-                "Cluster" => Subject::Cluster,
-                _ => Subject::Org,
-            };
-            let kind = match kind.as_str() {
-                "created" => ChangeKind::Created,
-                "deleted" => ChangeKind::Deleted,
-                "members" => ChangeKind::MembersChanged,
-                _ => ChangeKind::Updated,
-            };
+            let subject = Subject::parse(&subject);
+            let kind = ChangeKind::parse(&kind);
             out.push((
                 seq,
                 Change {

@@ -1,0 +1,329 @@
+//! The PostgreSQL store, for several `roster serve` replicas sharing one
+//! database (docs/postgres.md). The same storage trait as SQLite, and the
+//! same behaviour: the store contract suite runs against both.
+//!
+//! Client: the `postgres` crate (the synchronous face of tokio-postgres,
+//! the most used PostgreSQL client in Rust), because the storage trait is
+//! synchronous: the directory runs store jobs on blocking threads.
+//! Connections come from an `r2d2` pool. TLS is OpenSSL's (a dependency
+//! already), always verifying the server's certificate and name.
+//!
+//! Concurrency across replicas: every write job runs in its own
+//! transaction, and a write that reads its org takes the org's row lock
+//! first (`SELECT ... FOR UPDATE`), so writes to one org are serialized
+//! across replicas. The per-org counters (the change sequence, the next
+//! UID and GID) live on that row: sequence order is commit order, and no
+//! id is handed out twice. Reads run in `REPEATABLE READ READ ONLY`
+//! snapshots.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::error::SqlState;
+use postgres_openssl::MakeTlsConnector;
+use r2d2_postgres::PostgresConnectionManager;
+
+use crate::directory::store::{
+    CommitStats, ReadJob, Store, StoreError, StoreResult, WriteJob, WriteTx,
+};
+
+mod query;
+mod read;
+mod rows;
+mod schema;
+mod write;
+
+pub use schema::{SCHEMA_VERSION, SchemaStatus};
+
+type Manager = PostgresConnectionManager<MakeTlsConnector>;
+type Pool = r2d2::Pool<Manager>;
+
+/// How a PostgreSQL store is set up.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// Most connections this process opens (reads and writes together).
+    pub pool_size: u32,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions { pool_size: 16 }
+    }
+}
+
+/// A PostgreSQL error as a store error: unique violations are the
+/// domain's business (409), a database that cannot be reached is
+/// `Unavailable` (503, retry), the rest is the store's failure.
+pub(crate) fn backend(e: postgres::Error) -> StoreError {
+    if let Some(db) = e.as_db_error() {
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            return StoreError::Unique(db.message().to_string());
+        }
+        return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
+    }
+    if e.is_closed() || e.to_string().contains("connection") {
+        return StoreError::Unavailable(format!("the database is unreachable: {e}"));
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn pool_error(e: r2d2::Error) -> StoreError {
+    StoreError::Unavailable(format!("no database connection: {e}"))
+}
+
+/// A transaction as the directory sees it.
+pub(crate) struct PgTx<'a, 'c> {
+    tx: &'a mut postgres::Transaction<'c>,
+    /// In a write, reading an org locks its row until the commit.
+    writing: bool,
+}
+
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+    sender: Mutex<Option<Sender<WriteJob>>>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
+    stats: Arc<Stats>,
+    max_reads: usize,
+}
+
+impl PostgresStore {
+    /// Connects, and brings the schema up to date (under an advisory lock,
+    /// so replicas starting together migrate once).
+    pub fn open(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
+        let pool = connect(url, options)?;
+        schema::migrate(&pool)?;
+        // Writers hold a connection only while a job runs; half the pool
+        // writes at most, the rest is left for reads.
+        let writer_count = (options.pool_size / 2).max(1) as usize;
+        let (tx, rx) = channel::<WriteJob>();
+        let rx = Arc::new(Mutex::new(rx));
+        let stats = Arc::new(Stats::default());
+        let mut writers = Vec::with_capacity(writer_count);
+        for i in 0..writer_count {
+            let (pool, rx, stats) = (pool.clone(), rx.clone(), stats.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("roster-pg-writer-{i}"))
+                .spawn(move || write_loop(&pool, &rx, &stats))
+                .map_err(|e| StoreError::Backend(format!("cannot start a writer thread: {e}")))?;
+            writers.push(handle);
+        }
+        Ok(PostgresStore {
+            pool,
+            sender: Mutex::new(Some(tx)),
+            writers: Mutex::new(writers),
+            stats,
+            max_reads: (options.pool_size as usize - writer_count).max(1),
+        })
+    }
+
+    /// The schema's state, without changing it (`roster db status`).
+    pub fn status(url: &str) -> StoreResult<SchemaStatus> {
+        let pool = connect(url, &PostgresOptions { pool_size: 1 })?;
+        schema::status(&pool)
+    }
+
+    /// Stops the writers after the jobs already queued.
+    pub fn close(&self) {
+        if let Ok(mut s) = self.sender.lock() {
+            s.take();
+        }
+        let handles = self
+            .writers
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The pool for `url`: TLS when the server offers it (and required with
+/// `sslmode=require`), verified against the system's CAs or the file
+/// `sslrootcert=` names.
+fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
+    let (url, root_cert) = take_param(url, "sslrootcert");
+    let config: postgres::Config = url.parse().map_err(|e| {
+        StoreError::Backend(format!(
+            "the database URL {} is not valid: {e}",
+            super::redact_url(&url)
+        ))
+    })?;
+    let mut tls = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
+        .map_err(|e| StoreError::Backend(format!("cannot set up TLS: {e}")))?;
+    if let Some(path) = root_cert {
+        tls.set_ca_file(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot read sslrootcert {path}: {e}")))?;
+    }
+    let manager = PostgresConnectionManager::new(config, MakeTlsConnector::new(tls.build()));
+    r2d2::Pool::builder()
+        .max_size(options.pool_size.max(2))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot connect to {}: {e}",
+                super::redact_url(&url)
+            ))
+        })
+}
+
+/// Removes `name=value` from a URL's query (the `postgres` crate does not
+/// know every libpq parameter); returns the URL and the value.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_string(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    (url, value)
+}
+
+fn write_loop(pool: &Pool, rx: &Mutex<Receiver<WriteJob>>, stats: &Stats) {
+    loop {
+        let job = match rx.lock() {
+            Ok(r) => match r.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+            Err(_) => return,
+        };
+        run_write(pool, job, stats);
+    }
+}
+
+/// Runs one job in its own transaction and delivers the outcome.
+fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no database connection for a write; it is refused");
+            // The job is dropped unrun: its caller hears that the write
+            // was not carried out.
+            drop(job);
+            return;
+        }
+    };
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot begin a write transaction; it is refused");
+            drop(job);
+            return;
+        }
+    };
+    let (keep, deliver) = {
+        let mut w = PgTx {
+            tx: &mut tx,
+            writing: true,
+        };
+        job(&mut w as &mut dyn WriteTx)
+    };
+    let outcome = if keep {
+        tx.commit().map_err(backend)
+    } else {
+        tx.rollback().map_err(backend)
+    };
+    stats.commits.fetch_add(1, Ordering::Relaxed);
+    deliver(outcome);
+}
+
+impl Store for PostgresStore {
+    fn read(&self, job: ReadJob<'_>) -> StoreResult<()> {
+        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(backend)?;
+        let result = {
+            let mut r = PgTx {
+                tx: &mut tx,
+                writing: false,
+            };
+            job(&mut r)
+        };
+        let _ = tx.rollback();
+        result
+    }
+
+    fn write(&self, job: WriteJob) -> StoreResult<()> {
+        let guard = self.sender.lock().map_err(|_| StoreError::Closed)?;
+        match guard.as_ref() {
+            Some(s) => s.send(job).map_err(|_| StoreError::Closed),
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    fn max_concurrent_reads(&self) -> usize {
+        self.max_reads
+    }
+
+    fn commit_stats(&self) -> CommitStats {
+        let commits = self.stats.commits.load(Ordering::Relaxed);
+        // One job per transaction: every commit is a batch of one.
+        let mut batch_buckets = [0u64; 10];
+        if let Some(ones) = batch_buckets.first_mut() {
+            *ones = commits;
+        }
+        CommitStats {
+            commits,
+            jobs: commits,
+            max_batch: u64::from(commits > 0),
+            batch_buckets,
+        }
+    }
+
+    fn reads_inline(&self) -> bool {
+        // A read is a network round trip: never on the caller's (async)
+        // thread.
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_url() {
+        let (url, v) = take_param(
+            "postgres://u:p@h/db?sslmode=require&sslrootcert=/etc/ca.pem",
+            "sslrootcert",
+        );
+        assert_eq!(url, "postgres://u:p@h/db?sslmode=require");
+        assert_eq!(v.as_deref(), Some("/etc/ca.pem"));
+        let (url, v) = take_param("postgres://u:p@h/db", "sslrootcert");
+        assert_eq!((url.as_str(), v), ("postgres://u:p@h/db", None));
+    }
+}

@@ -1,0 +1,379 @@
+//! Writes: [`WriteTx`] over PostgreSQL.
+
+use super::rows::{SESSION_COLUMNS, table};
+use super::{PgTx, backend};
+use crate::directory::model::{
+    Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings, ScimLogEntry,
+    Session, StoredResource, TokenRecord,
+};
+use crate::directory::query::fold;
+use crate::directory::store::{StoreError, StoreResult, WriteTx};
+
+fn doc_text(r: &StoredResource) -> StoreResult<String> {
+    serde_json::to_string(&r.doc).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn limit(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl PgTx<'_, '_> {
+    fn group_position(&mut self, org_id: &str, group_id: &str) -> StoreResult<i64> {
+        self.position_of(org_id, ResourceType::Group, group_id)?
+            .ok_or_else(|| StoreError::Backend(format!("group {group_id} vanished")))
+    }
+}
+
+impl WriteTx for PgTx<'_, '_> {
+    fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.execute(
+            "INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit, reserved_names) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&org.id, &org.name, &fold(&org.name), &org.created, &s.scim_api, &s.aup, &s.sup, &s.legacy_groups, &s.jit, &org.reserved_names.join("\n")],
+        )?;
+        Ok(())
+    }
+
+    fn update_org(&mut self, org: &Org) -> StoreResult<()> {
+        let s = &org.settings;
+        self.execute(
+            "UPDATE orgs SET name = $2, name_key = $3, scim_api = $4, aup = $5, sup = $6, legacy_groups = $7, jit = $8, reserved_names = $9 WHERE id = $1",
+            &[&org.id, &org.name, &fold(&org.name), &s.scim_api, &s.aup, &s.sup, &s.legacy_groups, &s.jit, &org.reserved_names.join("\n")],
+        )?;
+        Ok(())
+    }
+
+    fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO tokens (id, org_id, name, hash, created, cluster_id) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&t.id, &t.org_id, &t.name, &t.hash, &t.created, &t.cluster_id],
+        )?;
+        Ok(())
+    }
+
+    fn revoke_token(&mut self, org_id: &str, token_id: &str, at: &str) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE tokens SET revoked = $3 WHERE org_id = $1 AND id = $2 AND revoked IS NULL",
+            &[&org_id, &token_id, &at],
+        )? > 0)
+    }
+
+    fn touch_token(&mut self, token_id: &str, at: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE tokens SET last_used = $2 WHERE id = $1",
+            &[&token_id, &at],
+        )?;
+        Ok(())
+    }
+
+    fn insert_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<i64> {
+        let sql = format!(
+            "INSERT INTO {} (org_id, id, name_key, display_key, external_id, doc, created, modified, version) \
+             VALUES ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9) RETURNING position",
+            table(r.rtype)
+        );
+        let doc = doc_text(r)?;
+        self.tx
+            .query_one(
+                &sql,
+                &[
+                    &org_id,
+                    &r.id,
+                    &r.name_key,
+                    &r.display_key,
+                    &r.external_id,
+                    &doc,
+                    &r.created,
+                    &r.modified,
+                    &r.version,
+                ],
+            )
+            .and_then(|row| row.try_get(0))
+            .map_err(backend)
+    }
+
+    fn update_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<()> {
+        let sql = format!(
+            "UPDATE {} SET name_key = $3, display_key = $4, external_id = $5, doc = $6::text::json, modified = $7, version = $8 \
+             WHERE org_id = $1 AND id = $2",
+            table(r.rtype)
+        );
+        let doc = doc_text(r)?;
+        self.execute(
+            &sql,
+            &[
+                &org_id,
+                &r.id,
+                &r.name_key,
+                &r.display_key,
+                &r.external_id,
+                &doc,
+                &r.modified,
+                &r.version,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn delete_resource(
+        &mut self,
+        org_id: &str,
+        rtype: ResourceType,
+        id: &str,
+    ) -> StoreResult<bool> {
+        // The account goes with the resource; the ledger keeps its ids.
+        self.execute(
+            "DELETE FROM posix_accounts WHERE org_id = $1 AND resource_type = $2 AND resource_id = $3",
+            &[&org_id, &rtype.name(), &id],
+        )?;
+        let sql = format!("DELETE FROM {} WHERE org_id = $1 AND id = $2", table(rtype));
+        Ok(self.execute(&sql, &[&org_id, &id])? > 0)
+    }
+
+    fn add_members(&mut self, org_id: &str, group_id: &str, user_ids: &[&str]) -> StoreResult<()> {
+        let g = self.group_position(org_id, group_id)?;
+        // In the order given: members list in insertion order.
+        for u in user_ids {
+            self.execute(
+                "INSERT INTO memberships (group_pos, user_pos) SELECT $1, position FROM users WHERE org_id = $2 AND id = $3 \
+                 ON CONFLICT DO NOTHING",
+                &[&g, &org_id, u],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn remove_members(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        user_ids: &[&str],
+    ) -> StoreResult<()> {
+        let g = self.group_position(org_id, group_id)?;
+        self.execute(
+            "DELETE FROM memberships WHERE group_pos = $1 AND user_pos IN \
+             (SELECT position FROM users WHERE org_id = $2 AND id = ANY($3))",
+            &[&g, &org_id, &user_ids],
+        )?;
+        Ok(())
+    }
+
+    fn append_change(&mut self, org_id: &str, c: &Change) -> StoreResult<i64> {
+        // The counter row: taken in the writing transaction, so sequence
+        // order is commit order on every replica.
+        let seq: i64 = self
+            .tx
+            .query_one(
+                "UPDATE orgs SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
+                &[&org_id],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(backend)?;
+        self.execute(
+            "INSERT INTO changes (org_id, seq, at, resource_type, resource_id, kind) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&org_id, &seq, &c.at, &c.subject.as_str(), &c.resource_id, &c.kind.as_str()],
+        )?;
+        Ok(seq)
+    }
+
+    fn put_posix_account(&mut self, org_id: &str, a: &PosixAccount) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO posix_accounts (org_id, resource_type, resource_id, uid, gid, name, home, shell) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (org_id, resource_type, resource_id) DO UPDATE SET uid = EXCLUDED.uid, gid = EXCLUDED.gid, \
+             name = EXCLUDED.name, home = EXCLUDED.home, shell = EXCLUDED.shell",
+            &[&org_id, &a.rtype.name(), &a.resource_id, &a.uid, &a.gid, &a.name, &a.home, &a.shell],
+        )?;
+        Ok(())
+    }
+
+    fn claim_posix(
+        &mut self,
+        org_id: &str,
+        kind: LedgerKind,
+        value: &str,
+        resource_id: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO posix_ledger (org_id, kind, value, resource_id) VALUES ($1, $2, $3, $4)",
+            &[&org_id, &kind.as_str(), &value, &resource_id],
+        )?;
+        Ok(())
+    }
+
+    fn set_next_posix_ids(
+        &mut self,
+        org_id: &str,
+        next_uid: i64,
+        next_gid: i64,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE orgs SET next_uid = $2, next_gid = $3 WHERE id = $1",
+            &[&org_id, &next_uid, &next_gid],
+        )?;
+        Ok(())
+    }
+
+    fn insert_cluster(&mut self, c: &Cluster) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO clusters (id, org_id, name, name_key, created, modified) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&c.id, &c.org_id, &c.name, &fold(&c.name), &c.created, &c.modified],
+        )?;
+        self.set_cluster_groups(&c.id, &c.group_ids, &c.modified)
+    }
+
+    fn set_cluster_groups(
+        &mut self,
+        cluster_id: &str,
+        group_ids: &[String],
+        modified: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM cluster_groups WHERE cluster_id = $1",
+            &[&cluster_id],
+        )?;
+        self.execute(
+            "INSERT INTO cluster_groups (cluster_id, group_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+            &[&cluster_id, &group_ids],
+        )?;
+        self.execute(
+            "UPDATE clusters SET modified = $2 WHERE id = $1",
+            &[&cluster_id, &modified],
+        )?;
+        Ok(())
+    }
+
+    fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()> {
+        for e in entries {
+            self.execute(
+                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $1)",
+                &[&e.org_id, &e.at, &e.token_name, &e.method, &e.path, &i32::from(e.status), &e.scim_type, &e.detail, &e.latency_ms, &e.body],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn prune_scim_log(
+        &mut self,
+        org_ids: &[&str],
+        max_entries: u64,
+        max_bytes: u64,
+        cutoff: Option<&str>,
+    ) -> StoreResult<()> {
+        if let Some(cutoff) = cutoff {
+            self.execute("DELETE FROM scim_log WHERE at < $1", &[&cutoff])?;
+        }
+        for org in org_ids {
+            self.execute(
+                "DELETE FROM scim_log WHERE org_id = $1 AND id <= \
+                 (SELECT id FROM scim_log WHERE org_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                &[org, &limit(max_entries)],
+            )?;
+            // Newest first, the running size; everything from the first
+            // entry past the limit on is removed.
+            self.execute(
+                "DELETE FROM scim_log WHERE org_id = $1 AND id <= \
+                 (SELECT id FROM (SELECT id, sum(length(path) + coalesce(length(detail), 0) + coalesce(length(body), 0)) \
+                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = $1) AS sized \
+                  WHERE running > $2 ORDER BY id DESC LIMIT 1)",
+                &[org, &limit(max_bytes)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn put_server_setting(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO server_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
+        )?;
+        Ok(())
+    }
+
+    fn put_saml_settings(&mut self, org_id: &str, s: Option<&SamlSettings>) -> StoreResult<()> {
+        let Some(s) = s else {
+            self.execute("DELETE FROM saml_settings WHERE org_id = $1", &[&org_id])?;
+            return Ok(());
+        };
+        let certs: Vec<String> = s.idp.certificates.iter().map(|c| c.to_base64()).collect();
+        self.execute(
+            "INSERT INTO saml_settings (org_id, idp_entity_id, sso_url, certificates, require_signed_assertion, allow_idp_initiated, metadata_url, updated) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (org_id) DO UPDATE SET idp_entity_id = $2, sso_url = $3, certificates = $4, \
+             require_signed_assertion = $5, allow_idp_initiated = $6, metadata_url = $7, updated = $8",
+            &[&org_id, &s.idp.entity_id, &s.idp.sso_url, &certs.join("\n"), &s.idp.require_signed_assertion, &s.idp.allow_idp_initiated, &s.metadata_url, &s.updated],
+        )?;
+        Ok(())
+    }
+
+    fn remember_assertion(&mut self, org_id: &str, id: &str, until: &str) -> StoreResult<bool> {
+        Ok(self.execute(
+            "INSERT INTO saml_assertions (org_id, id, expires) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&org_id, &id, &until],
+        )? == 1)
+    }
+
+    fn insert_session(&mut self, hash: &[u8], s: &Session) -> StoreResult<()> {
+        let sql = format!(
+            "INSERT INTO sessions (hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        self.execute(
+            &sql,
+            &[
+                &hash, &s.id, &s.org_id, &s.user_id, &s.subject, &s.method, &s.created, &s.expires,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn end_session(&mut self, hash: &[u8], at: &str) -> StoreResult<bool> {
+        Ok(self.execute(
+            "UPDATE sessions SET ended = $2 WHERE hash = $1 AND ended IS NULL",
+            &[&hash, &at],
+        )? == 1)
+    }
+
+    fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE sessions SET ended = $3 WHERE org_id = $1 AND ended IS NULL AND ($2::text IS NULL OR id = $2)",
+            &[&org_id, &id, &at],
+        )
+    }
+
+    fn insert_login_link(
+        &mut self,
+        hash: &[u8],
+        org_id: &str,
+        created: &str,
+        expires: &str,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO login_links (hash, org_id, created, expires) VALUES ($1, $2, $3, $4)",
+            &[&hash, &org_id, &created, &expires],
+        )?;
+        Ok(())
+    }
+
+    fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>> {
+        self.query_opt(
+            "DELETE FROM login_links WHERE hash = $1 RETURNING org_id, expires",
+            &[&hash],
+        )?
+        .map(|r| {
+            Ok((
+                r.try_get(0).map_err(backend)?,
+                r.try_get(1).map_err(backend)?,
+            ))
+        })
+        .transpose()
+    }
+
+    fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()> {
+        for table in ["saml_assertions", "sessions", "login_links"] {
+            self.execute(&format!("DELETE FROM {table} WHERE expires < $1"), &[&now])?;
+        }
+        Ok(())
+    }
+}

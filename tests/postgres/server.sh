@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL for the tests, on loopback only, its data under
+# the given directory (owned by the postgres user, which initdb needs).
+#
+#   tests/postgres/server.sh start DIR PORT   # prints the admin URL
+#   tests/postgres/server.sh stop DIR
+#
+# The admin URL (role postgres, password-less over the socket, password
+# "roster-test" over TCP) can create a database per test.
+set -euo pipefail
+
+cmd=${1:?start DIR PORT | stop DIR}
+dir=$(realpath -m "${2:?the data directory}")
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+case "$cmd" in
+start)
+    port=${3:?the port}
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    mkdir -p "$dir/sock"
+    chown -R postgres "$dir"
+    # initdb refuses a working directory postgres cannot read.
+    cd /
+    pwfile=$(mktemp)
+    echo "roster-test" >"$pwfile"
+    chown postgres "$pwfile"
+    runuser -u postgres -- "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+        --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" >"$dir/initdb.log"
+    rm -f "$pwfile"
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/sock'
+fsync = on
+max_connections = 400
+CONF
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
+    echo "postgres://postgres:roster-test@127.0.0.1:$port/postgres"
+    ;;
+stop)
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    fi
+    ;;
+*)
+    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    exit 2
+    ;;
+esac
