@@ -27,14 +27,47 @@ if ! "$SAML_VENV/bin/python" -c "import saml2" 2>/dev/null; then
     "$SAML_VENV/bin/pip" install --quiet --disable-pip-version-check "pysaml2==7.5.5"
 fi
 
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+
+step "a throwaway PostgreSQL on loopback, for the store contract and the integration tests on PostgreSQL"
+# Debian's package would start a system-wide server; tests run their own.
+if ! dpkg -s postgresql >/dev/null 2>&1; then
+    policy_rc=/usr/sbin/policy-rc.d
+    made_policy=""
+    if [ ! -e "$policy_rc" ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy_rc" >/dev/null
+        $SUDO chmod +x "$policy_rc"
+        made_policy=1
+    fi
+    ensure_packages postgresql
+    if [ -n "$made_policy" ]; then $SUDO rm -f "$policy_rc"; fi
+fi
+# Its data under target/, when the postgres user can reach it there (a
+# checkout under a private home directory it cannot): else under /tmp.
+mkdir -p target
+PG_DIR="$PWD/target/pg-test"
+if ! { [ "$(id -u)" -eq 0 ] && runuser -u postgres -- test -x "$PWD/target"; } \
+    && ! sudo -n -u postgres test -x "$PWD/target" 2>/dev/null; then
+    PG_DIR=$(mktemp -d /tmp/roster-pg-test.XXXXXX)
+fi
+PG_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ROSTER_TEST_POSTGRES_URL=$(tests/postgres/server.sh start "$PG_DIR" "$PG_PORT")
+export ROSTER_TEST_POSTGRES_URL
+trap 'tests/postgres/server.sh stop "$PG_DIR"' EXIT
+echo "PostgreSQL on 127.0.0.1:$PG_PORT (data in $PG_DIR)"
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
-step "unit, property and integration tests (the load benchmark is separate: cargo bench --bench load)"
+step "unit, property and integration tests on SQLite (the load benchmark is separate: cargo bench --bench load)"
 cargo test --lib --bins --tests
+
+step "the integration tests again, on PostgreSQL (every test; the store contract ran on both above)"
+ROSTER_TEST_STORE=postgres cargo test --quiet --test api
 
 step "the node build: without SAML signatures, no libxmlsec1 or libxml2"
 RUSTFLAGS="-D warnings" cargo build --quiet --no-default-features --bin roster --target-dir target/node

@@ -1,6 +1,6 @@
 //! The `roster` command line: one file per noun (`org`, `token`, `user`,
-//! `group`, `cluster`, `saml`, `admin`, `session`, `scim_log`, `agent`,
-//! `serve`), each holding its clap definitions and what it runs. Every
+//! `group`, `cluster`, `saml`, `admin`, `session`, `scim_log`, `db`,
+//! `agent`, `serve`), each holding its clap definitions and what it runs. Every
 //! command calls the same domain operations ([`roster::directory`]) the
 //! admin API and the console do; `output` is how they print.
 
@@ -13,6 +13,7 @@ use roster::directory::{Directory, DirectoryError};
 mod admin;
 mod agent;
 mod cluster;
+mod db;
 mod group;
 mod org;
 mod output;
@@ -49,14 +50,22 @@ struct Cli {
 /// Options every command takes.
 #[derive(Args)]
 pub struct Global {
-    /// The directory database: sqlite://FILE (relative to the working directory) or sqlite:///ABSOLUTE/PATH.
+    /// The directory database: sqlite://FILE (relative to the working directory),
+    /// sqlite:///ABSOLUTE/PATH, or postgres://USER:PASSWORD@HOST:PORT/DB (docs/postgres.md).
+    /// Keep a password out of the command line: set ROSTER_DATABASE, or
+    /// --database-file.
     #[arg(
         long,
         global = true,
         env = "ROSTER_DATABASE",
+        hide_env_values = true,
         default_value = "sqlite://roster.db"
     )]
     pub database: String,
+    /// A file holding the database URL (one line), such as a mounted secret;
+    /// it takes the place of --database.
+    #[arg(long, global = true, env = "ROSTER_DATABASE_FILE", value_name = "FILE")]
+    pub database_file: Option<std::path::PathBuf>,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -96,6 +105,9 @@ enum Command {
     /// Manage clusters: which groups each provisions, and their read-only tokens.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// The database: its schema version, and migrating it.
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// Keep one cluster's node in step with the directory: the NSS caches,
     /// and with --slurm-cluster Slurm's accounts, users and associations.
     /// `roster agent status` shows what it last did.
@@ -153,6 +165,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Token(cmd) => token::run(g, cmd).await,
         Command::Group(cmd) => group::run(g, cmd).await,
         Command::Cluster(cmd) => cluster::run(g, cmd).await,
+        Command::Db(cmd) => db::run(g, cmd).await,
         Command::User(cmd) => user::run(g, cmd).await,
         Command::Agent(args) => agent::run(g, args).await,
         Command::AuthorizedKeys(args) => {
@@ -174,9 +187,20 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     })
 }
 
+/// The database URL: `--database-file`'s content, else `--database`.
+pub fn database_url(g: &Global) -> Result<String, String> {
+    match &g.database_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("cannot read the database URL from {}: {e}", path.display())),
+        None => Ok(g.database.clone()),
+    }
+}
+
 pub fn open_directory(g: &Global) -> Result<Directory, String> {
-    let database = &g.database;
-    let store = roster::store::open(database).map_err(|e| format!("{e} (database {database})"))?;
+    let database = database_url(g)?;
+    let store = roster::store::open(&database)
+        .map_err(|e| format!("{e} (database {})", roster::store::redact_url(&database)))?;
     Ok(Directory::new(store))
 }
 

@@ -75,7 +75,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
     if let Err(e) = dir.record_public_url(&public).await {
         tracing::warn!(error = %e, "could not record the public URL in the database");
     }
-    tracing::info!(address = %addr, database = %g.database, public_url = %public, "roster is listening on http://{addr}");
+    tracing::info!(address = %addr, database = %roster::store::redact_url(&super::database_url(g)?), public_url = %public, "roster is listening on http://{addr}");
     match dir.list_orgs().await {
         Ok(orgs) if orgs.is_empty() => {
             tracing::info!(

@@ -43,6 +43,23 @@ impl DatabaseUrl {
     }
 }
 
+/// Where a database's schema stands (`roster db status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaStatus {
+    /// The version applied; 0 for an empty database.
+    pub current: i64,
+    /// The version this roster needs.
+    pub wanted: i64,
+}
+
+/// The schema of the database at `url`, read without changing anything.
+pub fn schema_status(url: &str) -> Result<SchemaStatus, StoreError> {
+    match DatabaseUrl::parse(url)? {
+        DatabaseUrl::Sqlite(path) => sqlite::schema::status(&path),
+        DatabaseUrl::Postgres(url) => postgres::PostgresStore::status(&url),
+    }
+}
+
 /// Opens (creating and migrating when needed) the store at `url`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     match DatabaseUrl::parse(url)? {

@@ -38,10 +38,16 @@ fn concurrent_clients_share_commits_and_lose_nothing() {
     let commits = metric(text, "roster_store_commit_batch_size_count");
     let jobs = metric(text, "roster_store_commit_batch_size_sum");
     assert!(jobs >= 640, "{jobs} jobs");
-    assert!(
-        commits < jobs,
-        "64 concurrent clients should share commits: {commits} commits for {jobs} jobs"
-    );
+    if on_postgres() {
+        // One transaction per write, run side by side by the writer pool;
+        // PostgreSQL shares the log flushes of concurrent commits itself.
+        assert_eq!(commits, jobs);
+    } else {
+        assert!(
+            commits < jobs,
+            "64 concurrent clients should share commits: {commits} commits for {jobs} jobs"
+        );
+    }
 }
 
 #[test]

@@ -30,8 +30,21 @@ pub fn roster_bin() -> String {
     std::env::var("ROSTER_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_roster").to_string())
 }
 
+#[path = "../postgres/scratch.rs"]
+mod scratch;
+
+/// Whether the integration tests run against PostgreSQL
+/// (`ROSTER_TEST_STORE=postgres`, with the test server's admin URL in
+/// `ROSTER_TEST_POSTGRES_URL`); else against SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("ROSTER_TEST_STORE").as_deref() == Ok("postgres")
+}
+
 pub struct TestApp {
     child: Option<Child>,
+    /// The PostgreSQL database of this app, when the tests run on one;
+    /// dropped after the server.
+    pg: Option<scratch::ScratchDb>,
     pub dir: tempfile::TempDir,
     pub db: String,
     pub addr: String,
@@ -198,7 +211,15 @@ impl TestApp {
     /// As [`TestApp::start`], with extra `roster serve` arguments.
     pub fn start_with(serve_args: &[&str]) -> TestApp {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-        let db = format!("sqlite://{}", dir.path().join("roster.db").display());
+        let (db, pg) = if on_postgres() {
+            let pg = scratch::ScratchDb::create().unwrap_or_else(|| {
+                panic!("ROSTER_TEST_STORE=postgres needs ROSTER_TEST_POSTGRES_URL")
+            });
+            (pg.url.clone(), Some(pg))
+        } else {
+            let db = format!("sqlite://{}", dir.path().join("roster.db").display());
+            (db, None)
+        };
         let created = cli_json(&db, &["org", "create", "acme"]);
         let org_id = created["id"].as_str().unwrap_or_default().to_string();
         cli_ok(
@@ -208,6 +229,7 @@ impl TestApp {
         let token = scim_token(&db, "acme", "test");
         let mut app = TestApp {
             child: None,
+            pg,
             dir,
             db,
             addr: String::new(),
@@ -381,6 +403,35 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+impl TestApp {
+    /// Everything the database holds, as bytes: the SQLite file and its
+    /// log, or a data dump of the PostgreSQL database. For checking that a
+    /// secret never reached storage.
+    pub fn stored_bytes(&self) -> Vec<Vec<u8>> {
+        match &self.pg {
+            Some(pg) => {
+                let bin = std::fs::read_dir("/usr/lib/postgresql")
+                    .unwrap()
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.path().join("bin/pg_dump"))
+                    .filter(|p| p.exists())
+                    .max()
+                    .unwrap_or_else(|| panic!("no pg_dump"));
+                let out = Command::new(bin)
+                    .args(["--data-only", "--dbname", &pg.url])
+                    .output()
+                    .unwrap_or_else(|e| panic!("pg_dump: {e}"));
+                assert!(out.status.success(), "pg_dump failed: {out:?}");
+                vec![out.stdout]
+            }
+            None => ["roster.db", "roster.db-wal"]
+                .iter()
+                .map(|f| std::fs::read(self.dir.path().join(f)).unwrap_or_default())
+                .collect(),
+        }
     }
 }
 

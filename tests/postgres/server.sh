@@ -12,22 +12,25 @@ set -euo pipefail
 cmd=${1:?start DIR PORT | stop DIR}
 dir=$(realpath -m "${2:?the data directory}")
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then as_postgres "$@"; else sudo -u postgres "$@"; fi
+}
 
 case "$cmd" in
 start)
     port=${3:?the port}
     if [ -f "$dir/data/postmaster.pid" ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+        as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
     mkdir -p "$dir/sock"
-    chown -R postgres "$dir"
+    chown -R postgres "$dir" 2>/dev/null || sudo chown -R postgres "$dir"
     # initdb refuses a working directory postgres cannot read.
     cd /
     pwfile=$(mktemp)
     echo "roster-test" >"$pwfile"
-    chown postgres "$pwfile"
-    runuser -u postgres -- "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
+    chown postgres "$pwfile" 2>/dev/null || sudo chown postgres "$pwfile"
+    as_postgres "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 --pwfile="$pwfile" >"$dir/initdb.log"
     rm -f "$pwfile"
     cat >>"$dir/data/postgresql.conf" <<CONF
@@ -37,12 +40,12 @@ unix_socket_directories = '$dir/sock'
 fsync = on
 max_connections = 400
 CONF
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
+    as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
     echo "postgres://postgres:roster-test@127.0.0.1:$port/postgres"
     ;;
 stop)
     if [ -f "$dir/data/postmaster.pid" ]; then
-        runuser -u postgres -- "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+        as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     fi
     ;;
 *)

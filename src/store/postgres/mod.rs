@@ -36,7 +36,8 @@ mod rows;
 mod schema;
 mod write;
 
-pub use schema::{SCHEMA_VERSION, SchemaStatus};
+use super::SchemaStatus;
+pub use schema::SCHEMA_VERSION;
 
 type Manager = PostgresConnectionManager<MakeTlsConnector>;
 type Pool = r2d2::Pool<Manager>;
@@ -87,7 +88,9 @@ struct Stats {
 }
 
 pub struct PostgresStore {
-    pool: Pool,
+    /// `None` only while dropping (the pool is dropped on a thread of its
+    /// own, see `Drop`).
+    pool: Option<Pool>,
     sender: Mutex<Option<Sender<WriteJob>>>,
     writers: Mutex<Vec<JoinHandle<()>>>,
     stats: Arc<Stats>,
@@ -98,8 +101,11 @@ impl PostgresStore {
     /// Connects, and brings the schema up to date (under an advisory lock,
     /// so replicas starting together migrate once).
     pub fn open(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
-        let pool = connect(url, options)?;
-        schema::migrate(&pool)?;
+        let pool = off_runtime(|| {
+            let pool = connect(url, options)?;
+            schema::migrate(&pool)?;
+            Ok(pool)
+        })?;
         // Writers hold a connection only while a job runs; half the pool
         // writes at most, the rest is left for reads.
         let writer_count = (options.pool_size / 2).max(1) as usize;
@@ -116,7 +122,7 @@ impl PostgresStore {
             writers.push(handle);
         }
         Ok(PostgresStore {
-            pool,
+            pool: Some(pool),
             sender: Mutex::new(Some(tx)),
             writers: Mutex::new(writers),
             stats,
@@ -126,8 +132,10 @@ impl PostgresStore {
 
     /// The schema's state, without changing it (`roster db status`).
     pub fn status(url: &str) -> StoreResult<SchemaStatus> {
-        let pool = connect(url, &PostgresOptions { pool_size: 1 })?;
-        schema::status(&pool)
+        off_runtime(|| {
+            let pool = connect(url, &PostgresOptions { pool_size: 1 })?;
+            schema::status(&pool)
+        })
     }
 
     /// Stops the writers after the jobs already queued.
@@ -149,7 +157,24 @@ impl PostgresStore {
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         self.close();
+        // Closing a connection blocks on the client's own runtime, which
+        // must not happen on a thread that drives async tasks (the store
+        // may be dropped on one): the pool goes on a thread of its own.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
     }
+}
+
+/// Runs `f` on a thread of its own and waits for it. The `postgres`
+/// client blocks on a runtime of its own, which tokio forbids on a thread
+/// that drives async tasks: opening a store is called from async code.
+fn off_runtime<T: Send>(f: impl FnOnce() -> StoreResult<T> + Send) -> StoreResult<T> {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Backend("the database thread failed".into())))
+    })
 }
 
 /// The pool for `url`: TLS when the server offers it (and required with
@@ -259,7 +284,8 @@ fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
 
 impl Store for PostgresStore {
     fn read(&self, job: ReadJob<'_>) -> StoreResult<()> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let pool = self.pool.as_ref().ok_or(StoreError::Closed)?;
+        let mut conn = pool.get().map_err(pool_error)?;
         let mut tx = conn
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)

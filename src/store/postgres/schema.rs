@@ -5,6 +5,7 @@
 
 use super::{Pool, backend, pool_error};
 use crate::directory::store::{StoreError, StoreResult};
+use crate::store::SchemaStatus;
 
 /// Each schema version and the SQL that reaches it from the one before. A
 /// migration never changes once released; a new one is added instead.
@@ -15,15 +16,6 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// The advisory lock migrations hold (an arbitrary constant: "roster").
 const MIGRATION_LOCK: i64 = 0x726f_7374_6572;
-
-/// Where a database's schema stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaStatus {
-    /// The version applied; 0 for an empty database.
-    pub current: i64,
-    /// The version this roster needs.
-    pub wanted: i64,
-}
 
 const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS roster_schema (\
     version BIGINT PRIMARY KEY, applied TIMESTAMPTZ NOT NULL DEFAULT now())";

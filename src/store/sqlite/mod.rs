@@ -23,7 +23,7 @@ use crate::directory::store::{CommitStats, ReadJob, Store, StoreError, StoreResu
 mod query;
 mod read;
 mod rows;
-mod schema;
+pub mod schema;
 mod sign_in;
 mod write;
 mod writer;

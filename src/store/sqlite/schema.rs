@@ -24,7 +24,26 @@ const MIGRATIONS: [(i64, &str); 6] = [
     (6, include_str!("migrations/0006_hardening.sql")),
 ];
 
-const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Where a database file's schema stands, without changing it.
+pub fn status(path: &Path) -> StoreResult<crate::store::SchemaStatus> {
+    if !path.exists() {
+        return Ok(crate::store::SchemaStatus {
+            current: 0,
+            wanted: SCHEMA_VERSION,
+        });
+    }
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    let current = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    Ok(crate::store::SchemaStatus {
+        current,
+        wanted: SCHEMA_VERSION,
+    })
+}
 
 pub(super) fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(10))
