@@ -13,7 +13,7 @@ cmd=${1:?start DIR PORT | stop DIR}
 dir=$(realpath -m "${2:?the data directory}")
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_postgres() {
-    if [ "$(id -u)" -eq 0 ]; then as_postgres "$@"; else sudo -u postgres "$@"; fi
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
 }
 
 case "$cmd" in
@@ -44,6 +44,7 @@ CONF
     echo "postgres://postgres:roster-test@127.0.0.1:$port/postgres"
     ;;
 stop)
+    cd /
     if [ -f "$dir/data/postmaster.pid" ]; then
         as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     fi
