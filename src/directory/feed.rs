@@ -196,7 +196,10 @@ impl Directory {
         tokio::spawn(async move {
             let mut last = None;
             loop {
-                tokio::time::sleep(RECHECK).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(RECHECK) => {}
+                    _ = dir.external_change.notified() => {}
+                }
                 if dir.commits.receiver_count() == 0 {
                     last = None;
                     continue;

@@ -116,6 +116,10 @@ pub struct Directory {
     commits: Arc<tokio::sync::watch::Sender<u64>>,
     /// Whether the task that notices other processes' writes runs.
     watching_other_writers: Arc<std::sync::atomic::AtomicBool>,
+    /// Signalled by the store when another process extended a change log
+    /// (PostgreSQL's NOTIFY), so that the watcher need not wait for its
+    /// periodic check.
+    external_change: Arc<tokio::sync::Notify>,
     feed_waiters: Arc<feed::Waiters>,
     /// The key sign-in tickets are signed with, once read.
     ticket_key: Arc<std::sync::OnceLock<Vec<u8>>>,
@@ -152,9 +156,13 @@ impl Directory {
     /// manual clock).
     pub fn with_clock(store: Arc<dyn Store>, clock: Clock) -> Self {
         let permits = store.max_concurrent_reads().max(1);
+        let external_change = Arc::new(tokio::sync::Notify::new());
+        let signal = external_change.clone();
+        store.on_external_change(Arc::new(move || signal.notify_one()));
         Directory {
             store,
             clock,
+            external_change,
             read_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
             token_touches: Arc::default(),
             map_cache: Arc::default(),

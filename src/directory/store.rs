@@ -223,6 +223,12 @@ pub trait Store: Send + Sync + 'static {
     fn reads_inline(&self) -> bool {
         false
     }
+    /// Registers `wake`, to be called when another process extends a
+    /// change log (PostgreSQL's LISTEN/NOTIFY). False when the store cannot
+    /// tell: the directory then relies on its periodic check alone.
+    fn on_external_change(&self, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default)]

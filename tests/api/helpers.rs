@@ -407,6 +407,26 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// A second `roster serve` on the same database (a replica), on a port
+    /// of its own; the database stays this app's.
+    pub fn replica(&self) -> TestApp {
+        let mut r = TestApp {
+            child: None,
+            pg: None,
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+            db: self.db.clone(),
+            addr: String::new(),
+            org: self.org.clone(),
+            org_id: self.org_id.clone(),
+            token: self.token.clone(),
+            client: self.client.clone(),
+            log: Arc::new(Mutex::new(Vec::new())),
+            serve_args: self.serve_args.clone(),
+        };
+        r.launch();
+        r
+    }
+
     /// Everything the database holds, as bytes: the SQLite file and its
     /// log, or a data dump of the PostgreSQL database. For checking that a
     /// secret never reached storage.

@@ -24,6 +24,7 @@ mod nss;
 mod posix;
 mod query;
 mod replay;
+mod replicas;
 mod saml;
 mod scim_log;
 mod slurm;

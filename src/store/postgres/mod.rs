@@ -16,7 +16,7 @@
 //! id is handed out twice. Reads run in `REPEATABLE READ READ ONLY`
 //! snapshots.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -80,6 +80,8 @@ pub(crate) struct PgTx<'a, 'c> {
     tx: &'a mut postgres::Transaction<'c>,
     /// In a write, reading an org locks its row until the commit.
     writing: bool,
+    /// The write extended a change log: other replicas are notified.
+    changed: bool,
 }
 
 #[derive(Default)]
@@ -88,6 +90,10 @@ struct Stats {
 }
 
 pub struct PostgresStore {
+    /// Who to wake when another process writes to a change log.
+    wakers: Arc<Mutex<Vec<Waker>>>,
+    /// Tells the listener to stop.
+    stop: Arc<AtomicBool>,
     /// `None` only while dropping (the pool is dropped on a thread of its
     /// own, see `Drop`).
     pool: Option<Pool>,
@@ -121,7 +127,18 @@ impl PostgresStore {
                 .map_err(|e| StoreError::Backend(format!("cannot start a writer thread: {e}")))?;
             writers.push(handle);
         }
+        let wakers: Arc<Mutex<Vec<Waker>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        {
+            let (url, wakers, stop) = (url.to_string(), wakers.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("roster-pg-listener".into())
+                .spawn(move || listen_loop(&url, &wakers, &stop))
+                .map_err(|e| StoreError::Backend(format!("cannot start the listener: {e}")))?;
+        }
         Ok(PostgresStore {
+            wakers,
+            stop,
             pool: Some(pool),
             sender: Mutex::new(Some(tx)),
             writers: Mutex::new(writers),
@@ -156,6 +173,7 @@ impl PostgresStore {
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
         self.close();
         // Closing a connection blocks on the client's own runtime, which
         // must not happen on a thread that drives async tasks (the store
@@ -181,6 +199,37 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> StoreResult<T> + Send) -> StoreResul
 /// `sslmode=require`), verified against the system's CAs or the file
 /// `sslrootcert=` names.
 fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
+    let (config, tls) = client_config(url)?;
+    let manager = PostgresConnectionManager::new(config, tls);
+    r2d2::Pool::builder()
+        .max_size(options.pool_size.max(2))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "cannot connect to {}: {}",
+                super::redact_url(url),
+                why_not(url).unwrap_or_else(|| e.to_string())
+            ))
+        })
+}
+
+/// Why a connection to `url` fails, in the server's words (the pool says
+/// only that it timed out).
+fn why_not(url: &str) -> Option<String> {
+    let (config, tls) = client_config(url).ok()?;
+    match config.connect(tls) {
+        Ok(_) => None,
+        Err(e) => Some(match e.as_db_error() {
+            Some(db) => db.message().to_string(),
+            None => e.to_string(),
+        }),
+    }
+}
+
+/// The client settings and TLS connector for `url`.
+fn client_config(url: &str) -> StoreResult<(postgres::Config, MakeTlsConnector)> {
     let (url, root_cert) = take_param(url, "sslrootcert");
     let config: postgres::Config = url.parse().map_err(|e| {
         StoreError::Backend(format!(
@@ -194,18 +243,55 @@ fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
         tls.set_ca_file(&path)
             .map_err(|e| StoreError::Backend(format!("cannot read sslrootcert {path}: {e}")))?;
     }
-    let manager = PostgresConnectionManager::new(config, MakeTlsConnector::new(tls.build()));
-    r2d2::Pool::builder()
-        .max_size(options.pool_size.max(2))
-        .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
-        .build(manager)
-        .map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot connect to {}: {e}",
-                super::redact_url(&url)
-            ))
-        })
+    Ok((config, MakeTlsConnector::new(tls.build())))
+}
+
+/// The channel writes notify on when they extend a change log.
+const CHANGES_CHANNEL: &str = "roster_changes";
+
+type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Listens for other replicas' writes (LISTEN, on a connection of its
+/// own) and calls the wakers at each; reconnects after a failure. The
+/// notification only wakes: what changed is read from the change log, and
+/// a reader that misses one (while reconnecting) is caught by the
+/// directory's periodic check.
+fn listen_loop(url: &str, wakers: &Mutex<Vec<Waker>>, stop: &AtomicBool) {
+    let wake_all = || {
+        if let Ok(ws) = wakers.lock() {
+            ws.iter().for_each(|w| w());
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let client = client_config(url).and_then(|(config, tls)| {
+            let mut c = config.connect(tls).map_err(backend)?;
+            c.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))
+                .map_err(backend)?;
+            Ok(c)
+        });
+        let mut client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for other replicas' writes; retrying in 1 s");
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        // What happened while not listening.
+        wake_all();
+        while !stop.load(Ordering::Relaxed) {
+            use postgres::fallible_iterator::FallibleIterator;
+            let mut notes = client.notifications();
+            match notes.timeout_iter(Duration::from_secs(1)).next() {
+                Ok(Some(_)) => wake_all(),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the connection that listens for other replicas' writes");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Removes `name=value` from a URL's query (the `postgres` crate does not
@@ -266,15 +352,26 @@ fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
             return;
         }
     };
-    let (keep, deliver) = {
+    let (keep, deliver, changed) = {
         let mut w = PgTx {
             tx: &mut tx,
             writing: true,
+            changed: false,
         };
-        job(&mut w as &mut dyn WriteTx)
+        let out = job(&mut w as &mut dyn WriteTx);
+        (out.0, out.1, w.changed)
     };
+    let (keep, deliver, changed) = (keep, deliver, changed);
     let outcome = if keep {
-        tx.commit().map_err(backend)
+        // Delivered at the commit, to every replica that listens.
+        let notified = if changed {
+            tx.execute("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])
+                .map(|_| ())
+                .map_err(backend)
+        } else {
+            Ok(())
+        };
+        notified.and_then(|()| tx.commit().map_err(backend))
     } else {
         tx.rollback().map_err(backend)
     };
@@ -296,6 +393,7 @@ impl Store for PostgresStore {
             let mut r = PgTx {
                 tx: &mut tx,
                 writing: false,
+                changed: false,
             };
             job(&mut r)
         };
@@ -333,6 +431,14 @@ impl Store for PostgresStore {
     fn reads_inline(&self) -> bool {
         // A read is a network round trip: never on the caller's (async)
         // thread.
+        false
+    }
+
+    fn on_external_change(&self, wake: Arc<dyn Fn() + Send + Sync>) -> bool {
+        if let Ok(mut w) = self.wakers.lock() {
+            w.push(wake);
+            return true;
+        }
         false
     }
 }

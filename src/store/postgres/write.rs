@@ -160,6 +160,7 @@ impl WriteTx for PgTx<'_, '_> {
     }
 
     fn append_change(&mut self, org_id: &str, c: &Change) -> StoreResult<i64> {
+        self.changed = true;
         // The counter row: taken in the writing transaction, so sequence
         // order is commit order on every replica.
         let seq: i64 = self
