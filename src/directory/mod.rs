@@ -251,9 +251,13 @@ impl Directory {
             });
             (keep, deliver)
         }))?;
-        let result = rx
-            .await
-            .map_err(|_| DirectoryError::Store(StoreError::Closed))?;
+        // A job dropped unrun (no transaction could begin): nothing was
+        // written, and the caller may retry.
+        let result = rx.await.map_err(|_| {
+            DirectoryError::Store(StoreError::Unavailable(
+                "the write was not carried out: the database is unavailable".into(),
+            ))
+        })?;
         if result.is_ok() {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }

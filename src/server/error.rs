@@ -52,12 +52,14 @@ impl Refusal {
 
     /// Plain text, for clients that show the body as it is (nsscache).
     pub fn plain_text(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             format!("{}\n", self.detail),
         )
-            .into_response()
+            .into_response();
+        retry_after(&mut resp);
+        resp
     }
 
     /// A stable keyword for programs: the SCIM keyword in snake case, or
@@ -168,7 +170,17 @@ fn to_scim(e: DirectoryError) -> ScimError {
     Refusal::from(e).into_scim()
 }
 
+/// A refusal for now, not for ever (the database is down, the server is
+/// stopping) says when to try again (RFC 9110 §10.2.3).
+fn retry_after(resp: &mut Response) {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+}
+
 fn note(resp: &mut Response, scim_type: Option<ScimType>, detail: String) {
+    retry_after(resp);
     resp.extensions_mut()
         .insert(ErrorNote { scim_type, detail });
 }

@@ -220,6 +220,21 @@ impl TestApp {
             let db = format!("sqlite://{}", dir.path().join("roster.db").display());
             (db, None)
         };
+        Self::start_on(dir, db, pg, serve_args)
+    }
+
+    /// Starts an app on the database `db`, which the caller provides.
+    pub fn start_on_database(db: &str) -> TestApp {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Self::start_on(dir, db.to_string(), None, &[])
+    }
+
+    fn start_on(
+        dir: tempfile::TempDir,
+        db: String,
+        pg: Option<scratch::ScratchDb>,
+        serve_args: &[&str],
+    ) -> TestApp {
         let created = cli_json(&db, &["org", "create", "acme"]);
         let org_id = created["id"].as_str().unwrap_or_default().to_string();
         cli_ok(

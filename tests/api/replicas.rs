@@ -97,3 +97,108 @@ fn replicas_writing_at_once_give_every_identity_once() {
     let seen: HashSet<String> = created.iter().map(|c| c.0.clone()).collect();
     assert_eq!(seen.len(), 192);
 }
+
+/// A throwaway PostgreSQL of the test's own, which it may stop.
+struct OwnPostgres {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnPostgres {
+    fn start() -> OwnPostgres {
+        let dir = tempfile::Builder::new()
+            .prefix("roster-pg-outage")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = Self::script(&[
+            "start",
+            &dir.path().join("pg").display().to_string(),
+            &port.to_string(),
+        ]);
+        OwnPostgres { dir, url }
+    }
+    fn script(args: &[&str]) -> String {
+        let out = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/postgres/server.sh"
+        ))
+        .args(args)
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "server.sh {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+    fn data(&self) -> String {
+        self.dir.path().join("pg").display().to_string()
+    }
+    fn stop(&self) {
+        Self::script(&["stop", &self.data()]);
+    }
+    fn resume(&self) {
+        Self::script(&["resume", &self.data()]);
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/postgres/server.sh"
+        ))
+        .args(["stop", &self.data()])
+        .output();
+    }
+}
+
+#[test]
+fn while_the_database_is_down_requests_are_refused_at_once_and_served_after() {
+    if !on_postgres() {
+        // SQLite is a file of the server's own: it does not go down apart
+        // from the process.
+        return;
+    }
+    let pg = OwnPostgres::start();
+    let app = TestApp::start_on_database(&pg.url);
+    let ada = app.create_user("ada@example.com").id();
+    pg.stop();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = app.get(&format!("/Users/{ada}"));
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "held {:?}",
+            started.elapsed()
+        );
+        let w = app.post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "lee@example.com"}),
+        );
+        assert_eq!(w.status, 503, "{}", w.body);
+        let ready = app.send(app.client.get(app.url("/readyz")));
+        assert_eq!(ready.status, 503);
+    }
+    pg.resume();
+    let started = Instant::now();
+    loop {
+        let r = app.get(&format!("/Users/{ada}"));
+        if r.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not serving again: {}",
+            r.status
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nothing acknowledged was lost, and writes work again.
+    app.create_user("lee@example.com");
+    assert_eq!(app.get_with("/Users", &[("count", "0")]).total(), 2);
+}

@@ -2,14 +2,15 @@
 # A throwaway PostgreSQL for the tests, on loopback only, its data under
 # the given directory (owned by the postgres user, which initdb needs).
 #
-#   tests/postgres/server.sh start DIR PORT   # prints the admin URL
-#   tests/postgres/server.sh stop DIR
+#   tests/postgres/server.sh start DIR PORT   # a new cluster; prints the admin URL
+#   tests/postgres/server.sh stop DIR         # stops it (its data stays)
+#   tests/postgres/server.sh resume DIR       # starts a stopped one again
 #
 # The admin URL (role postgres, password-less over the socket, password
 # "roster-test" over TCP) can create a database per test.
 set -euo pipefail
 
-cmd=${1:?start DIR PORT | stop DIR}
+cmd=${1:?start DIR PORT | stop DIR | resume DIR}
 dir=$(realpath -m "${2:?the data directory}")
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 as_postgres() {
@@ -43,6 +44,10 @@ CONF
     as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
     echo "postgres://postgres:roster-test@127.0.0.1:$port/postgres"
     ;;
+resume)
+    cd /
+    as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
+    ;;
 stop)
     cd /
     if [ -f "$dir/data/postmaster.pid" ]; then
@@ -50,7 +55,7 @@ stop)
     fi
     ;;
 *)
-    echo "usage: $0 start DIR PORT | stop DIR" >&2
+    echo "usage: $0 start DIR PORT | stop DIR | resume DIR" >&2
     exit 2
     ;;
 esac

@@ -60,10 +60,22 @@ impl Default for PostgresOptions {
 /// `Unavailable` (503, retry), the rest is the store's failure.
 pub(crate) fn backend(e: postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
-        if *db.code() == SqlState::UNIQUE_VIOLATION {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
             return StoreError::Unique(db.message().to_string());
         }
-        return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
+        // Connection exceptions (08), the server shutting down or in
+        // recovery (57), out of resources (53), and a transaction that
+        // lost a race (40001, 40P01): nothing wrong with the request, and
+        // worth retrying.
+        let class = code.code().get(..2).unwrap_or("");
+        if matches!(class, "08" | "57" | "53")
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
+            return StoreError::Unavailable(format!("{}: {}", code.code(), db.message()));
+        }
+        return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
     if e.is_closed() || e.to_string().contains("connection") {
         return StoreError::Unavailable(format!("the database is unreachable: {e}"));
@@ -204,7 +216,10 @@ fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
     r2d2::Pool::builder()
         .max_size(options.pool_size.max(2))
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
+        // A database that is down is said at once (503, retry), not after
+        // the request waited: reads and writes are bounded below the pool
+        // size, so a healthy pool never makes a caller wait this long.
+        .connection_timeout(Duration::from_millis(500))
         .build(manager)
         .map_err(|e| {
             StoreError::Unavailable(format!(
@@ -229,7 +244,7 @@ fn why_not(url: &str) -> Option<String> {
 }
 
 /// The client settings and TLS connector for `url`.
-fn client_config(url: &str) -> StoreResult<(postgres::Config, MakeTlsConnector)> {
+pub(super) fn client_config(url: &str) -> StoreResult<(postgres::Config, MakeTlsConnector)> {
     let (url, root_cert) = take_param(url, "sslrootcert");
     let config: postgres::Config = url.parse().map_err(|e| {
         StoreError::Backend(format!(
