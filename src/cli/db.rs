@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::output::print_json;
 use super::{Global, database_url, open_directory};
-use roster::store::{DatabaseUrl, redact_url, schema_status};
+use roster::store::{DatabaseUrl, copy::copy, redact_url, schema_status};
 
 #[derive(Subcommand)]
 pub enum DbCommand {
@@ -16,6 +16,24 @@ pub enum DbCommand {
     /// Bring the schema up to date, then exit. `serve` does the same on
     /// start; replicas starting together migrate once.
     Migrate,
+    /// Copy every row (orgs, tokens, users, groups, memberships, the POSIX
+    /// ledger, change logs, sessions, SAML settings, the provisioning log)
+    /// into an empty database, and check each table's row count. SQLite to
+    /// PostgreSQL moves an installation to replicas; the reverse makes a
+    /// backup file. Stop `roster serve` first: writes during the copy are
+    /// not carried over.
+    #[command(after_help = "\
+Examples:
+  roster db copy --from sqlite:///var/lib/roster/roster.db --to \"$PG_URL\"
+  roster db copy --from \"$PG_URL\" --to sqlite:///backup/roster-$(date +%F).db")]
+    Copy {
+        /// The database to read.
+        #[arg(long)]
+        from: String,
+        /// The empty database to write (created and migrated if needed).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn kind(url: &str) -> &'static str {
@@ -26,6 +44,20 @@ fn kind(url: &str) -> &'static str {
 }
 
 pub async fn run(g: &Global, cmd: &DbCommand) -> Result<(), String> {
+    if let DbCommand::Copy { from, to } = cmd {
+        let (shown_from, shown_to) = (redact_url(from), redact_url(to));
+        eprintln!("copying {shown_from} to {shown_to}...");
+        let report = copy(from, to).map_err(|e| e.to_string())?;
+        if g.json {
+            print_json(json!({"from": shown_from, "to": shown_to, "tables": report.tables}));
+        } else {
+            for (table, n) in &report.tables {
+                println!("{table:<16} {n:>9} rows");
+            }
+            eprintln!("Copied and checked. Point roster at {shown_to} with --database.");
+        }
+        return Ok(());
+    }
     let url = database_url(g)?;
     let shown = redact_url(&url);
     match cmd {
@@ -50,6 +82,7 @@ pub async fn run(g: &Global, cmd: &DbCommand) -> Result<(), String> {
                 }
             }
         }
+        DbCommand::Copy { .. } => {}
         DbCommand::Migrate => {
             let before = schema_status(&url).map_err(|e| format!("{e} (database {shown})"))?;
             drop(open_directory(g)?);

@@ -1,5 +1,6 @@
 //! Storage implementations of [`crate::directory::store::Store`].
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 

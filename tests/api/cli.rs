@@ -1,3 +1,5 @@
+use serde_json::Value;
+
 use crate::helpers::*;
 
 fn fresh_db() -> (tempfile::TempDir, String) {
@@ -185,4 +187,83 @@ fn list_commands_do_not_stop_at_one_page() {
     app.create_group("GPU Users", &[]);
     let groups = cli_json(&app.db, &["group", "list", "acme", "--search", "gpu"]);
     assert_eq!(groups.as_array().unwrap().len(), 1);
+}
+
+/// What a database holds, as the command line lists it (with one public
+/// URL, so that rendered references compare).
+fn listing(db: &str) -> Vec<Value> {
+    let url = "--public-url=https://roster.test";
+    [
+        vec!["user", "list", "acme"],
+        vec!["group", "list", "acme"],
+        vec!["cluster", "list", "acme"],
+        vec!["token", "list", "acme"],
+        vec!["org", "show", "acme"],
+        vec!["scim-log", "acme", "--limit", "1000"],
+    ]
+    .into_iter()
+    .map(|mut args| {
+        args.push(url);
+        cli_json(db, &args)
+    })
+    .collect()
+}
+
+#[test]
+fn db_copy_moves_everything_and_refuses_a_used_destination() {
+    let mut app = sup_app();
+    let ada = app.create_user("ada@example.com").id();
+    app.create_user("lee@example.com");
+    app.create_group("gpu", &[&ada]);
+    create_cluster(&app.db, "c1", "gpu");
+    // The provisioning log is written in batches, off the request path.
+    let started = std::time::Instant::now();
+    while cli_json(&app.db, &["scim-log", "acme"])
+        .as_array()
+        .unwrap()
+        .len()
+        < 3
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    app.kill();
+    let before = listing(&app.db);
+    assert_eq!(before[0].as_array().unwrap().len(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pg = scratch_postgres();
+    // Out to PostgreSQL when the tests run one, and back to a file;
+    // else from one SQLite file to another.
+    let mut hops = Vec::new();
+    if let Some(pg) = &pg {
+        hops.push(pg.url.clone());
+    }
+    hops.push(format!("sqlite://{}", dir.path().join("copy.db").display()));
+    let mut from = app.db.clone();
+    for to in &hops {
+        let out = cli_json(&from, &["db", "copy", "--from", &from, "--to", to]);
+        let users = out["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t[0] == "users")
+            .unwrap()[1]
+            .as_u64();
+        assert_eq!(users, Some(2), "{out}");
+        assert_eq!(listing(to), before, "copied to {to}");
+        from = to.clone();
+    }
+    // The copy serves: the same token reads the same users, and new
+    // identities continue after the copied ones.
+    let last = hops.last().unwrap();
+    let moved = app.serving(last);
+    assert_eq!(moved.get("/Users").expect(200).total(), 2);
+    let next = moved.create_user("kim@example.com");
+    assert_eq!(next.body[CW]["sunkPosixUserId"], 100_002);
+    // A destination that holds an org is refused, and left as it was.
+    let again = run_cli(&app.db, &["db", "copy", "--from", &app.db, "--to", last]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
+    assert_eq!(moved.get("/Users").expect(200).total(), 3);
 }

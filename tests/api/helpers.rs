@@ -36,6 +36,11 @@ mod scratch;
 /// Whether the integration tests run against PostgreSQL
 /// (`ROSTER_TEST_STORE=postgres`, with the test server's admin URL in
 /// `ROSTER_TEST_POSTGRES_URL`); else against SQLite.
+/// A database of its own on the test PostgreSQL, when one runs.
+pub fn scratch_postgres() -> Option<scratch::ScratchDb> {
+    scratch::ScratchDb::create()
+}
+
 pub fn on_postgres() -> bool {
     std::env::var("ROSTER_TEST_STORE").as_deref() == Ok("postgres")
 }
@@ -425,11 +430,17 @@ impl TestApp {
     /// A second `roster serve` on the same database (a replica), on a port
     /// of its own; the database stays this app's.
     pub fn replica(&self) -> TestApp {
+        self.serving(&self.db.clone())
+    }
+
+    /// A `roster serve` for this app's org on another database `db` (one
+    /// it was copied to), on a port of its own.
+    pub fn serving(&self, db: &str) -> TestApp {
         let mut r = TestApp {
             child: None,
             pg: None,
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
-            db: self.db.clone(),
+            db: db.to_string(),
             addr: String::new(),
             org: self.org.clone(),
             org_id: self.org_id.clone(),
