@@ -317,6 +317,16 @@ impl TestApp {
     }
 
     /// Kills the server with SIGKILL, as a crash or power cut would.
+    /// Sends the server SIGKILL without waiting for it (it may be in use
+    /// by other threads); `kill` reaps it later.
+    pub fn kill_now(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill")
+                .args(["-9", &c.id().to_string()])
+                .status();
+        }
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -331,7 +341,7 @@ impl TestApp {
         format!("http://{}/scim/{}{path}", self.addr, self.org)
     }
 
-    fn auth(&self, r: RequestBuilder) -> RequestBuilder {
+    pub fn auth(&self, r: RequestBuilder) -> RequestBuilder {
         r.bearer_auth(&self.token)
     }
 

@@ -202,3 +202,61 @@ fn while_the_database_is_down_requests_are_refused_at_once_and_served_after() {
     app.create_user("lee@example.com");
     assert_eq!(app.get_with("/Users", &[("count", "0")]).total(), 2);
 }
+
+#[test]
+fn a_replica_killed_under_load_loses_no_acknowledged_write_and_the_other_serves_on() {
+    let a = sup_app();
+    let b = a.replica();
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (app, acknowledged, stop) =
+                (if t % 2 == 0 { &a } else { &b }, &acknowledged, &stop);
+            s.spawn(move || {
+                for i in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) || i == 200 {
+                        break;
+                    }
+                    let body =
+                        json!({"schemas": [USER], "userName": format!("k{t}-{i}@example.com")});
+                    // Writes to the killed replica fail from then on; only
+                    // what was acknowledged counts.
+                    let sent = app
+                        .auth(app.client.post(app.scim_url("/Users")))
+                        .header("content-type", "application/scim+json")
+                        .body(body.to_string())
+                        .send();
+                    match sent {
+                        Ok(r) if r.status().as_u16() == 201 => {
+                            let v: Value = r.json().unwrap();
+                            acknowledged
+                                .lock()
+                                .unwrap()
+                                .push(v["id"].as_str().unwrap().to_string());
+                        }
+                        Ok(r) => panic!("{} from a live replica", r.status()),
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        a.kill_now(); // SIGKILL, mid-write
+        std::thread::sleep(Duration::from_millis(700));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(
+        acknowledged.len() > 16,
+        "only {} writes",
+        acknowledged.len()
+    );
+    // The survivor serves every acknowledged write, and writes on.
+    for id in &acknowledged {
+        b.get(&format!("/Users/{id}")).expect(200);
+    }
+    b.create_user("after@example.com");
+    let total = b.get_with("/Users", &[("count", "0")]).total();
+    assert!(total as usize > acknowledged.len(), "{total} stored");
+}
