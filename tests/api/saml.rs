@@ -1295,3 +1295,37 @@ fn behind_a_trusted_proxy_each_client_has_its_own_limit() {
     // Another client behind the same proxy is not held back.
     assert_eq!(start("203.0.113.6"), 303);
 }
+
+/// Replicas behind one public URL share sign-in state through the
+/// database: the ticket key, used request and assertion ids, sessions.
+#[test]
+fn a_sign_in_started_on_one_replica_completes_on_another() {
+    let idp = Idp::start();
+    let a = TestApp::start_with(&["--public-url", "https://roster.test"]);
+    set_from_metadata_file(&a, &idp, "okta", &[]);
+    let xml = browser()
+        .get(a.url(&format!("/accounts/saml/{}/metadata", a.org_id)))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    idp.load_sp_metadata(&xml);
+    let b = a.replica();
+    let (login, answer) = start_at_idp(&a, &idp, "login", "kim@example.com");
+    let response = answer["SAMLResponse"].as_str().unwrap().to_string();
+    let ticket = ticket_of(&login);
+    let p = post_acs_with(&b, &response, Some(&ticket));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let cookie = p.cookie.unwrap();
+    assert_eq!(session(&a, &cookie).0, 200, "the session is known to A");
+    assert_eq!(session(&b, &cookie).0, 200);
+    // The same answer posted again, at the other replica, is refused.
+    let replay = post_acs_with(&a, &response, Some(&ticket));
+    assert!(
+        replay.status >= 400 && replay.cookie.is_none(),
+        "{} {}",
+        replay.status,
+        replay.body
+    );
+    assert_eq!(users_named(&a, "kim@example.com").len(), 1);
+}
