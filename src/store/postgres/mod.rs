@@ -24,12 +24,12 @@ use std::time::Duration;
 
 use postgres::error::SqlState;
 use postgres_openssl::MakeTlsConnector;
-use r2d2_postgres::PostgresConnectionManager;
 
 use crate::directory::store::{
     CommitStats, ReadJob, Store, StoreError, StoreResult, WriteJob, WriteTx,
 };
 
+mod connection;
 mod query;
 mod read;
 mod rows;
@@ -39,8 +39,7 @@ mod write;
 use super::SchemaStatus;
 pub use schema::SCHEMA_VERSION;
 
-type Manager = PostgresConnectionManager<MakeTlsConnector>;
-type Pool = r2d2::Pool<Manager>;
+type Pool = r2d2::Pool<connection::Manager>;
 
 /// How a PostgreSQL store is set up.
 #[derive(Debug, Clone)]
@@ -90,6 +89,8 @@ fn pool_error(e: r2d2::Error) -> StoreError {
 /// A transaction as the directory sees it.
 pub(crate) struct PgTx<'a, 'c> {
     tx: &'a mut postgres::Transaction<'c>,
+    /// The connection's prepared statements.
+    statements: &'a mut std::collections::HashMap<String, postgres::Statement>,
     /// In a write, reading an org locks its row until the commit.
     writing: bool,
     /// The write extended a change log: other replicas are notified.
@@ -212,10 +213,13 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> StoreResult<T> + Send) -> StoreResul
 /// `sslrootcert=` names.
 fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
     let (config, tls) = client_config(url)?;
-    let manager = PostgresConnectionManager::new(config, tls);
+    let manager = connection::Manager { config, tls };
     r2d2::Pool::builder()
         .max_size(options.pool_size.max(2))
         .min_idle(Some(1))
+        // No round trip to test a connection before each use: a broken
+        // one fails its statement (503, retry) and is not returned.
+        .test_on_check_out(false)
         // A database that is down is said at once (503, retry), not after
         // the request waited: reads and writes are bounded below the pool
         // size, so a healthy pool never makes a caller wait this long.
@@ -359,7 +363,8 @@ fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
             return;
         }
     };
-    let mut tx = match conn.transaction() {
+    let connection::PgConn { client, statements } = &mut *conn;
+    let mut tx = match client.transaction() {
         Ok(tx) => tx,
         Err(e) => {
             tracing::warn!(error = %e, "cannot begin a write transaction; it is refused");
@@ -370,6 +375,7 @@ fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
     let (keep, deliver, changed) = {
         let mut w = PgTx {
             tx: &mut tx,
+            statements,
             writing: true,
             changed: false,
         };
@@ -398,7 +404,8 @@ impl Store for PostgresStore {
     fn read(&self, job: ReadJob<'_>) -> StoreResult<()> {
         let pool = self.pool.as_ref().ok_or(StoreError::Closed)?;
         let mut conn = pool.get().map_err(pool_error)?;
-        let mut tx = conn
+        let connection::PgConn { client, statements } = &mut *conn;
+        let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
@@ -407,6 +414,7 @@ impl Store for PostgresStore {
         let result = {
             let mut r = PgTx {
                 tx: &mut tx,
+                statements,
                 writing: false,
                 changed: false,
             };

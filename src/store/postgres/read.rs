@@ -17,12 +17,17 @@ use crate::directory::query::{Query, Window, fold};
 use crate::directory::store::{ReadTx, StoreError, StoreResult};
 
 impl PgTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> StoreResult<postgres::Statement> {
+        super::connection::statement(self.tx, self.statements, sql).map_err(backend)
+    }
+
     pub(super) fn query(
         &mut self,
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<Row>> {
-        self.tx.query(sql, args).map_err(backend)
+        let st = self.statement(sql)?;
+        self.tx.query(&st, args).map_err(backend)
     }
 
     pub(super) fn query_opt(
@@ -30,11 +35,22 @@ impl PgTx<'_, '_> {
         sql: &str,
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
-        self.tx.query_opt(sql, args).map_err(backend)
+        let st = self.statement(sql)?;
+        self.tx.query_opt(&st, args).map_err(backend)
+    }
+
+    pub(super) fn query_one(
+        &mut self,
+        sql: &str,
+        args: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Row> {
+        let st = self.statement(sql)?;
+        self.tx.query_one(&st, args).map_err(backend)
     }
 
     pub(super) fn execute(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
-        self.tx.execute(sql, args).map_err(backend)
+        let st = self.statement(sql)?;
+        self.tx.execute(&st, args).map_err(backend)
     }
 
     pub(super) fn position_of(
@@ -186,9 +202,8 @@ impl ReadTx for PgTx<'_, '_> {
             return Ok((offset + out.len() as u64, out));
         }
         let total: i64 = self
-            .tx
-            .query_one(&count.text, &count.args())
-            .and_then(|r| r.try_get(0))
+            .query_one(&count.text, &count.args())?
+            .try_get(0)
             .map_err(backend)?;
         Ok((total.max(0) as u64, out))
     }
@@ -251,9 +266,8 @@ impl ReadTx for PgTx<'_, '_> {
     }
 
     fn change_marker(&mut self) -> StoreResult<i64> {
-        self.tx
-            .query_one("SELECT COALESCE(sum(last_seq), 0)::int8 FROM orgs", &[])
-            .and_then(|r| r.try_get(0))
+        self.query_one("SELECT COALESCE(sum(last_seq), 0)::int8 FROM orgs", &[])?
+            .try_get(0)
             .map_err(backend)
     }
 

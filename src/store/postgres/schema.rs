@@ -37,7 +37,7 @@ fn current(client: &mut impl postgres::GenericClient) -> StoreResult<i64> {
 pub(super) fn status(pool: &Pool) -> StoreResult<SchemaStatus> {
     let mut conn = pool.get().map_err(pool_error)?;
     Ok(SchemaStatus {
-        current: current(&mut *conn)?,
+        current: current(&mut conn.client)?,
         wanted: SCHEMA_VERSION,
     })
 }
@@ -46,7 +46,7 @@ pub(super) fn status(pool: &Pool) -> StoreResult<SchemaStatus> {
 /// than this roster.
 pub(super) fn migrate(pool: &Pool) -> StoreResult<()> {
     let mut conn = pool.get().map_err(pool_error)?;
-    let mut tx = conn.transaction().map_err(backend)?;
+    let mut tx = conn.client.transaction().map_err(backend)?;
     // Held until the commit: a replica starting at the same time waits
     // here, then finds the work done.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])

@@ -74,23 +74,22 @@ impl WriteTx for PgTx<'_, '_> {
             table(r.rtype)
         );
         let doc = doc_text(r)?;
-        self.tx
-            .query_one(
-                &sql,
-                &[
-                    &org_id,
-                    &r.id,
-                    &r.name_key,
-                    &r.display_key,
-                    &r.external_id,
-                    &doc,
-                    &r.created,
-                    &r.modified,
-                    &r.version,
-                ],
-            )
-            .and_then(|row| row.try_get(0))
-            .map_err(backend)
+        self.query_one(
+            &sql,
+            &[
+                &org_id,
+                &r.id,
+                &r.name_key,
+                &r.display_key,
+                &r.external_id,
+                &doc,
+                &r.created,
+                &r.modified,
+                &r.version,
+            ],
+        )?
+        .try_get(0)
+        .map_err(backend)
     }
 
     fn update_resource(&mut self, org_id: &str, r: &StoredResource) -> StoreResult<()> {
@@ -164,12 +163,11 @@ impl WriteTx for PgTx<'_, '_> {
         // The counter row: taken in the writing transaction, so sequence
         // order is commit order on every replica.
         let seq: i64 = self
-            .tx
             .query_one(
                 "UPDATE orgs SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq",
                 &[&org_id],
-            )
-            .and_then(|r| r.try_get(0))
+            )?
+            .try_get(0)
             .map_err(backend)?;
         self.execute(
             "INSERT INTO changes (org_id, seq, at, resource_type, resource_id, kind) VALUES ($1, $2, $3, $4, $5, $6)",
