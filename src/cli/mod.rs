@@ -66,6 +66,11 @@ pub struct Global {
     /// it takes the place of --database.
     #[arg(long, global = true, env = "ROSTER_DATABASE_FILE", value_name = "FILE")]
     pub database_file: Option<std::path::PathBuf>,
+    /// PostgreSQL: most connections this process opens (half may write at
+    /// once, the rest read). Size the server's max_connections for it
+    /// times the replicas.
+    #[arg(long, global = true, env = "ROSTER_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub db_pool_size: u32,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -199,7 +204,10 @@ pub fn database_url(g: &Global) -> Result<String, String> {
 
 pub fn open_directory(g: &Global) -> Result<Directory, String> {
     let database = database_url(g)?;
-    let store = roster::store::open(&database)
+    let options = roster::store::postgres::PostgresOptions {
+        pool_size: g.db_pool_size,
+    };
+    let store = roster::store::open_with(&database, &options)
         .map_err(|e| format!("{e} (database {})", roster::store::redact_url(&database)))?;
     Ok(Directory::new(store))
 }

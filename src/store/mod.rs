@@ -63,12 +63,17 @@ pub fn schema_status(url: &str) -> Result<SchemaStatus, StoreError> {
 
 /// Opens (creating and migrating when needed) the store at `url`.
 pub fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &postgres::PostgresOptions::default())
+}
+
+/// [`open`], with the PostgreSQL pool's settings (SQLite ignores them).
+pub fn open_with(
+    url: &str,
+    options: &postgres::PostgresOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
     match DatabaseUrl::parse(url)? {
         DatabaseUrl::Sqlite(path) => Ok(Arc::new(sqlite::SqliteStore::open(&path)?)),
-        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(
-            &url,
-            &postgres::PostgresOptions::default(),
-        )?)),
+        DatabaseUrl::Postgres(url) => Ok(Arc::new(postgres::PostgresStore::open(&url, options)?)),
     }
 }
 

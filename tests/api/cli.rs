@@ -267,3 +267,21 @@ fn db_copy_moves_everything_and_refuses_a_used_destination() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("empty database"));
     assert_eq!(moved.get("/Users").expect(200).total(), 3);
 }
+
+#[test]
+fn the_pool_size_is_checked_and_the_database_password_never_printed() {
+    let app = TestApp::start();
+    let out = run_cli(&app.db, &["--db-pool-size", "1", "org", "list"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2..=1000"));
+    cli_ok(&app.db, &["--db-pool-size", "4", "org", "list"]);
+    // A URL with a password, unreachable: the error names it without it.
+    let out = run_cli(
+        "postgres://roster:s3cret-pw@127.0.0.1:1/roster",
+        &["org", "list"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("roster:***@127.0.0.1:1"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+}
