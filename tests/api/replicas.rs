@@ -58,11 +58,12 @@ fn replicas_writing_at_once_give_every_identity_once() {
     let a = sup_app();
     let b = a.replica();
     let created: Vec<(String, i64, String)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..16)
+        // 64 clients, half on each replica, three creates each.
+        let workers: Vec<_> = (0..64)
             .map(|t| {
                 let app = if t % 2 == 0 { &a } else { &b };
                 s.spawn(move || {
-                    (0..12)
+                    (0..3)
                         .map(|i| {
                             let r = app
                                 .post(
