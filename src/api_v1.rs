@@ -5,7 +5,8 @@
 //!
 //! The cluster API (a cluster's token): [`ChangesReply`], [`Snapshot`].
 //! The admin API (an org's SCIM token or a browser session):
-//! [`SshKeys`], [`ProvisioningLog`]. Every error: [`ApiError`].
+//! [`SshKeys`], [`ProvisioningLog`]; a browser session: [`SessionInfo`].
+//! Every error: [`ApiError`].
 
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,28 @@ pub struct ProvisioningLogEntry {
     pub latency_ms: f64,
     /// The request body, secrets removed.
     pub body: Option<String>,
+}
+
+/// `GET /api/v1/session`: the browser session the request's cookie
+/// carries (for the console).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub org: OrgRef,
+    /// Who signed in: a userName, or "bootstrap administrator".
+    pub subject: String,
+    /// The signed-in user's id; `null` for the bootstrap administrator.
+    pub user_id: Option<String>,
+    /// `saml` or `login-link`.
+    pub method: String,
+    pub created: String,
+    pub expires: String,
+}
+
+/// An organization, by id and name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrgRef {
+    pub id: String,
+    pub name: String,
 }
 
 /// The body of every error `/api/v1` answers.

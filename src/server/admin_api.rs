@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::callers::ApiCaller;
+use super::callers::{ApiCaller, SessionCaller};
 use super::error::ApiErrorResponse;
 use super::scim::ScimPath;
 use super::{AppState, json_reply};
-use crate::api_v1::{SshKeys, SshKeysRequest};
+use crate::api_v1::{OrgRef, SessionInfo, SshKeys, SshKeysRequest};
 use crate::directory::DirectoryError;
 use crate::directory::model::Principal;
 use crate::directory::model::ResourceView;
@@ -104,6 +104,24 @@ pub async fn put_ssh_keys(
     };
     let v = s.directory.set_ssh_keys(&p, &v.stored.id, keys).await?;
     Ok(json_reply(StatusCode::OK, &keys_of(&v)))
+}
+
+/// `GET /api/v1/session`: the session the cookie carries, or 401.
+pub async fn current_session(SessionCaller { org, session }: SessionCaller) -> Response {
+    json_reply(
+        StatusCode::OK,
+        &SessionInfo {
+            org: OrgRef {
+                id: org.id,
+                name: org.name,
+            },
+            subject: session.subject,
+            user_id: session.user_id,
+            method: session.method,
+            created: session.created,
+            expires: session.expires,
+        },
+    )
 }
 
 /// Any other method on an admin API path.

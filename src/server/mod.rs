@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             get(provisioning_log::scim_log_api).fallback(admin_api::method_not_allowed),
         )
         .route(
+            "/api/v1/session",
+            get(admin_api::current_session).fallback(admin_api::method_not_allowed),
+        )
+        .route(
             "/api/v1/orgs/{org}/users/{user}/ssh-keys",
             get(admin_api::get_ssh_keys)
                 .put(admin_api::put_ssh_keys)

@@ -836,11 +836,34 @@ fn a_login_link_opens_one_bootstrap_admin_session() {
     assert!(look.set_cookie.is_none());
     let p = page(browser().post(&link).send().unwrap());
     assert_eq!(p.status, 303, "{}", p.body);
-    let (status, who) = session(&app, &p.cookie.unwrap());
+    let cookie = p.cookie.unwrap();
+    let (status, who) = session(&app, &cookie);
     assert_eq!(status, 200);
     assert_eq!(who["subject"], "bootstrap administrator");
     assert_eq!(who["method"], "login-link");
     assert_eq!(who["user_id"], Value::Null);
+    // The same session through the API the console reads.
+    let api: Value = browser()
+        .get(app.url("/api/v1/session"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(api["org"]["name"], "acme");
+    assert_eq!(api["org"]["id"], app.org_id.as_str());
+    assert_eq!(
+        (api["subject"].clone(), api["method"].clone()),
+        (who["subject"].clone(), who["method"].clone())
+    );
+    app.send(browser().get(app.url("/api/v1/session")))
+        .expect_api_error(401, "unauthenticated");
+    app.send(
+        browser()
+            .get(app.url("/api/v1/session"))
+            .header("cookie", "roster_session=roster_session_nonsense"),
+    )
+    .expect_api_error(401, "unauthenticated");
     let again = page(browser().post(&link).send().unwrap());
     again.assert_refused("roster admin login-link");
     // The request log names the route, never the link's secret.
