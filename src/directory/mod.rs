@@ -20,6 +20,7 @@ pub mod query;
 pub mod reserved_names;
 pub mod resources;
 pub mod scim_log;
+pub mod search;
 pub mod sign_in;
 pub mod sign_in_ticket;
 pub mod ssh_keys;

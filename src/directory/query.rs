@@ -136,6 +136,27 @@ pub enum Window {
     },
 }
 
+impl Window {
+    /// How many rows there are to fetch at most.
+    pub fn limit(&self) -> u64 {
+        match self {
+            Window::Offset { limit, .. } | Window::After { limit, .. } => *limit,
+        }
+    }
+
+    /// The total, when a page fetched through this window tells it
+    /// without a count: a short page from an offset (and not an empty page
+    /// past the end) ends the list. The common look-up (`userName eq`) so
+    /// runs one query, not two.
+    pub fn total_from_page(&self, fetched: usize) -> Option<u64> {
+        let Window::Offset { offset, limit } = *self else {
+            return None;
+        };
+        let fetched = fetched as u64;
+        (fetched < limit && (offset == 0 || fetched > 0)).then_some(offset + fetched)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     pub cond: Cond,
@@ -782,5 +803,25 @@ mod tests {
             assert_eq!(t, Some(crate::scim::ScimType::InvalidFilter), "{s}");
         }
         assert!(q(ResourceType::User, r#"active eq "true""#).is_ok());
+    }
+
+    #[test]
+    fn a_short_page_tells_the_total_and_nothing_else_does() {
+        let w = |offset, limit| Window::Offset { offset, limit };
+        assert_eq!(w(0, 10).total_from_page(3), Some(3));
+        assert_eq!(w(0, 10).total_from_page(0), Some(0));
+        assert_eq!(w(20, 10).total_from_page(4), Some(24));
+        assert_eq!(w(0, 10).total_from_page(10), None, "a full page may go on");
+        assert_eq!(
+            w(20, 10).total_from_page(0),
+            None,
+            "past the end says nothing"
+        );
+        let after = Window::After {
+            position: 5,
+            limit: 10,
+        };
+        assert_eq!(after.total_from_page(3), None);
+        assert_eq!(after.limit(), 10);
     }
 }

@@ -13,7 +13,7 @@ use crate::directory::model::{
     PosixAccount, ResourceType, SamlSettings, ScimLogEntry, ScimLogQuery, Session, StoredResource,
     Subject, TokenRecord,
 };
-use crate::directory::query::{Query, Window, fold};
+use crate::directory::query::{Query, fold};
 use crate::directory::store::{ReadTx, StoreError, StoreResult};
 
 impl PgTx<'_, '_> {
@@ -184,22 +184,15 @@ impl ReadTx for PgTx<'_, '_> {
         q: &Query,
     ) -> StoreResult<(u64, Vec<StoredResource>)> {
         let (page, count) = query::search(rtype, org_id, q);
-        let (offset, limit) = match q.window {
-            Window::Offset { offset, limit } => (Some(offset), limit),
-            Window::After { limit, .. } => (None, limit),
-        };
+        let limit = q.window.limit();
         let mut out = Vec::new();
         if limit > 0 {
             for r in self.query(&page.text, &page.args())? {
                 out.push(rows::resource(rtype, &r)?);
             }
         }
-        // A short page from an offset tells the total without counting.
-        if let Some(offset) = offset
-            && (out.len() as u64) < limit
-            && (offset == 0 || !out.is_empty())
-        {
-            return Ok((offset + out.len() as u64, out));
+        if let Some(total) = q.window.total_from_page(out.len()) {
+            return Ok((total, out));
         }
         let total: i64 = self
             .query_one(&count.text, &count.args())?

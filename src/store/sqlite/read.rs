@@ -14,7 +14,7 @@ use crate::directory::model::{
     Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, ResourceType,
     SamlSettings, Session, StoredResource, Subject, TokenRecord,
 };
-use crate::directory::query::{Query, Window, fold};
+use crate::directory::query::{Query, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
 use crate::directory::store::{ReadTx, StoreResult};
 
@@ -184,10 +184,7 @@ impl ReadTx for SqliteTx<'_> {
         q: &Query,
     ) -> StoreResult<(u64, Vec<StoredResource>)> {
         let (page, count) = sqlite_query::search(rtype, org_id, q);
-        let (offset, limit) = match q.window {
-            Window::Offset { offset, limit } => (Some(offset), limit),
-            Window::After { limit, .. } => (None, limit),
-        };
+        let limit = q.window.limit();
         let mut out = Vec::new();
         if limit > 0 {
             let mut s = self.conn.prepare_cached(&page.text).map_err(backend)?;
@@ -200,13 +197,8 @@ impl ReadTx for SqliteTx<'_> {
                 out.push(with_doc(row.map_err(backend)?)?);
             }
         }
-        // A short page from an offset tells the total without counting:
-        // the common look-up (`userName eq`) runs one query, not two.
-        if let Some(offset) = offset
-            && (out.len() as u64) < limit
-            && (offset == 0 || !out.is_empty())
-        {
-            return Ok((offset + out.len() as u64, out));
+        if let Some(total) = q.window.total_from_page(out.len()) {
+            return Ok((total, out));
         }
         let total: i64 = self
             .conn
