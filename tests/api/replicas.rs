@@ -227,9 +227,14 @@ fn while_the_database_is_down_requests_are_refused_at_once_and_served_after() {
     });
     // Under load, through the outage: answers or 503s, never a 500.
     let statuses = statuses.into_inner().unwrap();
+    let errors: Vec<String> = [&app, &replica]
+        .iter()
+        .flat_map(|a| a.log.lock().unwrap().clone())
+        .filter(|l| l.contains("ERROR"))
+        .collect();
     assert!(
         statuses.iter().all(|s| matches!(s, 200 | 201 | 503)),
-        "{statuses:?}"
+        "{statuses:?}\nthe servers' errors: {errors:#?}"
     );
     assert!(statuses.contains(&503) && statuses.contains(&201));
     // Nothing acknowledged was lost, and writes work again on both. (A

@@ -3,6 +3,9 @@
 //! same few dozen statements all day, so each connection keeps them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, Statement, Transaction};
 use postgres_openssl::MakeTlsConnector;
@@ -16,10 +19,50 @@ pub(crate) struct PgConn {
     pub statements: HashMap<String, Statement>,
 }
 
-/// Opens connections for r2d2.
+/// Opens connections for r2d2, and remembers whether the last attempt
+/// reached the server.
 pub(crate) struct Manager {
     pub config: Config,
     pub tls: MakeTlsConnector,
+    pub reachable: Arc<AtomicBool>,
+}
+
+/// How long a request waits for a connection while the database answers.
+/// The pool opens connections a few at a time (on r2d2's helper threads),
+/// so a burst of requests on a cold pool on a loaded machine can wait for
+/// them for a while; that is a slow answer, not an outage.
+const HEALTHY_WAIT: Duration = Duration::from_secs(10);
+
+/// How often a waiting request looks again whether the database still
+/// answers: once a connection attempt has failed it is refused (503,
+/// retry) within this, not after `HEALTHY_WAIT`.
+const RECHECK: Duration = Duration::from_millis(250);
+
+/// The store's connections, and whether the database answered the last
+/// time one was opened.
+#[derive(Clone)]
+pub(crate) struct Pool {
+    pub inner: r2d2::Pool<Manager>,
+    pub reachable: Arc<AtomicBool>,
+}
+
+impl Pool {
+    /// A connection: waits while the database answers, and gives up as
+    /// soon as it does not.
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>, r2d2::Error> {
+        let started = Instant::now();
+        loop {
+            match self.inner.get_timeout(RECHECK) {
+                Ok(conn) => return Ok(conn),
+                Err(e) => {
+                    if !self.reachable.load(Ordering::Relaxed) || started.elapsed() >= HEALTHY_WAIT
+                    {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -27,8 +70,10 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PgConn, postgres::Error> {
+        let client = self.config.connect(self.tls.clone());
+        self.reachable.store(client.is_ok(), Ordering::Relaxed);
         Ok(PgConn {
-            client: self.config.connect(self.tls.clone())?,
+            client: client?,
             statements: HashMap::new(),
         })
     }

@@ -39,7 +39,7 @@ mod write;
 use super::SchemaStatus;
 pub use schema::SCHEMA_VERSION;
 
-type Pool = r2d2::Pool<connection::Manager>;
+use connection::Pool;
 
 /// How a PostgreSQL store is set up.
 #[derive(Debug, Clone)]
@@ -76,10 +76,25 @@ pub(crate) fn backend(e: postgres::Error) -> StoreError {
         }
         return StoreError::Backend(format!("{}: {}", code.code(), db.message()));
     }
-    if e.is_closed() || e.to_string().contains("connection") {
-        return StoreError::Unavailable(format!("the database is unreachable: {e}"));
+    // The client's own errors say their kind first. Those of the link
+    // (a socket that failed or closed, a message cut short, a timeout)
+    // are an outage; the rest (a value that would not convert, a column
+    // missing) are this program's fault.
+    const LINK: [&str; 8] = [
+        "error communicating with the server",
+        "connection closed",
+        "unexpected message from server",
+        "error parsing response from server",
+        "error performing TLS handshake",
+        "error connecting to server",
+        "timeout waiting for server",
+        "authentication error",
+    ];
+    let text = e.to_string();
+    if e.is_closed() || LINK.iter().any(|kind| text.starts_with(kind)) {
+        return StoreError::Unavailable(format!("the database is unreachable: {text}"));
     }
-    StoreError::Backend(e.to_string())
+    StoreError::Backend(text)
 }
 
 fn pool_error(e: r2d2::Error) -> StoreError {
@@ -213,25 +228,32 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> StoreResult<T> + Send) -> StoreResul
 /// `sslrootcert=` names.
 fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Pool> {
     let (config, tls) = client_config(url)?;
-    let manager = connection::Manager { config, tls };
-    r2d2::Pool::builder()
+    let reachable = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let manager = connection::Manager {
+        config,
+        tls,
+        reachable: reachable.clone(),
+    };
+    let inner = r2d2::Pool::builder()
         .max_size(options.pool_size.max(2))
         .min_idle(Some(1))
         // No round trip to test a connection before each use: a broken
         // one fails its statement (503, retry) and is not returned.
         .test_on_check_out(false)
-        // A database that is down is said at once (503, retry), not after
-        // the request waited: reads and writes are bounded below the pool
-        // size, so a healthy pool never makes a caller wait this long.
-        .connection_timeout(Duration::from_millis(500))
-        .build(manager)
-        .map_err(|e| {
-            StoreError::Unavailable(format!(
-                "cannot connect to {}: {}",
-                super::redact_url(url),
-                why_not(url).unwrap_or_else(|| e.to_string())
-            ))
-        })
+        // Callers wait as `Pool::get` says, not this long.
+        .connection_timeout(Duration::from_secs(30))
+        .build_unchecked(manager);
+    let pool = Pool { inner, reachable };
+    // The first connection says whether the URL works: on a loaded
+    // machine it may be slow to come, and a refusal is said at once.
+    pool.get().map_err(|e| {
+        StoreError::Unavailable(format!(
+            "cannot connect to {}: {}",
+            super::redact_url(url),
+            why_not(url).unwrap_or_else(|| e.to_string())
+        ))
+    })?;
+    Ok(pool)
 }
 
 /// Why a connection to `url` fails, in the server's words (the pool says
