@@ -9,15 +9,15 @@
     clippy::indexing_slicing
 )]
 
-use std::sync::Arc;
 use std::sync::mpsc::channel;
+use std::sync::{Arc, Mutex};
 
 use roster::directory::model::{
     Change, ChangeKind, LedgerKind, Org, OrgSettings, ResourceType, Session, StoredResource,
     Subject,
 };
 use roster::directory::query::{Cond, Query, Window};
-use roster::directory::store::{ReadTx, Store, StoreError, StoreResult, WriteTx};
+use roster::directory::store::{ReadTx, Store, StoreError, StoreResult, WriteJob, WriteTx};
 use serde_json::json;
 
 #[path = "postgres/scratch.rs"]
@@ -46,18 +46,24 @@ fn stores() -> Vec<(Guard, Arc<dyn Store>)> {
 /// its error, with nothing of it kept).
 fn write<R: Send + 'static>(
     store: &dyn Store,
-    f: impl FnOnce(&mut dyn WriteTx) -> StoreResult<R> + Send + 'static,
+    mut f: impl FnMut(&mut dyn WriteTx) -> StoreResult<R> + Send + 'static,
 ) -> StoreResult<R> {
     let (tx, rx) = channel();
+    let last = Arc::new(Mutex::new(None));
+    let kept = last.clone();
     store
-        .write(Box::new(move |w: &mut dyn WriteTx| {
-            let out = f(w);
-            let keep = out.is_ok();
-            let deliver: roster::directory::store::Delivery = Box::new(move |commit| {
+        .write(WriteJob {
+            run: Box::new(move |w: &mut dyn WriteTx| {
+                let out = f(w);
+                let keep = out.is_ok();
+                *last.lock().unwrap() = Some(out);
+                keep
+            }),
+            deliver: Box::new(move |commit| {
+                let out = kept.lock().unwrap().take().unwrap();
                 let _ = tx.send(commit.and(out));
-            });
-            (keep, deliver)
-        }))
+            }),
+        })
         .unwrap();
     rx.recv().unwrap()
 }
@@ -152,20 +158,22 @@ fn a_failed_job_keeps_nothing_and_its_neighbours_commit() {
         for (i, fail) in [(0, false), (1, true), (2, false)] {
             let (org_id, tx) = (org_id.clone(), tx.clone());
             store
-                .write(Box::new(move |w: &mut dyn WriteTx| {
-                    let inserted = w.insert_resource(&org_id, &user(&format!("u{i}")));
-                    let keep = inserted.is_ok() && !fail;
-                    let deliver: roster::directory::store::Delivery = Box::new(move |c| {
+                .write(WriteJob {
+                    run: Box::new(move |w: &mut dyn WriteTx| {
+                        let inserted = w.insert_resource(&org_id, &user(&format!("u{i}")));
+                        inserted.is_ok() && !fail
+                    }),
+                    deliver: Box::new(move |c| {
                         let _ = tx.send((i, c.is_ok()));
-                    });
-                    (keep, deliver)
-                }))
+                    }),
+                })
                 .unwrap();
         }
         for _ in 0..3 {
             rx.recv().unwrap();
         }
-        let names: Vec<String> = read(store.as_ref(), |r| {
+        // (On PostgreSQL the jobs run side by side, in any order.)
+        let mut names: Vec<String> = read(store.as_ref(), |r| {
             let q = Query {
                 cond: Cond::True,
                 sort: None,
@@ -180,6 +188,7 @@ fn a_failed_job_keeps_nothing_and_its_neighbours_commit() {
         .into_iter()
         .map(|r| r.name_key)
         .collect();
+        names.sort();
         assert_eq!(names, vec!["u0", "u2"]);
     }
 }

@@ -133,7 +133,7 @@ impl Directory {
             let cluster = Cluster {
                 id: uuid::Uuid::new_v4().to_string(),
                 org_id: o.id.clone(),
-                name,
+                name: name.clone(),
                 created: t.clone(),
                 modified: t,
                 group_ids,

@@ -60,7 +60,7 @@ impl Directory {
                 .entry(COREWEAVE_USER_SCHEMA.to_string())
                 .or_insert_with(|| Value::Object(Default::default()));
             if let Value::Object(ext) = ext {
-                match checked {
+                match checked.clone() {
                     Some(keys) => {
                         ext.insert("sunkSshKeys".into(), keys);
                     }
@@ -123,7 +123,7 @@ impl Directory {
                 .collect();
             let present = members.contains(&uid);
             match (add, present) {
-                (true, false) => members.push(uid),
+                (true, false) => members.push(uid.clone()),
                 (false, true) => members.retain(|m| *m != uid),
                 _ => {}
             }

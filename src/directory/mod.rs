@@ -27,7 +27,7 @@ pub mod ssh_keys;
 pub mod store;
 pub mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::scim::{ScimError, ScimType};
 pub use clock::Clock;
@@ -234,24 +234,36 @@ impl Directory {
 
     /// Runs `f` in a write transaction; returns once the commit is durable.
     /// An `Err` from `f` rolls back everything `f` did.
-    pub(crate) async fn write<R, F>(&self, f: F) -> DirectoryResult<R>
+    pub(crate) async fn write<R, F>(&self, mut f: F) -> DirectoryResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
+        F: FnMut(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<DirectoryResult<R>>();
-        self.store.write(Box::new(move |wtx: &mut dyn WriteTx| {
+        // The last run's result: the store may run `f` more than once (a
+        // retry in a new transaction), and the commit delivers the last.
+        let last: Arc<Mutex<Option<DirectoryResult<R>>>> = Arc::new(Mutex::new(None));
+        let kept = last.clone();
+        let run = Box::new(move |wtx: &mut dyn WriteTx| {
             let result = f(wtx);
             let keep = result.is_ok();
-            let deliver: store::Delivery = Box::new(move |commit| {
-                let out = match commit {
-                    Ok(()) => result,
-                    Err(e) => Err(DirectoryError::Store(e)),
-                };
-                let _ = tx.send(out);
-            });
-            (keep, deliver)
-        }))?;
+            if let Ok(mut slot) = last.lock() {
+                *slot = Some(result);
+            }
+            keep
+        });
+        let deliver: store::Delivery = Box::new(move |commit| {
+            let result = kept.lock().ok().and_then(|mut slot| slot.take());
+            let out = match (commit, result) {
+                (Ok(()), Some(result)) => result,
+                (Err(e), _) => Err(DirectoryError::Store(e)),
+                (Ok(()), None) => Err(DirectoryError::Store(StoreError::Backend(
+                    "a write committed without running".into(),
+                ))),
+            };
+            let _ = tx.send(out);
+        });
+        self.store.write(store::WriteJob { run, deliver })?;
         // A job dropped unrun (no transaction could begin): nothing was
         // written, and the caller may retry.
         let result = rx.await.map_err(|_| {

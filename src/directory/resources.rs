@@ -486,7 +486,7 @@ impl Directory {
             Vec::new()
         };
         let org_id = p.org.id.clone();
-        self.write(move |tx| insert(tx, &org_id, &now, rtype, doc, &members))
+        self.write(move |tx| insert(tx, &org_id, &now, rtype, doc.clone(), &members))
             .await
     }
 
@@ -534,7 +534,7 @@ impl Directory {
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
             check_if_match(if_match.as_ref(), &current)?;
-            replace_stored(tx, &org_id, &now, current, doc, members)
+            replace_stored(tx, &org_id, &now, current, doc.clone(), members.clone())
         })
         .await
     }

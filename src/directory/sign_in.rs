@@ -135,8 +135,8 @@ impl Directory {
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let s = SamlSettings {
-                idp,
-                metadata_url,
+                idp: idp.clone(),
+                metadata_url: metadata_url.clone(),
                 updated: at(now),
             };
             tx.put_saml_settings(&o.id, Some(&s))?;
@@ -192,7 +192,7 @@ impl Directory {
                     return Ok(k);
                 }
                 tx.put_server_setting(TICKET_KEY, &fresh)?;
-                Ok(fresh)
+                Ok(fresh.clone())
             })
             .await?;
         let key = key.into_bytes();
@@ -372,7 +372,7 @@ impl Directory {
             let o = find_org(tx, &org)?;
             let n = tx.end_sessions(&o.id, id.as_deref(), &now)?;
             if n == 0
-                && let Some(id) = id
+                && let Some(id) = &id
             {
                 return Err(DirectoryError::NotFound(format!(
                     "no live session \"{id}\" in \"{}\"; `roster session list {}` shows them",

@@ -200,9 +200,19 @@ pub trait WriteTx: ReadTx {
 /// Called once the job's transaction has committed durably, or failed.
 pub type Delivery = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
-/// A write job: it runs inside the store's transaction and says whether
-/// its changes are to be kept, and what to deliver after the commit.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> (bool, Delivery) + Send>;
+/// Carries a write out inside a transaction; says whether to keep it.
+pub type WriteRun = Box<dyn FnMut(&mut dyn WriteTx) -> bool + Send>;
+
+/// A write job. `run` carries it out inside the store's transaction and
+/// says whether its changes are to be kept; a store may roll it back and
+/// run it again in a new transaction when the database asks for that
+/// (PostgreSQL's serialization failures and deadlocks, SQLSTATE 40001 and
+/// 40P01), so it must depend only on what it reads through the
+/// transaction. `deliver` hears the outcome of the commit, once.
+pub struct WriteJob {
+    pub run: WriteRun,
+    pub deliver: Delivery,
+}
 
 /// A read job, run on a blocking thread.
 pub type ReadJob<'a> = &'a mut dyn FnMut(&mut dyn ReadTx) -> StoreResult<()>;

@@ -80,7 +80,7 @@ impl Directory {
             let rec = TokenRecord {
                 id: uuid::Uuid::new_v4().to_string(),
                 org_id: o.id,
-                name,
+                name: name.clone(),
                 hash: hash_token(&secret),
                 created: now.clone(),
                 last_used: None,

@@ -307,3 +307,85 @@ fn a_replica_killed_under_load_loses_no_acknowledged_write_and_the_other_serves_
     let total = b.get_with("/Users", &[("count", "0")]).total();
     assert!(total as usize > acknowledged.len(), "{total} stored");
 }
+
+/// PostgreSQL breaks a deadlock by failing one side (SQLSTATE 40P01): the
+/// server runs its side again, and the client never hears of it.
+#[test]
+fn a_write_that_loses_a_deadlock_is_run_again_inside_the_server() {
+    if !on_postgres() {
+        // One writer at a time: SQLite has no deadlocks to lose.
+        return;
+    }
+    let app = sup_app();
+    let ada = app.create_user("ada@example.com").id();
+    let connect = || {
+        postgres::Client::connect(&app.db, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("cannot reach the test database: {e}"))
+    };
+    let mut other = connect();
+    let mut watch = connect();
+    let deadlocks = |c: &mut postgres::Client| -> i64 {
+        c.query_one(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+    };
+    let before = deadlocks(&mut watch);
+    // This session never runs the deadlock check itself: Roster's side is
+    // the one PostgreSQL fails.
+    other.batch_execute("SET deadlock_timeout = '60s'").unwrap();
+    let mut tx = other.transaction().unwrap();
+    // Another writer holds Ada's row...
+    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&ada])
+        .unwrap();
+    std::thread::scope(|s| {
+        let patch = s.spawn(|| {
+            app.patch(
+                &format!("/Users/{ada}"),
+                json!([{"op": "replace", "path": "displayName", "value": "Ada L."}]),
+            )
+        });
+        // ...until Roster's write, which holds the org's row (its change
+        // counter), waits for it...
+        let started = Instant::now();
+        loop {
+            let waiting: i64 = watch
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "Roster never waited"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // ...and this writer then wants the org's row: neither can go on.
+        tx.execute(
+            "SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE",
+            &[&app.org_id],
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        tx.rollback().unwrap();
+        let r = patch.join().unwrap().expect(200);
+        assert_eq!(r.body["displayName"], "Ada L.");
+    });
+    assert_eq!(deadlocks(&mut watch), before + 1, "no deadlock happened");
+    assert_eq!(
+        app.get(&format!("/Users/{ada}")).body["displayName"],
+        "Ada L."
+    );
+    assert!(
+        app.wait_for_log("asked for the write again"),
+        "the server did not say it ran the write again"
+    );
+}

@@ -14,7 +14,8 @@
 //! across replicas. The per-org counters (the change sequence, the next
 //! UID and GID) live on that row: sequence order is commit order, and no
 //! id is handed out twice. Reads run in `REPEATABLE READ READ ONLY`
-//! snapshots.
+//! snapshots. A write that loses a deadlock or a serialization failure
+//! runs again in a new transaction (`run_write`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -110,6 +111,9 @@ pub(crate) struct PgTx<'a, 'c> {
     writing: bool,
     /// The write extended a change log: other replicas are notified.
     changed: bool,
+    /// A statement failed because the transaction lost a race (why): the
+    /// whole job is to run again.
+    retry: Option<String>,
 }
 
 #[derive(Default)]
@@ -373,53 +377,116 @@ fn write_loop(pool: &Pool, rx: &Mutex<Receiver<WriteJob>>, stats: &Stats) {
     }
 }
 
-/// Runs one job in its own transaction and delivers the outcome.
+/// Most times a write runs when the database keeps asking for a retry.
+const ATTEMPTS: u32 = 5;
+
+/// Runs one job in its own transaction and delivers the outcome. A
+/// serialization failure or a deadlock (SQLSTATE 40001, 40P01) is the
+/// database asking for the transaction again: it is rolled back and the
+/// job runs anew, after a short random pause so that the two sides of a
+/// deadlock do not meet again.
 fn run_write(pool: &Pool, job: WriteJob, stats: &Stats) {
+    let WriteJob { mut run, deliver } = job;
     let mut conn = match pool.get() {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "no database connection for a write; it is refused");
-            // The job is dropped unrun: its caller hears that the write
-            // was not carried out.
-            drop(job);
+            // Delivered nothing: its caller hears that the write was not
+            // carried out.
+            drop(deliver);
             return;
         }
     };
-    let connection::PgConn { client, statements } = &mut *conn;
+    let mut attempt = 1;
+    loop {
+        match attempt_write(&mut conn, &mut *run) {
+            Attempt::Done(outcome) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                deliver(outcome);
+                return;
+            }
+            Attempt::NotRun => {
+                drop(deliver);
+                return;
+            }
+            Attempt::Retry(why) if attempt < ATTEMPTS => {
+                tracing::info!(attempt, reason = %why, "the database asked for the write again; it runs anew");
+                let pause = rand::random_range(5..=20u64) << attempt;
+                std::thread::sleep(Duration::from_millis(pause));
+                attempt += 1;
+            }
+            Attempt::Retry(why) => {
+                tracing::warn!(attempts = attempt, reason = %why, "the write was refused: the database kept asking for it again");
+                deliver(Err(StoreError::Unavailable(format!(
+                    "the write was tried {attempt} times and the database asked for it again each time: {why}"
+                ))));
+                return;
+            }
+        }
+    }
+}
+
+/// How one try of a write ended.
+enum Attempt {
+    /// Committed, rolled back by the job, or failed for good.
+    Done(StoreResult<()>),
+    /// No transaction could begin: nothing ran.
+    NotRun,
+    /// The database asked for the transaction again; nothing was kept.
+    Retry(String),
+}
+
+fn attempt_write(
+    conn: &mut connection::PgConn,
+    run: &mut (dyn FnMut(&mut dyn WriteTx) -> bool + Send),
+) -> Attempt {
+    let connection::PgConn { client, statements } = conn;
     let mut tx = match client.transaction() {
         Ok(tx) => tx,
         Err(e) => {
             tracing::warn!(error = %e, "cannot begin a write transaction; it is refused");
-            drop(job);
-            return;
+            return Attempt::NotRun;
         }
     };
-    let (keep, deliver, changed) = {
+    let (keep, changed, retry) = {
         let mut w = PgTx {
             tx: &mut tx,
             statements,
             writing: true,
             changed: false,
+            retry: None,
         };
-        let out = job(&mut w as &mut dyn WriteTx);
-        (out.0, out.1, w.changed)
+        let keep = run(&mut w as &mut dyn WriteTx);
+        (keep, w.changed, w.retry)
     };
-    let (keep, deliver, changed) = (keep, deliver, changed);
-    let outcome = if keep {
-        // Delivered at the commit, to every replica that listens.
-        let notified = if changed {
-            tx.execute("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])
-                .map(|_| ())
-                .map_err(backend)
-        } else {
-            Ok(())
-        };
-        notified.and_then(|()| tx.commit().map_err(backend))
+    // Whatever the job made of the failure, the transaction is aborted.
+    if let Some(why) = retry {
+        let _ = tx.rollback();
+        return Attempt::Retry(why);
+    }
+    if !keep {
+        return Attempt::Done(tx.rollback().map_err(backend));
+    }
+    // Delivered at the commit, to every replica that listens.
+    let notified = if changed {
+        tx.execute("SELECT pg_notify($1, '')", &[&CHANGES_CHANNEL])
+            .map(|_| ())
     } else {
-        tx.rollback().map_err(backend)
+        Ok(())
     };
-    stats.commits.fetch_add(1, Ordering::Relaxed);
-    deliver(outcome);
+    match notified.and_then(|()| tx.commit()) {
+        Ok(()) => Attempt::Done(Ok(())),
+        Err(e) if asks_for_retry(&e) => Attempt::Retry(e.to_string()),
+        Err(e) => Attempt::Done(Err(backend(e))),
+    }
+}
+
+/// A serialization failure or a deadlock: the transaction lost a race,
+/// and the same work in a new one can succeed.
+fn asks_for_retry(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    })
 }
 
 impl Store for PostgresStore {
@@ -439,6 +506,7 @@ impl Store for PostgresStore {
                 statements,
                 writing: false,
                 changed: false,
+                retry: None,
             };
             job(&mut r)
         };

@@ -17,8 +17,17 @@ use crate::directory::query::{Query, fold};
 use crate::directory::store::{ReadTx, StoreError, StoreResult};
 
 impl PgTx<'_, '_> {
+    /// A failed statement as a store error, noting whether the job is to
+    /// run again in a new transaction.
+    fn failed(&mut self, e: postgres::Error) -> StoreError {
+        if super::asks_for_retry(&e) {
+            self.retry = Some(e.to_string());
+        }
+        backend(e)
+    }
+
     fn statement(&mut self, sql: &str) -> StoreResult<postgres::Statement> {
-        super::connection::statement(self.tx, self.statements, sql).map_err(backend)
+        super::connection::statement(self.tx, self.statements, sql).map_err(|e| self.failed(e))
     }
 
     pub(super) fn query(
@@ -27,7 +36,7 @@ impl PgTx<'_, '_> {
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Vec<Row>> {
         let st = self.statement(sql)?;
-        self.tx.query(&st, args).map_err(backend)
+        self.tx.query(&st, args).map_err(|e| self.failed(e))
     }
 
     pub(super) fn query_opt(
@@ -36,7 +45,7 @@ impl PgTx<'_, '_> {
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
         let st = self.statement(sql)?;
-        self.tx.query_opt(&st, args).map_err(backend)
+        self.tx.query_opt(&st, args).map_err(|e| self.failed(e))
     }
 
     pub(super) fn query_one(
@@ -45,12 +54,12 @@ impl PgTx<'_, '_> {
         args: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Row> {
         let st = self.statement(sql)?;
-        self.tx.query_one(&st, args).map_err(backend)
+        self.tx.query_one(&st, args).map_err(|e| self.failed(e))
     }
 
     pub(super) fn execute(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> StoreResult<u64> {
         let st = self.statement(sql)?;
-        self.tx.execute(&st, args).map_err(backend)
+        self.tx.execute(&st, args).map_err(|e| self.failed(e))
     }
 
     pub(super) fn position_of(

@@ -56,7 +56,8 @@ fn run_batch(conn: &Connection, batch: Vec<WriteJob>, stats: &Stats) {
             drop(job);
             continue;
         }
-        let (keep, deliver) = job(&mut tx);
+        let WriteJob { mut run, deliver } = job;
+        let keep = run(&mut tx);
         let end = if keep {
             "RELEASE job"
         } else {
