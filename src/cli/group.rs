@@ -50,6 +50,21 @@ pub enum GroupCommand {
         /// User id or userName.
         user: String,
     },
+    /// Set the roles a group grants its members in the console ("IAM Admin":
+    /// everything for the org; "IAM Viewer": every page, read-only). The
+    /// legacy groups' other roles are accepted and grant nothing here.
+    #[command(
+        after_help = "Example:\n  roster group set-roles acme cluster-admins --roles \"IAM Admin\"\n  roster group set-roles acme cluster-admins --roles \"\"   # none"
+    )]
+    SetRoles {
+        /// Organization id or name.
+        org: String,
+        /// Group id or display name.
+        group: String,
+        /// Roles, separated by commas; an empty string removes them all.
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        roles: Vec<String>,
+    },
     /// Remove a user from a group.
     RemoveMember {
         /// Organization id or name.
@@ -68,7 +83,8 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
         | GroupCommand::Show { org, .. }
         | GroupCommand::Delete { org, .. }
         | GroupCommand::AddMember { org, .. }
-        | GroupCommand::RemoveMember { org, .. } => org,
+        | GroupCommand::RemoveMember { org, .. }
+        | GroupCommand::SetRoles { org, .. } => org,
     };
     let Admin { dir, p, base } = Admin::of(g, org_ref).await?;
     match cmd {
@@ -120,10 +136,22 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                         .unwrap_or("")
                 );
                 println!("version:  {}", v.stored.version);
+                let roles = dir.group_roles(&p, &v.stored.id).await.map_err(err)?;
+                println!("roles:    {}", roles.join(", "));
                 println!("members:");
                 for m in v.members.iter().flatten() {
                     println!("  {}  {}", m.user_id, m.display);
                 }
+            }
+        }
+        GroupCommand::SetRoles { group, roles, .. } => {
+            let set = dir.set_group_roles(&p, group, roles).await.map_err(err)?;
+            if g.json {
+                print_json(json!({"group": group, "roles": set}));
+            } else if set.is_empty() {
+                println!("{group} grants no roles");
+            } else {
+                println!("{group} grants: {}", set.join(", "));
             }
         }
         GroupCommand::Delete { group, .. } => {

@@ -19,6 +19,7 @@ pub mod posix_rules;
 pub mod query;
 pub mod reserved_names;
 pub mod resources;
+pub mod roles;
 pub mod scim_log;
 pub mod search;
 pub mod sign_in;

@@ -110,8 +110,11 @@ impl Directory {
                 };
                 tx.insert_org(&org)?;
                 if legacy_groups {
-                    for (group, _) in LEGACY_GROUPS {
-                        super::resources::insert_plain_group(tx, &org.id, &now, group)?;
+                    // With the roles the seeds give them (seed 000).
+                    for (group, roles) in LEGACY_GROUPS {
+                        let id = super::resources::insert_plain_group(tx, &org.id, &now, group)?;
+                        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+                        tx.set_group_roles(&org.id, &id, &roles)?;
                     }
                 }
                 Ok(org)

@@ -271,11 +271,12 @@ pub(crate) fn insert_plain_group(
     org_id: &str,
     now: &str,
     name: &str,
-) -> DirectoryResult<()> {
+) -> DirectoryResult<String> {
     let mut doc = Document::new();
     doc.insert("displayName".into(), Value::String(name.into()));
-    insert(tx, org_id, now, ResourceType::Group, doc, &[])?;
-    Ok(())
+    Ok(insert(tx, org_id, now, ResourceType::Group, doc, &[])?
+        .stored
+        .id)
 }
 
 pub(crate) fn view(

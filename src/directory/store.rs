@@ -69,6 +69,12 @@ pub trait ReadTx {
         org_id: &str,
         user_ids: &[&str],
     ) -> StoreResult<HashMap<String, Vec<GroupRef>>>;
+    /// The roles each of `group_ids` grants, by name.
+    fn group_roles(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<String>>>;
     /// Which of `ids` are users and which are groups of the org.
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>>;
     fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
@@ -193,6 +199,13 @@ pub trait WriteTx: ReadTx {
     fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>>;
     /// Forgets requests, assertion ids, sessions and links expired before `now`.
     fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()>;
+    /// Replaces the roles a group grants.
+    fn set_group_roles(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        roles: &[String],
+    ) -> StoreResult<()>;
     /// Sets a setting of the server's own.
     fn put_server_setting(&mut self, key: &str, value: &str) -> StoreResult<()>;
 }

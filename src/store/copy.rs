@@ -202,6 +202,11 @@ const TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "group_roles",
+        columns: &[("org_id", Text), ("group_id", Text), ("role", Text)],
+        identity: None,
+    },
+    Table {
         name: "server_settings",
         columns: &[("key", Text), ("value", Text)],
         identity: None,

@@ -285,3 +285,43 @@ fn the_pool_size_is_checked_and_the_database_password_never_printed() {
     assert!(err.contains("roster:***@127.0.0.1:1"), "{err}");
     assert!(!err.contains("s3cret-pw"), "{err}");
 }
+
+#[test]
+fn groups_carry_roles_set_from_the_command_line() {
+    let app = TestApp::start();
+    cli_ok(&app.db, &["group", "create", "acme", "cluster-admins"]);
+    let set_roles = |roles: &str| {
+        let args = [
+            "group",
+            "set-roles",
+            "acme",
+            "cluster-admins",
+            "--roles",
+            roles,
+        ];
+        run_cli(&app.db, &args)
+    };
+    let shown = || cli_ok(&app.db, &["group", "show", "acme", "cluster-admins"]);
+    let out = set_roles("iam admin,CKS Admin");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "cluster-admins grants: CKS Admin, IAM Admin\n",
+        "names as known, in order"
+    );
+    assert!(shown().contains("roles:    CKS Admin, IAM Admin\n"));
+    // A typo grants nothing and says what the roles are.
+    let out = set_roles("IAM Admn");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("\"IAM Admn\" is not a role") && text.contains("IAM Viewer"),
+        "{text}"
+    );
+    assert!(
+        shown().contains("roles:    CKS Admin, IAM Admin\n"),
+        "unchanged"
+    );
+    assert!(set_roles("").status.success());
+    assert!(shown().contains("roles:    \n"), "none left");
+}

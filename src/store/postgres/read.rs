@@ -239,6 +239,16 @@ impl ReadTx for PgTx<'_, '_> {
         })
     }
 
+    fn group_roles(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let sql = "SELECT group_id, role, NULL::text FROM group_roles \
+                   WHERE org_id = $1 AND group_id = ANY($2) ORDER BY group_id, role COLLATE \"C\"";
+        self.related(sql, org_id, group_ids, |role, _| role)
+    }
+
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
         let mut out = HashMap::new();
         for rtype in [ResourceType::User, ResourceType::Group] {

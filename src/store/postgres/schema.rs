@@ -9,7 +9,10 @@ use crate::store::SchemaStatus;
 
 /// Each schema version and the SQL that reaches it from the one before. A
 /// migration never changes once released; a new one is added instead.
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("migrations/0001_directory.sql"))];
+const MIGRATIONS: [(i64, &str); 2] = [
+    (1, include_str!("migrations/0001_directory.sql")),
+    (2, include_str!("migrations/0002_group_roles.sql")),
+];
 
 /// The version this roster needs.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -126,6 +126,9 @@ impl WriteTx for PgTx<'_, '_> {
             "DELETE FROM posix_accounts WHERE org_id = $1 AND resource_type = $2 AND resource_id = $3",
             &[&org_id, &rtype.name(), &id],
         )?;
+        if rtype == ResourceType::Group {
+            self.set_group_roles(org_id, id, &[])?;
+        }
         let sql = format!("DELETE FROM {} WHERE org_id = $1 AND id = $2", table(rtype));
         Ok(self.execute(&sql, &[&org_id, &id])? > 0)
     }
@@ -278,6 +281,25 @@ impl WriteTx for PgTx<'_, '_> {
                    OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = $1) AS sized \
                   WHERE running > $2 ORDER BY id DESC LIMIT 1)",
                 &[org, &limit(max_bytes)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn set_group_roles(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        roles: &[String],
+    ) -> StoreResult<()> {
+        self.execute(
+            "DELETE FROM group_roles WHERE org_id = $1 AND group_id = $2",
+            &[&org_id, &group_id],
+        )?;
+        for role in roles {
+            self.execute(
+                "INSERT INTO group_roles (org_id, group_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&org_id, &group_id, role],
             )?;
         }
         Ok(())

@@ -237,6 +237,16 @@ impl ReadTx for SqliteTx<'_> {
         })
     }
 
+    fn group_roles(
+        &mut self,
+        org_id: &str,
+        group_ids: &[&str],
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let sql = "SELECT group_id, role, NULL FROM group_roles \
+                   WHERE org_id = ? AND group_id IN (IDS) ORDER BY group_id, role";
+        self.related(sql, org_id, group_ids, |role, _| role)
+    }
+
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(IN_CHUNK) {

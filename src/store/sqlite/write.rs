@@ -119,6 +119,9 @@ impl WriteTx for SqliteTx<'_> {
             .prepare_cached("DELETE FROM posix_accounts WHERE org_id = ?1 AND resource_type = ?2 AND resource_id = ?3")
             .and_then(|mut s| s.execute(params![org_id, rtype.name(), id]))
             .map_err(backend)?;
+        if rtype == ResourceType::Group {
+            self.set_group_roles(org_id, id, &[])?;
+        }
         let sql = format!("DELETE FROM {} WHERE org_id = ?1 AND id = ?2", table(rtype));
         self.conn
             .prepare_cached(&sql)
@@ -310,6 +313,29 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(backend)?;
         for org in org_ids {
             st.execute(params![org, max_bytes.min(i64::MAX as u64) as i64])
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn set_group_roles(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        roles: &[String],
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached("DELETE FROM group_roles WHERE org_id = ?1 AND group_id = ?2")
+            .and_then(|mut s| s.execute(params![org_id, group_id]))
+            .map_err(backend)?;
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO group_roles (org_id, group_id, role) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(backend)?;
+        for role in roles {
+            st.execute(params![org_id, group_id, role])
                 .map_err(backend)?;
         }
         Ok(())
