@@ -81,6 +81,31 @@ impl Directory {
         .await
     }
 
+    /// Replaces a user's SSH keys with those of a pasted text, one per line
+    /// (blank lines and `#` comments skipped). Every bad line is named at
+    /// once, and then nothing is saved.
+    pub async fn set_ssh_keys_text(
+        &self,
+        p: &Principal,
+        user_id: &str,
+        text: &str,
+    ) -> DirectoryResult<ResourceView> {
+        let errors = super::ssh_keys::line_errors(text);
+        if !errors.is_empty() {
+            return Err(DirectoryError::InvalidValue(format!(
+                "no key was saved; fix {}: {}",
+                if errors.len() == 1 {
+                    "this line"
+                } else {
+                    "these lines"
+                },
+                errors.join("; ")
+            )));
+        }
+        self.set_ssh_keys(p, user_id, super::ssh_keys::key_lines(text))
+            .await
+    }
+
     /// Adds a user to a group (flat groups: the member must be a user of
     /// the org). Adding a member twice changes nothing.
     pub async fn add_member(

@@ -109,6 +109,17 @@ pub fn key_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What is wrong with each line of a pasted text that is not a key, by
+/// line number (from 1): a person fixes them all at once.
+pub fn line_errors(text: &str) -> Vec<String> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|(n, l)| check_key(l).err().map(|why| format!("line {n}: {why}")))
+        .collect()
+}
+
 /// Checks a list of keys: canonical forms, duplicates (same key, whatever
 /// the comment) dropped. The error names the key by its position.
 pub fn check_keys(keys: &[String]) -> Result<Vec<String>, String> {
@@ -136,6 +147,16 @@ mod tests {
     use super::*;
 
     const ED: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILenAM0cpltQu8JJx1at/k7/jQ1anEQtqdbwlpgG6zjr k1@example";
+
+    #[test]
+    fn every_bad_line_is_named_by_its_number() {
+        let text = format!("# mine\n{ED}\n\nssh-rsa nope\nhello\n");
+        let errors = line_errors(&text);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("line 4: "), "{errors:?}");
+        assert!(errors[1].starts_with("line 5: "), "{errors:?}");
+        assert!(line_errors(ED).is_empty());
+    }
 
     #[test]
     fn accepts_and_canonicalises() {

@@ -4,6 +4,7 @@
 mod admin_api;
 mod callers;
 mod connections;
+mod console;
 mod error;
 mod feed;
 mod metrics;
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/scim/{org}", scim::routes())
         .nest("/accounts", sign_in::routes())
+        .nest("/console", console::routes())
         .route(
             "/api/v1/orgs/{org}/scim-log",
             get(provisioning_log::scim_log_api).fallback(admin_api::method_not_allowed),

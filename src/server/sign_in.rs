@@ -473,7 +473,9 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         s.session_lifetime.as_secs(),
     );
     let resp = match signed_in.purpose {
-        SignInPurpose::SignIn => redirect("/accounts/session"),
+        // The console: its Clusters page, or the person's own Settings
+        // when no role lets them see more.
+        SignInPurpose::SignIn => redirect(&format!("/console/{}", o.name)),
         SignInPurpose::Test => test_page(&signed_in, &shown),
     };
     // The session first; then the used ticket goes.
@@ -629,7 +631,7 @@ async fn redeem_login_link(State(s): State<AppState>, Path(secret): Path<String>
         Ok((o, NewSession { secret, session })) => {
             tracing::info!(org = %o.name, session = %session.id, "bootstrap administrator signed in with a login link");
             let cookie = session_cookie(&s, &secret, s.session_lifetime.as_secs());
-            with_cookie(redirect("/accounts/session"), &cookie)
+            with_cookie(redirect(&format!("/console/{}", o.name)), &cookie)
         }
         Err(e) => directory_error_page(e),
     }

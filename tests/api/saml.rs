@@ -344,7 +344,7 @@ fn sp_initiated_sign_in_creates_the_user_then_matches_it() {
 
     let (p, answer) = sp_initiated(&app, &idp, "login", "alice@example.com");
     assert_eq!(p.status, 303, "{}", p.body);
-    assert_eq!(p.location.as_deref(), Some("/accounts/session"));
+    assert_eq!(p.location.as_deref(), Some("/console/acme"));
     let set_cookie = p.set_cookie.clone().unwrap();
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
@@ -1143,8 +1143,10 @@ fn a_real_browser_signs_in_across_sites() {
     // Roster's login redirects to the IdP, whose page posts itself to the
     // ACS; the session cookie set there comes back on the redirect.
     let dom = chromium_dump(&app.url(&format!("/accounts/saml/{}/login", app.org_id)));
+    // In the console: Nina has no role, so her own Settings.
     assert!(
-        dom.contains("You are signed in to <b>acme</b> as <b>nina@example.com</b>"),
+        dom.contains("<dt>Signed in as</dt><dd>nina@example.com</dd>")
+            && dom.contains("<dt>Organization</dt><dd>acme</dd>"),
         "the browser did not end signed in: {dom}"
     );
     let user = &users_named(&app, "nina@example.com")[0];

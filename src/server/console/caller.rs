@@ -1,0 +1,325 @@
+//! Who is at the console, and the forms they send.
+//!
+//! [`Console`] is the signed-in person with the roles their groups carry
+//! now (read at each request: a group taken away counts at once); a
+//! request without a live session is sent to the org's sign-in. Every
+//! state-changing request is a [`ConsoleForm`]: same-origin by the
+//! browser's own word (`Sec-Fetch-Site`, `Origin`), and carrying the
+//! session's CSRF token.
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Layout, Notice, forbidden, refusal, render, see_other};
+use crate::directory::query::fold;
+use crate::directory::roles::{Access, ConsoleUser};
+use crate::server::AppState;
+use crate::server::callers::path_org;
+use crate::server::sign_in::session_secret;
+
+/// A console form's largest body: SSH keys are the biggest field.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The signed-in person at the console.
+pub(in crate::server) struct Console {
+    pub user: ConsoleUser,
+    csrf: String,
+}
+
+impl Console {
+    /// The page's frame, for the navigation entry `active`.
+    pub fn layout(&self, active: &'static str, notice: Option<Notice>) -> Layout {
+        Layout {
+            org: self.user.principal.org.name.clone(),
+            org_path: self.user.principal.org.name.clone(),
+            subject: self.user.session.subject.clone(),
+            roles: self.user.roles.clone(),
+            may_view: self.user.access >= Access::Viewer,
+            may_admin: self.user.access >= Access::Admin,
+            csrf: self.csrf.clone(),
+            active,
+            notice,
+        }
+    }
+
+    /// The layout if the person has at least `needed`, else the 403 page.
+    pub fn need(
+        &self,
+        needed: Access,
+        active: &'static str,
+        notice: Option<Notice>,
+    ) -> Result<Layout, Response> {
+        let l = self.layout(active, notice);
+        if self.user.access >= needed {
+            Ok(l)
+        } else {
+            Err(forbidden(l, needed))
+        }
+    }
+
+    /// `/console/{org}/{rest}`.
+    pub fn path(&self, rest: &str) -> String {
+        format!("/console/{}/{rest}", self.user.principal.org.name)
+    }
+}
+
+/// The CSRF token of a session: derived from its secret, which only the
+/// session's own browser holds (the cookie is HttpOnly).
+fn csrf_token(session_secret: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"roster console csrf\0");
+    h.update(session_secret.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl FromRequestParts<AppState> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let org_ref = path_org(parts, state).await.unwrap_or_default();
+        let secret = session_secret(&parts.headers).map(str::to_string);
+        let live = match &secret {
+            Some(s) => state.directory.session(s).await.map_err(bare_refusal)?,
+            None => None,
+        };
+        let (Some((org, session)), Some(secret)) = (live, secret) else {
+            return Err(see_other(&format!(
+                "/console/{}/sign-in",
+                url_part(&org_ref)
+            )));
+        };
+        if org.id != org_ref && fold(&org.name) != fold(&org_ref) {
+            return Err(bare_page(
+                StatusCode::FORBIDDEN,
+                "Another organization",
+                &format!(
+                    "You are signed in to {}; this page belongs to another organization. \
+                     Sign out and sign in there to see it.",
+                    org.name
+                ),
+                Some(format!("/console/{}", org.name)),
+            ));
+        }
+        let user = state
+            .directory
+            .console_user(org, session)
+            .await
+            .map_err(bare_refusal)?;
+        Ok(Console {
+            user,
+            csrf: csrf_token(&secret),
+        })
+    }
+}
+
+/// A form sent from a console page: refused (403) unless the browser says
+/// it came from Roster's own pages and it carries the session's token.
+pub(in crate::server) struct ConsoleForm(pub Vec<(String, String)>);
+
+impl ConsoleForm {
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Every value of `name` (checkboxes).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+impl FromRequest<AppState> for ConsoleForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let cross = |why: &str| {
+            bare_page(
+                StatusCode::FORBIDDEN,
+                "Refused",
+                &format!(
+                    "{why}: changes are made from Roster's own pages. Reload the page and try again."
+                ),
+                None,
+            )
+        };
+        if !same_origin(req.headers()) {
+            return Err(cross("this request came from another site"));
+        }
+        let expected = session_secret(req.headers()).map(csrf_token);
+        let ctype = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !ctype.starts_with("application/x-www-form-urlencoded") {
+            return Err(bare_page(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Not a form",
+                "expected a form (application/x-www-form-urlencoded)",
+                None,
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
+            .await
+            .map_err(|_| {
+                bare_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    &format!("the form is larger than {MAX_FORM_BYTES} bytes"),
+                    None,
+                )
+            })?;
+        let form = ConsoleForm(form_urlencoded::parse(&bytes).into_owned().collect());
+        let sent = form.get("csrf").as_bytes();
+        let valid = expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(sent)));
+        if !valid {
+            return Err(cross("the form's token does not match your session"));
+        }
+        Ok(form)
+    }
+}
+
+/// Whether the browser says the request comes from Roster's own pages.
+/// Browsers send `Sec-Fetch-Site` (Fetch Metadata) and `Origin` on every
+/// form post; a client that sends neither still needs the CSRF token.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && site != "same-origin"
+    {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+fn url_part(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "console/sign_in.html")]
+struct SignInPage {
+    org: String,
+    heading: String,
+    message: String,
+    /// A button: (where, what it says).
+    link: Option<(String, String)>,
+}
+
+/// A page outside the layout (no session to frame it with).
+fn bare_page(status: StatusCode, heading: &str, message: &str, link: Option<String>) -> Response {
+    render(
+        status,
+        &SignInPage {
+            org: String::new(),
+            heading: heading.to_string(),
+            message: message.to_string(),
+            link: link.map(|href| (href, "Go there".to_string())),
+        },
+    )
+}
+
+fn bare_refusal(e: crate::directory::DirectoryError) -> Response {
+    let r = crate::server::error::Refusal::from(e);
+    bare_page(r.status, "Not available", &r.detail, None)
+}
+
+/// `/console`: to the signed-in person's org, or how to sign in.
+pub(super) async fn landing(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(secret) = session_secret(&headers)
+        && let Ok(Some((org, _))) = s.directory.session(secret).await
+    {
+        return see_other(&format!("/console/{}", org.name));
+    }
+    bare_page(
+        StatusCode::UNAUTHORIZED,
+        "Sign in",
+        "Sign in through your organization's identity provider (its Roster tile), \
+         or at /console/ORG with your organization's name.",
+        None,
+    )
+}
+
+/// `/console/{org}`: the Clusters page for those who may see it (a
+/// completed sign-in lands there), else the person's own Settings.
+pub(super) async fn org_home(c: Console) -> Response {
+    if c.user.access >= Access::Viewer {
+        see_other(&c.path("clusters"))
+    } else {
+        see_other(&c.path("settings"))
+    }
+}
+
+/// `/console/{org}/sign-in`: where a request without a session goes.
+pub(super) async fn sign_in_page(
+    State(s): State<AppState>,
+    axum::extract::Path(org): axum::extract::Path<String>,
+) -> Response {
+    let (message, sso) = match s.directory.saml_settings(&org).await {
+        Ok((o, Some(_))) => (
+            format!("Sign in to {} through its identity provider.", o.name),
+            Some((
+                format!("/accounts/saml/{}/login", o.id),
+                "Sign in with SSO".to_string(),
+            )),
+        ),
+        Ok((o, None)) => (
+            format!(
+                "{} has no single sign-on yet. Ask the operator for a one-time login link \
+                 (roster admin login-link {}).",
+                o.name, o.name
+            ),
+            None,
+        ),
+        // Whether an org exists is not said to strangers.
+        Err(_) => (
+            "Ask your administrator for your organization's sign-in address.".to_string(),
+            None,
+        ),
+    };
+    render(
+        StatusCode::UNAUTHORIZED,
+        &SignInPage {
+            org,
+            heading: "Sign in".into(),
+            message,
+            link: sso,
+        },
+    )
+}
+
+/// A domain refusal in the layout (re-exported for the pages).
+pub(super) fn refused(
+    c: &Console,
+    active: &'static str,
+    e: crate::directory::DirectoryError,
+) -> Response {
+    refusal(c.layout(active, None), e)
+}
