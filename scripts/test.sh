@@ -12,13 +12,14 @@ step "toolchain"
 cargo --version
 rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || rustup component add rustfmt clippy
 
-step "system packages: the build's, and those the tests drive (libnss-cache, sshd, Slurm accounting, MariaDB, munge, xmlsec1, Chromium)"
+step "system packages: the build's, and those the tests drive (libnss-cache, sshd, Slurm accounting, MariaDB, munge, xmlsec1, Chromium and its WebDriver)"
 . scripts/packages.sh
 # The agent's Slurm test starts a real accounting stack (tests/slurm/stack.sh);
 # the SAML tests' IdP (pysaml2) signs with the xmlsec1 command, and a
-# headless Chromium signs in through it as a person would.
+# headless Chromium signs in through it as a person would; the console
+# tests drive Chromium over WebDriver (chromium-driver).
 ensure_packages "${BUILD_PACKAGES[@]}" libnss-cache openssh-client openssh-server util-linux \
-    slurmdbd slurm-client mariadb-server munge xmlsec1 chromium
+    slurmdbd slurm-client mariadb-server munge xmlsec1 chromium chromium-driver
 
 step "the SAML tests' identity provider: pysaml2 in target/saml-venv"
 SAML_VENV=target/saml-venv

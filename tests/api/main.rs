@@ -12,7 +12,9 @@ mod helpers;
 mod slurm_stack;
 
 mod agent;
+mod browser;
 mod cli;
+mod console;
 mod discovery_and_auth;
 mod durability;
 mod feed;

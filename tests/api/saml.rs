@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, USER, cli_ok, run_cli};
 
 /// The pysaml2 IdP, on a loopback port; stopped on drop.
-struct Idp {
+pub(crate) struct Idp {
     child: Child,
     port: u16,
     http: Client,
@@ -26,7 +26,7 @@ fn python() -> String {
 }
 
 impl Idp {
-    fn start() -> Idp {
+    pub(crate) fn start() -> Idp {
         let dir = tempfile::tempdir().unwrap();
         let script = format!("{}/tests/saml/idp.py", env!("CARGO_MANIFEST_DIR"));
         let mut child = Command::new(python())
@@ -60,7 +60,7 @@ impl Idp {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -108,7 +108,7 @@ impl Drop for Idp {
 
 /// A browser without a cookie jar: cookies are passed by hand, so each
 /// test says exactly which session it presents.
-fn browser() -> Client {
+pub(crate) fn browser() -> Client {
     Client::builder()
         .redirect(Policy::none())
         .timeout(Duration::from_secs(30))
@@ -116,12 +116,12 @@ fn browser() -> Client {
         .unwrap()
 }
 
-struct Page {
-    status: u16,
-    location: Option<String>,
-    cookie: Option<String>,
-    set_cookie: Option<String>,
-    body: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub cookie: Option<String>,
+    pub set_cookie: Option<String>,
+    pub body: String,
 }
 
 impl Page {
@@ -142,7 +142,7 @@ impl Page {
     }
 }
 
-fn page(r: reqwest::blocking::Response) -> Page {
+pub(crate) fn page(r: reqwest::blocking::Response) -> Page {
     let status = r.status().as_u16();
     let header = |n: &str| {
         r.headers()
@@ -173,7 +173,7 @@ fn saml_app(idp: &Idp, style: &str) -> TestApp {
 
 /// An app with SAML configured from `/metadata?{query}`, whose SP metadata
 /// the IdP has loaded.
-fn saml_app_from(idp: &Idp, query: &str) -> TestApp {
+pub(crate) fn saml_app_from(idp: &Idp, query: &str) -> TestApp {
     let app = TestApp::start();
     let public = format!("--public-url=http://{}", app.addr);
     cli_ok(
@@ -303,7 +303,7 @@ fn session(app: &TestApp, cookie: &str) -> (u16, Value) {
 }
 
 /// SP-initiated sign-in: Roster's redirect, the IdP's answer, the ACS.
-fn sp_initiated(app: &TestApp, idp: &Idp, start: &str, user: &str) -> (Page, Value) {
+pub(crate) fn sp_initiated(app: &TestApp, idp: &Idp, start: &str, user: &str) -> (Page, Value) {
     let (r, answer) = start_at_idp(app, idp, start, user);
     assert_eq!(answer["action"], acs(app), "the AuthnRequest names the ACS");
     assert_eq!(answer["issuer"], audience(app), "and the SP entity id");
