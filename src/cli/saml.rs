@@ -1,16 +1,13 @@
 //! `roster saml ...`: SAML SSO for an org: what to paste into the IdP, and
 //! what to take from it.
 
-use std::time::Duration;
-
 use clap::Subcommand;
 use serde_json::json;
 
 use super::output::{on_off, print_json, yes_no};
 use super::{Global, Toggle, cli_public_url, open_directory};
 use roster::directory::model::SamlSettings;
-use roster::saml::metadata::{MAX_METADATA_BYTES, parse_idp_metadata};
-use roster::saml::{Certificate, IdpConfig, SpEndpoints};
+use roster::saml::{Certificate, IdpConfig, IdpInput, InputNames, SpEndpoints};
 
 #[derive(Subcommand)]
 pub enum SamlCommand {
@@ -114,32 +111,6 @@ fn print_settings(s: &SamlSettings) {
     println!("updated:                   {}", s.updated);
 }
 
-async fn fetch_metadata(url: &str) -> Result<String, String> {
-    roster::saml::config::check_http_url(url, "--metadata-url").map_err(|e| e.to_string())?;
-    let fail = |e: String| {
-        format!(
-            "cannot fetch the metadata from {url}: {e}. Download it and use --metadata-file instead"
-        )
-    };
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(20))
-        .build()
-        .map_err(|e| fail(e.to_string()))?;
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    if !resp.status().is_success() {
-        return Err(fail(format!("HTTP {}", resp.status())));
-    }
-    let bytes = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
-    if bytes.len() > MAX_METADATA_BYTES {
-        return Err(fail(format!("larger than {MAX_METADATA_BYTES} bytes")));
-    }
-    String::from_utf8(bytes.to_vec()).map_err(|_| fail("not UTF-8 text".into()))
-}
-
 fn read_file(path: &std::path::Path, what: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {what} {}: {e}", path.display()))
 }
@@ -207,54 +178,33 @@ pub async fn run(g: &Global, cmd: &SamlCommand) -> Result<(), String> {
         } => {
             let metadata_xml = match (metadata_file, metadata_url) {
                 (Some(f), _) => Some(read_file(f, "the metadata file")?),
-                (None, Some(u)) => Some(fetch_metadata(u).await?),
+                (None, Some(u)) => {
+                    Some(roster::idp_metadata::fetch(u, "--metadata-url", "--metadata-file").await?)
+                }
                 (None, None) => None,
             };
-            let extra_certs = match certificate {
+            let certificates = match certificate {
                 Some(path) => Certificate::parse_file(&read_file(path, "the certificate file")?)
                     .map_err(|e| format!("{e} ({})", path.display()))?,
                 None => Vec::new(),
             };
-            let (entity_id, sso, mut certificates) = match metadata_xml {
-                Some(xml) => {
-                    let m = parse_idp_metadata(&xml).map_err(|e| e.to_string())?;
-                    (m.entity_id, m.sso_url, m.certificates)
-                }
-                None => {
-                    let missing: Vec<&str> = [
-                        ("--sso-url", sso_url.is_none()),
-                        ("--idp-entity-id", idp_entity_id.is_none()),
-                    ]
-                    .into_iter()
-                    .filter_map(|(n, m)| m.then_some(n))
-                    .collect();
-                    if !missing.is_empty() {
-                        return Err(format!(
-                            "missing {}: give --metadata-file or --metadata-url, or all of --sso-url, --idp-entity-id and --certificate",
-                            missing.join(" and ")
-                        ));
-                    }
-                    (
-                        idp_entity_id.clone().unwrap_or_default(),
-                        sso_url.clone().unwrap_or_default(),
-                        Vec::new(),
-                    )
-                }
-            };
-            // A certificate given beside metadata is added: a rollover
-            // announced before the metadata shows it.
-            for c in extra_certs {
-                if !certificates.contains(&c) {
-                    certificates.push(c);
-                }
-            }
-            let idp = IdpConfig {
-                entity_id,
-                sso_url: sso,
-                certificates,
-                require_signed_assertion: *require_signed_assertion,
-                allow_idp_initiated: (*allow_idp_initiated).into(),
-            };
+            let idp = IdpConfig::from_input(
+                IdpInput {
+                    metadata_xml: metadata_xml.as_deref(),
+                    sso_url: sso_url.as_deref().unwrap_or_default(),
+                    entity_id: idp_entity_id.as_deref().unwrap_or_default(),
+                    certificates,
+                    require_signed_assertion: *require_signed_assertion,
+                    allow_idp_initiated: (*allow_idp_initiated).into(),
+                },
+                &InputNames {
+                    metadata: "--metadata-file or --metadata-url",
+                    sso_url: "--sso-url",
+                    entity_id: "--idp-entity-id",
+                    certificate: "--certificate",
+                },
+            )
+            .map_err(|e| e.to_string())?;
             let (o, s) = dir
                 .set_saml(org, idp, metadata_url.clone())
                 .await

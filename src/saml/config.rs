@@ -163,7 +163,77 @@ pub struct IdpConfig {
     pub allow_idp_initiated: bool,
 }
 
+/// What an administrator gives to configure an IdP: its metadata (Entra),
+/// or its sign-on URL and entity id (Okta); and certificates, added to
+/// those the metadata names (a rollover announced before the metadata
+/// shows it).
+pub struct IdpInput<'a> {
+    pub metadata_xml: Option<&'a str>,
+    pub sso_url: &'a str,
+    pub entity_id: &'a str,
+    pub certificates: Vec<Certificate>,
+    pub require_signed_assertion: bool,
+    pub allow_idp_initiated: bool,
+}
+
+/// How the inputs are named to the person giving them: flags at the
+/// command line, field labels in the console.
+pub struct InputNames {
+    pub metadata: &'static str,
+    pub sso_url: &'static str,
+    pub entity_id: &'static str,
+    pub certificate: &'static str,
+}
+
 impl IdpConfig {
+    /// The configuration the inputs describe, checked (`validate`).
+    pub fn from_input(i: IdpInput<'_>, names: &InputNames) -> SamlResult<IdpConfig> {
+        let (entity_id, sso_url, mut certificates) = match i.metadata_xml {
+            Some(xml) => {
+                let m = super::metadata::parse_idp_metadata(xml)?;
+                (m.entity_id, m.sso_url, m.certificates)
+            }
+            None => {
+                let missing: Vec<&str> = [
+                    (names.sso_url, i.sso_url.trim().is_empty()),
+                    (names.entity_id, i.entity_id.trim().is_empty()),
+                ]
+                .into_iter()
+                .filter_map(|(n, m)| m.then_some(n))
+                .collect();
+                if !missing.is_empty() {
+                    return Err(SamlError::Config(format!(
+                        "missing {}: give {}, or all of {}, {} and {}",
+                        missing.join(" and "),
+                        names.metadata,
+                        names.sso_url,
+                        names.entity_id,
+                        names.certificate
+                    )));
+                }
+                (
+                    i.entity_id.trim().to_string(),
+                    i.sso_url.trim().to_string(),
+                    Vec::new(),
+                )
+            }
+        };
+        for c in i.certificates {
+            if !certificates.contains(&c) {
+                certificates.push(c);
+            }
+        }
+        let idp = IdpConfig {
+            entity_id,
+            sso_url,
+            certificates,
+            require_signed_assertion: i.require_signed_assertion,
+            allow_idp_initiated: i.allow_idp_initiated,
+        };
+        idp.validate()?;
+        Ok(idp)
+    }
+
     /// Checks what a configuration must have. Without a certificate no
     /// signature could be checked, so none is accepted (`saml.md`: the
     /// verifier would otherwise accept unsigned responses).

@@ -36,7 +36,7 @@ mod xmldsig {
     }
 }
 
-pub use config::{Certificate, IdpConfig, SpEndpoints};
+pub use config::{Certificate, IdpConfig, IdpInput, InputNames, SpEndpoints};
 
 /// How far the IdP's clock may be from Roster's when NotBefore and
 /// NotOnOrAfter are compared (Profiles §4.1.4.3 leaves it to the SP).

@@ -179,6 +179,44 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.wait_for_text("The token is revoked");
     assert_eq!(scim(&secret), 401, "and is refused once revoked");
 
+    // SAML SSO: what to paste into the IdP; refusals that say what to fix;
+    // then Entra's way, a Metadata URL: "Next", "Deploy SSO".
+    let idp = crate::saml::Idp::start();
+    b.goto(&app.url("/console/acme/saml"));
+    assert!(
+        b.text()
+            .contains(&format!("/accounts/saml/{}/acs", app.org_id))
+    );
+    b.check_page("saml-sso");
+    b.click_text("Next");
+    b.wait_for_text("missing SSO URL and Entity ID");
+    b.fill("SSO URL", &idp.url("/sso"));
+    b.fill("Entity ID", &idp.entity_id());
+    b.click_text("Next");
+    b.wait_for_text("no signing certificate");
+    b.fill("Metadata URL", "http://127.0.0.1:9/metadata");
+    b.click_text("Next");
+    b.wait_for_text("cannot fetch the metadata from http://127.0.0.1:9/metadata");
+    b.check_page("saml-sso-refused");
+    assert!(cli_json(&app.db, &["saml", "show", "acme"])["idp"].is_null());
+    b.fill("Metadata URL", &idp.url("/metadata?style=entra"));
+    b.fill("SSO URL", "");
+    b.fill("Entity ID", "");
+    b.click_text("Next");
+    b.wait_for_text("This is what will be deployed");
+    assert!(b.text().contains(&idp.entity_id()));
+    b.check_page("saml-sso-review");
+    b.click_text("Deploy SSO");
+    b.wait_for_text("The SAML configuration is deployed.");
+    assert!(b.text().contains("Test"));
+    b.check_page("saml-sso-deployed");
+    let shown = cli_json(&app.db, &["saml", "show", "acme"]);
+    assert_eq!(shown["idp"]["idp_entity_id"], idp.entity_id(), "{shown}");
+    b.click_text("Disable SSO");
+    b.accept_dialog();
+    b.wait_for_text("SAML sign-in is disabled.");
+    assert!(cli_json(&app.db, &["saml", "show", "acme"])["idp"].is_null());
+
     // Settings: the bootstrap administrator has no profile of their own.
     b.goto(&app.url("/console/acme/settings"));
     assert!(b.text().contains("bootstrap administrator"));

@@ -64,7 +64,7 @@ impl Idp {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn entity_id(&self) -> String {
+    pub(crate) fn entity_id(&self) -> String {
         self.url("/idp")
     }
 

@@ -15,6 +15,7 @@
 mod caller;
 mod clusters;
 mod groups;
+mod saml_sso;
 mod scim_config;
 mod settings;
 mod users;
@@ -69,16 +70,21 @@ pub(super) fn routes() -> Router<AppState> {
             "/{org}/scim/tokens/{token}/revoke",
             post(scim_config::revoke_token),
         )
+        .route("/{org}/saml", get(saml_sso::show))
+        .route("/{org}/saml/review", post(saml_sso::review))
+        .route("/{org}/saml/deploy", post(saml_sso::deploy))
+        .route("/{org}/saml/disable", post(saml_sso::disable))
         .route("/{org}/settings", get(settings::show))
         .route("/{org}/settings/ssh-keys", post(settings::set_ssh_keys))
 }
 
 /// The console's pages, in the order of the navigation.
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("clusters", "Clusters"),
     ("users", "Users"),
     ("groups", "Groups"),
     ("scim", "SCIM Configuration"),
+    ("saml", "SAML SSO"),
 ];
 
 /// What every page shows around its content.
