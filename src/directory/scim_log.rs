@@ -145,6 +145,11 @@ impl Directory {
         }
     }
 
+    /// The time `ago` before now, as `ScimLogQuery::since` takes it.
+    pub fn log_since(&self, ago: Duration) -> String {
+        age_cutoff(self.clock.now(), ago)
+    }
+
     /// Reads an org's provisioning log, newest first.
     pub async fn scim_log(&self, org: &str, q: ScimLogQuery) -> DirectoryResult<Vec<ScimLogEntry>> {
         let org = org.to_string();

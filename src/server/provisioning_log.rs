@@ -42,9 +42,7 @@ pub async fn scim_log_api(
                         "since \"{v}\" is not a duration such as 30m, 2h or 7d"
                     ))
                 })?;
-                let since = s.directory.clock().now()
-                    - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero());
-                query.since = Some(crate::scim::resource::format_time(since));
+                query.since = Some(s.directory.log_since(d));
             }
             _ => {}
         }

@@ -204,6 +204,23 @@ impl Browser {
         }
     }
 
+    /// Opens `url` again until the page says `needle` (what it shows is
+    /// written a moment after the request that made it).
+    pub fn goto_until(&self, url: &str, needle: &str) {
+        let started = Instant::now();
+        loop {
+            self.goto(url);
+            if self.text().contains(needle) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{url} never said {needle:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The session cookie the browser holds.
     pub fn cookie(&self, name: &str) -> String {
         let c = self

@@ -217,6 +217,26 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.wait_for_text("SAML sign-in is disabled.");
     assert!(cli_json(&app.db, &["saml", "show", "acme"])["idp"].is_null());
 
+    // Provisioning log: a request the IdP got wrong, and why.
+    app.post(
+        "/Users",
+        &json!({"schemas": [USER], "userName": "ada@example.com"}),
+    )
+    .expect(409);
+    // (The log is written behind the answer: the page may need a reload.)
+    b.goto_until(&app.url("/console/acme/log"), "Failed 409");
+    b.click("#failed");
+    b.click_text("Show");
+    b.wait_for_text("Failed 409");
+    assert!(!b.text().contains("201"), "failed requests only");
+    b.click("details.entry summary");
+    b.wait_for_text("Roster's explanation");
+    assert!(
+        b.text().contains("ada@example.com"),
+        "the body, redacted of secrets"
+    );
+    b.check_page("provisioning-log");
+
     // Settings: the bootstrap administrator has no profile of their own.
     b.goto(&app.url("/console/acme/settings"));
     assert!(b.text().contains("bootstrap administrator"));

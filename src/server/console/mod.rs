@@ -15,6 +15,7 @@
 mod caller;
 mod clusters;
 mod groups;
+mod provisioning_log;
 mod saml_sso;
 mod scim_config;
 mod settings;
@@ -74,17 +75,19 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/{org}/saml/review", post(saml_sso::review))
         .route("/{org}/saml/deploy", post(saml_sso::deploy))
         .route("/{org}/saml/disable", post(saml_sso::disable))
+        .route("/{org}/log", get(provisioning_log::show))
         .route("/{org}/settings", get(settings::show))
         .route("/{org}/settings/ssh-keys", post(settings::set_ssh_keys))
 }
 
 /// The console's pages, in the order of the navigation.
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("clusters", "Clusters"),
     ("users", "Users"),
     ("groups", "Groups"),
     ("scim", "SCIM Configuration"),
     ("saml", "SAML SSO"),
+    ("log", "Provisioning log"),
 ];
 
 /// What every page shows around its content.
