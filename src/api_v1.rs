@@ -10,6 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The header an agent names its node in (`roster agent --node-name`), on
+/// its requests to the change feed: the console shows each node's last
+/// applied change. A name is 1 to 64 letters, digits, '.', '-' or '_'.
+pub const NODE_HEADER: &str = "x-roster-node";
+
 /// `GET /api/v1/orgs/{org}/clusters/{cluster}/changes?after=SEQ&wait=S`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangesReply {

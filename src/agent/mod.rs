@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub wait: Duration,
     /// The Slurm cluster whose accounts to manage; `None` leaves Slurm alone.
     pub slurm_cluster: Option<String>,
+    /// The node's name, sent with each request to the change feed
+    /// (`X-Roster-Node`) so that the console can show what it applied.
+    pub node_name: String,
     /// Slurm users never touched (root, service accounts).
     pub slurm_ignore: std::collections::BTreeSet<String>,
     /// The node's own passwd and group files (`node_guard`).
@@ -93,6 +96,7 @@ struct Client {
     http: reqwest::blocking::Client,
     base: String,
     token: String,
+    node: String,
 }
 
 impl Client {
@@ -104,6 +108,7 @@ impl Client {
             .http
             .get(&url)
             .bearer_auth(&self.token)
+            .header(crate::api_v1::NODE_HEADER, &self.node)
             .timeout(timeout)
             .send()
             .map_err(|e| AgentError::Server(e.to_string()))?;
@@ -291,6 +296,7 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
         http,
         base: cfg.server.trim_end_matches('/').to_string(),
         token: cfg.token.clone(),
+        node: cfg.node_name.clone(),
     };
     let mut state = AgentState::load(&cfg.state_file);
     let mut backoff = Duration::from_secs(1);

@@ -60,6 +60,10 @@ pub struct AgentArgs {
     /// Manage this Slurm cluster's accounts, users and associations with sacctmgr.
     #[arg(long)]
     slurm_cluster: Option<String>,
+    /// This node's name as the server's console shows it beside the change
+    /// it has applied (default: the host name).
+    #[arg(long, env = "ROSTER_NODE_NAME")]
+    node_name: Option<String>,
     /// Slurm users the agent never touches, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "root")]
     slurm_ignore: Vec<String>,
@@ -142,6 +146,7 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
         max_removal_share: a.max_removal_share,
         wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
         slurm_cluster: a.slurm_cluster.clone(),
+        node_name: a.node_name.clone().unwrap_or_else(host_name),
         local_passwd: a.local.local_passwd.clone(),
         local_group: a.local.local_group.clone(),
         slurm_ignore: a
@@ -201,4 +206,13 @@ pub fn authorized_keys(args: &AuthorizedKeysArgs) {
         }
         Err(why) => eprintln!("roster authorized-keys: no keys served: {why}"),
     }
+}
+
+/// The host's name, as the kernel has it; "" when it cannot be read (the
+/// agent then names no node).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default()
 }

@@ -98,6 +98,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         session_lifetime: args.session_lifetime,
         request_timeout: args.request_timeout,
         sign_in_starts: roster::server::sign_in_start_limit(),
+        agents_seen: Default::default(),
         trusted_proxies: Arc::from(args.trusted_proxies.clone()),
     };
     let limits = ConnectionLimits {

@@ -23,10 +23,16 @@ fn typed<T: serde::Serialize>(body: &T) -> Response {
     json_reply(StatusCode::OK, body)
 }
 
+/// Where `AgentsSeen` keeps a cluster's nodes.
+pub(crate) fn seen_key(org_id: &str, cluster: &str) -> String {
+    format!("{org_id}/{}", cluster.to_lowercase())
+}
+
 pub async fn changes(
     State(s): State<AppState>,
     ClusterCaller(p): ClusterCaller,
     Path((_, cluster)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response {
     let mut after = 0i64;
@@ -59,21 +65,34 @@ pub async fn changes(
         }
     }
     let r = match s.directory.cluster_changes(&p, &cluster, after, wait).await {
-        Ok(f) => typed(&ChangesReply {
-            seq: f.seq,
-            resync: f.resync,
-            changes: f
-                .changes
-                .iter()
-                .map(|(seq, c)| ChangeEntry {
-                    seq: *seq,
-                    subject: c.subject.as_str().to_string(),
-                    id: c.resource_id.clone(),
-                    kind: c.kind.as_str().to_string(),
-                    at: c.at.clone(),
-                })
-                .collect(),
-        }),
+        Ok(f) => {
+            let node = headers
+                .get(crate::api_v1::NODE_HEADER)
+                .and_then(|v| v.to_str().ok());
+            if let Some(node) = super::agents_seen::node_name(node) {
+                s.agents_seen.record(
+                    &seen_key(&p.org.id, &cluster),
+                    node,
+                    after,
+                    crate::scim::resource::format_time(s.directory.clock().now()),
+                );
+            }
+            typed(&ChangesReply {
+                seq: f.seq,
+                resync: f.resync,
+                changes: f
+                    .changes
+                    .iter()
+                    .map(|(seq, c)| ChangeEntry {
+                        seq: *seq,
+                        subject: c.subject.as_str().to_string(),
+                        id: c.resource_id.clone(),
+                        kind: c.kind.as_str().to_string(),
+                        at: c.at.clone(),
+                    })
+                    .collect(),
+            })
+        }
         Err(e) => error(e),
     };
     with_caller(r, &p)

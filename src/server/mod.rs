@@ -2,6 +2,7 @@
 //! the cluster API and maps, health and metrics.
 
 mod admin_api;
+pub mod agents_seen;
 mod callers;
 mod connections;
 mod console;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Sign-in starts per client address.
     pub sign_in_starts: Arc<rate_limit::RateLimit>,
+    /// What each node's agent last said it has applied (the console).
+    pub agents_seen: Arc<agents_seen::AgentsSeen>,
     /// Proxies in front of Roster whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }

@@ -59,8 +59,40 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
         .expect(201)
         .id();
     let bob = app.create_user("bob@example.com").id();
-    app.create_group("gpu", &[&ada, &bob]);
-    create_cluster(&app.db, "c1", "gpu");
+    let gpu = app.create_group("gpu", &[&ada, &bob]).id();
+    let cluster_token = create_cluster(&app.db, "c1", "gpu");
+    // A node's agent, which names itself to the server.
+    let node = tempfile::tempdir().unwrap();
+    std::fs::write(node.path().join("token"), &cluster_token).unwrap();
+    std::fs::create_dir(node.path().join("etc")).unwrap();
+    let agent_once = || {
+        let d = node.path();
+        let (token, etc, state) = (d.join("token"), d.join("etc"), d.join("state.json"));
+        let server = format!("http://{}", app.addr);
+        let args = [
+            "agent",
+            "--server",
+            &server,
+            "--org",
+            "acme",
+            "--cluster",
+            "c1",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--nss-dir",
+            etc.to_str().unwrap(),
+            "--state-file",
+            state.to_str().unwrap(),
+            "--node-name",
+            "gpu-001",
+            "--once",
+        ];
+        let out = run_cli(&app.db, &args);
+        assert!(out.status.success(), "{out:?}");
+    };
+    // The first run takes a snapshot; the second asks the change feed.
+    agent_once();
+    agent_once();
     let b = Browser::start();
     sign_in_with_login_link(&app, &b);
 
@@ -74,7 +106,31 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
         b.text()
             .contains(&format!("http://{}/nss/acme/c1/passwd", app.addr))
     );
+    let agents = b.text_of("main");
+    assert!(
+        agents.contains("gpu-001") && agents.contains("up to date"),
+        "{agents}"
+    );
     b.check_page("cluster");
+    // A change the node has not applied yet shows as its lag.
+    let carol = app.create_user("carol.lag@example.com").id();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": carol}]}]),
+    )
+    .expect(200);
+    b.goto(&app.url("/console/acme/clusters/c1"));
+    let agents = b.text_of("main");
+    assert!(
+        agents.contains("Behind by") && agents.contains(" change"),
+        "{agents}"
+    );
+    // The node applies it; its next request says so (a running agent
+    // asks again at once).
+    agent_once();
+    agent_once();
+    b.goto(&app.url("/console/acme/clusters/c1"));
+    assert!(b.text_of("main").contains("up to date"));
     b.click_text("Create cluster token");
     b.wait_for_text("will not be shown again");
     let node_token = b.text_of("#token");
@@ -89,7 +145,7 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
 
     // Users: the list, a search, and Ada's details.
     b.goto(&app.url("/console/acme/users"));
-    assert!(b.text().contains("2 users"));
+    assert!(b.text().contains("3 users"));
     b.check_page("users");
     b.fill("Search by userName, display name or email", "ada@");
     b.click_text("Search");

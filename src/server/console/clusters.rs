@@ -14,6 +14,7 @@ use crate::directory::listing::ListQuery;
 use crate::directory::model::TokenRecord;
 use crate::directory::roles::Access;
 use crate::server::AppState;
+use crate::server::agents_seen::AgentSeen;
 
 /// The maps nsscache reads (`/nss/{org}/{cluster}/{map}`).
 const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
@@ -48,6 +49,9 @@ struct ClusterPage {
     choices: Vec<(String, String, bool)>,
     tokens: Vec<TokenRecord>,
     maps: Vec<(&'static str, String)>,
+    /// The org's latest change, and each node's agent with its lag.
+    latest: i64,
+    agents: Vec<(AgentSeen, i64)>,
 }
 
 pub(super) async fn show(
@@ -106,6 +110,16 @@ async fn cluster_page(
             t.cluster_id.as_deref() == Some(view.cluster.id.as_str()) && t.revoked.is_none()
         })
         .collect();
+    let (_, _, latest) = s.directory.org_counts(&org.id).await.map_err(fail)?;
+    let agents = s
+        .agents_seen
+        .of(&crate::server::feed::seen_key(&org.id, &view.cluster.name))
+        .into_iter()
+        .map(|a| {
+            let lag = (latest - a.applied).max(0);
+            (a, lag)
+        })
+        .collect();
     let maps = MAPS
         .iter()
         .map(|m| {
@@ -126,6 +140,8 @@ async fn cluster_page(
             choices,
             tokens,
             maps,
+            latest,
+            agents,
         },
     ))
 }
