@@ -142,10 +142,11 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}\n{}", self.url()));
     }
 
-    /// Clicks the link or button whose text is `text`.
+    /// Clicks the link, button or label whose text is `text`.
     pub fn click_text(&self, text: &str) {
-        let xpath =
-            format!("//a[normalize-space(.)='{text}'] | //button[normalize-space(.)='{text}']");
+        let xpath = format!(
+            "//a[normalize-space(.)='{text}'] | //button[normalize-space(.)='{text}'] | //label[normalize-space(.)='{text}']"
+        );
         self.rt
             .block_on(async {
                 let e = self.c().find(Locator::XPath(&xpath)).await?;

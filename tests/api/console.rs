@@ -208,6 +208,21 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     let shown = cli_ok(&app.db, &["group", "show", "acme", "cluster-admins"]);
     assert!(shown.contains("roles:    IAM Viewer"), "{shown}");
     assert!(shown.contains("ada@example.com"), "{shown}");
+    b.click("button[aria-label='Remove ada@example.com']");
+    b.accept_dialog();
+    b.wait_for_text("The member is removed.");
+    let shown = cli_ok(&app.db, &["group", "show", "acme", "cluster-admins"]);
+    assert!(!shown.contains("ada@example.com"), "{shown}");
+    // A cluster's groups: cluster-admins reaches c1 too.
+    b.goto(&app.url("/console/acme/clusters/c1"));
+    b.click_text("cluster-admins");
+    b.click_text("Save groups");
+    b.wait_for_text("The cluster's groups are saved.");
+    let shown = cli_ok(&app.db, &["cluster", "show", "acme", "c1"]);
+    assert!(
+        shown.contains("cluster-admins") && shown.contains("gpu"),
+        "{shown}"
+    );
 
     // SCIM Configuration: a switch that saves when flipped, a token.
     b.goto(&app.url("/console/acme/scim"));
@@ -509,4 +524,12 @@ fn members_and_viewers_reach_only_what_their_roles_allow() {
     b.goto(&app.url("/console/acme/users"));
     b.wait_for_text("Not allowed");
     b.check_page("forbidden");
+
+    // Signed out (the profile menu), the console sends Vic to sign in.
+    b.click("details.profile summary");
+    b.click_text("Sign out");
+    b.wait_for_text("Your session has ended");
+    b.goto(&app.url("/console/acme/users"));
+    b.wait_for_text("Sign in with SSO");
+    b.check_page("sign-in");
 }

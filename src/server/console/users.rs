@@ -29,8 +29,9 @@ pub(super) struct Person {
     pub name: String,
     pub email: String,
     pub active: bool,
-    /// "IdP" when the identity provider manages it (it gave an
-    /// externalId, as Okta and Entra do), else "manual".
+    /// "IdP" when the identity provider manages it over SCIM (it gave an
+    /// externalId, as Okta and Entra do), else "Roster" (added by hand, or
+    /// just in time at a first sign-in).
     pub source: &'static str,
     pub posix: Option<crate::directory::model::PosixAccount>,
     pub keys: Vec<String>,
@@ -73,7 +74,7 @@ impl Person {
             source: if doc.get("externalId").is_some() {
                 "IdP"
             } else {
-                "manual"
+                "Roster"
             },
             posix: v.posix.clone(),
             keys: doc
