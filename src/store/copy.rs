@@ -2,9 +2,11 @@
 //! PostgreSQL (moving an installation to replicas) or PostgreSQL to SQLite
 //! (a backup file). The two schemas have the same tables and columns; only
 //! their types differ (booleans, byte strings, JSON, identity columns), and
-//! each row is converted column by column. The destination must be empty;
-//! everything is written in one transaction, then every table's row count
-//! is compared with the source's.
+//! each row is converted column by column. The source is read in one
+//! snapshot (a copy of a database in use is consistent); the destination
+//! must be empty; everything is written in one transaction, then every
+//! table's row count is compared with the source's. `roster db backup` is
+//! a copy into a new SQLite file.
 
 use postgres::types::ToSql;
 use rusqlite::types::Value as SqlValue;
@@ -265,13 +267,14 @@ pub fn copy(from: &str, to: &str) -> StoreResult<CopyReport> {
         s.spawn(|| {
             prepare(&from)?;
             prepare(&to)?;
-            let mut counts = Vec::new();
-            let mut data = Vec::new();
-            for t in TABLES {
-                let rows = read(&from, t)?;
-                counts.push((t.name.to_string(), rows.len() as u64));
-                data.push(rows);
-            }
+            // Every table from one snapshot: a copy taken while the
+            // server writes is consistent (and lacks the later writes).
+            let data = read_all(&from)?;
+            let counts: Vec<(String, u64)> = TABLES
+                .iter()
+                .zip(&data)
+                .map(|(t, rows)| (t.name.to_string(), rows.len() as u64))
+                .collect();
             // One transaction: a failure leaves the destination empty.
             write(&to, &data).map_err(|e| {
                 StoreError::Backend(format!("{e}; nothing was copied"))
@@ -281,7 +284,7 @@ pub fn copy(from: &str, to: &str) -> StoreResult<CopyReport> {
                 if got != *n {
                     return Err(StoreError::Backend(format!(
                         "{name}: {n} rows in the source, {got} in the destination: the copy is not \
-                         complete (was the source written to during the copy?); empty the destination and copy again"
+                         complete (was the destination written to during the copy?); empty it and copy again"
                     )));
                 }
             }
@@ -289,6 +292,24 @@ pub fn copy(from: &str, to: &str) -> StoreResult<CopyReport> {
         })
         .join()
         .unwrap_or_else(|_| Err(StoreError::Backend("the copy thread failed".into())))
+    })
+}
+
+/// An online backup: the database at `from` (served or not) copied from
+/// one snapshot into a new SQLite file, every table's count checked. An
+/// existing file is never overwritten; a failed backup leaves none.
+pub fn backup(from: &str, file: &std::path::Path) -> StoreResult<CopyReport> {
+    if file.exists() {
+        return Err(StoreError::Backend(format!(
+            "{} exists; a backup goes to a new file",
+            file.display()
+        )));
+    }
+    let to = format!("sqlite://{}", file.display());
+    copy(from, &to).inspect_err(|_| {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+        }
     })
 }
 
@@ -320,52 +341,83 @@ fn select(t: &Table, json_as_text: bool) -> String {
     )
 }
 
+/// Every table of `db`, read in one transaction (one snapshot).
+fn read_all(db: &DatabaseUrl) -> StoreResult<Vec<Rows>> {
+    match db {
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn = rusqlite::Connection::open(path).map_err(|e| err("open", e))?;
+            let tx = conn.transaction().map_err(|e| err("begin", e))?;
+            TABLES.iter().map(|t| sqlite_rows(&tx, t)).collect()
+        }
+        DatabaseUrl::Postgres(url) => {
+            let mut client = pg_client(url)?;
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .map_err(|e| err("begin", e))?;
+            TABLES.iter().map(|t| pg_rows(&mut tx, t)).collect()
+        }
+    }
+}
+
+/// One table of `db` (the check after the copy).
 fn read(db: &DatabaseUrl, t: &Table) -> StoreResult<Rows> {
     match db {
         DatabaseUrl::Sqlite(path) => {
             let conn = rusqlite::Connection::open(path).map_err(|e| err("open", e))?;
-            let mut st = conn
-                .prepare(&select(t, false))
-                .map_err(|e| err(t.name, e))?;
-            let rows = st
-                .query_map([], |r| {
-                    t.columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (_, k))| {
-                            let v: SqlValue = r.get(i)?;
-                            Ok(match (v, k) {
-                                (SqlValue::Null, _) => Cell::Null,
-                                (SqlValue::Integer(n), Bool) => Cell::Bool(n != 0),
-                                (SqlValue::Integer(n), _) => Cell::Int(n),
-                                (SqlValue::Real(f), _) => Cell::Real(f),
-                                (SqlValue::Text(s), _) => Cell::Text(s),
-                                (SqlValue::Blob(b), _) => Cell::Bytes(b),
-                            })
-                        })
-                        .collect::<rusqlite::Result<Vec<Cell>>>()
-                })
-                .map_err(|e| err(t.name, e))?;
-            rows.collect::<rusqlite::Result<Rows>>()
-                .map_err(|e| err(t.name, e))
+            sqlite_rows(&conn, t)
         }
         DatabaseUrl::Postgres(url) => {
             let mut client = pg_client(url)?;
-            let rows = client
-                .query(&select(t, true), &[])
-                .map_err(|e| err(t.name, e))?;
-            rows.iter()
-                .map(|r| {
-                    t.columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (_, k))| pg_cell(r, i, *k))
-                        .collect::<Result<Vec<Cell>, postgres::Error>>()
-                })
-                .collect::<Result<Rows, _>>()
-                .map_err(|e| err(t.name, e))
+            let mut tx = client.transaction().map_err(|e| err("begin", e))?;
+            pg_rows(&mut tx, t)
         }
     }
+}
+
+fn sqlite_rows(conn: &rusqlite::Connection, t: &Table) -> StoreResult<Rows> {
+    let mut st = conn
+        .prepare(&select(t, false))
+        .map_err(|e| err(t.name, e))?;
+    let rows = st
+        .query_map([], |r| {
+            t.columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, k))| {
+                    let v: SqlValue = r.get(i)?;
+                    Ok(match (v, k) {
+                        (SqlValue::Null, _) => Cell::Null,
+                        (SqlValue::Integer(n), Bool) => Cell::Bool(n != 0),
+                        (SqlValue::Integer(n), _) => Cell::Int(n),
+                        (SqlValue::Real(f), _) => Cell::Real(f),
+                        (SqlValue::Text(s), _) => Cell::Text(s),
+                        (SqlValue::Blob(b), _) => Cell::Bytes(b),
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<Cell>>>()
+        })
+        .map_err(|e| err(t.name, e))?;
+    rows.collect::<rusqlite::Result<Rows>>()
+        .map_err(|e| err(t.name, e))
+}
+
+fn pg_rows(tx: &mut postgres::Transaction<'_>, t: &Table) -> StoreResult<Rows> {
+    let rows = tx
+        .query(&select(t, true), &[])
+        .map_err(|e| err(t.name, e))?;
+    rows.iter()
+        .map(|r| {
+            t.columns
+                .iter()
+                .enumerate()
+                .map(|(i, (_, k))| pg_cell(r, i, *k))
+                .collect::<Result<Vec<Cell>, postgres::Error>>()
+        })
+        .collect::<Result<Rows, _>>()
+        .map_err(|e| err(t.name, e))
 }
 
 fn pg_cell(r: &postgres::Row, i: usize, k: Kind) -> Result<Cell, postgres::Error> {

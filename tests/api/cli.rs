@@ -325,3 +325,72 @@ fn groups_carry_roles_set_from_the_command_line() {
     assert!(set_roles("").status.success());
     assert!(shown().contains("roles:    \n"), "none left");
 }
+
+#[test]
+fn an_online_backup_is_one_consistent_snapshot_and_serves() {
+    let app = sup_app();
+    let g = app.create_group("g", &[]).id();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.db");
+    let file_arg = file.to_str().unwrap();
+    // A user created and then added to g, over and over, while the backup
+    // runs.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (report, written) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let id = app.create_user(&format!("w{n}@example.com")).id();
+                app.patch(
+                    &format!("/Groups/{g}"),
+                    serde_json::json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+                )
+                .expect(200);
+                n += 1;
+            }
+            n
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let report = cli_json(&app.db, &["db", "backup", file_arg]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (report, writer.join().unwrap())
+    });
+    let count = |table: &str| -> u64 {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t[0] == table)
+            .unwrap_or_else(|| panic!("no {table}: {report}"))[1]
+            .as_u64()
+            .unwrap()
+    };
+    let users = count("users");
+    assert!(
+        users > 0 && users < written,
+        "{users} of {written}: taken while writing"
+    );
+    // One snapshot: every member it holds is a user it holds, and at most
+    // the last user had not been added yet.
+    let backup_db = format!("sqlite://{}", file.display());
+    let members = cli_json(&backup_db, &["group", "show", "acme", "g"])["members"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0) as u64;
+    assert!(
+        members == users || members + 1 == users,
+        "{members} members, {users} users"
+    );
+    let listed = cli_json(&backup_db, &["user", "list", "acme"]);
+    assert_eq!(listed.as_array().unwrap().len() as u64, users);
+    // The backup is a current database of its own.
+    let status = cli_json(&backup_db, &["db", "status"]);
+    assert_eq!(status["up_to_date"], true, "{status}");
+    // An existing file is never overwritten.
+    let before = std::fs::metadata(&file).unwrap().len();
+    let again = run_cli(&app.db, &["db", "backup", file_arg]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), before);
+}
