@@ -14,6 +14,7 @@ mod admin;
 mod agent;
 mod cluster;
 mod db;
+mod explain;
 mod group;
 mod org;
 mod output;
@@ -110,6 +111,9 @@ enum Command {
     /// Manage clusters: which groups each provisions, and their read-only tokens.
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+    /// Why a person can or cannot log in: their account, POSIX identity,
+    /// SSH keys, groups, and a cluster's maps, failing step first.
+    Explain(explain::ExplainArgs),
     /// The database: its schema version, and migrating it.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -172,6 +176,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Cluster(cmd) => cluster::run(g, cmd).await,
         Command::Db(cmd) => db::run(g, cmd).await,
         Command::User(cmd) => user::run(g, cmd).await,
+        Command::Explain(args) => match explain::run(g, args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(2),
+            Err(e) => Err(e),
+        },
         Command::Agent(args) => agent::run(g, args).await,
         Command::AuthorizedKeys(args) => {
             agent::authorized_keys(args);

@@ -14,7 +14,7 @@ use super::clusters::{find_cluster, may_read_cluster};
 use super::model::{PosixAccount, Principal};
 use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
 use super::{Directory, DirectoryError, DirectoryResult};
-use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
+use crate::scim::schema::ResourceType;
 
 /// The four maps of a cluster, and when their source last changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,19 +222,10 @@ impl Directory {
                         .or_else(|| u.doc.get("userName").and_then(Value::as_str))
                         .unwrap_or(""),
                 );
-                let keys: Vec<String> = u
-                    .doc
-                    .get(COREWEAVE_USER_SCHEMA)
-                    .and_then(|e| e.get("sunkSshKeys"))
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .filter(|k| super::ssh_keys::check_key(k).is_ok())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let keys: Vec<String> = super::ssh_keys::stored_keys(&u.doc)
+                    .into_iter()
+                    .filter(|k| super::ssh_keys::check_key(k).is_ok())
+                    .collect();
                 names.insert(u.id.clone(), account.name.clone());
                 members.insert(
                     uid,

@@ -8,6 +8,7 @@ pub mod cluster_maps;
 pub mod cluster_scope;
 pub mod clusters;
 pub mod edits;
+pub mod explain;
 pub mod feed;
 pub mod identifiers;
 pub mod legacy_groups;

@@ -109,6 +109,21 @@ pub fn key_lines(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The SSH keys stored on a user's document (the CoreWeave extension's
+/// `sunkSshKeys`), as stored: checked or not.
+pub fn stored_keys(doc: &crate::scim::resource::Document) -> Vec<String> {
+    doc.get(crate::scim::schema::COREWEAVE_USER_SCHEMA)
+        .and_then(|e| e.get("sunkSshKeys"))
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// What is wrong with each line of a pasted text that is not a key, by
 /// line number (from 1): a person fixes them all at once.
 pub fn line_errors(text: &str) -> Vec<String> {

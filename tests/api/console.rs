@@ -154,6 +154,11 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.wait_for_text("Slurm Attributes");
     let text = b.text();
     assert!(text.contains("Managed by the identity provider"), "{text}");
+    // Ada has no key yet: the access check says so, first.
+    assert!(
+        text.contains("The first step below stops") && text.contains("no SSH key"),
+        "{text}"
+    );
     assert!(
         text.contains("POSIX username") && text.contains("UID"),
         "{text}"
@@ -168,6 +173,7 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.fill("SSH Keys", KEY);
     b.click_text("Save SSH Keys");
     b.wait_for_text("The SSH keys are saved.");
+    assert!(b.text().contains("Nothing stops ada@example.com"));
     assert_eq!(
         app.get(&format!("/Users/{ada}")).body[CW]["sunkSshKeys"][0],
         KEY
@@ -177,6 +183,11 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.click_text("Deactivate");
     b.accept_dialog();
     b.wait_for_text("The user is deactivated");
+    let text = b.text();
+    assert!(
+        text.contains("The first step below stops") && text.contains("is deactivated"),
+        "{text}"
+    );
     assert_eq!(app.get(&format!("/Users/{bob}")).body["active"], false);
     // Add User.
     b.goto(&app.url("/console/acme/users"));

@@ -17,6 +17,7 @@ mod cli;
 mod console;
 mod discovery_and_auth;
 mod durability;
+mod explain;
 mod feed;
 mod groups;
 mod hardening;

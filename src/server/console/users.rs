@@ -16,7 +16,7 @@ use crate::directory::DirectoryError;
 use crate::directory::listing::ListQuery;
 use crate::directory::model::ResourceView;
 use crate::directory::roles::Access;
-use crate::scim::schema::{COREWEAVE_USER_SCHEMA, ResourceType};
+use crate::scim::schema::ResourceType;
 use crate::server::AppState;
 
 /// Users per page.
@@ -77,17 +77,7 @@ impl Person {
                 "Roster"
             },
             posix: v.posix.clone(),
-            keys: doc
-                .get(COREWEAVE_USER_SCHEMA)
-                .and_then(|e| e.get("sunkSshKeys"))
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            keys: crate::directory::ssh_keys::stored_keys(doc),
             groups: v
                 .groups
                 .iter()
@@ -239,6 +229,7 @@ struct UserPage {
     sup: bool,
     /// The SSH keys as typed, when they were refused.
     keys_text: String,
+    access: crate::directory::explain::Explanation,
 }
 
 #[derive(Deserialize)]
@@ -271,6 +262,12 @@ async fn user_page(
         .map_err(|e| refusal(c.layout("users", None), e))?;
     let p = Person::of(&v);
     let keys_text = typed_keys.unwrap_or_else(|| p.keys_text());
+    // "Why can't they log in?" (`roster explain`), to every cluster.
+    let access = s
+        .directory
+        .explain(&c.user.principal, &p.id, None)
+        .await
+        .map_err(|e| refusal(c.layout("users", None), e))?;
     Ok(render(
         status,
         &UserPage {
@@ -278,6 +275,7 @@ async fn user_page(
             l,
             p,
             keys_text,
+            access,
         },
     ))
 }
