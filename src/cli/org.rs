@@ -48,7 +48,32 @@ pub enum OrgCommand {
         /// local accounts and groups your nodes have.
         #[arg(long, value_name = "NAME,NAME")]
         reserve_names: Option<String>,
+        /// New users' UIDs come from this range, such as 5000-59999 (the
+        /// default is 100000-199999); identities already given keep theirs.
+        #[arg(long, value_name = "LOW-HIGH", value_parser = parse_range)]
+        uid_range: Option<(i64, i64)>,
+        /// New named groups' GIDs come from this range (default 200000-299999).
+        #[arg(long, value_name = "LOW-HIGH", value_parser = parse_range)]
+        gid_range: Option<(i64, i64)>,
+        /// Allow ranges in the blocks reserved by default, 60000-65535 and
+        /// 524288-1879048191 (AD/sssd-mapped ids often sit there); 0-999,
+        /// 65534 and 2^31 and above stay refused.
+        #[arg(long, value_enum)]
+        allow_reserved_ids: Option<Toggle>,
     },
+}
+
+/// "LOW-HIGH", such as 5000-59999.
+fn parse_range(s: &str) -> Result<(i64, i64), String> {
+    let (lo, hi) = s
+        .split_once('-')
+        .ok_or_else(|| format!("\"{s}\" is not a range: give LOW-HIGH, such as 5000-59999"))?;
+    let num = |v: &str| {
+        v.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("\"{v}\" in \"{s}\" is not a number"))
+    };
+    Ok((num(lo)?, num(hi)?))
 }
 
 fn org_json(o: &Org, base: &str) -> serde_json::Value {
@@ -62,6 +87,9 @@ fn org_json(o: &Org, base: &str) -> serde_json::Value {
         "legacy_groups": o.settings.legacy_groups,
         "jit": o.settings.jit,
         "reserved_names": o.reserved_names,
+        "uid_range": [o.settings.ids.uid.0, o.settings.ids.uid.1],
+        "gid_range": [o.settings.ids.gid.0, o.settings.ids.gid.1],
+        "allow_reserved_ids": o.settings.ids.allow_reserved,
         "scim_base_url": format!("{base}/scim/{}", o.id),
     })
 }
@@ -152,6 +180,19 @@ pub async fn run(g: &Global, cmd: &OrgCommand) -> Result<(), String> {
                     ),
                 }
                 println!("legacy groups:  {}", yes_no(o.settings.legacy_groups));
+                let ids = o.settings.ids;
+                println!(
+                    "id ranges:      UIDs {}-{}, GIDs {}-{}{}",
+                    ids.uid.0,
+                    ids.uid.1,
+                    ids.gid.0,
+                    ids.gid.1,
+                    if ids.allow_reserved {
+                        " (reserved blocks allowed)"
+                    } else {
+                        ""
+                    }
+                );
                 println!("users:          {users}");
                 println!("groups:         {groups}");
                 println!("change seq:     {seq}");
@@ -164,15 +205,21 @@ pub async fn run(g: &Global, cmd: &OrgCommand) -> Result<(), String> {
             sup,
             jit,
             reserve_names,
+            uid_range,
+            gid_range,
+            allow_reserved_ids,
         } => {
             if scim_api.is_none()
                 && aup.is_none()
                 && sup.is_none()
                 && jit.is_none()
                 && reserve_names.is_none()
+                && uid_range.is_none()
+                && gid_range.is_none()
+                && allow_reserved_ids.is_none()
             {
                 return Err(
-                        "nothing to set: give --scim-api, --aup, --sup or --jit with on or off, or --reserve-names"
+                        "nothing to set: give --scim-api, --aup, --sup or --jit with on or off, --reserve-names, or --uid-range/--gid-range"
                             .into(),
                     );
             }
@@ -184,6 +231,9 @@ pub async fn run(g: &Global, cmd: &OrgCommand) -> Result<(), String> {
                 reserve_names: reserve_names
                     .as_deref()
                     .map(|l| l.split(',').map(|n| n.trim().to_string()).collect()),
+                uid_range: *uid_range,
+                gid_range: *gid_range,
+                allow_reserved_ids: allow_reserved_ids.map(Into::into),
             };
             let o = dir.set_org(org, change).await.map_err(err)?;
             if g.json {

@@ -35,6 +35,8 @@ pub struct OrgSettings {
     pub legacy_groups: bool,
     /// A person's first SAML sign-in creates their user when none exists.
     pub jit: bool,
+    /// The UID and GID ranges new identities come from.
+    pub ids: super::posix_rules::IdRanges,
 }
 
 impl Default for OrgSettings {
@@ -45,6 +47,7 @@ impl Default for OrgSettings {
             sup: false,
             legacy_groups: false,
             jit: true,
+            ids: Default::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::legacy_groups::LEGACY_GROUPS;
 use super::model::{LedgerKind, Org, OrgSettings};
+use super::posix_rules::IdRanges;
 use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::schema::ResourceType;
@@ -15,6 +16,13 @@ pub struct SettingsChange {
     pub jit: Option<bool>,
     /// Replaces the names the org reserves beyond the system names.
     pub reserve_names: Option<Vec<String>>,
+    /// New UIDs come from this range (identities already given keep theirs).
+    pub uid_range: Option<(i64, i64)>,
+    /// New GIDs of named groups come from this range.
+    pub gid_range: Option<(i64, i64)>,
+    /// Whether the ranges may use the blocks reserved by default
+    /// (60000-65535, 524288-1879048191).
+    pub allow_reserved_ids: Option<bool>,
 }
 
 /// Checks the names an org wants to reserve: each a valid POSIX name, and
@@ -168,6 +176,19 @@ impl Directory {
             }
             if let Some(names) = &change.reserve_names {
                 o.reserved_names = check_reserved_names(tx, &o.id, names)?;
+            }
+            let mut ids = o.settings.ids;
+            if let Some(v) = change.allow_reserved_ids {
+                ids.allow_reserved = v;
+            }
+            ids.uid = change.uid_range.unwrap_or(ids.uid);
+            ids.gid = change.gid_range.unwrap_or(ids.gid);
+            if ids != o.settings.ids {
+                for (what, range) in [("UID", ids.uid), ("GID", ids.gid)] {
+                    IdRanges::check_range(what, range, ids.allow_reserved)
+                        .map_err(DirectoryError::InvalidValue)?;
+                }
+                o.settings.ids = ids;
             }
             let turning_sup_on = change.sup == Some(true) && !o.settings.sup;
             if let Some(v) = change.sup {

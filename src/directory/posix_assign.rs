@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::model::{LedgerKind, PosixAccount, StoredResource};
-use super::posix_rules::{self, DEFAULT_GID_RANGE, DEFAULT_UID_RANGE};
+use super::posix_rules::{self, IdRanges};
 use super::reserved_names::reserved_because;
 use super::store::WriteTx;
 use super::{DirectoryError, DirectoryResult};
@@ -129,9 +129,10 @@ pub(crate) fn assign(
     let existing = tx
         .posix_accounts(org_id, r.rtype, &[r.id.as_str()])?
         .remove(&r.id);
+    let ranges = tx.org(org_id)?.map(|o| o.settings.ids).unwrap_or_default();
     let account = match r.rtype {
-        ResourceType::User => assign_user(tx, org_id, r, existing.as_ref())?,
-        ResourceType::Group => assign_group(tx, org_id, r, existing.as_ref())?,
+        ResourceType::User => assign_user(tx, org_id, r, existing.as_ref(), &ranges)?,
+        ResourceType::Group => assign_group(tx, org_id, r, existing.as_ref(), &ranges)?,
     };
     if existing.as_ref() != Some(&account) {
         tx.put_posix_account(org_id, &account)?;
@@ -139,11 +140,22 @@ pub(crate) fn assign(
     Ok(account)
 }
 
+/// Where allocation resumes in `range`: the org's counter when it lies in
+/// the range (the range may have changed since), else the range's start.
+fn resume_at(next: i64, range: (i64, i64)) -> i64 {
+    if (range.0..=range.1).contains(&next) {
+        next
+    } else {
+        range.0
+    }
+}
+
 fn assign_user(
     tx: &mut dyn WriteTx,
     org_id: &str,
     r: &StoredResource,
     existing: Option<&PosixAccount>,
+    ranges: &IdRanges,
 ) -> DirectoryResult<PosixAccount> {
     let s = COREWEAVE_USER_SCHEMA;
     let (next_uid, next_gid) = tx.next_posix_ids(org_id)?;
@@ -152,21 +164,22 @@ fn assign_user(
         existing.and_then(|e| e.uid),
     ) {
         (Some(u), _) => {
-            posix_rules::check_id("sunkPosixUserId", u).map_err(invalid)?;
+            ranges.check_id("sunkPosixUserId", u).map_err(invalid)?;
             u
         }
         (None, Some(u)) => u,
         (None, None) => {
-            let from = next_uid.max(DEFAULT_UID_RANGE.0);
-            let uid = posix_rules::next_free(from, DEFAULT_UID_RANGE.1, |id| {
-                let v = id.to_string();
-                // A UID is also its private group's GID: both must be free.
-                Ok::<_, DirectoryError>(
-                    tx.posix_owner(org_id, LedgerKind::Uid, &v)?.is_some()
-                        || tx.posix_owner(org_id, LedgerKind::Gid, &v)?.is_some(),
-                )
-            })?
-            .ok_or_else(|| exhausted("UID", DEFAULT_UID_RANGE))?;
+            let from = resume_at(next_uid, ranges.uid);
+            let uid = ranges
+                .next_free(from, ranges.uid.1, |id| {
+                    let v = id.to_string();
+                    // A UID is also its private group's GID: both must be free.
+                    Ok::<_, DirectoryError>(
+                        tx.posix_owner(org_id, LedgerKind::Uid, &v)?.is_some()
+                            || tx.posix_owner(org_id, LedgerKind::Gid, &v)?.is_some(),
+                    )
+                })?
+                .ok_or_else(|| exhausted("UID", ranges.uid))?;
             tx.set_next_posix_ids(org_id, uid + 1, next_gid)?;
             uid
         }
@@ -181,10 +194,15 @@ fn assign_user(
     )?;
     let gid = match ext_int(r, s, "sunkPosixGroupId") {
         Some(g) => {
-            posix_rules::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            ranges.check_id("sunkPosixGroupId", g).map_err(invalid)?;
             g
         }
-        None => existing.map(|e| e.gid).unwrap_or(uid),
+        // The private group follows the UID (an override that moves the
+        // UID moves it too); a GID set apart before stays.
+        None => match existing {
+            Some(e) if e.uid != Some(e.gid) => e.gid,
+            _ => uid,
+        },
     };
     claim(
         tx,
@@ -219,24 +237,26 @@ fn assign_group(
     org_id: &str,
     r: &StoredResource,
     existing: Option<&PosixAccount>,
+    ranges: &IdRanges,
 ) -> DirectoryResult<PosixAccount> {
     let s = COREWEAVE_GROUP_SCHEMA;
     let gid = match (ext_int(r, s, "sunkPosixGroupId"), existing) {
         (Some(g), _) => {
-            posix_rules::check_id("sunkPosixGroupId", g).map_err(invalid)?;
+            ranges.check_id("sunkPosixGroupId", g).map_err(invalid)?;
             g
         }
         (None, Some(e)) => e.gid,
         (None, None) => {
             let (next_uid, next_gid) = tx.next_posix_ids(org_id)?;
-            let from = next_gid.max(DEFAULT_GID_RANGE.0);
-            let gid = posix_rules::next_free(from, DEFAULT_GID_RANGE.1, |id| {
-                Ok::<_, DirectoryError>(
-                    tx.posix_owner(org_id, LedgerKind::Gid, &id.to_string())?
-                        .is_some(),
-                )
-            })?
-            .ok_or_else(|| exhausted("GID", DEFAULT_GID_RANGE))?;
+            let from = resume_at(next_gid, ranges.gid);
+            let gid = ranges
+                .next_free(from, ranges.gid.1, |id| {
+                    Ok::<_, DirectoryError>(
+                        tx.posix_owner(org_id, LedgerKind::Gid, &id.to_string())?
+                            .is_some(),
+                    )
+                })?
+                .ok_or_else(|| exhausted("GID", ranges.gid))?;
             tx.set_next_posix_ids(org_id, next_uid, gid + 1)?;
             gid
         }
@@ -342,6 +362,116 @@ mod tests {
                 "root2",
                 "a system name is never derived"
             );
+        });
+    }
+
+    fn ranges(uid: (i64, i64), gid: (i64, i64), allow: Option<bool>) -> SettingsChange {
+        SettingsChange {
+            uid_range: Some(uid),
+            gid_range: Some(gid),
+            allow_reserved_ids: allow,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_org_allocates_from_its_own_ranges_and_says_when_they_run_out() {
+        with_directory(|d| async move {
+            let p = sup_admin(&d).await;
+            let (_, first, _) = uid_of(&d, &p, "old@example.com").await;
+            assert_eq!(first, 100_000);
+            let o = d
+                .set_org("acme", ranges((5_000, 5_001), (7_000, 7_999), None))
+                .await
+                .unwrap();
+            let p = Principal::admin(o);
+            assert_eq!(uid_of(&d, &p, "a@example.com").await.1, 5_000);
+            assert_eq!(uid_of(&d, &p, "b@example.com").await.1, 5_001);
+            let e = d
+                .create_resource(&p, ResourceType::User, json!({"userName": "c@example.com"}))
+                .await;
+            match e {
+                Err(DirectoryError::Conflict(m)) => assert!(m.contains("5000-5001"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+            let g = d
+                .create_resource(&p, ResourceType::Group, json!({"displayName": "gpu"}))
+                .await
+                .unwrap();
+            assert_eq!(g.posix.unwrap().gid, 7_000);
+            // The identity given before the change keeps its UID.
+            let old = d
+                .find(&p, ResourceType::User, "old@example.com")
+                .await
+                .unwrap();
+            assert_eq!(old.posix.unwrap().uid, Some(100_000));
+        });
+    }
+
+    #[test]
+    fn ranges_avoid_system_ids_and_reserved_blocks_unless_allowed() {
+        with_directory(|d| async move {
+            sup_admin(&d).await;
+            let refused = |uid, gid, allow| {
+                let d = d.clone();
+                async move {
+                    match d.set_org("acme", ranges(uid, gid, allow)).await {
+                        Err(DirectoryError::InvalidValue(m)) => m,
+                        other => panic!("{uid:?}: {other:?}"),
+                    }
+                }
+            };
+            assert!(
+                refused((500, 2_000), (7_000, 7_999), None)
+                    .await
+                    .contains("never assigned")
+            );
+            assert!(
+                refused((9, 1), (7_000, 7_999), None)
+                    .await
+                    .contains("empty")
+            );
+            let m = refused((600_000, 700_000), (7_000, 7_999), None).await;
+            assert!(m.contains("--allow-reserved-ids"), "{m}");
+            // 65534 (nobody) stays refused even when the blocks are allowed.
+            let m = refused((65_000, 66_000), (7_000, 7_999), Some(true)).await;
+            assert!(m.contains("65534") && m.contains("never assigned"), "{m}");
+            // AD-mapped ids, allowed deliberately.
+            let o = d
+                .set_org(
+                    "acme",
+                    ranges((600_000, 700_000), (800_000, 900_000), Some(true)),
+                )
+                .await
+                .unwrap();
+            assert!(o.settings.ids.allow_reserved);
+            let p = Principal::admin(o);
+            assert_eq!(uid_of(&d, &p, "ad@example.com").await.1, 600_000);
+            // Turning the allowance off with such ranges is refused.
+            let off = SettingsChange {
+                allow_reserved_ids: Some(false),
+                ..Default::default()
+            };
+            assert!(matches!(
+                d.set_org("acme", off).await,
+                Err(DirectoryError::InvalidValue(_))
+            ));
+        });
+    }
+
+    #[test]
+    fn a_uid_override_moves_the_private_group_with_it() {
+        with_directory(|d| async move {
+            let p = sup_admin(&d).await;
+            let (id, uid, _) = uid_of(&d, &p, "mo@example.com").await;
+            let cw = crate::scim::schema::COREWEAVE_USER_SCHEMA;
+            let moved = json!({"userName": "mo@example.com", cw: {"sunkPosixUserId": 150_000}});
+            let v = d
+                .replace_resource(&p, ResourceType::User, &id, moved, None)
+                .await
+                .unwrap();
+            let a = v.posix.unwrap();
+            assert_eq!((a.uid, a.gid), (Some(150_000), 150_000), "was {uid}");
         });
     }
 }

@@ -12,6 +12,118 @@ pub const RESERVED: [(i64, i64); 4] = [
     (2_147_483_648, i64::MAX),
 ];
 
+/// UIDs and GIDs never assigned, whatever an operator allows: system
+/// accounts, nobody/nogroup, and values that do not fit a signed 32-bit
+/// id. The rest of [`RESERVED`] an org may allow deliberately
+/// (`IdRanges::allow_reserved`): AD/sssd-mapped ids often sit above 524288.
+pub const ALWAYS_RESERVED: [(i64, i64); 3] =
+    [(0, 999), (65_534, 65_534), (2_147_483_648, i64::MAX)];
+
+/// The ranges an org allocates from, and whether it may use the blocks
+/// that are reserved by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRanges {
+    pub uid: (i64, i64),
+    pub gid: (i64, i64),
+    pub allow_reserved: bool,
+}
+
+impl Default for IdRanges {
+    fn default() -> Self {
+        IdRanges {
+            uid: DEFAULT_UID_RANGE,
+            gid: DEFAULT_GID_RANGE,
+            allow_reserved: false,
+        }
+    }
+}
+
+impl IdRanges {
+    fn blocks(&self) -> &'static [(i64, i64)] {
+        if self.allow_reserved {
+            &ALWAYS_RESERVED
+        } else {
+            &RESERVED
+        }
+    }
+
+    /// Whether `id` is never assigned in this org.
+    pub fn reserves(&self, id: i64) -> bool {
+        id < 0
+            || self
+                .blocks()
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&id))
+    }
+
+    /// The first id at or after `from`, up to `max`, that is neither
+    /// reserved in this org nor `taken`.
+    pub fn next_free<E>(
+        &self,
+        from: i64,
+        max: i64,
+        taken: impl FnMut(i64) -> Result<bool, E>,
+    ) -> Result<Option<i64>, E> {
+        next_free_outside(self.blocks(), from, max, taken)
+    }
+
+    /// Checks a range an operator sets (`what`: "UID" or "GID").
+    pub fn check_range(
+        what: &str,
+        (lo, hi): (i64, i64),
+        allow_reserved: bool,
+    ) -> Result<(), String> {
+        if lo > hi {
+            return Err(format!(
+                "the {what} range {lo}-{hi} is empty: give LOW-HIGH"
+            ));
+        }
+        let blocks: &[(i64, i64)] = if allow_reserved {
+            &ALWAYS_RESERVED
+        } else {
+            &RESERVED
+        };
+        if let Some((blo, bhi)) = blocks.iter().find(|(blo, bhi)| lo <= *bhi && *blo <= hi) {
+            let shown = if *bhi == i64::MAX {
+                format!("{blo} and above")
+            } else {
+                format!("{blo}-{bhi}")
+            };
+            let how = if allow_reserved || ALWAYS_RESERVED.contains(&(*blo, *bhi)) {
+                "never assigned"
+            } else {
+                "reserved by default (allow it deliberately with --allow-reserved-ids on, as for AD/sssd-mapped ids)"
+            };
+            return Err(format!(
+                "the {what} range {lo}-{hi} overlaps {shown}, {how}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a UID or GID given as an override.
+    pub fn check_id(&self, what: &str, id: i64) -> Result<(), String> {
+        if self.reserves(id) {
+            return Err(format!(
+                "{what} {id} is reserved ({}are never assigned in this organization)",
+                if self.allow_reserved {
+                    "0-999, 65534 and 2^31 and above "
+                } else {
+                    "0-999, 60000-65535, 524288-1879048191 and 2^31 and above "
+                }
+            ));
+        }
+        let floor = self.uid.0.min(self.gid.0);
+        if id < floor {
+            return Err(format!(
+                "{what} {id} is below the organization's ranges (UIDs {}-{}, GIDs {}-{}): ids below {floor} belong to the nodes' own accounts; choose one within the ranges",
+                self.uid.0, self.uid.1, self.gid.0, self.gid.1
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Default ranges an org allocates from.
 pub const DEFAULT_UID_RANGE: (i64, i64) = (100_000, 199_999);
 pub const DEFAULT_GID_RANGE: (i64, i64) = (200_000, 299_999);
@@ -29,11 +141,20 @@ pub fn is_reserved(id: i64) -> bool {
 pub fn next_free<E>(
     from: i64,
     max: i64,
+    taken: impl FnMut(i64) -> Result<bool, E>,
+) -> Result<Option<i64>, E> {
+    next_free_outside(&RESERVED, from, max, taken)
+}
+
+fn next_free_outside<E>(
+    blocks: &[(i64, i64)],
+    from: i64,
+    max: i64,
     mut taken: impl FnMut(i64) -> Result<bool, E>,
 ) -> Result<Option<i64>, E> {
     let mut id = from;
     while id <= max {
-        if let Some((_, hi)) = RESERVED.iter().find(|(lo, hi)| (*lo..=*hi).contains(&id)) {
+        if let Some((_, hi)) = blocks.iter().find(|(lo, hi)| (*lo..=*hi).contains(&id)) {
             match hi.checked_add(1) {
                 Some(next) => id = next,
                 None => return Ok(None),
@@ -105,31 +226,6 @@ pub fn check_path(what: &str, path: &str) -> Result<(), String> {
     {
         return Err(format!(
             "{what} \"{path}\" must be an absolute path without ':' or control characters"
-        ));
-    }
-    Ok(())
-}
-
-/// The lowest id an override may name: the start of the lower of the
-/// org's ranges. Ids below it belong to the nodes themselves (system
-/// accounts, and local users of a cluster that predates Roster).
-pub const ID_FLOOR: i64 = if DEFAULT_UID_RANGE.0 < DEFAULT_GID_RANGE.0 {
-    DEFAULT_UID_RANGE.0
-} else {
-    DEFAULT_GID_RANGE.0
-};
-
-/// Checks a UID or GID given as an override.
-pub fn check_id(what: &str, id: i64) -> Result<(), String> {
-    if is_reserved(id) {
-        return Err(format!(
-            "{what} {id} is reserved (0-999, 60000-65535, 524288-1879048191 and 2^31 and above are never assigned)"
-        ));
-    }
-    if id < ID_FLOOR {
-        return Err(format!(
-            "{what} {id} is below the organization's ranges (UIDs {}-{}, GIDs {}-{}): ids below {ID_FLOOR} belong to the nodes' own accounts; choose one within the ranges",
-            DEFAULT_UID_RANGE.0, DEFAULT_UID_RANGE.1, DEFAULT_GID_RANGE.0, DEFAULT_GID_RANGE.1
         ));
     }
     Ok(())

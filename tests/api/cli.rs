@@ -394,3 +394,31 @@ fn an_online_backup_is_one_consistent_snapshot_and_serves() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
     assert_eq!(std::fs::metadata(&file).unwrap().len(), before);
 }
+
+#[test]
+fn an_org_takes_its_id_ranges_from_the_command_line() {
+    let app = sup_app();
+    let out = run_cli(&app.db, &["org", "set", "acme", "--uid-range", "5000"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a range"));
+    let out = run_cli(&app.db, &["org", "set", "acme", "--uid-range", "0-5000"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never assigned"));
+    cli_ok(
+        &app.db,
+        &["org", "set", "acme", "--uid-range", "5000-59999"],
+    );
+    let shown = cli_json(&app.db, &["org", "show", "acme"]);
+    assert_eq!(
+        shown["uid_range"],
+        serde_json::json!([5000, 59999]),
+        "{shown}"
+    );
+    assert_eq!(shown["gid_range"], serde_json::json!([200000, 299999]));
+    let text = cli_ok(&app.db, &["org", "show", "acme"]);
+    assert!(
+        text.contains("UIDs 5000-59999, GIDs 200000-299999"),
+        "{text}"
+    );
+    let v = app.create_user("new@example.com");
+    assert_eq!(v.body[CW]["sunkPosixUserId"], 5000);
+}

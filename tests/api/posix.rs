@@ -80,7 +80,9 @@ fn overrides_are_checked_and_a_refused_one_changes_nothing() {
         "sunkPosixUserId": 150000, "sunkPosixUsername": "bee", "sunkPreferredHomeDirectory": "/scratch/bee", "sunkLoginShell": "/bin/zsh"}}])).expect(200);
     assert_eq!(
         posix(&r),
-        json!({"sunkPosixUserId": 150000, "sunkPosixGroupId": 100001, "sunkPosixUsername": "bee",
+        // The private group follows the UID (issue 15: it used to stay at
+        // the old GID, and the group line fell out of the map).
+        json!({"sunkPosixUserId": 150000, "sunkPosixGroupId": 150000, "sunkPosixUsername": "bee",
                "sunkPreferredHomeDirectory": "/scratch/bee", "sunkLoginShell": "/bin/zsh"})
     );
     // The overridden identity is taken for good: a's override onto it fails.

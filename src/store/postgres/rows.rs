@@ -8,8 +8,7 @@ use crate::directory::model::{
 };
 use crate::directory::store::{StoreError, StoreResult};
 
-pub(super) const ORG_COLUMNS: &str =
-    "id, name, created, scim_api, aup, sup, legacy_groups, jit, reserved_names";
+pub(super) const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups, jit, reserved_names, uid_min, uid_max, gid_min, gid_max, allow_reserved_ids";
 pub(super) const TOKEN_COLUMNS: &str =
     "id, org_id, name, hash, created, last_used, revoked, cluster_id";
 /// `doc` as text: the document exactly as written.
@@ -28,6 +27,17 @@ pub(super) fn org(r: &Row) -> StoreResult<Org> {
             sup: r.try_get(5).map_err(backend)?,
             legacy_groups: r.try_get(6).map_err(backend)?,
             jit: r.try_get(7).map_err(backend)?,
+            ids: crate::directory::posix_rules::IdRanges {
+                uid: (
+                    r.try_get(9).map_err(backend)?,
+                    r.try_get(10).map_err(backend)?,
+                ),
+                gid: (
+                    r.try_get(11).map_err(backend)?,
+                    r.try_get(12).map_err(backend)?,
+                ),
+                allow_reserved: r.try_get(13).map_err(backend)?,
+            },
         },
         reserved_names: reserved.lines().map(str::to_string).collect(),
     })

@@ -17,13 +17,17 @@ pub(super) fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Org> {
             sup: r.get(5)?,
             legacy_groups: r.get(6)?,
             jit: r.get(7)?,
+            ids: crate::directory::posix_rules::IdRanges {
+                uid: (r.get(9)?, r.get(10)?),
+                gid: (r.get(11)?, r.get(12)?),
+                allow_reserved: r.get(13)?,
+            },
         },
         reserved_names: r.get::<_, String>(8)?.lines().map(str::to_string).collect(),
     })
 }
 
-pub(super) const ORG_COLUMNS: &str =
-    "id, name, created, scim_api, aup, sup, legacy_groups, jit, reserved_names";
+pub(super) const ORG_COLUMNS: &str = "id, name, created, scim_api, aup, sup, legacy_groups, jit, reserved_names, uid_min, uid_max, gid_min, gid_max, allow_reserved_ids";
 pub(super) const TOKEN_COLUMNS: &str =
     "id, org_id, name, hash, created, last_used, revoked, cluster_id";
 

@@ -16,8 +16,8 @@ impl WriteTx for SqliteTx<'_> {
     fn insert_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit, reserved_names) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
+            .prepare_cached("INSERT INTO orgs (id, name, name_key, created, scim_api, aup, sup, legacy_groups, jit, reserved_names, uid_min, uid_max, gid_min, gid_max, allow_reserved_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), org.created, s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n"), s.ids.uid.0, s.ids.uid.1, s.ids.gid.0, s.ids.gid.1, s.ids.allow_reserved]))
             .map(|_| ())
             .map_err(backend)
     }
@@ -25,8 +25,8 @@ impl WriteTx for SqliteTx<'_> {
     fn update_org(&mut self, org: &Org) -> StoreResult<()> {
         let s = &org.settings;
         self.conn
-            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8, reserved_names = ?9 WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n")]))
+            .prepare_cached("UPDATE orgs SET name = ?2, name_key = ?3, scim_api = ?4, aup = ?5, sup = ?6, legacy_groups = ?7, jit = ?8, reserved_names = ?9, uid_min = ?10, uid_max = ?11, gid_min = ?12, gid_max = ?13, allow_reserved_ids = ?14 WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![org.id, org.name, fold(&org.name), s.scim_api, s.aup, s.sup, s.legacy_groups, s.jit, org.reserved_names.join("\n"), s.ids.uid.0, s.ids.uid.1, s.ids.gid.0, s.ids.gid.1, s.ids.allow_reserved]))
             .map(|_| ())
             .map_err(backend)
     }
