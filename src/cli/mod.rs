@@ -16,6 +16,7 @@ mod cluster;
 mod db;
 mod explain;
 mod group;
+mod import;
 mod org;
 mod output;
 mod resources;
@@ -114,6 +115,9 @@ enum Command {
     /// Why a person can or cannot log in: their account, POSIX identity,
     /// SSH keys, groups, and a cluster's maps, failing step first.
     Explain(explain::ExplainArgs),
+    /// Keep a cluster's existing UIDs, GIDs and names (its passwd and group
+    /// files) for the people and groups the identity provider will push.
+    Import(import::ImportArgs),
     /// The database: its schema version, and migrating it.
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -176,6 +180,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Cluster(cmd) => cluster::run(g, cmd).await,
         Command::Db(cmd) => db::run(g, cmd).await,
         Command::User(cmd) => user::run(g, cmd).await,
+        Command::Import(args) => match import::run(g, args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => std::process::exit(2),
+            Err(e) => Err(e),
+        },
         Command::Explain(args) => match explain::run(g, args).await {
             Ok(true) => Ok(()),
             Ok(false) => std::process::exit(2),

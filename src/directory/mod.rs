@@ -16,6 +16,7 @@ pub mod listing;
 pub mod model;
 pub mod orgs;
 pub(crate) mod posix_assign;
+pub mod posix_import;
 pub mod posix_rules;
 pub mod query;
 pub mod reserved_names;

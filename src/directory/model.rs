@@ -267,10 +267,23 @@ pub struct PosixAccount {
     pub shell: Option<String>,
 }
 
+impl PosixAccount {
+    /// The ledger entries this identity holds: its UID, GID and name.
+    pub fn ledger_entries(&self) -> Vec<(LedgerKind, String)> {
+        let mut out = Vec::with_capacity(3);
+        if let Some(uid) = self.uid {
+            out.push((LedgerKind::Uid, uid.to_string()));
+        }
+        out.push((LedgerKind::Gid, self.gid.to_string()));
+        out.push((LedgerKind::Name, self.name.clone()));
+        out
+    }
+}
+
 /// What the ledger of every identity ever assigned in an org records.
 /// UIDs, GIDs (private groups included) and names (user and group names
 /// share one namespace, as a user's private group bears its name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LedgerKind {
     Uid,
     Gid,

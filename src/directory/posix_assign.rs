@@ -126,9 +126,13 @@ pub(crate) fn assign(
     org_id: &str,
     r: &StoredResource,
 ) -> DirectoryResult<PosixAccount> {
-    let existing = tx
+    let existing = match tx
         .posix_accounts(org_id, r.rtype, &[r.id.as_str()])?
-        .remove(&r.id);
+        .remove(&r.id)
+    {
+        Some(e) => Some(e),
+        None => claim_kept(tx, org_id, r)?,
+    };
     let ranges = tx.org(org_id)?.map(|o| o.settings.ids).unwrap_or_default();
     let account = match r.rtype {
         ResourceType::User => assign_user(tx, org_id, r, existing.as_ref(), &ranges)?,
@@ -138,6 +142,32 @@ pub(crate) fn assign(
         tx.put_posix_account(org_id, &account)?;
     }
     Ok(account)
+}
+
+/// The identity an import kept for `r` (`posix_import`): the one held
+/// under the POSIX name `r` would be given, handed over to `r`.
+fn claim_kept(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    r: &StoredResource,
+) -> DirectoryResult<Option<PosixAccount>> {
+    let source = match r.rtype {
+        ResourceType::User => "userName",
+        ResourceType::Group => "displayName",
+    };
+    let Some(text) = r.doc.get(source).and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    let held = super::posix_import::held_id(r.rtype, &posix_rules::derive_name(text));
+    let Some(mut account) = tx
+        .posix_accounts(org_id, r.rtype, &[held.as_str()])?
+        .remove(&held)
+    else {
+        return Ok(None);
+    };
+    tx.transfer_posix(org_id, &account, &r.id)?;
+    account.resource_id = r.id.clone();
+    Ok(Some(account))
 }
 
 /// Where allocation resumes in `range`: the org's counter when it lies in

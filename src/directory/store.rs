@@ -160,6 +160,10 @@ pub trait WriteTx: ReadTx {
     ) -> StoreResult<()>;
     fn set_next_posix_ids(&mut self, org_id: &str, next_uid: i64, next_gid: i64)
     -> StoreResult<()>;
+    /// Hands a kept identity (`held`: its POSIX account, and the ledger
+    /// entries of its UID, GID and name) to `to`: an imported identity
+    /// claimed by the person it was kept for.
+    fn transfer_posix(&mut self, org_id: &str, held: &PosixAccount, to: &str) -> StoreResult<()>;
     fn insert_cluster(&mut self, cluster: &Cluster) -> StoreResult<()>;
     /// Replaces the cluster's group list.
     fn set_cluster_groups(

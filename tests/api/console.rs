@@ -60,36 +60,10 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
         .id();
     let bob = app.create_user("bob@example.com").id();
     let gpu = app.create_group("gpu", &[&ada, &bob]).id();
-    let cluster_token = create_cluster(&app.db, "c1", "gpu");
+    create_cluster(&app.db, "c1", "gpu");
     // A node's agent, which names itself to the server.
-    let node = tempfile::tempdir().unwrap();
-    std::fs::write(node.path().join("token"), &cluster_token).unwrap();
-    std::fs::create_dir(node.path().join("etc")).unwrap();
-    let agent_once = || {
-        let d = node.path();
-        let (token, etc, state) = (d.join("token"), d.join("etc"), d.join("state.json"));
-        let server = format!("http://{}", app.addr);
-        let args = [
-            "agent",
-            "--server",
-            &server,
-            "--org",
-            "acme",
-            "--cluster",
-            "c1",
-            "--token-file",
-            token.to_str().unwrap(),
-            "--nss-dir",
-            etc.to_str().unwrap(),
-            "--state-file",
-            state.to_str().unwrap(),
-            "--node-name",
-            "gpu-001",
-            "--once",
-        ];
-        let out = run_cli(&app.db, &args);
-        assert!(out.status.success(), "{out:?}");
-    };
+    let node = AgentNode::new(&app.db, "c1");
+    let agent_once = || node.once(&app, "c1", &["--node-name", "gpu-001"]);
     // The first run takes a snapshot; the second asks the change feed.
     agent_once();
     agent_once();

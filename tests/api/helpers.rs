@@ -600,3 +600,45 @@ fn check_object(declared: &[Value], value: &Value, at: &str, out: &mut Vec<Strin
         }
     }
 }
+
+/// A node of cluster `cluster` in `dir`: its token file and cache
+/// directory, for `roster agent`.
+pub struct AgentNode {
+    pub dir: tempfile::TempDir,
+}
+
+impl AgentNode {
+    pub fn new(db: &str, cluster: &str) -> AgentNode {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        std::fs::write(dir.path().join("token"), cluster_token(db, cluster))
+            .unwrap_or_else(|e| panic!("token file: {e}"));
+        std::fs::create_dir(dir.path().join("etc")).unwrap_or_else(|e| panic!("etc: {e}"));
+        AgentNode { dir }
+    }
+
+    /// One run of the real agent (`--once`), which must succeed.
+    pub fn once(&self, app: &TestApp, cluster: &str, extra: &[&str]) {
+        let d = self.dir.path();
+        let (token, etc, state) = (d.join("token"), d.join("etc"), d.join("state.json"));
+        let server = format!("http://{}", app.addr);
+        let mut args = vec![
+            "agent",
+            "--server",
+            &server,
+            "--org",
+            "acme",
+            "--cluster",
+            cluster,
+            "--token-file",
+            token.to_str().unwrap_or_default(),
+            "--nss-dir",
+            etc.to_str().unwrap_or_default(),
+            "--state-file",
+            state.to_str().unwrap_or_default(),
+            "--once",
+        ];
+        args.extend_from_slice(extra);
+        let out = run_cli(&app.db, &args);
+        assert!(out.status.success(), "the agent failed: {out:?}");
+    }
+}

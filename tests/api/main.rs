@@ -22,6 +22,7 @@ mod feed;
 mod groups;
 mod hardening;
 mod hostile_input;
+mod import;
 mod input;
 mod nss;
 mod posix;

@@ -89,7 +89,7 @@ impl Stack {
 
 /// `getent -s cache DB KEY` with the agent's caches overlaid on /etc in a
 /// private mount namespace (libnss-cache reads only /etc/*.cache).
-fn getent(work: &std::path::Path, db: &str, key: &str) -> String {
+pub(crate) fn getent(work: &std::path::Path, db: &str, key: &str) -> String {
     let (upper, scratch) = (work.join("etc"), work.join("ovl-work"));
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();

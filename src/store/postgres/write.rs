@@ -287,6 +287,21 @@ impl WriteTx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn transfer_posix(&mut self, org_id: &str, held: &PosixAccount, to: &str) -> StoreResult<()> {
+        let from = held.resource_id.as_str();
+        for (kind, value) in held.ledger_entries() {
+            self.execute(
+                "UPDATE posix_ledger SET resource_id = $5 WHERE org_id = $1 AND kind = $2 AND value = $3 AND resource_id = $4",
+                &[&org_id, &kind.as_str(), &value, &from, &to],
+            )?;
+        }
+        self.execute(
+            "UPDATE posix_accounts SET resource_id = $4 WHERE org_id = $1 AND resource_type = $2 AND resource_id = $3",
+            &[&org_id, &held.rtype.name(), &from, &to],
+        )?;
+        Ok(())
+    }
+
     fn set_group_roles(
         &mut self,
         org_id: &str,

@@ -318,6 +318,23 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn transfer_posix(&mut self, org_id: &str, held: &PosixAccount, to: &str) -> StoreResult<()> {
+        let from = held.resource_id.as_str();
+        let mut st = self
+            .conn
+            .prepare_cached("UPDATE posix_ledger SET resource_id = ?5 WHERE org_id = ?1 AND kind = ?2 AND value = ?3 AND resource_id = ?4")
+            .map_err(backend)?;
+        for (kind, value) in held.ledger_entries() {
+            st.execute(params![org_id, kind.as_str(), value, from, to])
+                .map_err(backend)?;
+        }
+        self.conn
+            .prepare_cached("UPDATE posix_accounts SET resource_id = ?4 WHERE org_id = ?1 AND resource_type = ?2 AND resource_id = ?3")
+            .and_then(|mut s| s.execute(params![org_id, held.rtype.name(), from, to]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
     fn set_group_roles(
         &mut self,
         org_id: &str,

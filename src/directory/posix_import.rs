@@ -1,0 +1,308 @@
+//! Keeping a cluster's existing identities: the users and groups of its
+//! passwd and group files (`roster import`) are recorded as identities
+//! kept for the people the identity provider will push. Files on shared
+//! storage are owned by these numbers, so they must survive the move.
+//!
+//! A kept identity is a POSIX account and ledger entries held under
+//! `import:user:NAME` (or `import:group:NAME`): nobody else can be given
+//! its UID, GID or name. When the IdP pushes a person whose POSIX name
+//! would be NAME (`user7` for `user7@example.com`), or a group whose name
+//! would be NAME, they receive it instead of a new one
+//! (`posix_assign::claim_kept`).
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::{LedgerKind, PosixAccount, Principal, ResourceType};
+use super::orgs::find_org;
+use super::posix_rules::check_name;
+use super::resources::require_writes;
+use super::{Directory, DirectoryResult};
+
+/// A line of a passwd file worth keeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: i64,
+    pub gid: i64,
+    pub home: String,
+    pub shell: String,
+}
+
+/// A line of a group file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupEntry {
+    pub name: String,
+    pub gid: i64,
+}
+
+/// The account a kept identity is held under.
+pub(crate) fn held_id(rtype: ResourceType, name: &str) -> String {
+    match rtype {
+        ResourceType::User => format!("import:user:{name}"),
+        ResourceType::Group => format!("import:group:{name}"),
+    }
+}
+
+fn number(field: &str, what: &str, line: usize) -> Result<i64, String> {
+    field
+        .parse::<i64>()
+        .map_err(|_| format!("line {line}: the {what} \"{field}\" is not a number"))
+}
+
+/// The records of a colon-separated file with `N` fields, by line number;
+/// blank lines and `#` comments skipped.
+fn records<'a, const N: usize>(
+    text: &'a str,
+    shape: &str,
+) -> Result<Vec<(usize, [&'a str; N])>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        let fields: [&str; N] = f.as_slice().try_into().map_err(|_| {
+            format!(
+                "line {}: expected {shape} ({N} fields), found {}",
+                i + 1,
+                f.len()
+            )
+        })?;
+        out.push((i + 1, fields));
+    }
+    Ok(out)
+}
+
+/// The entries of a passwd(5) file: `name:password:UID:GID:GECOS:home:shell`.
+pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, String> {
+    records::<7>(text, "name:password:UID:GID:GECOS:home:shell")?
+        .into_iter()
+        .map(|(n, [name, _, uid, gid, _, home, shell])| {
+            Ok(PasswdEntry {
+                name: name.to_string(),
+                uid: number(uid, "UID", n)?,
+                gid: number(gid, "GID", n)?,
+                home: home.to_string(),
+                shell: shell.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The entries of a group(5) file: `name:password:GID:members`.
+pub fn parse_group(text: &str) -> Result<Vec<GroupEntry>, String> {
+    records::<4>(text, "name:password:GID:members")?
+        .into_iter()
+        .map(|(n, [name, _, gid, _])| {
+            Ok(GroupEntry {
+                name: name.to_string(),
+                gid: number(gid, "GID", n)?,
+            })
+        })
+        .collect()
+}
+
+/// What became of one entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportLine {
+    /// "user" or "group".
+    pub kind: &'static str,
+    pub name: String,
+    /// "kept", "unchanged" (kept by an earlier import) or "skipped".
+    pub outcome: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ImportReport {
+    pub lines: Vec<ImportLine>,
+    /// Each conflict, with what to do; any conflict and nothing is kept.
+    pub conflicts: Vec<String>,
+    /// Whether anything was written (not a dry run, no conflict).
+    pub applied: bool,
+}
+
+/// Who holds a ledger entry, in words: a user or group by name, or an
+/// identity an earlier import kept.
+fn describe_owner(
+    tx: &mut dyn super::store::WriteTx,
+    org_id: &str,
+    owner: &str,
+) -> DirectoryResult<String> {
+    if let Some(rest) = owner.strip_prefix("import:") {
+        return Ok(format!("the imported {}", rest.replacen(':', " ", 1)));
+    }
+    for (rtype, attr, word) in [
+        (ResourceType::User, "userName", "user"),
+        (ResourceType::Group, "displayName", "group"),
+    ] {
+        if let Some(r) = tx.resource(org_id, rtype, owner)? {
+            let name = r
+                .doc
+                .get(attr)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or(owner);
+            return Ok(format!("{word} {name}"));
+        }
+    }
+    Ok(format!(
+        "a deleted identity ({owner}): ids are never reused"
+    ))
+}
+
+/// Ids a node keeps for itself: never imported.
+fn system_id(id: i64) -> bool {
+    id < 1000 || id == 65_534
+}
+
+impl Directory {
+    /// Keeps the identities of a passwd and a group file for the people
+    /// and groups the IdP will push. All or nothing: a conflict (an id or
+    /// name already given to someone else, a duplicate, an id the org
+    /// never assigns) keeps nothing. Running it again changes nothing.
+    pub async fn import_posix(
+        &self,
+        p: &Principal,
+        users: Vec<PasswdEntry>,
+        groups: Vec<GroupEntry>,
+        dry_run: bool,
+    ) -> DirectoryResult<ImportReport> {
+        require_writes(p)?;
+        let org = p.org.id.clone();
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let ranges = o.settings.ids;
+            let mut report = ImportReport::default();
+            let mut pending: Vec<PosixAccount> = Vec::new();
+            // Users and groups share one namespace of names.
+            let mut names: HashSet<String> = HashSet::new();
+            let mut ids: HashMap<(LedgerKind, i64), String> = HashMap::new();
+            let private: HashMap<&str, i64> =
+                users.iter().map(|u| (u.name.as_str(), u.uid)).collect();
+            let line = |kind, name: &str, outcome, detail: String| ImportLine {
+                kind,
+                name: name.to_string(),
+                outcome,
+                detail,
+            };
+
+            let mut wanted: Vec<(&'static str, PosixAccount, String)> = Vec::new();
+            for u in &users {
+                if system_id(u.uid) {
+                    report.lines.push(line("user", &u.name, "skipped", format!("UID {}: a system account of the node", u.uid)));
+                    continue;
+                }
+                let mut detail = format!("UID {}, private group GID {}, home {}, shell {}", u.uid, u.uid, u.home, u.shell);
+                if u.gid != u.uid {
+                    detail.push_str(&format!(" (its primary group was GID {}; Roster gives each user a private group, and keeps GID {} with its group)", u.gid, u.gid));
+                }
+                let account = PosixAccount {
+                    rtype: ResourceType::User,
+                    resource_id: held_id(ResourceType::User, &u.name),
+                    uid: Some(u.uid),
+                    gid: u.uid,
+                    name: u.name.clone(),
+                    home: Some(u.home.clone()).filter(|h| !h.is_empty()),
+                    shell: Some(u.shell.clone()).filter(|s| !s.is_empty()),
+                };
+                wanted.push(("user", account, detail));
+            }
+            for g in &groups {
+                if system_id(g.gid) {
+                    report.lines.push(line("group", &g.name, "skipped", format!("GID {}: a system group of the node", g.gid)));
+                    continue;
+                }
+                if private.get(g.name.as_str()) == Some(&g.gid) {
+                    report.lines.push(line("group", &g.name, "skipped", format!("GID {}: the private group of user {}", g.gid, g.name)));
+                    continue;
+                }
+                let account = PosixAccount {
+                    rtype: ResourceType::Group,
+                    resource_id: held_id(ResourceType::Group, &g.name),
+                    uid: None,
+                    gid: g.gid,
+                    name: g.name.clone(),
+                    home: None,
+                    shell: None,
+                };
+                wanted.push(("group", account, format!("GID {}", g.gid)));
+            }
+
+            for (kind, account, detail) in wanted {
+                let name = account.name.clone();
+                let before = report.conflicts.len();
+                if let Err(why) = check_name(&name) {
+                    report.conflicts.push(format!("{kind} {name}: {why}; rename it in the file, or leave it out"));
+                    continue;
+                }
+                if !names.insert(name.clone()) {
+                    report.conflicts.push(format!(
+                        "{kind} {name}: the name is in the files twice (users and groups share names); keep one"
+                    ));
+                }
+                for (lk, id) in [(LedgerKind::Uid, account.uid), (LedgerKind::Gid, Some(account.gid))] {
+                    let Some(id) = id else { continue };
+                    if ranges.reserves(id) {
+                        report.conflicts.push(format!(
+                            "{kind} {name}: {} {id} is in a block this org never assigns; `roster org set {} --allow-reserved-ids on` allows systemd's blocks (60000-65535, 524288-1879048191), 0-999 and 65534 never",
+                            lk.as_str().to_uppercase(), o.name
+                        ));
+                    }
+                    if let Some(other) = ids.insert((lk, id), name.clone()) {
+                        report.conflicts.push(format!(
+                            "{} {id} belongs to both {other} and {name} in the files; give each its own",
+                            lk.as_str().to_uppercase()
+                        ));
+                    }
+                }
+                let held = tx
+                    .posix_accounts(&o.id, account.rtype, &[account.resource_id.as_str()])?
+                    .remove(&account.resource_id);
+                match held {
+                    Some(h) if h == account => {
+                        report.lines.push(line(kind, &name, "unchanged", format!("{detail}: kept by an earlier import")));
+                        continue;
+                    }
+                    Some(h) => {
+                        report.conflicts.push(format!(
+                            "{kind} {name} was kept by an earlier import with {} GID {}; the files now say otherwise. Fix the files to match, or ask for help: kept ids are never given away",
+                            h.uid.map(|u| format!("UID {u},")).unwrap_or_default(), h.gid
+                        ));
+                        continue;
+                    }
+                    None => {}
+                }
+                for (lk, value) in account.ledger_entries() {
+                    if let Some(owner) = tx.posix_owner(&o.id, lk, &value)?
+                        && owner != account.resource_id
+                    {
+                        let who = describe_owner(tx, &o.id, &owner)?;
+                        report.conflicts.push(format!(
+                            "{kind} {name}: {} {value} is already assigned in {} (to {who}); ids are never given twice. Leave {name} out, or change the file",
+                            lk.as_str().to_uppercase(), o.name
+                        ));
+                    }
+                }
+                if report.conflicts.len() == before {
+                    report.lines.push(line(kind, &name, "kept", detail));
+                    pending.push(account);
+                }
+            }
+            if !report.conflicts.is_empty() || dry_run {
+                return Ok(report);
+            }
+            for account in &pending {
+                for (lk, value) in account.ledger_entries() {
+                    if tx.posix_owner(&o.id, lk, &value)?.is_none() {
+                        tx.claim_posix(&o.id, lk, &value, &account.resource_id)?;
+                    }
+                }
+                tx.put_posix_account(&o.id, account)?;
+            }
+            report.applied = true;
+            Ok(report)
+        })
+        .await
+    }
+}
