@@ -46,6 +46,9 @@ pub struct AgentConfig {
     pub allow_mass_removal: bool,
     /// Largest share of the cluster's users one plan may remove.
     pub max_removal_share: f64,
+    /// Fewest removals that count as mass: in a small cluster, one person
+    /// leaving is a large share and an ordinary day.
+    pub min_mass_removal: usize,
     pub wait: Duration,
     /// The Slurm cluster whose accounts to manage; `None` leaves Slurm alone.
     pub slurm_cluster: Option<String>,
@@ -159,6 +162,7 @@ fn apply(
     let added = after.iter().filter(|n| !before.contains(*n)).count();
     if !before.is_empty()
         && !cfg.allow_mass_removal
+        && removed.len() >= cfg.min_mass_removal
         && removed.len() as f64 > cfg.max_removal_share * before.len() as f64
     {
         return Err(AgentError::MassRemoval(format!(

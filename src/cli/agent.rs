@@ -54,6 +54,10 @@ pub struct AgentArgs {
     /// The largest share of users one plan may remove without --allow-mass-removal.
     #[arg(long, default_value_t = 0.2)]
     max_removal_share: f64,
+    /// Fewer removals than this are never held back, whatever their share
+    /// (one person leaving a five-user cluster is not a mass removal).
+    #[arg(long, default_value_t = 10)]
+    min_mass_removal: usize,
     /// How long each long poll of the change feed waits, in seconds.
     #[arg(long, default_value_t = 30)]
     wait: u64,
@@ -144,6 +148,7 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
         once: a.once,
         allow_mass_removal: a.allow_mass_removal,
         max_removal_share: a.max_removal_share,
+        min_mass_removal: a.min_mass_removal,
         wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
         slurm_cluster: a.slurm_cluster.clone(),
         node_name: a.node_name.clone().unwrap_or_else(host_name),

@@ -130,14 +130,15 @@ fn the_agent_writes_the_caches_and_holds_back_mass_removals() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // One deactivation (20% of 5) is applied.
+    // One deactivation (20% of 5, over a 10% share, but fewer than the
+    // default 10 removals that count as mass) is applied.
     n.app
         .patch(
             &format!("/Users/{}", n.ids[4]),
             json!([{"op": "replace", "value": {"active": false}}]),
         )
         .expect(200);
-    assert!(n.once(&[]).status.success());
+    assert!(n.once(&["--max-removal-share", "0.1"]).status.success());
     assert!(!n.cache("passwd").contains("u5:") && !n.cache("group").contains("u5"));
 
     // Three of the remaining four go at once: held back, files untouched.
@@ -156,7 +157,7 @@ fn the_agent_writes_the_caches_and_holds_back_mass_removals() {
             && String::from_utf8_lossy(&dry.stderr).contains("dry run, nothing written")
     );
     assert_eq!(n.cache("passwd"), before);
-    let held = n.once(&[]);
+    let held = n.once(&["--min-mass-removal", "2"]);
     assert!(!held.status.success());
     assert!(
         String::from_utf8_lossy(&held.stderr)
