@@ -335,11 +335,20 @@ fn an_online_backup_is_one_consistent_snapshot_and_serves() {
     let file_arg = file.to_str().unwrap();
     // A user created and then added to g, over and over, while the backup
     // runs.
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let (stop, done) = (AtomicBool::new(false), AtomicU64::new(0));
+    // Waits (on a loaded machine too) until the writer has done `n`.
+    let until = |n: u64| {
+        let started = std::time::Instant::now();
+        while done.load(Ordering::Relaxed) < n {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60));
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
     let (report, written) = std::thread::scope(|s| {
         let writer = s.spawn(|| {
             let mut n = 0;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 let id = app.create_user(&format!("w{n}@example.com")).id();
                 app.patch(
                     &format!("/Groups/{g}"),
@@ -347,13 +356,15 @@ fn an_online_backup_is_one_consistent_snapshot_and_serves() {
                 )
                 .expect(200);
                 n += 1;
+                done.store(n, Ordering::Relaxed);
             }
             n
         });
-        std::thread::sleep(std::time::Duration::from_millis(300));
+        until(3);
         let report = cli_json(&app.db, &["db", "backup", file_arg]);
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Writes went on after the backup's snapshot.
+        until(done.load(Ordering::Relaxed) + 2);
+        stop.store(true, Ordering::Relaxed);
         (report, writer.join().unwrap())
     });
     let count = |table: &str| -> u64 {
