@@ -94,6 +94,22 @@ pub struct ProvisioningLog {
     pub entries: Vec<ProvisioningLogEntry>,
 }
 
+/// `GET /api/v1/orgs/{org}/audit`: who changed what, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditTrail {
+    pub entries: Vec<AuditTrailEntry>,
+}
+
+/// One change: when, who, what, to which user or group, in a few words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditTrailEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
 /// One SCIM request as the provisioning log keeps it (also what
 /// `roster scim-log --json` prints).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ use roster::directory::{Directory, DirectoryError};
 
 mod admin;
 mod agent;
+mod audit;
 mod cluster;
 mod db;
 mod explain;
@@ -94,6 +95,8 @@ enum Command {
     /// Browser sessions: list them, end one or all.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// Who changed what: the org's audit trail, newest first.
+    Audit(audit::AuditArgs),
     /// Show an org's provisioning log: every SCIM request, newest first.
     ScimLog(scim_log::ScimLogArgs),
     /// Manage organizations (tenants) and their SCIM Configuration toggles.
@@ -174,6 +177,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Session(cmd) => session::run(g, cmd).await,
         Command::Admin(cmd) => admin::run(g, cmd).await,
         Command::ScimLog(args) => scim_log::run(g, args).await,
+        Command::Audit(args) => audit::run(g, args).await,
         Command::Org(cmd) => org::run(g, cmd).await,
         Command::Token(cmd) => token::run(g, cmd).await,
         Command::Group(cmd) => group::run(g, cmd).await,

@@ -25,11 +25,25 @@ impl Directory {
         let now = self.now();
         require_writes(p)?;
         let (org_id, id) = (p.org.id.clone(), user_id.to_string());
+        let who = p.clone();
         self.write(move |tx| {
             let current = load(tx, &org_id, ResourceType::User, &id)?;
             let mut doc = current.doc.clone();
             doc.insert("active".into(), Value::Bool(false));
-            replace_stored(tx, &org_id, &now, current, doc, None)
+            let was = current.version;
+            let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
+            if v.stored.version != was {
+                let name = super::resources::resource_name(&v.stored);
+                super::audit::record(
+                    tx,
+                    &who,
+                    &now,
+                    "user.deactivate",
+                    &name,
+                    "active: false".into(),
+                )?;
+            }
+            Ok(v)
         })
         .await
     }
@@ -53,6 +67,7 @@ impl Directory {
             "sunkSshKeys",
         )?;
         let (org_id, id) = (p.org.id.clone(), user_id.to_string());
+        let who = p.clone();
         self.write(move |tx| {
             let current = load(tx, &org_id, ResourceType::User, &id)?;
             let mut doc = current.doc.clone();
@@ -76,7 +91,21 @@ impl Directory {
             {
                 doc.remove(COREWEAVE_USER_SCHEMA);
             }
-            replace_stored(tx, &org_id, &now, current, doc, None)
+            let was = current.version;
+            let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
+            if v.stored.version != was {
+                let name = super::resources::resource_name(&v.stored);
+                let n = super::ssh_keys::stored_keys(&v.stored.doc).len();
+                super::audit::record(
+                    tx,
+                    &who,
+                    &now,
+                    "user.ssh_keys",
+                    &name,
+                    format!("{n} key(s) set"),
+                )?;
+            }
+            Ok(v)
         })
         .await
     }
@@ -137,6 +166,7 @@ impl Directory {
         let now = self.now();
         require_writes(p)?;
         let (org_id, gid, uid) = (p.org.id.clone(), group_id.to_string(), user_id.to_string());
+        let who = p.clone();
         self.write(move |tx| {
             let current = load(tx, &org_id, ResourceType::Group, &gid)?;
             let mut members: Vec<String> = tx
@@ -153,7 +183,22 @@ impl Directory {
                 _ => {}
             }
             let doc = current.doc.clone();
-            replace_stored(tx, &org_id, &now, current, doc, Some(members))
+            let was = current.version;
+            let v = replace_stored(tx, &org_id, &now, current, doc, Some(members))?;
+            if v.stored.version != was {
+                let name = super::resources::resource_name(&v.stored);
+                let user = tx
+                    .resource(&org_id, ResourceType::User, &uid)?
+                    .map(|u| super::resources::resource_name(&u))
+                    .unwrap_or_else(|| uid.clone());
+                let (action, detail) = if add {
+                    ("group.member.add", format!("added {user}"))
+                } else {
+                    ("group.member.remove", format!("removed {user}"))
+                };
+                super::audit::record(tx, &who, &now, action, &name, detail)?;
+            }
+            Ok(v)
         })
         .await
     }

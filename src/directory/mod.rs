@@ -3,6 +3,7 @@
 //! change log). Knows the SCIM types it shares with the protocol, and the
 //! storage interface; knows no HTTP and no particular database.
 
+pub mod audit;
 pub mod clock;
 pub mod cluster_maps;
 pub mod cluster_scope;

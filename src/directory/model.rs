@@ -350,6 +350,30 @@ pub struct ScimLogEntry {
     pub body: Option<String>,
 }
 
+/// One change in the audit trail: who, what, when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub at: String,
+    /// "token Okta", "console: ada@example.com", "roster CLI (root)".
+    pub actor: String,
+    /// Such as "user.create", "group.member.add", "user.ssh_keys".
+    pub action: String,
+    /// The user or group, by name.
+    pub target: String,
+    /// What changed, in a few words (never a secret).
+    pub detail: String,
+}
+
+/// Which audit entries to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// At or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Actors containing this text.
+    pub actor: Option<String>,
+    pub limit: u64,
+}
+
 /// Which entries to read, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ScimLogQuery {

@@ -170,6 +170,8 @@ impl Directory {
     ) -> DirectoryResult<ImportReport> {
         require_writes(p)?;
         let org = p.org.id.clone();
+        let who = p.clone();
+        let now = self.now();
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let ranges = o.settings.ids;
@@ -301,6 +303,16 @@ impl Directory {
                 tx.put_posix_account(&o.id, account)?;
             }
             report.applied = true;
+            if !pending.is_empty() {
+                super::audit::record(
+                    tx,
+                    &who,
+                    &now,
+                    "import",
+                    "passwd and group files",
+                    format!("{} identities kept", pending.len()),
+                )?;
+            }
             Ok(report)
         })
         .await

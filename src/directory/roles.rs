@@ -175,10 +175,26 @@ impl Directory {
         let group = self.find(p, ResourceType::Group, group).await?.stored.id;
         let org_id = p.org.id.clone();
         let kept = chosen.clone();
+        let who = p.clone();
+        let now = self.now();
         self.write(move |tx| {
             // The group may have gone since it was found.
-            load(tx, &org_id, ResourceType::Group, &group)?;
+            let g = load(tx, &org_id, ResourceType::Group, &group)?;
             tx.set_group_roles(&org_id, &group, &kept)?;
+            let roles = if kept.is_empty() {
+                "none".to_string()
+            } else {
+                kept.join(", ")
+            };
+            let name = super::resources::resource_name(&g);
+            super::audit::record(
+                tx,
+                &who,
+                &now,
+                "group.roles",
+                &name,
+                format!("roles: {roles}"),
+            )?;
             Ok(())
         })
         .await?;

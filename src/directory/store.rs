@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 
 use super::model::{
-    Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, SamlSettings,
-    ScimLogEntry, ScimLogQuery, Session, StoredResource, TokenRecord,
+    AuditEntry, AuditQuery, Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount,
+    SamlSettings, ScimLogEntry, ScimLogQuery, Session, StoredResource, TokenRecord,
 };
 use super::query::Query;
 use crate::scim::schema::ResourceType;
@@ -83,6 +83,8 @@ pub trait ReadTx {
     fn change_marker(&mut self) -> StoreResult<i64>;
     /// An org's provisioning log, newest first.
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>>;
+    /// An org's audit trail, newest first.
+    fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// The POSIX accounts of these users or groups.
     fn posix_accounts(
         &mut self,
@@ -149,6 +151,9 @@ pub trait WriteTx: ReadTx {
     /// Appends to the org's change log and returns the new sequence number.
     fn append_change(&mut self, org_id: &str, change: &Change) -> StoreResult<i64>;
     fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()>;
+    /// Records a change in the org's audit trail, keeping the newest
+    /// `keep` entries.
+    fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()>;
     fn put_posix_account(&mut self, org_id: &str, account: &PosixAccount) -> StoreResult<()>;
     /// Records that `value` is assigned to `resource_id`, for ever.
     fn claim_posix(

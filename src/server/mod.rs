@@ -118,6 +118,10 @@ pub fn router(state: AppState) -> Router {
             get(provisioning_log::scim_log_api).fallback(admin_api::method_not_allowed),
         )
         .route(
+            "/api/v1/orgs/{org}/audit",
+            get(provisioning_log::audit_api).fallback(admin_api::method_not_allowed),
+        )
+        .route(
             "/api/v1/session",
             get(admin_api::current_session).fallback(admin_api::method_not_allowed),
         )

@@ -214,6 +214,19 @@ const TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "audit_log",
+        columns: &[
+            ("id", Int),
+            ("org_id", Text),
+            ("at", Text),
+            ("actor", Text),
+            ("action", Text),
+            ("target", Text),
+            ("detail", Text),
+        ],
+        identity: Some("id"),
+    },
+    Table {
         name: "server_settings",
         columns: &[("key", Text), ("value", Text)],
         identity: None,

@@ -293,6 +293,30 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     );
     b.check_page("provisioning-log");
 
+    // The audit trail names the console's person for what they did.
+    let trail = cli_json(
+        &app.db,
+        &["audit", "acme", "--actor", "console", "--limit", "500"],
+    );
+    let actions: Vec<&str> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|e| assert_eq!(e["actor"], "console: bootstrap administrator"))
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for done in [
+        "user.ssh_keys",
+        "user.deactivate",
+        "user.create",
+        "group.create",
+        "group.member.add",
+        "group.roles",
+        "group.member.remove",
+    ] {
+        assert!(actions.contains(&done), "{done} not in {actions:?}");
+    }
+
     // Settings: the bootstrap administrator has no profile of their own.
     b.goto(&app.url("/console/acme/settings"));
     assert!(b.text().contains("bootstrap administrator"));

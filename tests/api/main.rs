@@ -12,6 +12,7 @@ mod helpers;
 mod slurm_stack;
 
 mod agent;
+mod audit;
 mod browser;
 mod cli;
 mod console;

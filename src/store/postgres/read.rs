@@ -9,9 +9,9 @@ use super::query;
 use super::rows::{self, ORG_COLUMNS, RESOURCE_COLUMNS, SESSION_COLUMNS, TOKEN_COLUMNS, table};
 use super::{PgTx, backend};
 use crate::directory::model::{
-    Certificate, Change, ChangeKind, Cluster, GroupRef, IdpConfig, LedgerKind, MemberRef, Org,
-    PosixAccount, ResourceType, SamlSettings, ScimLogEntry, ScimLogQuery, Session, StoredResource,
-    Subject, TokenRecord,
+    AuditEntry, AuditQuery, Certificate, Change, ChangeKind, Cluster, GroupRef, IdpConfig,
+    LedgerKind, MemberRef, Org, PosixAccount, ResourceType, SamlSettings, ScimLogEntry,
+    ScimLogQuery, Session, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, fold};
 use crate::directory::store::{ReadTx, StoreError, StoreResult};
@@ -281,6 +281,25 @@ impl ReadTx for PgTx<'_, '_> {
         self.query_one("SELECT COALESCE(sum(last_seq), 0)::int8 FROM orgs", &[])?
             .try_get(0)
             .map_err(backend)
+    }
+
+    fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        let sql = "SELECT at, actor, action, target, detail FROM audit_log \
+                   WHERE org_id = $1 AND ($2::text IS NULL OR at >= $2) AND ($3::text IS NULL OR strpos(lower(actor), lower($3)) > 0) \
+                   ORDER BY id DESC LIMIT $4";
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        self.query(sql, &[&org_id, &q.since, &q.actor, &limit])?
+            .iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    at: r.try_get(0).map_err(backend)?,
+                    actor: r.try_get(1).map_err(backend)?,
+                    action: r.try_get(2).map_err(backend)?,
+                    target: r.try_get(3).map_err(backend)?,
+                    detail: r.try_get(4).map_err(backend)?,
+                })
+            })
+            .collect()
     }
 
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {

@@ -3,8 +3,8 @@
 use super::rows::{SESSION_COLUMNS, table};
 use super::{PgTx, backend};
 use crate::directory::model::{
-    Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings, ScimLogEntry,
-    Session, StoredResource, TokenRecord,
+    AuditEntry, Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings,
+    ScimLogEntry, Session, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
 use crate::directory::store::{StoreError, StoreResult, WriteTx};
@@ -299,6 +299,24 @@ impl WriteTx for PgTx<'_, '_> {
             "UPDATE posix_accounts SET resource_id = $4 WHERE org_id = $1 AND resource_type = $2 AND resource_id = $3",
             &[&org_id, &held.rtype.name(), &from, &to],
         )?;
+        Ok(())
+    }
+
+    fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()> {
+        let id: i64 = self
+            .query_one(
+                "INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&org_id, &e.at, &e.actor, &e.action, &e.target, &e.detail],
+            )?
+            .try_get(0)
+            .map_err(backend)?;
+        // An org's oldest entries beyond `keep` go, checked every so often.
+        if id % 256 == 0 {
+            self.execute(
+                "DELETE FROM audit_log WHERE org_id = $1 AND id < (SELECT id FROM audit_log WHERE org_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                &[&org_id, &i64::try_from(keep).unwrap_or(i64::MAX)],
+            )?;
+        }
         Ok(())
     }
 

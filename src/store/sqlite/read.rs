@@ -11,8 +11,8 @@ use super::rows::{
 };
 use super::{SqliteTx, backend, sign_in};
 use crate::directory::model::{
-    Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount, ResourceType,
-    SamlSettings, Session, StoredResource, Subject, TokenRecord,
+    AuditEntry, AuditQuery, Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org,
+    PosixAccount, ResourceType, SamlSettings, Session, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -289,6 +289,26 @@ impl ReadTx for SqliteTx<'_> {
             .prepare_cached("SELECT CAST(total(last_seq) AS INTEGER) FROM orgs")
             .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(backend)
+    }
+
+    fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
+        let sql = "SELECT at, actor, action, target, detail FROM audit_log \
+                   WHERE org_id = ?1 AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR instr(lower(actor), lower(?3)) > 0) \
+                   ORDER BY id DESC LIMIT ?4";
+        let mut s = self.conn.prepare_cached(sql).map_err(backend)?;
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        let rows = s
+            .query_map(params![org_id, q.since, q.actor, limit], |r| {
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    actor: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
     }
 
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {

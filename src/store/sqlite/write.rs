@@ -5,8 +5,8 @@ use rusqlite::params;
 use super::query::table;
 use super::{SqliteTx, backend, sign_in};
 use crate::directory::model::{
-    Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings, Session,
-    StoredResource, TokenRecord,
+    AuditEntry, Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings,
+    Session, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
 use crate::directory::scim_log::ScimLogEntry;
@@ -333,6 +333,23 @@ impl WriteTx for SqliteTx<'_> {
             .and_then(|mut s| s.execute(params![org_id, held.rtype.name(), from, to]))
             .map(|_| ())
             .map_err(backend)
+    }
+
+    fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()> {
+        let id: i64 = self
+            .conn
+            .prepare_cached("INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id")
+            .and_then(|mut s| s.query_row(params![org_id, e.at, e.actor, e.action, e.target, e.detail], |r| r.get(0)))
+            .map_err(backend)?;
+        // Ids grow per database, not per org: an org's oldest entries
+        // beyond `keep` go, checked every so often.
+        if id % 256 == 0 {
+            self.conn
+                .prepare_cached("DELETE FROM audit_log WHERE org_id = ?1 AND id < (SELECT id FROM audit_log WHERE org_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)")
+                .and_then(|mut s| s.execute(params![org_id, i64::try_from(keep).unwrap_or(i64::MAX)]))
+                .map_err(backend)?;
+        }
+        Ok(())
     }
 
     fn set_group_roles(
