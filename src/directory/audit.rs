@@ -3,7 +3,9 @@
 //! transaction as the change (`roster audit`). Secrets never: keys are
 //! counted, not copied.
 
-use super::model::{AuditEntry, AuditQuery, Principal};
+use serde_json::Value;
+
+use super::model::{AuditEntry, AuditQuery, Principal, ResourceType, ResourceView, StoredResource};
 use super::store::WriteTx;
 use super::{Directory, DirectoryResult};
 use crate::directory::orgs::find_org;
@@ -37,6 +39,51 @@ pub(crate) fn record(
         detail,
     };
     Ok(tx.append_audit(&p.org.id, &entry, KEEP)?)
+}
+
+pub(crate) fn kind_word(rtype: ResourceType) -> &'static str {
+    match rtype {
+        ResourceType::User => "user",
+        ResourceType::Group => "group",
+    }
+}
+
+/// A user's userName or a group's displayName, for the audit trail.
+pub(crate) fn resource_name(r: &StoredResource) -> String {
+    let attr = match r.rtype {
+        ResourceType::User => "userName",
+        ResourceType::Group => "displayName",
+    };
+    r.doc
+        .get(attr)
+        .and_then(Value::as_str)
+        .unwrap_or(&r.id)
+        .to_string()
+}
+
+/// Records a create, replace or patch in the audit trail, when it made a
+/// new version (a push that changes nothing is not a change).
+pub(crate) fn audit_change(
+    tx: &mut dyn WriteTx,
+    p: &Principal,
+    now: &str,
+    verb: &str,
+    was: Option<i64>,
+    v: &ResourceView,
+) -> DirectoryResult<()> {
+    let detail = match was {
+        None => format!("created (version {})", v.stored.version),
+        Some(w) if w == v.stored.version => return Ok(()),
+        Some(w) => format!("version {w} to {}", v.stored.version),
+    };
+    record(
+        tx,
+        p,
+        now,
+        &format!("{}.{verb}", kind_word(v.stored.rtype)),
+        &resource_name(&v.stored),
+        detail,
+    )
 }
 
 impl Directory {

@@ -33,7 +33,7 @@ impl Directory {
             let was = current.version;
             let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
             if v.stored.version != was {
-                let name = super::resources::resource_name(&v.stored);
+                let name = super::audit::resource_name(&v.stored);
                 super::audit::record(
                     tx,
                     &who,
@@ -94,7 +94,7 @@ impl Directory {
             let was = current.version;
             let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
             if v.stored.version != was {
-                let name = super::resources::resource_name(&v.stored);
+                let name = super::audit::resource_name(&v.stored);
                 let n = super::ssh_keys::stored_keys(&v.stored.doc).len();
                 super::audit::record(
                     tx,
@@ -186,10 +186,10 @@ impl Directory {
             let was = current.version;
             let v = replace_stored(tx, &org_id, &now, current, doc, Some(members))?;
             if v.stored.version != was {
-                let name = super::resources::resource_name(&v.stored);
+                let name = super::audit::resource_name(&v.stored);
                 let user = tx
                     .resource(&org_id, ResourceType::User, &uid)?
-                    .map(|u| super::resources::resource_name(&u))
+                    .map(|u| super::audit::resource_name(&u))
                     .unwrap_or_else(|| uid.clone());
                 let (action, detail) = if add {
                     ("group.member.add", format!("added {user}"))

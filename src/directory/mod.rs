@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod edits;
 pub mod explain;
 pub mod feed;
+pub mod filter_resolution;
 pub mod identifiers;
 pub mod legacy_groups;
 pub mod listing;

@@ -490,7 +490,7 @@ impl Directory {
         let who = p.clone();
         self.write(move |tx| {
             let v = insert(tx, &org_id, &now, rtype, doc.clone(), &members)?;
-            audit_change(tx, &who, &now, "create", None, &v)?;
+            super::audit::audit_change(tx, &who, &now, "create", None, &v)?;
             Ok(v)
         })
         .await
@@ -543,7 +543,7 @@ impl Directory {
             check_if_match(if_match.as_ref(), &current)?;
             let was = current.version;
             let v = replace_stored(tx, &org_id, &now, current, doc.clone(), members.clone())?;
-            audit_change(tx, &who, &now, "replace", Some(was), &v)?;
+            super::audit::audit_change(tx, &who, &now, "replace", Some(was), &v)?;
             Ok(v)
         })
         .await
@@ -592,7 +592,7 @@ impl Directory {
                 None
             };
             let v = replace_stored(tx, &org_id, &now, current, patched, members)?;
-            audit_change(tx, &who, &now, "patch", Some(was), &v)?;
+            super::audit::audit_change(tx, &who, &now, "patch", Some(was), &v)?;
             Ok(v)
         })
         .await
@@ -617,8 +617,8 @@ impl Directory {
                 tx,
                 &who,
                 &now,
-                &format!("{}.delete", kind_word(rtype)),
-                &resource_name(&current),
+                &format!("{}.delete", super::audit::kind_word(rtype)),
+                &super::audit::resource_name(&current),
                 format!("deleted (was version {})", current.version),
             )?;
             tx.delete_resource(&org_id, rtype, &id)?;
@@ -635,51 +635,6 @@ impl Directory {
         })
         .await
     }
-}
-
-fn kind_word(rtype: ResourceType) -> &'static str {
-    match rtype {
-        ResourceType::User => "user",
-        ResourceType::Group => "group",
-    }
-}
-
-/// A user's userName or a group's displayName, for the audit trail.
-pub(crate) fn resource_name(r: &StoredResource) -> String {
-    let attr = match r.rtype {
-        ResourceType::User => "userName",
-        ResourceType::Group => "displayName",
-    };
-    r.doc
-        .get(attr)
-        .and_then(Value::as_str)
-        .unwrap_or(&r.id)
-        .to_string()
-}
-
-/// Records a create, replace or patch in the audit trail, when it made a
-/// new version (a push that changes nothing is not a change).
-fn audit_change(
-    tx: &mut dyn WriteTx,
-    p: &Principal,
-    now: &str,
-    verb: &str,
-    was: Option<i64>,
-    v: &ResourceView,
-) -> DirectoryResult<()> {
-    let detail = match was {
-        None => format!("created (version {})", v.stored.version),
-        Some(w) if w == v.stored.version => return Ok(()),
-        Some(w) => format!("version {w} to {}", v.stored.version),
-    };
-    super::audit::record(
-        tx,
-        p,
-        now,
-        &format!("{}.{verb}", kind_word(v.stored.rtype)),
-        &resource_name(&v.stored),
-        detail,
-    )
 }
 
 impl Directory {

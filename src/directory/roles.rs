@@ -186,7 +186,7 @@ impl Directory {
             } else {
                 kept.join(", ")
             };
-            let name = super::resources::resource_name(&g);
+            let name = super::audit::resource_name(&g);
             super::audit::record(
                 tx,
                 &who,

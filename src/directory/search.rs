@@ -3,8 +3,9 @@
 //! 9865), evaluated in the store; a cluster token sees its cluster's only.
 
 use super::cluster_scope::{cluster_scope, scope_views};
+use super::filter_resolution;
 use super::model::{Principal, ResourceView};
-use super::query::{self, Cond, Query, Window, fold};
+use super::query::{Cond, Query, Window, fold};
 use super::resources::views;
 use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult};
@@ -40,13 +41,19 @@ impl Directory {
         for rt in &rtypes {
             let cond = match &params.filter {
                 None => Ok(Cond::True),
-                Some(f) if rtypes.len() > 1 => query::resolve_filter_across(*rt, f),
-                Some(f) => query::resolve_filter(*rt, f),
+                Some(f) if rtypes.len() > 1 => filter_resolution::resolve_filter_across(*rt, f),
+                Some(f) => filter_resolution::resolve_filter(*rt, f),
             };
             let sort = params
                 .sort_by
                 .as_ref()
-                .map(|s| query::resolve_sort(*rt, s, params.sort_order == SortOrder::Descending))
+                .map(|s| {
+                    filter_resolution::resolve_sort(
+                        *rt,
+                        s,
+                        params.sort_order == SortOrder::Descending,
+                    )
+                })
                 .transpose();
             // CoreWeave's nsscache fork asks for /Users?groups=a,b.
             let cond = cond.map(|c| match (rt, params.groups.is_empty()) {
