@@ -8,6 +8,7 @@ mod connections;
 mod console;
 mod error;
 mod feed;
+mod form_body;
 mod metrics;
 mod nss_http;
 mod provisioning_log;

@@ -4,7 +4,6 @@
 //! and starts no session.
 
 use axum::Router;
-use axum::body::to_bytes;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -162,29 +161,18 @@ fn redirect(to: &str) -> Response {
 }
 
 async fn read_form(req: Request) -> Result<Vec<(String, String)>, Response> {
-    let ctype = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if !ctype.starts_with("application/x-www-form-urlencoded") {
-        return Err(refusal_page(
-            StatusCode::BAD_REQUEST,
-            "expected a form post (application/x-www-form-urlencoded), as the SAML HTTP-POST binding sends",
-            "",
-        ));
-    }
-    let bytes = to_bytes(req.into_body(), MAX_FORM_BYTES)
+    // The SAML HTTP-POST binding sends a form; anything else is refused
+    // (400, as before: it is not a sign-in).
+    super::form_body::read(req, MAX_FORM_BYTES)
         .await
-        .map_err(|_| {
-            refusal_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the form is larger than {MAX_FORM_BYTES} bytes"),
+        .map_err(|e| match e {
+            super::form_body::NotAForm::MediaType => refusal_page(
+                StatusCode::BAD_REQUEST,
+                "expected a form post (application/x-www-form-urlencoded), as the SAML HTTP-POST binding sends",
                 "",
-            )
-        })?;
-    Ok(form_urlencoded::parse(&bytes).into_owned().collect())
+            ),
+            e => refusal_page(e.status(), &e.detail(), ""),
+        })
 }
 
 /// The SP metadata, served at the org's id (its entity id). It does not

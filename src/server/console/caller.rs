@@ -162,31 +162,10 @@ impl FromRequest<AppState> for ConsoleForm {
             return Err(cross("this request came from another site"));
         }
         let expected = session_secret(req.headers()).map(csrf_token);
-        let ctype = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if !ctype.starts_with("application/x-www-form-urlencoded") {
-            return Err(bare_page(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Not a form",
-                "expected a form (application/x-www-form-urlencoded)",
-                None,
-            ));
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
+        let fields = crate::server::form_body::read(req, MAX_FORM_BYTES)
             .await
-            .map_err(|_| {
-                bare_page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Too large",
-                    &format!("the form is larger than {MAX_FORM_BYTES} bytes"),
-                    None,
-                )
-            })?;
-        let form = ConsoleForm(form_urlencoded::parse(&bytes).into_owned().collect());
+            .map_err(|e| bare_page(e.status(), "Not a form", &e.detail(), None))?;
+        let form = ConsoleForm(fields);
         let sent = form.get("csrf").as_bytes();
         let valid = expected.is_some_and(|e| bool::from(e.as_bytes().ct_eq(sent)));
         if !valid {
