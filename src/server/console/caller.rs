@@ -62,6 +62,21 @@ impl Console {
         }
     }
 
+    /// The page's frame with a refusal above it, and the refusal's status
+    /// (the one table, `error::Refusal`): a form's page shown again.
+    pub fn refused_layout(
+        &self,
+        active: &'static str,
+        e: crate::directory::DirectoryError,
+    ) -> (StatusCode, Layout) {
+        let r = crate::server::error::Refusal::from(e);
+        let notice = Notice {
+            kind: "error",
+            text: r.detail,
+        };
+        (r.status, self.layout(active, Some(notice)))
+    }
+
     /// `/console/{org}/{rest}`.
     pub fn path(&self, rest: &str) -> String {
         format!("/console/{}/{rest}", self.user.principal.org.name)

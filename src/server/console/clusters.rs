@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::scim_config::render_token_created;
-use super::users::{DoneParam, error_notice};
+use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
 use crate::directory::clusters::ClusterView;
 use crate::directory::listing::ListQuery;
@@ -163,8 +163,7 @@ pub(super) async fn set_groups(
             &c.path(&format!("clusters/{}?done=cluster-groups", v.cluster.name)),
         )),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("clusters", Some(notice));
+            let (status, l) = c.refused_layout("clusters", e);
             cluster_page(&s, &c, l, &cluster, status).await
         }
     }

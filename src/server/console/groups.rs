@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::users::{DoneParam, error_notice};
+use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
 use crate::directory::listing::ListQuery;
 use crate::directory::model::{PosixAccount, ResourceView};
@@ -131,8 +131,7 @@ pub(super) async fn create(
             &c.path(&format!("groups/{}?done=group-created", v.stored.id)),
         )),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("groups", Some(notice));
+            let (status, l) = c.refused_layout("groups", e);
             list_page(&s, &c, l, String::new(), name, status).await
         }
     }
@@ -275,8 +274,7 @@ async fn change_member(
             Ok(see_other(&c.path(&format!("groups/{group}?done={done}"))))
         }
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("groups", Some(notice));
+            let (status, l) = c.refused_layout("groups", e);
             group_page(&s, &c, l, &group, status).await
         }
     }
@@ -296,8 +294,7 @@ pub(super) async fn set_roles(
     {
         Ok(_) => Ok(see_other(&c.path(&format!("groups/{group}?done=roles")))),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("groups", Some(notice));
+            let (status, l) = c.refused_layout("groups", e);
             group_page(&s, &c, l, &group, status).await
         }
     }

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::users::{DoneParam, error_notice};
+use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, done_notice, refusal, render, see_other};
 use crate::directory::DirectoryError;
 use crate::directory::roles::Access;
@@ -169,8 +169,7 @@ pub(super) async fn review(
             },
         )),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("saml", Some(notice));
+            let (status, l) = c.refused_layout("saml", e);
             page(&s, &c, l, typed, status).await
         }
     }
@@ -247,8 +246,7 @@ pub(super) async fn deploy(
             Ok(see_other(&c.path("saml?done=saml")))
         }
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("saml", Some(notice));
+            let (status, l) = c.refused_layout("saml", e);
             page(&s, &c, l, fields, status).await
         }
     }

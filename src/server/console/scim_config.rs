@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::users::{DoneParam, error_notice};
+use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
 use crate::directory::model::TokenRecord;
 use crate::directory::orgs::SettingsChange;
@@ -143,8 +143,7 @@ pub(super) async fn create_token(
             ))
         }
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("scim", Some(notice));
+            let (status, l) = c.refused_layout("scim", e);
             page(&s, &c, l, name, status).await
         }
     }

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::users::{DoneParam, Person, error_notice};
+use super::users::{DoneParam, Person};
 use super::{Console, ConsoleForm, Layout, done_notice, refusal, render, see_other};
 use crate::directory::DirectoryError;
 use crate::scim::schema::ResourceType;
@@ -90,8 +90,7 @@ pub(super) async fn set_ssh_keys(
     match outcome {
         Ok(()) => Ok(see_other(&c.path("settings?done=keys"))),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("settings", Some(notice));
+            let (status, l) = c.refused_layout("settings", e);
             page(&s, &c, l, Some(text), status).await
         }
     }

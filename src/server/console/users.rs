@@ -9,10 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{
-    Console, ConsoleForm, Layout, Notice, OrgAnd, done_notice, refusal, render, see_other,
-};
-use crate::directory::DirectoryError;
+use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
 use crate::directory::listing::ListQuery;
 use crate::directory::model::ResourceView;
 use crate::directory::roles::Access;
@@ -202,23 +199,10 @@ pub(super) async fn create(
             &c.path(&format!("users/{}?done=user-created", v.stored.id)),
         )),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("users", Some(notice));
+            let (status, l) = c.refused_layout("users", e);
             list_page(&s, &c, l, String::new(), 1, status).await
         }
     }
-}
-
-/// A refusal as the notice above a page shown again, and its status.
-pub(super) fn error_notice(e: DirectoryError) -> (StatusCode, Notice) {
-    let r = crate::server::error::Refusal::from(e);
-    (
-        r.status,
-        Notice {
-            kind: "error",
-            text: r.detail,
-        },
-    )
 }
 
 #[derive(Template)]
@@ -295,8 +279,7 @@ pub(super) async fn set_ssh_keys(
     match outcome {
         Ok(_) => Ok(see_other(&c.path(&format!("users/{user}?done=keys")))),
         Err(e) => {
-            let (status, notice) = error_notice(e);
-            let l = c.layout("users", Some(notice));
+            let (status, l) = c.refused_layout("users", e);
             user_page(&s, &c, l, &user, Some(text), status).await
         }
     }
