@@ -12,14 +12,15 @@ step "toolchain"
 cargo --version
 rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || rustup component add rustfmt clippy
 
-step "system packages: the build's, and those the tests drive (libnss-cache, sshd, Slurm accounting, MariaDB, munge, xmlsec1, Chromium and its WebDriver)"
+step "system packages: the build's, and those the tests drive (libnss-cache, sshd, Slurm accounting, MariaDB, munge, xmlsec1, Chromium and its WebDriver, the packaging tools)"
 . scripts/packages.sh
 # The agent's Slurm test starts a real accounting stack (tests/slurm/stack.sh);
 # the SAML tests' IdP (pysaml2) signs with the xmlsec1 command, and a
 # headless Chromium signs in through it as a person would; the console
 # tests drive Chromium over WebDriver (chromium-driver).
 ensure_packages "${BUILD_PACKAGES[@]}" libnss-cache openssh-client openssh-server util-linux \
-    slurmdbd slurm-client mariadb-server munge xmlsec1 chromium chromium-driver
+    slurmdbd slurm-client mariadb-server munge xmlsec1 chromium chromium-driver \
+    dpkg-dev rpm systemd curl binutils
 
 step "the SAML tests' identity provider: pysaml2 in target/saml-venv"
 SAML_VENV=target/saml-venv
@@ -70,18 +71,17 @@ cargo test --lib --bins --tests
 step "the integration tests again, on PostgreSQL (every test; the store contract ran on both above)"
 ROSTER_TEST_STORE=postgres cargo test --quiet --test api
 
-step "the node build: without SAML signatures, no libxmlsec1 or libxml2"
-RUSTFLAGS="-D warnings" cargo build --quiet --no-default-features --bin roster --target-dir target/node
-if ldd target/node/debug/roster | grep -Eq 'libxmlsec1|libxml2'; then
+step "packages: the server and node builds (release) as .deb and .rpm, installed, run, verified and removed"
+# The node build has no SAML signatures, hence no libxmlsec1 or libxml2.
+RUSTFLAGS="-D warnings" scripts/package.sh
+if ldd target/node/release/roster | grep -Eq 'libxmlsec1|libxml2'; then
     echo "the node build links libxmlsec1 or libxml2:" >&2
-    ldd target/node/debug/roster >&2
+    ldd target/node/release/roster >&2
     exit 1
 fi
-target/node/debug/roster authorized-keys nobody --cache /dev/null
-target/node/debug/roster agent --help >/dev/null
+tests/packaging/check.sh
 
-step "the hardening and hostile-input tests against a release build (overflow checks and stack use differ from debug)"
-cargo build --release --quiet --bin roster
+step "the hardening and hostile-input tests against the release build (overflow checks and stack use differ from debug)"
 ROSTER_TEST_BIN="$PWD/target/release/roster" cargo test --quiet --test api -- hardening:: hostile_input::
 
 step "SCIM conformance (scim2-tester), with SUNK User Provisioning off and on"

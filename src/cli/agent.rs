@@ -28,19 +28,23 @@ pub struct AgentArgs {
     #[arg(long, env = "ROSTER_SERVER")]
     server: Option<String>,
     /// Organization id or name.
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_ORG")]
     org: Option<String>,
     /// The cluster's name.
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_CLUSTER")]
     cluster: Option<String>,
     /// A file holding the cluster's token (`roster cluster token create`).
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_TOKEN_FILE")]
     token_file: Option<std::path::PathBuf>,
     /// Where the caches go (passwd.cache, group.cache, shadow.cache, sshkey.cache).
-    #[arg(long, default_value = "/etc")]
+    #[arg(long, env = "ROSTER_NSS_DIR", default_value = "/etc")]
     nss_dir: std::path::PathBuf,
     /// Where the agent keeps its position and status.
-    #[arg(long, default_value = "/var/lib/roster-agent/state.json")]
+    #[arg(
+        long,
+        env = "ROSTER_STATE_FILE",
+        default_value = "/var/lib/roster-agent/state.json"
+    )]
     state_file: std::path::PathBuf,
     /// Print what would change, and change nothing.
     #[arg(long)]
@@ -62,14 +66,19 @@ pub struct AgentArgs {
     #[arg(long, default_value_t = 30)]
     wait: u64,
     /// Manage this Slurm cluster's accounts, users and associations with sacctmgr.
-    #[arg(long)]
+    #[arg(long, env = "ROSTER_SLURM_CLUSTER")]
     slurm_cluster: Option<String>,
     /// This node's name as the server's console shows it beside the change
     /// it has applied (default: the host name).
     #[arg(long, env = "ROSTER_NODE_NAME")]
     node_name: Option<String>,
     /// Slurm users the agent never touches, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "root")]
+    #[arg(
+        long,
+        env = "ROSTER_SLURM_IGNORE",
+        value_delimiter = ',',
+        default_value = "root"
+    )]
     slurm_ignore: Vec<String>,
     #[command(flatten)]
     local: LocalAccountFiles,
@@ -79,7 +88,11 @@ pub struct AgentArgs {
 enum AgentAction {
     /// Show the agent's last applied position, lag and errors.
     Status {
-        #[arg(long, default_value = "/var/lib/roster-agent/state.json")]
+        #[arg(
+            long,
+            env = "ROSTER_STATE_FILE",
+            default_value = "/var/lib/roster-agent/state.json"
+        )]
         state_file: std::path::PathBuf,
     },
 }
