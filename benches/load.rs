@@ -778,6 +778,7 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
     let org = d.create_org("bench", false).await.unwrap();
     let org = d
         .set_org(
+            &roster::directory::model::Actor::cli("bench", "localhost"),
             &org.id,
             roster::directory::orgs::SettingsChange {
                 scim_api: Some(true),
@@ -793,6 +794,7 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
         token_name: "bench".into(),
         via_scim: true,
         cluster_id: None,
+        origin: String::new(),
     };
     let n = 2000u64;
     let began = Instant::now();

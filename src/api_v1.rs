@@ -108,6 +108,8 @@ pub struct AuditTrailEntry {
     pub action: String,
     pub target: String,
     pub detail: String,
+    /// Where from: the client's address, or the CLI's host.
+    pub origin: String,
 }
 
 /// One SCIM request as the provisioning log keeps it (also what

@@ -50,7 +50,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
         let store = roster::store::open(&format!("sqlite://{}", dir.path().join("p.db").display())).unwrap();
         let d = Directory::new(store);
         d.create_org("p", false).await.unwrap();
-        let org = d.set_org("p", SettingsChange { sup: Some(true), ..Default::default() }).await.unwrap();
+        let org = d.set_org(&roster::directory::model::Actor::cli("test", "localhost"),"p", SettingsChange { sup: Some(true), ..Default::default() }).await.unwrap();
         let p = Principal::admin(org);
         let mut live: Vec<String> = Vec::new();
         let mut ever_uid: HashMap<i64, String> = HashMap::new();

@@ -28,7 +28,7 @@ pub async fn run(g: &Global, cmd: &AdminCommand) -> Result<(), String> {
     match cmd {
         AdminCommand::LoginLink { org, minutes } => {
             let (o, secret, expires) = dir
-                .create_login_link(org, Duration::from_secs(minutes * 60))
+                .create_login_link(&super::cli_actor(), org, Duration::from_secs(minutes * 60))
                 .await
                 .map_err(|e| e.to_string())?;
             let link = format!("{public_url}/accounts/login-link/{secret}");

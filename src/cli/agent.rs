@@ -164,7 +164,7 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
         min_mass_removal: a.min_mass_removal,
         wait: std::time::Duration::from_secs(a.wait.clamp(1, 60)),
         slurm_cluster: a.slurm_cluster.clone(),
-        node_name: a.node_name.clone().unwrap_or_else(host_name),
+        node_name: a.node_name.clone().unwrap_or_else(super::host_name),
         local_passwd: a.local.local_passwd.clone(),
         local_group: a.local.local_group.clone(),
         slurm_ignore: a
@@ -224,13 +224,4 @@ pub fn authorized_keys(args: &AuthorizedKeysArgs) {
         }
         Err(why) => eprintln!("roster authorized-keys: no keys served: {why}"),
     }
-}
-
-/// The host's name, as the kernel has it; "" when it cannot be read (the
-/// agent then names no node).
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|n| n.trim().to_string())
-        .unwrap_or_default()
 }

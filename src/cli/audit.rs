@@ -11,10 +11,15 @@ use roster::directory::model::AuditQuery;
 Examples:
   roster audit acme --since 1d
   roster audit acme --actor console --json
+  roster audit acme --resource token          # every token created or revoked
+  roster audit acme --resource ada@example.com
 
 Each entry: when, who (\"token Okta\", \"console: ada@example.com\", \"roster CLI (alice)\"),
-what (user.create, user.patch, user.ssh_keys, group.member.add, group.roles, import, ...),
-which user or group, and a summary; never a secret. The newest 100,000 per org are kept.")]
+from where (the client's address; the CLI's host), what (user.create, user.patch,
+user.ssh_keys, group.member.add, group.roles, org.settings, token.create, token.revoke,
+cluster.create, cluster.groups, cluster.token.create, saml.set, saml.disable,
+session.end, login_link.create, import), which resource, and a summary; never a
+secret. The newest 100,000 per org are kept.")]
 pub struct AuditArgs {
     /// Organization id or name.
     org: String,
@@ -24,6 +29,10 @@ pub struct AuditArgs {
     /// Only entries whose actor contains this (case-insensitively).
     #[arg(long)]
     actor: Option<String>,
+    /// Only entries about this kind of resource (user, group, org, token,
+    /// cluster, saml, session, import) or a resource whose name contains this.
+    #[arg(long)]
+    resource: Option<String>,
     /// At most this many entries.
     #[arg(long, default_value_t = 50)]
     limit: u64,
@@ -38,6 +47,7 @@ pub async fn run(g: &Global, args: &AuditArgs) -> Result<(), String> {
             AuditQuery {
                 since,
                 actor: args.actor.clone(),
+                resource: args.resource.clone(),
                 limit: args.limit,
             },
         )
@@ -56,9 +66,10 @@ pub async fn run(g: &Global, args: &AuditArgs) -> Result<(), String> {
         );
     } else {
         for e in &entries {
+            let origin = if e.origin.is_empty() { "-" } else { &e.origin };
             println!(
-                "{}  {:<30} {:<20} {:<28} {}",
-                e.at, e.actor, e.action, e.target, e.detail
+                "{}  {:<30} {:<16} {:<20} {:<28} {}",
+                e.at, e.actor, origin, e.action, e.target, e.detail
             );
         }
     }

@@ -101,7 +101,7 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
     };
     match cmd {
         ClusterCommand::Create { org, name, groups } => show(
-            &dir.create_cluster(org, name, groups.clone())
+            &dir.create_cluster(&super::cli_actor(), org, name, groups.clone())
                 .await
                 .map_err(err)?,
         ),
@@ -110,7 +110,7 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
             cluster,
             groups,
         } => show(
-            &dir.set_cluster_groups(org, cluster, groups.clone())
+            &dir.set_cluster_groups(&super::cli_actor(), org, cluster, groups.clone())
                 .await
                 .map_err(err)?,
         ),
@@ -146,7 +146,10 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
             }
         }
         ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {
-            let (t, secret) = dir.create_cluster_token(org, cluster).await.map_err(err)?;
+            let (t, secret) = dir
+                .create_cluster_token(&super::cli_actor(), org, cluster)
+                .await
+                .map_err(err)?;
             if g.json {
                 print_json(json!({"id": t.id, "name": t.name, "token": secret}));
             } else {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use roster::directory::model::Actor;
 use roster::directory::{Directory, DirectoryError};
 
 mod admin;
@@ -200,6 +201,24 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// The host's name, as the kernel has it; "" when it cannot be read.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The operator at this terminal, as the audit trail records their
+/// changes: the Unix user (the one who ran sudo, if they did) and host.
+pub fn cli_actor() -> Actor {
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "unknown user".into());
+    Actor::cli(&user, &host_name())
 }
 
 pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {

@@ -235,7 +235,10 @@ pub async fn run(g: &Global, cmd: &OrgCommand) -> Result<(), String> {
                 gid_range: *gid_range,
                 allow_reserved_ids: allow_reserved_ids.map(Into::into),
             };
-            let o = dir.set_org(org, change).await.map_err(err)?;
+            let o = dir
+                .set_org(&super::cli_actor(), org, change)
+                .await
+                .map_err(err)?;
             if g.json {
                 print_json(org_json(&o, &base));
             } else {

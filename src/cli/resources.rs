@@ -23,11 +23,9 @@ impl Admin {
         let dir = open_directory(g)?;
         let mut p = dir.admin(org).await.map_err(err)?;
         // The audit trail names the operator at the terminal.
-        let user = ["SUDO_USER", "USER", "LOGNAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown user".into());
-        p.token_name = format!("roster CLI ({user})");
+        let actor = super::cli_actor();
+        p.token_name = actor.name;
+        p.origin = actor.origin;
         let base = format!("{}/scim/{}", cli_public_url(g, &dir).await, p.org.id);
         Ok(Admin { dir, p, base })
     }

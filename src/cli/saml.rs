@@ -206,7 +206,7 @@ pub async fn run(g: &Global, cmd: &SamlCommand) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
             let (o, s) = dir
-                .set_saml(org, idp, metadata_url.clone())
+                .set_saml(&super::cli_actor(), org, idp, metadata_url.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             let sp = SpEndpoints::for_org(public_url, &o.id);
@@ -229,7 +229,10 @@ pub async fn run(g: &Global, cmd: &SamlCommand) -> Result<(), String> {
             Ok(())
         }
         SamlCommand::Disable { org } => {
-            let had = dir.disable_saml(org).await.map_err(|e| e.to_string())?;
+            let had = dir
+                .disable_saml(&super::cli_actor(), org)
+                .await
+                .map_err(|e| e.to_string())?;
             if as_json {
                 print_json(json!({"disabled": had}));
             } else if had {

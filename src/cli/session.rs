@@ -56,7 +56,11 @@ pub async fn run(g: &Global, cmd: &SessionCommand) -> Result<(), String> {
         }
         SessionCommand::End { org, id, all } => {
             let n = dir
-                .end_sessions(org, if *all { None } else { id.clone() })
+                .end_sessions(
+                    &super::cli_actor(),
+                    org,
+                    if *all { None } else { id.clone() },
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             if as_json {

@@ -40,7 +40,10 @@ pub async fn run(g: &Global, cmd: &TokenCommand) -> Result<(), String> {
     let dir = open_directory(g)?;
     match cmd {
         TokenCommand::Create { org, name } => {
-            let (t, secret) = dir.create_token(org, name).await.map_err(err)?;
+            let (t, secret) = dir
+                .create_token(&super::cli_actor(), org, name)
+                .await
+                .map_err(err)?;
             if g.json {
                 print_json(json!({"id": t.id, "name": t.name, "token": secret}));
             } else {
@@ -79,7 +82,9 @@ pub async fn run(g: &Global, cmd: &TokenCommand) -> Result<(), String> {
             }
         }
         TokenCommand::Revoke { org, token_id } => {
-            dir.revoke_token(org, token_id).await.map_err(err)?;
+            dir.revoke_token(&super::cli_actor(), org, token_id)
+                .await
+                .map_err(err)?;
             if g.json {
                 print_json(json!({"id": token_id, "revoked": true}));
             } else {

@@ -1,11 +1,14 @@
 //! Who changed what: every change a person or a token makes to users,
-//! groups, memberships, SSH keys and roles is recorded in the same
-//! transaction as the change (`roster audit`). Secrets never: keys are
-//! counted, not copied.
+//! groups, memberships, SSH keys, roles, the org's settings, tokens,
+//! clusters, SAML and sessions is recorded in the same transaction as the
+//! change (`roster audit`), with where it came from. Secrets never: keys
+//! are counted, tokens named, not copied.
 
 use serde_json::Value;
 
-use super::model::{AuditEntry, AuditQuery, Principal, ResourceType, ResourceView, StoredResource};
+use super::model::{
+    Actor, AuditEntry, AuditQuery, Principal, ResourceType, ResourceView, StoredResource,
+};
 use super::store::WriteTx;
 use super::{Directory, DirectoryResult};
 use crate::directory::orgs::find_org;
@@ -13,16 +16,8 @@ use crate::directory::orgs::find_org;
 /// Entries kept per org (the oldest go first).
 pub const KEEP: u64 = 100_000;
 
-/// The actor a principal is, in the trail's words.
-pub fn actor(p: &Principal) -> String {
-    if p.token_name.starts_with("console: ") || p.token_name.starts_with("roster CLI") {
-        p.token_name.clone()
-    } else {
-        format!("token {}", p.token_name)
-    }
-}
-
-/// Records one change, inside the transaction that makes it.
+/// Records one change a principal makes, inside the transaction that
+/// makes it.
 pub(crate) fn record(
     tx: &mut dyn WriteTx,
     p: &Principal,
@@ -31,14 +26,29 @@ pub(crate) fn record(
     target: &str,
     detail: String,
 ) -> DirectoryResult<()> {
+    record_as(tx, &p.org.id, &p.actor(), at, action, target, detail)
+}
+
+/// Records one change to an org by an actor (org settings, tokens,
+/// clusters, SAML, sessions), inside the transaction that makes it.
+pub(crate) fn record_as(
+    tx: &mut dyn WriteTx,
+    org_id: &str,
+    by: &Actor,
+    at: &str,
+    action: &str,
+    target: &str,
+    detail: String,
+) -> DirectoryResult<()> {
     let entry = AuditEntry {
         at: at.to_string(),
-        actor: actor(p),
+        actor: by.name.clone(),
         action: action.to_string(),
         target: target.to_string(),
         detail,
+        origin: by.origin.clone(),
     };
-    Ok(tx.append_audit(&p.org.id, &entry, KEEP)?)
+    Ok(tx.append_audit(org_id, &entry, KEEP)?)
 }
 
 pub(crate) fn kind_word(rtype: ResourceType) -> &'static str {

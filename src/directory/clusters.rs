@@ -1,7 +1,9 @@
 //! Clusters (design.md, "Clusters"): each names the groups it provisions,
 //! and has read-only tokens for its nodes.
 
-use super::model::{Change, ChangeKind, Cluster, PosixAccount, Principal, Subject, TokenRecord};
+use super::model::{
+    Actor, Change, ChangeKind, Cluster, PosixAccount, Principal, Subject, TokenRecord,
+};
 use super::orgs::find_org;
 use super::query::fold;
 use super::store::ReadTx;
@@ -114,13 +116,14 @@ fn view(tx: &mut dyn ReadTx, org_id: &str, cluster: Cluster) -> DirectoryResult<
 impl Directory {
     pub async fn create_cluster(
         &self,
+        by: &Actor,
         org: &str,
         name: &str,
         groups: Vec<String>,
     ) -> DirectoryResult<ClusterView> {
         let now = self.now();
         check_cluster_name(name)?;
-        let (org, name) = (org.to_string(), name.to_string());
+        let (org, name, by) = (org.to_string(), name.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             if tx.cluster(&o.id, &name)?.is_some() {
@@ -140,19 +143,23 @@ impl Directory {
             };
             tx.insert_cluster(&cluster)?;
             log_cluster_change(tx, &cluster, ChangeKind::Created)?;
-            view(tx, &o.id, cluster)
+            let v = view(tx, &o.id, cluster)?;
+            let detail = format!("groups: {}", group_names(&v));
+            super::audit::record_as(tx, &o.id, &by, &now, "cluster.create", &name, detail)?;
+            Ok(v)
         })
         .await
     }
 
     pub async fn set_cluster_groups(
         &self,
+        by: &Actor,
         org: &str,
         cluster: &str,
         groups: Vec<String>,
     ) -> DirectoryResult<ClusterView> {
         let now = self.now();
-        let (org, cluster) = (org.to_string(), cluster.to_string());
+        let (org, cluster, by) = (org.to_string(), cluster.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let mut c = find_cluster(tx, &o.id, &cluster)?;
@@ -162,7 +169,11 @@ impl Directory {
             c.group_ids = group_ids;
             c.modified = t;
             log_cluster_change(tx, &c, ChangeKind::Updated)?;
-            view(tx, &o.id, c)
+            let name = c.name.clone();
+            let v = view(tx, &o.id, c)?;
+            let detail = format!("groups: {}", group_names(&v));
+            super::audit::record_as(tx, &o.id, &by, &now, "cluster.groups", &name, detail)?;
+            Ok(v)
         })
         .await
     }
@@ -190,11 +201,12 @@ impl Directory {
     /// A read-only token for a cluster's nodes; the secret is not stored.
     pub async fn create_cluster_token(
         &self,
+        by: &Actor,
         org: &str,
         cluster: &str,
     ) -> DirectoryResult<(TokenRecord, String)> {
         let now = self.now();
-        let (org, cluster) = (org.to_string(), cluster.to_string());
+        let (org, cluster, by) = (org.to_string(), cluster.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let c = find_cluster(tx, &o.id, &cluster)?;
@@ -210,9 +222,29 @@ impl Directory {
                 cluster_id: Some(c.id),
             };
             tx.insert_token(&rec)?;
+            let detail = format!("token {} for the cluster's nodes", rec.id);
+            super::audit::record_as(
+                tx,
+                &rec.org_id,
+                &by,
+                &now,
+                "cluster.token.create",
+                &c.name,
+                detail,
+            )?;
             Ok((rec, secret))
         })
         .await
+    }
+}
+
+/// A cluster's groups by name, for the audit trail.
+fn group_names(v: &ClusterView) -> String {
+    let names: Vec<&str> = v.groups.iter().map(|g| g.1.as_str()).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
     }
 }
 
@@ -241,26 +273,50 @@ mod tests {
                 let g = serde_json::json!({"displayName": name});
                 d.create_resource(&p, ResourceType::Group, g).await.unwrap();
             }
-            let unknown = d.create_cluster("acme", "c1", vec!["nope".into()]).await;
+            let unknown = d
+                .create_cluster(
+                    &crate::directory::scratch::tester(),
+                    "acme",
+                    "c1",
+                    vec!["nope".into()],
+                )
+                .await;
             assert!(
                 matches!(unknown, Err(DirectoryError::NotFound(_))),
                 "{unknown:?}"
             );
-            let bad = d.create_cluster("acme", "c 1", vec![]).await;
+            let bad = d
+                .create_cluster(&crate::directory::scratch::tester(), "acme", "c 1", vec![])
+                .await;
             assert!(matches!(bad, Err(DirectoryError::InvalidValue(_))));
             let c = d
-                .create_cluster("acme", "c1", vec!["GPU".into()])
+                .create_cluster(
+                    &crate::directory::scratch::tester(),
+                    "acme",
+                    "c1",
+                    vec!["GPU".into()],
+                )
                 .await
                 .unwrap();
             assert_eq!(c.groups.len(), 1);
-            let dup = d.create_cluster("acme", "C1", vec![]).await;
+            let dup = d
+                .create_cluster(&crate::directory::scratch::tester(), "acme", "C1", vec![])
+                .await;
             assert!(matches!(dup, Err(DirectoryError::Conflict(_))));
             let c = d
-                .set_cluster_groups("acme", "c1", vec!["gpu".into(), "cpu".into()])
+                .set_cluster_groups(
+                    &crate::directory::scratch::tester(),
+                    "acme",
+                    "c1",
+                    vec!["gpu".into(), "cpu".into()],
+                )
                 .await
                 .unwrap();
             assert_eq!(c.groups.len(), 2);
-            let (t, secret) = d.create_cluster_token("acme", "c1").await.unwrap();
+            let (t, secret) = d
+                .create_cluster_token(&crate::directory::scratch::tester(), "acme", "c1")
+                .await
+                .unwrap();
             assert_eq!(t.cluster_id.as_deref(), Some(c.cluster.id.as_str()));
             let p = d.authenticate("acme", &secret).await.unwrap();
             assert_eq!(p.cluster_id, Some(c.cluster.id));

@@ -221,7 +221,11 @@ mod tests {
                 sup: Some(true),
                 ..Default::default()
             };
-            let p = Principal::admin(d.set_org("e", sup).await.unwrap());
+            let p = Principal::admin(
+                d.set_org(&crate::directory::scratch::tester(), "e", sup)
+                    .await
+                    .unwrap(),
+            );
             let user = |name: &str| json!({"userName": name});
             let ada = d
                 .create_resource(&p, ResourceType::User, user("ada@x"))

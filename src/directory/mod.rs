@@ -305,4 +305,9 @@ pub(crate) mod scratch {
         let d = Directory::with_clock(crate::store::open(&url).unwrap(), super::Clock::manual());
         rt.block_on(test(d));
     }
+
+    /// Who the unit tests' changes are by.
+    pub fn tester() -> super::model::Actor {
+        super::model::Actor::cli("test", "localhost")
+    }
 }

@@ -130,6 +130,9 @@ pub struct Principal {
     /// A cluster's read-only token: reads that cluster's maps and SCIM
     /// resources, writes nothing.
     pub cluster_id: Option<String>,
+    /// Where the request came from, for the audit trail: the client's
+    /// address, or the CLI's host.
+    pub origin: String,
 }
 
 impl Principal {
@@ -140,6 +143,41 @@ impl Principal {
             token_name: "roster CLI".into(),
             via_scim: false,
             cluster_id: None,
+            origin: String::new(),
+        }
+    }
+
+    /// Who this principal is, in the audit trail's words.
+    pub fn actor(&self) -> Actor {
+        let name = if self.token_name.starts_with("console: ")
+            || self.token_name.starts_with("roster CLI")
+        {
+            self.token_name.clone()
+        } else {
+            format!("token {}", self.token_name)
+        };
+        Actor {
+            name,
+            origin: self.origin.clone(),
+        }
+    }
+}
+
+/// Who makes a change, as the audit trail records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// "token Okta", "console: ada@example.com", "roster CLI (alice)".
+    pub name: String,
+    /// The client's address, or the CLI's host.
+    pub origin: String,
+}
+
+impl Actor {
+    /// The operator at a terminal: their Unix user, on this host.
+    pub fn cli(user: &str, host: &str) -> Actor {
+        Actor {
+            name: format!("roster CLI ({user})"),
+            origin: host.to_string(),
         }
     }
 }
@@ -362,6 +400,9 @@ pub struct AuditEntry {
     pub target: String,
     /// What changed, in a few words (never a secret).
     pub detail: String,
+    /// Where from: the client's address (admin API, console, SCIM), or
+    /// "HOST" for the CLI; empty for entries older than this field.
+    pub origin: String,
 }
 
 /// Which audit entries to read, newest first.
@@ -371,6 +412,10 @@ pub struct AuditQuery {
     pub since: Option<String>,
     /// Actors containing this text.
     pub actor: Option<String>,
+    /// Entries about this kind of resource ("user", "group", "cluster",
+    /// "token", "org", "saml", "session", "import") or a resource whose
+    /// name contains this text.
+    pub resource: Option<String>,
     pub limit: u64,
 }
 

@@ -1,7 +1,7 @@
 //! Organizations and their settings.
 
 use super::legacy_groups::LEGACY_GROUPS;
-use super::model::{LedgerKind, Org, OrgSettings};
+use super::model::{Actor, LedgerKind, Org, OrgSettings};
 use super::posix_rules::IdRanges;
 use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult};
@@ -160,11 +160,18 @@ impl Directory {
         .await
     }
 
-    pub async fn set_org(&self, org: &str, change: SettingsChange) -> DirectoryResult<Org> {
+    pub async fn set_org(
+        &self,
+        by: &Actor,
+        org: &str,
+        change: SettingsChange,
+    ) -> DirectoryResult<Org> {
         let now = self.now();
         let org = org.to_string();
+        let by = by.clone();
         self.write(move |tx| {
             let mut o = find_org(tx, &org)?;
+            let before = o.clone();
             if let Some(v) = change.scim_api {
                 o.settings.scim_api = v;
             }
@@ -207,10 +214,49 @@ impl Directory {
                 };
                 tx.append_change(&o.id, &entry)?;
             }
+            let changed = settings_changes(&before, &o);
+            if !changed.is_empty() {
+                let detail = changed.join(", ");
+                super::audit::record_as(tx, &o.id, &by, &now, "org.settings", &o.name, detail)?;
+            }
             Ok(o)
         })
         .await
     }
+}
+
+/// What a settings change changed, in the words of `roster org set`.
+fn settings_changes(before: &Org, after: &Org) -> Vec<String> {
+    let on = |v: bool| if v { "on" } else { "off" };
+    let (a, b) = (&before.settings, &after.settings);
+    let mut out = Vec::new();
+    for (name, was, is) in [
+        ("scim-api", a.scim_api, b.scim_api),
+        ("aup", a.aup, b.aup),
+        ("sup", a.sup, b.sup),
+        ("jit", a.jit, b.jit),
+        (
+            "allow-reserved-ids",
+            a.ids.allow_reserved,
+            b.ids.allow_reserved,
+        ),
+    ] {
+        if was != is {
+            out.push(format!("{name} {}", on(is)));
+        }
+    }
+    for (name, was, is) in [
+        ("uid-range", a.ids.uid, b.ids.uid),
+        ("gid-range", a.ids.gid, b.ids.gid),
+    ] {
+        if was != is {
+            out.push(format!("{name} {}-{}", is.0, is.1));
+        }
+    }
+    if before.reserved_names != after.reserved_names {
+        out.push(format!("reserve-names {}", after.reserved_names.join(",")));
+    }
+    out
 }
 
 /// Where `serve` records its public URL for the command line.
@@ -283,20 +329,28 @@ mod tests {
                 scim_api: Some(true),
                 ..Default::default()
             };
-            let o = d.set_org("acme", on).await.unwrap();
+            let o = d
+                .set_org(&crate::directory::scratch::tester(), "acme", on)
+                .await
+                .unwrap();
             assert!(o.settings.scim_api && !o.settings.aup && o.settings.jit);
             let names = SettingsChange {
                 reserve_names: Some(vec!["svc-backup".into(), "ops".into()]),
                 ..Default::default()
             };
-            let o = d.set_org("acme", names).await.unwrap();
+            let o = d
+                .set_org(&crate::directory::scratch::tester(), "acme", names)
+                .await
+                .unwrap();
             assert_eq!(o.reserved_names.len(), 2);
             assert!(o.settings.scim_api, "kept");
             let bad = SettingsChange {
                 reserve_names: Some(vec!["Not A Name".into()]),
                 ..Default::default()
             };
-            let e = d.set_org("acme", bad).await;
+            let e = d
+                .set_org(&crate::directory::scratch::tester(), "acme", bad)
+                .await;
             assert!(matches!(e, Err(DirectoryError::InvalidValue(_))), "{e:?}");
             assert_eq!(d.org("acme").await.unwrap().reserved_names.len(), 2);
         });

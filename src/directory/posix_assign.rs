@@ -327,7 +327,11 @@ mod tests {
             sup: Some(true),
             ..Default::default()
         };
-        Principal::admin(d.set_org("acme", sup).await.unwrap())
+        Principal::admin(
+            d.set_org(&crate::directory::scratch::tester(), "acme", sup)
+                .await
+                .unwrap(),
+        )
     }
 
     async fn uid_of(d: &Directory, p: &Principal, user_name: &str) -> (String, i64, String) {
@@ -411,7 +415,11 @@ mod tests {
             let (_, first, _) = uid_of(&d, &p, "old@example.com").await;
             assert_eq!(first, 100_000);
             let o = d
-                .set_org("acme", ranges((5_000, 5_001), (7_000, 7_999), None))
+                .set_org(
+                    &crate::directory::scratch::tester(),
+                    "acme",
+                    ranges((5_000, 5_001), (7_000, 7_999), None),
+                )
                 .await
                 .unwrap();
             let p = Principal::admin(o);
@@ -445,7 +453,14 @@ mod tests {
             let refused = |uid, gid, allow| {
                 let d = d.clone();
                 async move {
-                    match d.set_org("acme", ranges(uid, gid, allow)).await {
+                    match d
+                        .set_org(
+                            &crate::directory::scratch::tester(),
+                            "acme",
+                            ranges(uid, gid, allow),
+                        )
+                        .await
+                    {
                         Err(DirectoryError::InvalidValue(m)) => m,
                         other => panic!("{uid:?}: {other:?}"),
                     }
@@ -469,6 +484,7 @@ mod tests {
             // AD-mapped ids, allowed deliberately.
             let o = d
                 .set_org(
+                    &crate::directory::scratch::tester(),
                     "acme",
                     ranges((600_000, 700_000), (800_000, 900_000), Some(true)),
                 )
@@ -483,7 +499,8 @@ mod tests {
                 ..Default::default()
             };
             assert!(matches!(
-                d.set_org("acme", off).await,
+                d.set_org(&crate::directory::scratch::tester(), "acme", off)
+                    .await,
                 Err(DirectoryError::InvalidValue(_))
             ));
         });

@@ -100,6 +100,7 @@ impl Directory {
             token_name: format!("console: {}", session.subject),
             via_scim: false,
             cluster_id: None,
+            origin: String::new(),
         };
         let roles = match session.user_id.clone() {
             // The bootstrap administrator (a login link).

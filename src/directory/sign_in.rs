@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::model::ResourceView;
-use super::model::{Org, SamlSettings, Session, SignInPurpose};
+use super::model::{Actor, Org, SamlSettings, Session, SignInPurpose};
 use super::orgs::find_org;
 use super::query::fold;
 use super::resources::{insert, view};
@@ -124,6 +124,7 @@ impl Directory {
     /// a signing certificate is refused (`IdpConfig::validate`).
     pub async fn set_saml(
         &self,
+        by: &Actor,
         org: &str,
         idp: IdpConfig,
         metadata_url: Option<String>,
@@ -131,7 +132,7 @@ impl Directory {
         let now = self.clock.now();
         idp.validate()
             .map_err(|e| DirectoryError::InvalidValue(e.to_string()))?;
-        let org = org.to_string();
+        let (org, by) = (org.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let s = SamlSettings {
@@ -140,18 +141,30 @@ impl Directory {
                 updated: at(now),
             };
             tx.put_saml_settings(&o.id, Some(&s))?;
+            let detail = format!(
+                "IdP {} (SSO URL {}, {} signing certificate(s))",
+                idp.entity_id,
+                idp.sso_url,
+                idp.certificates.len()
+            );
+            super::audit::record_as(tx, &o.id, &by, &s.updated, "saml.set", &o.name, detail)?;
             Ok((o, s))
         })
         .await
     }
 
     /// Turns SAML off for an org; false if it was not on.
-    pub async fn disable_saml(&self, org: &str) -> DirectoryResult<bool> {
-        let org = org.to_string();
+    pub async fn disable_saml(&self, by: &Actor, org: &str) -> DirectoryResult<bool> {
+        let now = self.now();
+        let (org, by) = (org.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let had = tx.saml_settings(&o.id)?.is_some();
             tx.put_saml_settings(&o.id, None)?;
+            if had {
+                let detail = "SAML sign-in turned off".to_string();
+                super::audit::record_as(tx, &o.id, &by, &now, "saml.disable", &o.name, detail)?;
+            }
             Ok(had)
         })
         .await
@@ -365,9 +378,14 @@ impl Directory {
     }
 
     /// Ends one session of an org (by its id) or, with `None`, all of them.
-    pub async fn end_sessions(&self, org: &str, id: Option<String>) -> DirectoryResult<u64> {
+    pub async fn end_sessions(
+        &self,
+        by: &Actor,
+        org: &str,
+        id: Option<String>,
+    ) -> DirectoryResult<u64> {
         let now = self.now();
-        let org = org.to_string();
+        let (org, by) = (org.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let n = tx.end_sessions(&o.id, id.as_deref(), &now)?;
@@ -379,6 +397,13 @@ impl Directory {
                     o.name, o.name
                 )));
             }
+            if n > 0 {
+                let (target, detail) = match &id {
+                    Some(id) => (id.clone(), "ended".to_string()),
+                    None => (o.name.clone(), format!("all {n} live session(s) ended")),
+                };
+                super::audit::record_as(tx, &o.id, &by, &now, "session.end", &target, detail)?;
+            }
             Ok(n)
         })
         .await
@@ -388,16 +413,27 @@ impl Directory {
     /// for `lifetime`: the way in before SAML is configured.
     pub async fn create_login_link(
         &self,
+        by: &Actor,
         org: &str,
         lifetime: Duration,
     ) -> DirectoryResult<(Org, String, String)> {
         let now = self.clock.now();
-        let org = org.to_string();
+        let (org, by) = (org.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let secret = random_secret(LOGIN_LINK_PREFIX);
             let expires = later(now, lifetime);
             tx.insert_login_link(&hash_token(&secret), &o.id, &at(now), &expires)?;
+            let detail = format!("one-time administrator login link, valid until {expires}");
+            super::audit::record_as(
+                tx,
+                &o.id,
+                &by,
+                &at(now),
+                "login_link.create",
+                &o.name,
+                detail,
+            )?;
             Ok((o, secret, expires))
         })
         .await
@@ -452,7 +488,10 @@ mod tests {
     fn a_session_lives_its_lifetime_and_not_a_second_more() {
         with_directory(|d| async move {
             d.create_org("acme", false).await.unwrap();
-            let (_, link, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            let (_, link, _) = d
+                .create_login_link(&crate::directory::scratch::tester(), "acme", 15 * MINUTE)
+                .await
+                .unwrap();
             let (o, s) = d
                 .redeem_login_link(&link, Duration::from_secs(5))
                 .await
@@ -472,12 +511,18 @@ mod tests {
     fn a_login_link_works_once_and_only_until_it_expires() {
         with_directory(|d| async move {
             d.create_org("acme", false).await.unwrap();
-            let (_, once, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            let (_, once, _) = d
+                .create_login_link(&crate::directory::scratch::tester(), "acme", 15 * MINUTE)
+                .await
+                .unwrap();
             d.redeem_login_link(&once, MINUTE).await.unwrap();
             let again = d.redeem_login_link(&once, MINUTE).await;
             assert!(matches!(again, Err(DirectoryError::Forbidden(_))));
 
-            let (_, late, _) = d.create_login_link("acme", 15 * MINUTE).await.unwrap();
+            let (_, late, _) = d
+                .create_login_link(&crate::directory::scratch::tester(), "acme", 15 * MINUTE)
+                .await
+                .unwrap();
             d.clock()
                 .advance(15 * MINUTE + Duration::from_secs(1))
                 .unwrap();
@@ -497,16 +542,29 @@ mod tests {
             d.create_org("acme", false).await.unwrap();
             let mut secrets = Vec::new();
             for _ in 0..3 {
-                let (_, link, _) = d.create_login_link("acme", MINUTE).await.unwrap();
+                let (_, link, _) = d
+                    .create_login_link(&crate::directory::scratch::tester(), "acme", MINUTE)
+                    .await
+                    .unwrap();
                 secrets.push(d.redeem_login_link(&link, MINUTE).await.unwrap().1);
             }
             assert!(d.end_session(&secrets[0].secret).await.unwrap());
             assert!(!d.end_session(&secrets[0].secret).await.unwrap(), "once");
             assert!(d.session(&secrets[0].secret).await.unwrap().is_none());
             let one = Some(secrets[1].session.id.clone());
-            assert_eq!(d.end_sessions("acme", one).await.unwrap(), 1);
+            assert_eq!(
+                d.end_sessions(&crate::directory::scratch::tester(), "acme", one)
+                    .await
+                    .unwrap(),
+                1
+            );
             assert!(d.session(&secrets[2].secret).await.unwrap().is_some());
-            assert_eq!(d.end_sessions("acme", None).await.unwrap(), 1);
+            assert_eq!(
+                d.end_sessions(&crate::directory::scratch::tester(), "acme", None)
+                    .await
+                    .unwrap(),
+                1
+            );
             assert!(d.session(&secrets[2].secret).await.unwrap().is_none());
         });
     }

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::model::{Principal, TokenRecord};
+use super::model::{Actor, Principal, TokenRecord};
 use super::orgs::find_org;
 use super::{Directory, DirectoryError, DirectoryResult};
 
@@ -63,6 +63,7 @@ impl Directory {
     /// Creates a token and returns it with its secret, which is not stored.
     pub async fn create_token(
         &self,
+        by: &Actor,
         org: &str,
         name: &str,
     ) -> DirectoryResult<(TokenRecord, String)> {
@@ -73,7 +74,7 @@ impl Directory {
                 "a token name must be 1 to 128 printable characters, such as \"Okta\"".into(),
             ));
         }
-        let org = org.to_string();
+        let (org, by) = (org.to_string(), by.clone());
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
             let secret = new_secret();
@@ -88,6 +89,16 @@ impl Directory {
                 cluster_id: None,
             };
             tx.insert_token(&rec)?;
+            let detail = format!("SCIM token {}", rec.id);
+            super::audit::record_as(
+                tx,
+                &rec.org_id,
+                &by,
+                &now,
+                "token.create",
+                &rec.name,
+                detail,
+            )?;
             Ok((rec, secret))
         })
         .await
@@ -102,13 +113,21 @@ impl Directory {
         .await
     }
 
-    pub async fn revoke_token(&self, org: &str, token_id: &str) -> DirectoryResult<()> {
+    pub async fn revoke_token(&self, by: &Actor, org: &str, token_id: &str) -> DirectoryResult<()> {
         let now = self.now();
-        let org = org.to_string();
+        let (org, by) = (org.to_string(), by.clone());
         let token_id = token_id.to_string();
         self.write(move |tx| {
             let o = find_org(tx, &org)?;
+            let name = tx
+                .tokens(&o.id)?
+                .into_iter()
+                .find(|t| t.id == token_id)
+                .map(|t| t.name);
             if tx.revoke_token(&o.id, &token_id, &now)? {
+                let name = name.unwrap_or_else(|| token_id.clone());
+                let detail = format!("token {token_id}");
+                super::audit::record_as(tx, &o.id, &by, &now, "token.revoke", &name, detail)?;
                 Ok(())
             } else {
                 Err(DirectoryError::NotFound(format!(
@@ -145,6 +164,7 @@ impl Directory {
                     token_name: t.name,
                     via_scim: true,
                     cluster_id: t.cluster_id,
+                    origin: String::new(),
                 })
             })
             .await?;
@@ -175,10 +195,15 @@ mod tests {
             d.create_org("acme", false).await.unwrap();
             d.create_org("globex", false).await.unwrap();
             for bad in ["", "  ", "a\nb", &"x".repeat(129)] {
-                let e = d.create_token("acme", bad).await;
+                let e = d
+                    .create_token(&crate::directory::scratch::tester(), "acme", bad)
+                    .await;
                 assert!(matches!(e, Err(DirectoryError::InvalidValue(_))), "{bad:?}");
             }
-            let (t, secret) = d.create_token("acme", "Okta").await.unwrap();
+            let (t, secret) = d
+                .create_token(&crate::directory::scratch::tester(), "acme", "Okta")
+                .await
+                .unwrap();
             assert_ne!(t.hash, secret.as_bytes(), "the secret is not stored");
             let p = d.authenticate("acme", &secret).await.unwrap();
             assert_eq!((p.token_name.as_str(), p.via_scim), ("Okta", true));
@@ -190,10 +215,14 @@ mod tests {
                     "{org}"
                 );
             }
-            d.revoke_token("acme", &t.id).await.unwrap();
+            d.revoke_token(&crate::directory::scratch::tester(), "acme", &t.id)
+                .await
+                .unwrap();
             let e = d.authenticate("acme", &secret).await;
             assert!(matches!(e, Err(DirectoryError::Unauthenticated(_))));
-            let again = d.revoke_token("globex", &t.id).await;
+            let again = d
+                .revoke_token(&crate::directory::scratch::tester(), "globex", &t.id)
+                .await;
             assert!(matches!(again, Err(DirectoryError::NotFound(_))));
             let listed = d.list_tokens("acme").await.unwrap();
             assert!(listed.iter().all(|t| t.revoked.is_some()));

@@ -156,7 +156,9 @@ impl FromRequestParts<AppState> for ApiCaller {
                 ))
                 .into());
             }
-            let admin = Principal::admin(o);
+            let mut admin = Principal::admin(o);
+            admin.token_name = format!("console: {}", session.subject);
+            admin.origin = super::request_origin(parts, state);
             return Ok(match session.user_id {
                 None => ApiCaller::Admin(admin),
                 Some(user_id) => ApiCaller::Member { admin, user_id },
@@ -167,7 +169,8 @@ impl FromRequestParts<AppState> for ApiCaller {
                 "missing credential: send `Authorization: Bearer TOKEN` with a token from `roster token create`, or sign in".into(),
             )
         })?;
-        let p = scim_token(state, &org, &token).await?;
+        let mut p = scim_token(state, &org, &token).await?;
+        p.origin = super::request_origin(parts, state);
         if p.cluster_id.is_some() {
             return Err(DirectoryError::Forbidden(
                 "a cluster token cannot use the admin API".into(),

@@ -82,6 +82,16 @@ pub(crate) fn client_address(
         .unwrap_or(peer)
 }
 
+/// Where a request came from, for the audit trail: the client's address
+/// (behind a trusted proxy, from `X-Forwarded-For`).
+pub(crate) fn request_origin(parts: &axum::http::request::Parts, state: &AppState) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| client_address(c.0.ip(), &parts.headers, &state.trusted_proxies).to_string())
+        .unwrap_or_default()
+}
+
 /// Sign-in starts a client address may make at once, and how often it
 /// regains one: a person needs a few, a flood gets 429.
 pub fn sign_in_start_limit() -> Arc<rate_limit::RateLimit> {

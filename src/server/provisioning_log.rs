@@ -73,7 +73,7 @@ fn window(
 
 /// `GET /api/v1/orgs/{org}/audit`: the org's audit trail, newest first,
 /// for the org's administrators. Query: `since=DURATION`, `actor=TEXT`,
-/// `limit=N` (default 100, at most 10,000).
+/// `resource=KIND-OR-NAME`, `limit=N` (default 100, at most 10,000).
 pub async fn audit_api(
     State(s): State<AppState>,
     AdminCaller(p): AdminCaller,
@@ -86,6 +86,7 @@ pub async fn audit_api(
     for (k, v) in query_pairs(&q) {
         match k.as_str() {
             "actor" => query.actor = Some(v),
+            "resource" => query.resource = Some(v),
             other => window(&s, other, &v, &mut query.limit, &mut query.since)?,
         }
     }
@@ -101,6 +102,7 @@ pub async fn audit_api(
                     action: e.action,
                     target: e.target,
                     detail: e.detail,
+                    origin: e.origin,
                 })
                 .collect(),
         },

@@ -179,7 +179,10 @@ impl axum::extract::FromRequestParts<AppState> for ScimCaller {
                 ))
                 .into_response()
             })?;
-        principal(state, &org, &parts.headers).await.map(ScimCaller)
+        let origin = super::request_origin(parts, state);
+        let mut p = principal(state, &org, &parts.headers).await?;
+        p.origin = origin;
+        Ok(ScimCaller(p))
     }
 }
 

@@ -223,6 +223,7 @@ const TABLES: &[Table] = &[
             ("action", Text),
             ("target", Text),
             ("detail", Text),
+            ("origin", Text),
         ],
         identity: Some("id"),
     },

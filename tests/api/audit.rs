@@ -14,6 +14,8 @@ fn trail(app: &TestApp, extra: &[&str]) -> Vec<Value> {
 #[test]
 fn every_change_names_its_actor_and_secrets_stay_out() {
     let app = sup_app();
+    // What setting the org up recorded (its settings, the IdP's token).
+    let setup = trail(&app, &[]).len();
     // By the IdP's token (named "test" by the helpers).
     let ada = app.create_user("ada@example.com").id();
     let put = json!({"schemas": [USER], "userName": "ada@example.com", "displayName": "Ada"});
@@ -46,7 +48,7 @@ fn every_change_names_its_actor_and_secrets_stay_out() {
     );
 
     let all = trail(&app, &[]);
-    let seen: Vec<(String, String, String)> = all
+    let seen: Vec<(String, String, String)> = all[..all.len() - setup]
         .iter()
         .rev()
         .map(|e| {
@@ -97,5 +99,98 @@ fn every_change_names_its_actor_and_secrets_stay_out() {
     assert_eq!(bad.status, 400);
     // Filters.
     assert_eq!(trail(&app, &["--actor", "TOKEN test"]).len(), 2);
-    assert_eq!(trail(&app, &["--since", "1h"]).len(), 6);
+    assert_eq!(trail(&app, &["--since", "1h"]).len(), 6 + setup);
+}
+
+#[test]
+fn org_settings_tokens_clusters_and_sign_in_are_audited_with_where_from() {
+    let app = TestApp::start();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    // Setting the org up at the command line: its settings and its token.
+    let setup = trail(&app, &[]);
+    let actions: Vec<&str> = setup
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["token.create", "org.settings"], "{setup:?}");
+    assert_eq!(setup[0]["target"], "test");
+    assert!(
+        setup[1]["detail"].as_str().unwrap().contains("scim-api on"),
+        "{setup:?}"
+    );
+    for e in &setup {
+        assert!(
+            e["actor"].as_str().unwrap().starts_with("roster CLI ("),
+            "{e}"
+        );
+        assert_eq!(e["origin"], host.as_str(), "the CLI's host: {e}");
+    }
+    let secret = cli_json(&app.db, &["token", "create", "acme", "--name", "Entra"]);
+    let token_id = secret["id"].as_str().unwrap().to_string();
+    cli_ok(&app.db, &["token", "revoke", "acme", &token_id]);
+    cli_ok(&app.db, &["group", "create", "acme", "gpu"]);
+    cli_ok(
+        &app.db,
+        &["cluster", "create", "acme", "c1", "--groups", "gpu"],
+    );
+    cli_ok(&app.db, &["cluster", "token", "create", "acme", "c1"]);
+    cli_ok(
+        &app.db,
+        &["org", "set", "acme", "--uid-range", "5000-59999"],
+    );
+    cli_ok(&app.db, &["admin", "login-link", "acme"]);
+    // Setting nothing new records nothing.
+    cli_ok(
+        &app.db,
+        &["org", "set", "acme", "--uid-range", "5000-59999"],
+    );
+    // Over SCIM and the admin API: the client's address.
+    app.create_user("ada@example.com");
+
+    let all = trail(&app, &[]);
+    let newest: Vec<(&str, &str)> = all[..all.len() - setup.len()]
+        .iter()
+        .rev()
+        .map(|e| (e["action"].as_str().unwrap(), e["target"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        newest,
+        [
+            ("token.create", "Entra"),
+            ("token.revoke", "Entra"),
+            ("group.create", "gpu"),
+            ("cluster.create", "c1"),
+            ("cluster.token.create", "c1"),
+            ("org.settings", "acme"),
+            ("login_link.create", "acme"),
+            ("user.create", "ada@example.com"),
+        ]
+    );
+    assert_eq!(all[2]["detail"], "uid-range 5000-59999");
+    assert_eq!(all[0]["actor"], "token test");
+    assert_eq!(all[0]["origin"], "127.0.0.1", "SCIM: the client's address");
+    let text = serde_json::to_string(&all).unwrap();
+    assert!(
+        !text.contains(secret["token"].as_str().unwrap()),
+        "no secret in the trail"
+    );
+
+    // --resource: a kind, or a name.
+    let tokens = trail(&app, &["--resource", "token"]);
+    assert_eq!(tokens.len(), 3, "{tokens:?}");
+    let c1 = trail(&app, &["--resource", "c1"]);
+    assert_eq!(c1.len(), 2, "{c1:?}");
+    let api = app.send(
+        app.auth(
+            app.client
+                .get(app.url("/api/v1/orgs/acme/audit?resource=cluster")),
+        ),
+    );
+    assert_eq!(api.status, 200, "{}", api.body);
+    let entries = api.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(entries.iter().all(|e| e["origin"] == host.as_str()));
 }

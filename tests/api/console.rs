@@ -362,6 +362,36 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
             .total(),
         1
     );
+
+    // Every change above is in the audit trail as the console's, from the
+    // browser's address.
+    let trail = cli_json(
+        &app.db,
+        &["audit", "acme", "--actor", "console:", "--limit", "500"],
+    );
+    let trail = trail.as_array().unwrap();
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for done in [
+        "cluster.groups",
+        "cluster.token.create",
+        "user.ssh_keys",
+        "group.create",
+        "group.roles",
+        "org.settings",
+        "token.create",
+        "token.revoke",
+        "saml.set",
+        "saml.disable",
+    ] {
+        assert!(actions.contains(&done), "no {done} in {actions:?}");
+    }
+    assert!(
+        trail.iter().all(|e| e["origin"] == "127.0.0.1"),
+        "{trail:?}"
+    );
 }
 
 /// A GET with a session cookie, redirects not followed: (status, where

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::{Layout, Notice, forbidden, refusal, render, see_other};
+use crate::directory::model::Actor;
 use crate::directory::query::fold;
 use crate::directory::roles::{Access, ConsoleUser};
 use crate::server::AppState;
@@ -32,6 +33,11 @@ pub(in crate::server) struct Console {
 }
 
 impl Console {
+    /// The person, as the audit trail records their changes.
+    pub fn actor(&self) -> Actor {
+        self.user.principal.actor()
+    }
+
     /// The page's frame, for the navigation entry `active`.
     pub fn layout(&self, active: &'static str, notice: Option<Notice>) -> Layout {
         Layout {
@@ -123,11 +129,12 @@ impl FromRequestParts<AppState> for Console {
                 Some(format!("/console/{}", org.name)),
             ));
         }
-        let user = state
+        let mut user = state
             .directory
             .console_user(org, session)
             .await
             .map_err(bare_refusal)?;
+        user.principal.origin = crate::server::request_origin(parts, state);
         Ok(Console {
             user,
             csrf: csrf_token(&secret),

@@ -156,7 +156,7 @@ pub(super) async fn set_groups(
     let org = &c.user.principal.org;
     match s
         .directory
-        .set_cluster_groups(&org.id, &cluster, form.all("group"))
+        .set_cluster_groups(&c.actor(), &org.id, &cluster, form.all("group"))
         .await
     {
         Ok(v) => Ok(see_other(
@@ -180,7 +180,7 @@ pub(super) async fn create_token(
     let org = &c.user.principal.org;
     let (rec, secret) = s
         .directory
-        .create_cluster_token(&org.id, &cluster)
+        .create_cluster_token(&c.actor(), &org.id, &cluster)
         .await
         .map_err(|e| refusal(c.layout("clusters", None), e))?;
     tracing::info!(org = %org.name, cluster = %cluster, by = %c.user.session.subject, "cluster token created in the console");

@@ -235,7 +235,7 @@ pub(super) async fn deploy(
     let outcome = match built {
         Ok(idp) => s
             .directory
-            .set_saml(&c.user.principal.org.id, idp, metadata_url)
+            .set_saml(&c.actor(), &c.user.principal.org.id, idp, metadata_url)
             .await
             .map(|_| ()),
         Err(e) => Err(e),
@@ -259,7 +259,7 @@ pub(super) async fn disable(
 ) -> Result<Response, Response> {
     c.need(Access::Admin, "saml", None)?;
     s.directory
-        .disable_saml(&c.user.principal.org.id)
+        .disable_saml(&c.actor(), &c.user.principal.org.id)
         .await
         .map_err(|e| refusal(c.layout("saml", None), e))?;
     tracing::info!(org = %c.user.principal.org.name, by = %c.user.session.subject, "SAML SSO disabled in the console");

@@ -106,7 +106,7 @@ pub(super) async fn set_toggle(
         }
     }
     s.directory
-        .set_org(&c.user.principal.org.id, change)
+        .set_org(&c.actor(), &c.user.principal.org.id, change)
         .await
         .map_err(|e| refusal(c.layout("scim", None), e))?;
     Ok(see_other(&c.path("scim?done=toggle")))
@@ -130,7 +130,7 @@ pub(super) async fn create_token(
     c.need(Access::Admin, "scim", None)?;
     let name = form.get("name").to_string();
     let org = &c.user.principal.org;
-    match s.directory.create_token(&org.id, &name).await {
+    match s.directory.create_token(&c.actor(), &org.id, &name).await {
         Ok((rec, secret)) => {
             tracing::info!(org = %org.name, token = %rec.name, by = %c.user.session.subject, "SCIM token created in the console");
             let base_url = format!("{}/scim/{}", s.public_url, org.id);
@@ -159,7 +159,7 @@ pub(super) async fn revoke_token(
 ) -> Result<Response, Response> {
     c.need(Access::Admin, "scim", None)?;
     s.directory
-        .revoke_token(&c.user.principal.org.id, &token)
+        .revoke_token(&c.actor(), &c.user.principal.org.id, &token)
         .await
         .map_err(|e| refusal(c.layout("scim", None), e))?;
     // Only a page of this console: a form cannot send the browser away.

@@ -284,11 +284,12 @@ impl ReadTx for PgTx<'_, '_> {
     }
 
     fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        let sql = "SELECT at, actor, action, target, detail FROM audit_log \
+        let sql = "SELECT at, actor, action, target, detail, origin FROM audit_log \
                    WHERE org_id = $1 AND ($2::text IS NULL OR at >= $2) AND ($3::text IS NULL OR strpos(lower(actor), lower($3)) > 0) \
+                   AND ($5::text IS NULL OR strpos(lower(target), lower($5)) > 0 OR lower(action) = lower($5) OR starts_with(lower(action), lower($5) || '.')) \
                    ORDER BY id DESC LIMIT $4";
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        self.query(sql, &[&org_id, &q.since, &q.actor, &limit])?
+        self.query(sql, &[&org_id, &q.since, &q.actor, &limit, &q.resource])?
             .iter()
             .map(|r| {
                 Ok(AuditEntry {
@@ -297,6 +298,7 @@ impl ReadTx for PgTx<'_, '_> {
                     action: r.try_get(2).map_err(backend)?,
                     target: r.try_get(3).map_err(backend)?,
                     detail: r.try_get(4).map_err(backend)?,
+                    origin: r.try_get(5).map_err(backend)?,
                 })
             })
             .collect()

@@ -305,8 +305,8 @@ impl WriteTx for PgTx<'_, '_> {
     fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()> {
         let id: i64 = self
             .query_one(
-                "INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                &[&org_id, &e.at, &e.actor, &e.action, &e.target, &e.detail],
+                "INSERT INTO audit_log (org_id, at, actor, action, target, detail, origin) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[&org_id, &e.at, &e.actor, &e.action, &e.target, &e.detail, &e.origin],
             )?
             .try_get(0)
             .map_err(backend)?;

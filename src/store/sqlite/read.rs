@@ -292,19 +292,21 @@ impl ReadTx for SqliteTx<'_> {
     }
 
     fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>> {
-        let sql = "SELECT at, actor, action, target, detail FROM audit_log \
+        let sql = "SELECT at, actor, action, target, detail, origin FROM audit_log \
                    WHERE org_id = ?1 AND (?2 IS NULL OR at >= ?2) AND (?3 IS NULL OR instr(lower(actor), lower(?3)) > 0) \
+                   AND (?5 IS NULL OR instr(lower(target), lower(?5)) > 0 OR lower(action) = lower(?5) OR substr(lower(action), 1, length(?5) + 1) = lower(?5) || '.') \
                    ORDER BY id DESC LIMIT ?4";
         let mut s = self.conn.prepare_cached(sql).map_err(backend)?;
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         let rows = s
-            .query_map(params![org_id, q.since, q.actor, limit], |r| {
+            .query_map(params![org_id, q.since, q.actor, limit, q.resource], |r| {
                 Ok(AuditEntry {
                     at: r.get(0)?,
                     actor: r.get(1)?,
                     action: r.get(2)?,
                     target: r.get(3)?,
                     detail: r.get(4)?,
+                    origin: r.get(5)?,
                 })
             })
             .map_err(backend)?;

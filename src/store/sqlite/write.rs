@@ -338,8 +338,8 @@ impl WriteTx for SqliteTx<'_> {
     fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()> {
         let id: i64 = self
             .conn
-            .prepare_cached("INSERT INTO audit_log (org_id, at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id")
-            .and_then(|mut s| s.query_row(params![org_id, e.at, e.actor, e.action, e.target, e.detail], |r| r.get(0)))
+            .prepare_cached("INSERT INTO audit_log (org_id, at, actor, action, target, detail, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")
+            .and_then(|mut s| s.query_row(params![org_id, e.at, e.actor, e.action, e.target, e.detail, e.origin], |r| r.get(0)))
             .map_err(backend)?;
         // Ids grow per database, not per org: an org's oldest entries
         // beyond `keep` go, checked every so often.
