@@ -14,6 +14,7 @@ pub mod api_v1;
 pub mod authorized_keys;
 pub mod directory;
 pub mod idp_metadata;
+pub mod ldif;
 pub mod node_guard;
 pub mod saml;
 pub mod scim;

@@ -1,12 +1,12 @@
-//! `roster import ORG --passwd FILE --group FILE`: keep a cluster's
-//! existing UIDs, GIDs and names for the people the IdP will push.
+//! `roster import ORG --passwd FILE --group FILE` or `--ldif FILE`: keep a
+//! cluster's existing UIDs, GIDs and names for the people the IdP will push.
 
 use clap::Args;
 
 use super::output::print_json;
 use super::resources::Admin;
 use super::{Global, err};
-use roster::directory::posix_import::{parse_group, parse_passwd};
+use roster::directory::posix_import::{from_ldif, parse_group, parse_passwd};
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -14,12 +14,17 @@ Examples:
   roster import acme --passwd /etc/passwd --group /etc/group --dry-run
   getent passwd > passwd; getent group > group    # from NIS or LDAP through NSS
   roster import acme --passwd passwd --group group
+  slapcat -b dc=example,dc=org > cluster.ldif     # or: ldapsearch -LLL -x -b ... > cluster.ldif
+  roster import acme --ldif cluster.ldif --dry-run
 
-Each user is kept for the person whose POSIX name would be theirs (user7 for
-user7@example.com), each group for the group of that name: when the IdP pushes
-them, they receive these ids instead of new ones. System accounts (ids below
-1000, and 65534) and users' private groups are skipped. Any conflict and
-nothing is kept; running it again changes nothing. Exits 2 on conflicts.")]
+Each user is kept for the person with the email the LDAP entry gives (mail), or
+else whose POSIX name would be theirs (user7 for user7@example.com); each group
+for the group of that name: when the IdP pushes them, they receive these ids
+instead of new ones. System accounts (ids below 1000, and 65534) and users'
+private groups are skipped. SSH keys and group members in the source are
+reported, not copied: the IdP (or the person) sets keys, the IdP's groups decide
+members. Any conflict and nothing is kept; running it again changes nothing.
+Exits 2 on conflicts.")]
 pub struct ImportArgs {
     /// Organization id or name.
     org: String,
@@ -29,6 +34,10 @@ pub struct ImportArgs {
     /// A group(5) file: name:password:GID:members.
     #[arg(long)]
     group: Option<std::path::PathBuf>,
+    /// An LDIF export of the directory (slapcat, ldapsearch -LLL): its
+    /// posixAccount and posixGroup entries, with mail and sshPublicKey.
+    #[arg(long, conflicts_with_all = ["passwd", "group"])]
+    ldif: Option<std::path::PathBuf>,
     /// Say what would be kept, and every conflict; keep nothing.
     #[arg(long)]
     dry_run: bool,
@@ -44,16 +53,24 @@ fn read(path: &Option<std::path::PathBuf>, what: &str) -> Result<String, String>
 
 /// Whether the import went through without conflicts (the exit status).
 pub async fn run(g: &Global, args: &ImportArgs) -> Result<bool, String> {
-    if args.passwd.is_none() && args.group.is_none() {
-        return Err("nothing to import: give --passwd FILE and/or --group FILE".into());
-    }
-    let users = parse_passwd(&read(&args.passwd, "passwd")?)
-        .map_err(|e| format!("the passwd file, {e}"))?;
-    let groups =
-        parse_group(&read(&args.group, "group")?).map_err(|e| format!("the group file, {e}"))?;
+    let (source, users, groups) = if args.ldif.is_some() {
+        let (users, groups) =
+            from_ldif(&read(&args.ldif, "LDIF")?).map_err(|e| format!("the LDIF file, {e}"))?;
+        ("LDIF export", users, groups)
+    } else if args.passwd.is_some() || args.group.is_some() {
+        let users = parse_passwd(&read(&args.passwd, "passwd")?)
+            .map_err(|e| format!("the passwd file, {e}"))?;
+        let groups = parse_group(&read(&args.group, "group")?)
+            .map_err(|e| format!("the group file, {e}"))?;
+        ("passwd and group files", users, groups)
+    } else {
+        return Err(
+            "nothing to import: give --passwd FILE and/or --group FILE, or --ldif FILE".into(),
+        );
+    };
     let Admin { dir, p, .. } = Admin::of(g, &args.org).await?;
     let report = dir
-        .import_posix(&p, users, groups, args.dry_run)
+        .import_posix(&p, source, users, groups, args.dry_run)
         .await
         .map_err(err)?;
     if g.json {

@@ -326,6 +326,16 @@ pub enum LedgerKind {
     Uid,
     Gid,
     Name,
+    /// An email address an import matched to a kept identity
+    /// (`posix_import`): the IdP's person with that address receives it.
+    Email,
+    /// A kept identity (the value: its held id) that goes by email only:
+    /// its source named the person's email, so nobody else who merely
+    /// derives the same POSIX name may have it.
+    EmailOnly,
+    /// A user (the value: their id) who received a kept identity: its home
+    /// and shell stay theirs when no override says otherwise.
+    Kept,
 }
 
 impl LedgerKind {
@@ -334,6 +344,9 @@ impl LedgerKind {
             LedgerKind::Uid => "uid",
             LedgerKind::Gid => "gid",
             LedgerKind::Name => "name",
+            LedgerKind::Email => "email",
+            LedgerKind::EmailOnly => "email-only",
+            LedgerKind::Kept => "kept",
         }
     }
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::model::{LedgerKind, PosixAccount, StoredResource};
 use super::posix_rules::{self, IdRanges};
+use super::query::fold;
 use super::reserved_names::reserved_because;
 use super::store::WriteTx;
 use super::{DirectoryError, DirectoryResult};
@@ -144,8 +145,10 @@ pub(crate) fn assign(
     Ok(account)
 }
 
-/// The identity an import kept for `r` (`posix_import`): the one held
-/// under the POSIX name `r` would be given, handed over to `r`.
+/// The identity an import kept for `r` (`posix_import`), handed over to
+/// `r`: for a user, the one the import matched to one of their emails,
+/// else the one held under the POSIX name `r` would be given, unless its
+/// source named an email (then it waits for that person).
 fn claim_kept(
     tx: &mut dyn WriteTx,
     org_id: &str,
@@ -158,16 +161,40 @@ fn claim_kept(
     let Some(text) = r.doc.get(source).and_then(Value::as_str) else {
         return Ok(None);
     };
-    let held = super::posix_import::held_id(r.rtype, &posix_rules::derive_name(text));
-    let Some(mut account) = tx
-        .posix_accounts(org_id, r.rtype, &[held.as_str()])?
-        .remove(&held)
-    else {
-        return Ok(None);
-    };
-    tx.transfer_posix(org_id, &account, &r.id)?;
-    account.resource_id = r.id.clone();
-    Ok(Some(account))
+    let mut candidates = Vec::new();
+    if r.rtype == ResourceType::User {
+        let emails = r
+            .doc
+            .get("emails")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("value").and_then(Value::as_str));
+        for email in std::iter::once(text).chain(emails) {
+            if let Some(held) = tx.posix_owner(org_id, LedgerKind::Email, &fold(email))? {
+                candidates.push(held);
+            }
+        }
+    }
+    let by_name = super::posix_import::held_id(r.rtype, &posix_rules::derive_name(text));
+    if tx
+        .posix_owner(org_id, LedgerKind::EmailOnly, &by_name)?
+        .is_none()
+    {
+        candidates.push(by_name);
+    }
+    for held in candidates {
+        if let Some(mut account) = tx
+            .posix_accounts(org_id, r.rtype, &[held.as_str()])?
+            .remove(&held)
+        {
+            tx.transfer_posix(org_id, &account, &r.id)?;
+            tx.claim_posix(org_id, LedgerKind::Kept, &r.id, &r.id)?;
+            account.resource_id = r.id.clone();
+            return Ok(Some(account));
+        }
+    }
+    Ok(None)
 }
 
 /// Where allocation resumes in `range`: the org's counter when it lies in
@@ -251,6 +278,14 @@ fn assign_user(
     if let Some(sh) = &shell {
         posix_rules::check_path("sunkLoginShell", sh).map_err(invalid)?;
     }
+    // A kept identity's home and shell (from the cluster's old files) stay
+    // unless an override replaces them; anyone else's follow the overrides.
+    let kept = match existing {
+        Some(e) if tx.posix_owner(org_id, LedgerKind::Kept, &r.id)?.is_some() => Some(e),
+        _ => None,
+    };
+    let home = home.or_else(|| kept.and_then(|k| k.home.clone()));
+    let shell = shell.or_else(|| kept.and_then(|k| k.shell.clone()));
     Ok(PosixAccount {
         rtype: ResourceType::User,
         resource_id: r.id.clone(),

@@ -1,20 +1,22 @@
 //! Keeping a cluster's existing identities: the users and groups of its
-//! passwd and group files (`roster import`) are recorded as identities
-//! kept for the people the identity provider will push. Files on shared
+//! passwd and group files, or of its LDAP directory's posixAccount and
+//! posixGroup entries (`roster import`), are recorded as identities kept
+//! for the people the identity provider will push. Files on shared
 //! storage are owned by these numbers, so they must survive the move.
 //!
 //! A kept identity is a POSIX account and ledger entries held under
 //! `import:user:NAME` (or `import:group:NAME`): nobody else can be given
-//! its UID, GID or name. When the IdP pushes a person whose POSIX name
-//! would be NAME (`user7` for `user7@example.com`), or a group whose name
-//! would be NAME, they receive it instead of a new one
-//! (`posix_assign::claim_kept`).
+//! its UID, GID or name. When the IdP pushes a person whose email the
+//! import recorded for NAME, or whose POSIX name would be NAME (`user7`
+//! for `user7@example.com`), or a group whose name would be NAME, they
+//! receive it instead of a new one (`posix_assign::claim_kept`).
 
 use std::collections::{HashMap, HashSet};
 
 use super::model::{LedgerKind, PosixAccount, Principal, ResourceType};
 use super::orgs::find_org;
 use super::posix_rules::check_name;
+use super::query::fold;
 use super::resources::require_writes;
 use super::{Directory, DirectoryResult};
 
@@ -26,6 +28,11 @@ pub struct PasswdEntry {
     pub gid: i64,
     pub home: String,
     pub shell: String,
+    /// The person's email (LDAP's `mail`), matched to the IdP's user.
+    pub email: Option<String>,
+    /// Their SSH keys (LDAP's `sshPublicKey`): counted in the report; the
+    /// IdP or the person sets keys in Roster.
+    pub ssh_keys: usize,
 }
 
 /// A line of a group file.
@@ -33,6 +40,9 @@ pub struct PasswdEntry {
 pub struct GroupEntry {
     pub name: String,
     pub gid: i64,
+    /// Member login names, for the report (the IdP's groups decide
+    /// memberships in Roster).
+    pub members: Vec<String>,
 }
 
 /// The account a kept identity is held under.
@@ -85,6 +95,8 @@ pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, String> {
                 gid: number(gid, "GID", n)?,
                 home: home.to_string(),
                 shell: shell.to_string(),
+                email: None,
+                ssh_keys: 0,
             })
         })
         .collect()
@@ -94,13 +106,58 @@ pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, String> {
 pub fn parse_group(text: &str) -> Result<Vec<GroupEntry>, String> {
     records::<4>(text, "name:password:GID:members")?
         .into_iter()
-        .map(|(n, [name, _, gid, _])| {
+        .map(|(n, [name, _, gid, members])| {
             Ok(GroupEntry {
                 name: name.to_string(),
                 gid: number(gid, "GID", n)?,
+                members: members
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
             })
         })
         .collect()
+}
+
+/// The users and groups of an LDAP export (RFC 2307 posixAccount and
+/// posixGroup; `mail`; `sshPublicKey` of openssh-lpk's ldapPublicKey).
+/// Other entries (organizational units, people without a POSIX account)
+/// are passed over.
+pub fn from_ldif(text: &str) -> Result<(Vec<PasswdEntry>, Vec<GroupEntry>), String> {
+    let entries = crate::ldif::parse(text)?;
+    let need = |e: &crate::ldif::Entry, attr: &str| {
+        e.first(attr).map(str::to_string).ok_or_else(|| {
+            format!(
+                "line {}: the entry {} has no {attr}, which RFC 2307 requires of it",
+                e.line, e.dn
+            )
+        })
+    };
+    let id =
+        |e: &crate::ldif::Entry, attr: &str| need(e, attr).and_then(|v| number(&v, attr, e.line));
+    let (mut users, mut groups) = (Vec::new(), Vec::new());
+    for e in &entries {
+        if e.is_a("posixAccount") {
+            users.push(PasswdEntry {
+                name: need(e, "uid")?,
+                uid: id(e, "uidNumber")?,
+                gid: id(e, "gidNumber")?,
+                home: need(e, "homeDirectory")?,
+                shell: e.first("loginShell").unwrap_or("").to_string(),
+                email: e.first("mail").map(str::to_string),
+                ssh_keys: e.all("sshPublicKey").count(),
+            });
+        } else if e.is_a("posixGroup") {
+            groups.push(GroupEntry {
+                name: need(e, "cn")?,
+                gid: id(e, "gidNumber")?,
+                members: e.all("memberUid").map(str::to_string).collect(),
+            });
+        }
+    }
+    Ok((users, groups))
 }
 
 /// What became of one entry.
@@ -164,10 +221,12 @@ impl Directory {
     pub async fn import_posix(
         &self,
         p: &Principal,
+        source: &str,
         users: Vec<PasswdEntry>,
         groups: Vec<GroupEntry>,
         dry_run: bool,
     ) -> DirectoryResult<ImportReport> {
+        let source = source.to_string();
         require_writes(p)?;
         let org = p.org.id.clone();
         let who = p.clone();
@@ -190,6 +249,9 @@ impl Directory {
             };
 
             let mut wanted: Vec<(&'static str, PosixAccount, String)> = Vec::new();
+            // Emails the import matches people by: (folded email, held id).
+            let mut emails: Vec<(String, String)> = Vec::new();
+            let mut seen_emails: HashMap<String, String> = HashMap::new();
             for u in &users {
                 if system_id(u.uid) {
                     report.lines.push(line("user", &u.name, "skipped", format!("UID {}: a system account of the node", u.uid)));
@@ -199,9 +261,35 @@ impl Directory {
                 if u.gid != u.uid {
                     detail.push_str(&format!(" (its primary group was GID {}; Roster gives each user a private group, and keeps GID {} with its group)", u.gid, u.gid));
                 }
+                let held = held_id(ResourceType::User, &u.name);
+                if let Some(email) = &u.email {
+                    let key = fold(email);
+                    detail.push_str(&format!("; for the person with email {email}"));
+                    if let Some(other) = seen_emails.insert(key.clone(), u.name.clone()) {
+                        report.conflicts.push(format!(
+                            "user {}: the email {email} is also {other}'s in the source; one person, one identity: fix the source",
+                            u.name
+                        ));
+                    } else if let Some(owner) = tx.posix_owner(&o.id, LedgerKind::Email, &key)?
+                        && owner != held
+                    {
+                        let who = describe_owner(tx, &o.id, &owner)?;
+                        report.conflicts.push(format!(
+                            "user {}: the email {email} is already matched to {who}; leave one of them out",
+                            u.name
+                        ));
+                    }
+                    emails.push((key, held.clone()));
+                }
+                if u.ssh_keys > 0 {
+                    detail.push_str(&format!(
+                        "; {} SSH key(s) not copied: keys come from the IdP or the person (`roster user set-ssh-keys`, the console's Settings)",
+                        u.ssh_keys
+                    ));
+                }
                 let account = PosixAccount {
                     rtype: ResourceType::User,
-                    resource_id: held_id(ResourceType::User, &u.name),
+                    resource_id: held,
                     uid: Some(u.uid),
                     gid: u.uid,
                     name: u.name.clone(),
@@ -228,7 +316,15 @@ impl Directory {
                     home: None,
                     shell: None,
                 };
-                wanted.push(("group", account, format!("GID {}", g.gid)));
+                let mut detail = format!("GID {}", g.gid);
+                if !g.members.is_empty() {
+                    detail.push_str(&format!(
+                        "; {} member(s) in the source ({}): the IdP's group decides its members in Roster",
+                        g.members.len(),
+                        g.members.join(", ")
+                    ));
+                }
+                wanted.push(("group", account, detail));
             }
 
             for (kind, account, detail) in wanted {
@@ -302,6 +398,14 @@ impl Directory {
                 }
                 tx.put_posix_account(&o.id, account)?;
             }
+            for (key, held) in &emails {
+                if tx.posix_owner(&o.id, LedgerKind::Email, key)?.is_none() {
+                    tx.claim_posix(&o.id, LedgerKind::Email, key, held)?;
+                }
+                if tx.posix_owner(&o.id, LedgerKind::EmailOnly, held)?.is_none() {
+                    tx.claim_posix(&o.id, LedgerKind::EmailOnly, held, held)?;
+                }
+            }
             report.applied = true;
             if !pending.is_empty() {
                 super::audit::record(
@@ -309,7 +413,7 @@ impl Directory {
                     &who,
                     &now,
                     "import",
-                    "passwd and group files",
+                    &source,
                     format!("{} identities kept", pending.len()),
                 )?;
             }

@@ -87,6 +87,16 @@ fn a_clusters_users_keep_their_ids_when_the_idp_pushes_them() {
     let shared = app.create_user("shared1@example.com");
     assert_eq!(shared.body[CW]["sunkPosixUserId"], 5400);
     assert_eq!(shared.body[CW]["sunkPosixGroupId"], 5400, "a private group");
+    assert_eq!(
+        shared.body[CW]["sunkLoginShell"], "/bin/zsh",
+        "its old shell"
+    );
+    // A later push without overrides keeps the old shell.
+    let put = json!({"schemas": [USER], "userName": "shared1@example.com", "displayName": "S"});
+    let again = app
+        .put(&format!("/Users/{}", shared.id()), &put)
+        .expect(200);
+    assert_eq!(again.body[CW]["sunkLoginShell"], "/bin/zsh");
     let proj = app.create_group("proj-a", &[&u7.id(), &shared.id()]);
     let cw_group = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
     assert_eq!(proj.body[cw_group]["sunkPosixGroupId"], 7000);
@@ -144,4 +154,121 @@ fn a_conflict_keeps_nothing_and_says_what_to_do() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+/// An LDAP export as slapcat writes it: an organizational unit, people
+/// with posixAccount (one folded line, one base64 value), keys, emails.
+const LDIF: &str = "version: 1
+
+dn: ou=People,dc=example,dc=org
+objectClass: organizationalUnit
+ou: People
+
+dn: uid=ada,ou=People,dc=example,dc=org
+objectClass: inetOrgPerson
+objectClass: posixAccount
+objectClass: ldapPublicKey
+uid: ada
+cn: Ada Lovelace
+mail: Ada.Lovelace@corp.example
+uidNumber: 6001
+gidNumber: 6001
+homeDirectory: /home/ada
+loginShell: /bin/zsh
+sshPublicKey: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILenAM0cpltQu8JJx1at/k7/jQ1an
+ EQtqdbwlpgG6zjr ada@laptop
+
+dn: uid=grace,ou=People,dc=example,dc=org
+objectClass: posixAccount
+uid: grace
+cn:: R3JhY2UgSG9wcGVy
+uidNumber: 6002
+gidNumber: 6002
+homeDirectory: /home/grace
+
+dn: cn=hpc,ou=Groups,dc=example,dc=org
+objectClass: posixGroup
+cn: hpc
+gidNumber: 7100
+memberUid: ada
+memberUid: grace
+";
+
+#[test]
+fn an_ldap_export_is_kept_and_matched_by_email_first() {
+    let app = sup_app();
+    let dir = tempfile::tempdir().unwrap();
+    let ldif = dir.path().join("cluster.ldif");
+    std::fs::write(&ldif, LDIF).unwrap();
+    let ldif = ldif.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["import", "acme", "--ldif", ldif, "--json"];
+        args.extend_from_slice(extra);
+        let out = run_cli(&app.db, &args);
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap_or(-1), v)
+    };
+    let (code, dry) = run(&["--dry-run"]);
+    assert_eq!((code, outcomes(&dry, "kept")), (0, 3), "{dry}");
+    let ada = dry["lines"][0]["detail"].as_str().unwrap();
+    assert!(
+        ada.contains("UID 6001") && ada.contains("email Ada.Lovelace@corp.example"),
+        "{ada}"
+    );
+    assert!(ada.contains("1 SSH key(s) not copied"), "{ada}");
+    let hpc = dry["lines"][2]["detail"].as_str().unwrap();
+    assert!(
+        hpc.contains("2 member(s) in the source (ada, grace)"),
+        "{hpc}"
+    );
+
+    let (code, done) = run(&[]);
+    assert_eq!((code, &done["applied"]), (0, &json!(true)), "{done}");
+    let (_, again) = run(&[]);
+    assert_eq!(outcomes(&again, "unchanged"), 3, "idempotent: {again}");
+
+    // Someone else whose POSIX name would be "ada" does not get Ada's
+    // identity: the export named her email.
+    let other = app.create_user("ada@example.com");
+    assert_ne!(other.body[CW]["sunkPosixUserId"], 6001);
+    assert_ne!(other.body[CW]["sunkPosixUsername"], "ada");
+    // Ada, pushed under another userName, is matched by her email (any
+    // case): her old UID, name, home and shell.
+    let lovelace = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER], "userName": "alovelace@example.com",
+                    "emails": [{"value": "ada.lovelace@CORP.example", "primary": true}]}),
+        )
+        .expect(201);
+    assert_eq!(
+        lovelace.body[CW],
+        json!({"sunkPosixUserId": 6001, "sunkPosixGroupId": 6001, "sunkPosixUsername": "ada",
+               "sunkPreferredHomeDirectory": "/home/ada", "sunkLoginShell": "/bin/zsh"})
+    );
+    // Grace's entry has no email: matched by name.
+    let grace = app.create_user("grace@example.com");
+    assert_eq!(grace.body[CW]["sunkPosixUserId"], 6002);
+    let hpc = app.create_group("hpc", &[&lovelace.id(), &grace.id()]);
+    let cw_group = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
+    assert_eq!(hpc.body[cw_group]["sunkPosixGroupId"], 7100);
+
+    // A malformed export names its line and keeps nothing.
+    let bad = dir.path().join("bad.ldif");
+    std::fs::write(
+        &bad,
+        "dn: uid=x,dc=example,dc=org\nobjectClass: posixAccount\nuid: x\nuidNumber: 6100\n",
+    )
+    .unwrap();
+    let out = run_cli(
+        &app.db,
+        &["import", "acme", "--ldif", bad.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1") && err.contains("no gidNumber"),
+        "{err}"
+    );
 }
