@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 /// its requests to the change feed: the console shows each node's last
 /// applied change. A name is 1 to 64 letters, digits, '.', '-' or '_'.
 pub const NODE_HEADER: &str = "x-roster-node";
+/// The agent's last error, if its last pass failed (plain text).
+pub const ERROR_HEADER: &str = "x-roster-error";
+/// Sent ("yes") by the one agent that manages the cluster's Slurm accounts.
+pub const SLURM_HEADER: &str = "x-roster-slurm";
 
 /// `GET /api/v1/orgs/{org}/clusters/{cluster}/changes?after=SEQ&wait=S`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -100,21 +100,49 @@ struct Client {
     base: String,
     token: String,
     node: String,
+    /// Whether this agent manages the cluster's Slurm accounts (told to
+    /// the server, for `roster cluster status` and `roster explain`).
+    slurm: bool,
+}
+
+/// An error as a header value: printable ASCII, bounded (the server keeps
+/// 300 characters of it).
+fn error_header(error: &str) -> String {
+    error
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
+        })
+        .take(300)
+        .collect()
 }
 
 impl Client {
     /// GETs a cluster API body of type `T` (`api_v1`); a body that is
     /// not one is refused, saying so, rather than read as empty.
-    fn get<T: DeserializeOwned>(&self, path: &str, timeout: Duration) -> Result<T, AgentError> {
+    /// `last_error`: the agent's, reported to the server with the request.
+    fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+        last_error: Option<&str>,
+    ) -> Result<T, AgentError> {
         let url = format!("{}{path}", self.base);
-        let resp = self
+        let mut req = self
             .http
             .get(&url)
             .bearer_auth(&self.token)
             .header(crate::api_v1::NODE_HEADER, &self.node)
-            .timeout(timeout)
-            .send()
-            .map_err(|e| AgentError::Server(e.to_string()))?;
+            .timeout(timeout);
+        if let Some(e) = last_error {
+            req = req.header(crate::api_v1::ERROR_HEADER, error_header(e));
+        }
+        if self.slurm {
+            req = req.header(crate::api_v1::SLURM_HEADER, "yes");
+        }
+        let resp = req.send().map_err(|e| AgentError::Server(e.to_string()))?;
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -232,6 +260,7 @@ fn step(
         let feed: ChangesReply = client.get(
             &format!("{base}/changes?after={}&wait={wait}", state.seq),
             cfg.wait + Duration::from_secs(15),
+            state.last_error.as_deref(),
         )?;
         if feed.changes.is_empty() && !feed.resync && !first {
             // Nothing up to the feed's position touches this cluster.
@@ -242,7 +271,11 @@ fn step(
         }
     }
     let started = Instant::now();
-    let snapshot: Snapshot = client.get(&format!("{base}/snapshot"), Duration::from_secs(120))?;
+    let snapshot: Snapshot = client.get(
+        &format!("{base}/snapshot"),
+        Duration::from_secs(120),
+        state.last_error.as_deref(),
+    )?;
     let applied = apply(cfg, &snapshot, state)?;
     tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
     if let Some(slurm_cluster) = &cfg.slurm_cluster {
@@ -301,6 +334,7 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
         base: cfg.server.trim_end_matches('/').to_string(),
         token: cfg.token.clone(),
         node: cfg.node_name.clone(),
+        slurm: cfg.slurm_cluster.is_some(),
     };
     let mut state = AgentState::load(&cfg.state_file);
     let mut backoff = Duration::from_secs(1);

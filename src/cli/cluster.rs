@@ -42,6 +42,23 @@ pub enum ClusterCommand {
         /// Cluster name or id.
         cluster: String,
     },
+    /// The cluster's nodes: the change each agent has applied, how far
+    /// behind it is, its last error, and which are stale (silent for two
+    /// minutes). Exits 1 when a node is behind, stale or failing.
+    #[command(after_help = "\
+Each running `roster agent` reports on its feed requests (its node name,
+--node-name; the change it applied; its last error; whether it manages
+Slurm); the server records the reports within a second.
+
+Examples:
+  roster cluster status acme prod
+  roster cluster status acme prod --json | jq '.nodes[] | select(.stale)'")]
+    Status {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
     /// Read-only tokens for a cluster's nodes.
     #[command(subcommand)]
     Token(ClusterTokenCommand),
@@ -145,6 +162,21 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
                 }
             }
         }
+        ClusterCommand::Status { org, cluster } => {
+            let status = dir.cluster_status(org, cluster).await.map_err(err)?;
+            if g.json {
+                print_json(json!(status));
+            } else {
+                print_status(&status);
+            }
+            let n = status.nodes.len();
+            if n > 0 && status.current() < n {
+                return Err(format!(
+                    "{} of {n} node(s) behind, stale or failing",
+                    n - status.current()
+                ));
+            }
+        }
         ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {
             let (t, secret) = dir
                 .create_cluster_token(&super::cli_actor(), org, cluster)
@@ -162,4 +194,47 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn print_status(s: &roster::directory::fleet::ClusterStatus) {
+    println!(
+        "cluster {}: latest change {}; {} of {} node(s) up to date",
+        s.cluster,
+        s.latest,
+        s.current(),
+        s.nodes.len()
+    );
+    if s.nodes.is_empty() {
+        println!("No agent has reported yet: start `roster agent` on the nodes (docs/agent.md).");
+        return;
+    }
+    println!(
+        "{:<28} {:>8} {:>8}  {:<20}  STATE",
+        "NODE", "APPLIED", "BEHIND", "LAST ASKED"
+    );
+    for n in &s.nodes {
+        let mut state = Vec::new();
+        if n.stale {
+            state.push("STALE (silent over 2 minutes)".to_string());
+        }
+        if let Some(e) = &n.report.error {
+            state.push(format!("ERROR {e}"));
+        }
+        if state.is_empty() {
+            state.push("ok".into());
+        }
+        let node = if n.report.slurm {
+            format!("{} (Slurm)", n.report.node)
+        } else {
+            n.report.node.clone()
+        };
+        println!(
+            "{:<28} {:>8} {:>8}  {:<20}  {}",
+            node,
+            n.report.applied_seq,
+            n.behind,
+            n.report.reported_at,
+            state.join("; ")
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use super::fleet::ClusterStatus;
 use super::model::{Principal, ResourceType};
 use super::ssh_keys::check_key;
 use super::{Directory, DirectoryError, DirectoryResult};
@@ -55,7 +56,188 @@ fn step(step: &'static str, verdict: Verdict, detail: String, fix: Option<String
     }
 }
 
+/// Whether the cluster's nodes have applied its changes (what their
+/// agents last reported).
+fn agents_step(fleet: &ClusterStatus) -> Step {
+    let n = fleet.nodes.len();
+    if n == 0 {
+        return step(
+            "agents",
+            Verdict::Warn,
+            format!("no agent has reported for {}: nodes that run `roster agent` say what they applied; nodes on stock nsscache do not", fleet.cluster),
+            Some("start roster agent on the nodes (docs/agent.md), or check them by hand: getent passwd NAME".into()),
+        );
+    }
+    let lagging: Vec<String> = fleet
+        .nodes
+        .iter()
+        .filter(|s| s.behind > 0 || s.stale)
+        .map(|s| {
+            if s.stale {
+                format!("{} (silent since {})", s.report.node, s.report.reported_at)
+            } else {
+                format!("{} ({} change(s) behind)", s.report.node, s.behind)
+            }
+        })
+        .collect();
+    if lagging.is_empty() {
+        return step(
+            "agents",
+            Verdict::Ok,
+            format!(
+                "all {n} node(s) of {} have applied its latest change",
+                fleet.cluster
+            ),
+            None,
+        );
+    }
+    let shown: Vec<&str> = lagging.iter().take(10).map(String::as_str).collect();
+    step(
+        "agents",
+        if lagging.len() == n {
+            Verdict::Fail
+        } else {
+            Verdict::Warn
+        },
+        format!(
+            "{} of {n} node(s) have not applied {}'s latest changes, so may not know the person yet: {}{}",
+            lagging.len(),
+            fleet.cluster,
+            shown.join(", "),
+            if lagging.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ),
+        Some(format!(
+            "roster cluster status ORG {} lists them; on a node: roster agent status, and the agent's log (journalctl -u roster-agent)",
+            fleet.cluster
+        )),
+    )
+}
+
+/// The person's Slurm associations: planned from the cluster's groups,
+/// applied by the agent that manages Slurm (from its last report).
+fn slurm_step(fleet: &ClusterStatus, accounts: &[&str]) -> Step {
+    let planned = if accounts.is_empty() {
+        "no Slurm association planned (in none of the cluster's groups' accounts)".to_string()
+    } else {
+        format!(
+            "associations planned with account(s) [{}]",
+            accounts.join(", ")
+        )
+    };
+    let Some(agent) = fleet.nodes.iter().find(|s| s.report.slurm) else {
+        return step(
+            "slurm",
+            Verdict::Warn,
+            format!("{planned}; no agent managing Slurm (--slurm-cluster) has reported for {}", fleet.cluster),
+            Some("if the cluster runs Slurm, run one roster agent with --slurm-cluster where sacctmgr works (docs/agent.md)".into()),
+        );
+    };
+    let node = &agent.report.node;
+    if let Some(e) = agent
+        .report
+        .error
+        .as_deref()
+        .filter(|e| e.starts_with("slurm:"))
+    {
+        return step(
+            "slurm",
+            Verdict::Fail,
+            format!("{planned}; the Slurm agent on {node} fails: {e}"),
+            Some(format!(
+                "check slurmdbd and munge from {node} (sacctmgr show cluster); the agent retries on its own"
+            )),
+        );
+    }
+    if agent.behind > 0 || agent.stale {
+        return step(
+            "slurm",
+            Verdict::Warn,
+            format!("{planned}; the Slurm agent on {node} has not applied the latest changes"),
+            Some(format!(
+                "roster cluster status ORG {} shows it",
+                fleet.cluster
+            )),
+        );
+    }
+    step(
+        "slurm",
+        Verdict::Ok,
+        format!("{planned}; applied by the Slurm agent on {node}"),
+        None,
+    )
+}
+
 impl Directory {
+    /// The person's last SAML sign-in and last refusal.
+    async fn sign_in_step(
+        &self,
+        org_id: &str,
+        doc: &serde_json::Map<String, Value>,
+    ) -> DirectoryResult<Step> {
+        let mut subjects: Vec<String> = doc
+            .get("userName")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect();
+        subjects.extend(
+            doc.get("emails")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.get("value").and_then(Value::as_str))
+                .map(str::to_string),
+        );
+        let (ok, refused) = self.last_sign_ins(org_id, subjects).await?;
+        let refused_last = match (&ok, &refused) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(o), Some(r)) => o.at < r.at,
+        };
+        Ok(match (ok, refused) {
+            (ok, Some(refused)) if refused_last => step(
+                "sign-in",
+                Verdict::Warn,
+                format!(
+                    "last SAML sign-in refused {}: {}{}",
+                    refused.at,
+                    refused.detail,
+                    ok.map(|o| format!("; last one that worked {}", o.at))
+                        .unwrap_or_default()
+                ),
+                Some(
+                    "the refusal says what to change (the IdP's assignment, the user's state)"
+                        .into(),
+                ),
+            ),
+            (Some(ok), Some(refused)) => step(
+                "sign-in",
+                Verdict::Ok,
+                format!(
+                    "last SAML sign-in {}: {} (an earlier one was refused {}: {})",
+                    ok.at, ok.detail, refused.at, refused.detail
+                ),
+                None,
+            ),
+            (None, _) => step(
+                "sign-in",
+                Verdict::Ok,
+                "no SAML sign-in on record (SSH needs none; the console does)".into(),
+                None,
+            ),
+            (Some(ok), None) => step(
+                "sign-in",
+                Verdict::Ok,
+                format!("last SAML sign-in {}: {}", ok.at, ok.detail),
+                None,
+            ),
+        })
+    }
+
     /// Walks the path for `user` (id, userName or POSIX username): the
     /// user, their POSIX identity, their keys, their groups and the
     /// clusters those reach, and, for `cluster`, the maps the nodes read.
@@ -270,9 +452,19 @@ impl Directory {
                             Some("the steps above say why".into()),
                         ),
                     });
+                    let accounts: Vec<&str> = maps
+                        .accounts
+                        .iter()
+                        .filter(|(_, _, members)| members.contains(&a.name))
+                        .map(|(name, _, _)| name.as_str())
+                        .collect();
+                    let fleet = self.cluster_status(&org.id, &c.cluster.name).await?;
+                    steps.push(agents_step(&fleet));
+                    steps.push(slurm_step(&fleet, &accounts));
                 }
             }
         }
+        steps.push(self.sign_in_step(&org.id, doc).await?);
         steps.sort_by_key(|s| s.verdict);
         Ok(Explanation {
             user: user_name,

@@ -43,7 +43,7 @@ pub struct FeedReply {
 /// list, the org's settings, one of its groups, or a user in one of its
 /// groups. A deleted user's memberships are gone with it, so a deletion
 /// counts as touching every cluster.
-fn touches(
+pub(super) fn touches(
     tx: &mut dyn ReadTx,
     org_id: &str,
     cluster: &Cluster,

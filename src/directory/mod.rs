@@ -12,6 +12,7 @@ pub mod edits;
 pub mod explain;
 pub mod feed;
 pub mod filter_resolution;
+pub mod fleet;
 pub mod identifiers;
 pub mod legacy_groups;
 pub mod listing;
@@ -239,7 +240,25 @@ impl Directory {
 
     /// Runs `f` in a write transaction; returns once the commit is durable.
     /// An `Err` from `f` rolls back everything `f` did.
-    pub(crate) async fn write<R, F>(&self, mut f: F) -> DirectoryResult<R>
+    pub(crate) async fn write<R, F>(&self, f: F) -> DirectoryResult<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
+    {
+        self.write_and_wake(f, true).await
+    }
+
+    /// A write that adds nothing to the change log (what nodes reported):
+    /// the feed's waiters are not woken for it.
+    pub(crate) async fn write_quietly<R, F>(&self, f: F) -> DirectoryResult<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
+    {
+        self.write_and_wake(f, false).await
+    }
+
+    async fn write_and_wake<R, F>(&self, mut f: F, wake: bool) -> DirectoryResult<R>
     where
         R: Send + 'static,
         F: FnMut(&mut dyn WriteTx) -> DirectoryResult<R> + Send + 'static,
@@ -276,7 +295,7 @@ impl Directory {
                 "the write was not carried out: the database is unavailable".into(),
             ))
         })?;
-        if result.is_ok() {
+        if wake && result.is_ok() {
             self.commits.send_modify(|n| *n = n.wrapping_add(1));
         }
         result

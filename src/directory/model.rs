@@ -351,6 +351,33 @@ impl LedgerKind {
     }
 }
 
+/// What a node's agent last said on its feed requests.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeReport {
+    pub org_id: String,
+    pub cluster_id: String,
+    /// As the agent names it (`--node-name`, the host name).
+    pub node: String,
+    /// The last change it has applied (its position in the change log).
+    pub applied_seq: i64,
+    /// Its last error (a Slurm one starts "slurm:"), or none.
+    pub error: Option<String>,
+    /// Whether this agent manages the cluster's Slurm accounts.
+    pub slurm: bool,
+    /// When it asked (RFC 3339).
+    pub reported_at: String,
+}
+
+/// How a SAML sign-in of a verified response ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignInOutcome {
+    pub at: String,
+    /// Whether a session began.
+    pub ok: bool,
+    /// The refusal's reason, or the session's account.
+    pub detail: String,
+}
+
 /// A cluster: the groups it provisions (by group id, so a rename keeps
 /// them; design.md, "Clusters").
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::model::ResourceView;
-use super::model::{Actor, Org, SamlSettings, Session, SignInPurpose};
+use super::model::{Actor, Org, SamlSettings, Session, SignInOutcome, SignInPurpose};
 use super::orgs::find_org;
 use super::query::fold;
 use super::resources::{insert, view};
@@ -350,6 +350,49 @@ impl Directory {
                 }
             }
             Ok(Some((o, s)))
+        })
+        .await
+    }
+
+    /// Records how a sign-in of a verified response ended (the subject is
+    /// the IdP's NameID), for `roster explain`. Wakes no feed waiter.
+    pub async fn record_sign_in_outcome(
+        &self,
+        org_id: &str,
+        subject: &str,
+        ok: bool,
+        detail: String,
+    ) -> DirectoryResult<()> {
+        let (org_id, key) = (org_id.to_string(), fold(subject));
+        let outcome = SignInOutcome {
+            at: self.now(),
+            ok,
+            detail,
+        };
+        self.write_quietly(move |tx| Ok(tx.put_sign_in_outcome(&org_id, &key, &outcome)?))
+            .await
+    }
+
+    /// The last sign-in and the last refusal of whichever of `subjects`
+    /// (a person's userName and emails) signed in: (sign-in, refusal).
+    pub async fn last_sign_ins(
+        &self,
+        org_id: &str,
+        subjects: Vec<String>,
+    ) -> DirectoryResult<(Option<SignInOutcome>, Option<SignInOutcome>)> {
+        let org_id = org_id.to_string();
+        self.read(move |tx| {
+            let mut all = Vec::new();
+            for s in &subjects {
+                all.extend(tx.sign_in_outcomes(&org_id, &fold(s))?);
+            }
+            let newest = |ok: bool| {
+                all.iter()
+                    .filter(|o| o.ok == ok)
+                    .max_by(|a, b| a.at.cmp(&b.at))
+                    .cloned()
+            };
+            Ok((newest(true), newest(false)))
         })
         .await
     }

@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 
 use super::model::{
-    AuditEntry, AuditQuery, Change, Cluster, GroupRef, LedgerKind, MemberRef, Org, PosixAccount,
-    SamlSettings, ScimLogEntry, ScimLogQuery, Session, StoredResource, TokenRecord,
+    AuditEntry, AuditQuery, Change, Cluster, GroupRef, LedgerKind, MemberRef, NodeReport, Org,
+    PosixAccount, SamlSettings, ScimLogEntry, ScimLogQuery, Session, SignInOutcome, StoredResource,
+    TokenRecord,
 };
 use super::query::Query;
 use crate::scim::schema::ResourceType;
@@ -85,6 +86,14 @@ pub trait ReadTx {
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>>;
     /// An org's audit trail, newest first.
     fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
+    /// What a cluster's nodes last reported, by node name.
+    fn node_reports(&mut self, cluster_id: &str) -> StoreResult<Vec<NodeReport>>;
+    /// A person's last sign-in and last refusal (by folded subject).
+    fn sign_in_outcomes(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+    ) -> StoreResult<Vec<SignInOutcome>>;
     /// The POSIX accounts of these users or groups.
     fn posix_accounts(
         &mut self,
@@ -154,6 +163,17 @@ pub trait WriteTx: ReadTx {
     /// Records a change in the org's audit trail, keeping the newest
     /// `keep` entries.
     fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()>;
+    /// Records nodes' reports, each replacing the node's last one unless
+    /// that one is newer (replicas flush what they heard independently).
+    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()>;
+    /// Records how a sign-in ended, replacing the subject's last one of
+    /// the same outcome.
+    fn put_sign_in_outcome(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+        outcome: &SignInOutcome,
+    ) -> StoreResult<()>;
     fn put_posix_account(&mut self, org_id: &str, account: &PosixAccount) -> StoreResult<()>;
     /// Records that `value` is assigned to `resource_id`, for ever.
     fn claim_posix(

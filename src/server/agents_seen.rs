@@ -1,37 +1,36 @@
-//! The agents this server has heard from: each node's last request to its
-//! cluster's change feed says which change it has applied (`after=`). The
-//! console shows it beside the cluster's latest change, as the node's lag.
-//!
-//! Kept in memory, per server: a replica knows the agents that poll it,
-//! and a restart forgets them until they ask again (within their wait).
+//! What the agents say: each node's feed requests carry its name
+//! (`X-Roster-Node`), the change it has applied (`after=`), its last error
+//! (`X-Roster-Error`) and whether it manages Slurm (`X-Roster-Slurm`).
+//! Reports gather in memory and are written to the store in one quiet
+//! batch a second (2,000 nodes answering one change cost one write, not
+//! 2,000), where `roster cluster status`, `roster explain` and every
+//! replica's console read them.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// Nodes remembered per cluster at most; past it the longest silent goes.
-const MAX_NODES: usize = 10_000;
+use crate::directory::Directory;
+use crate::directory::model::NodeReport;
 
-/// A node's name as its agent gives it (`X-Roster-Node`), at most this
-/// long, of these characters; anything else is not a name.
+/// How often gathered reports are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Reports held between two writes at most; past it new nodes wait for
+/// the next batch (the ones already held keep being updated).
+const MAX_PENDING: usize = 100_000;
+
+/// A node's name as its agent gives it, at most this long, of these
+/// characters; anything else is not a name.
 const MAX_NAME: usize = 64;
 
-/// What one node last said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSeen {
-    pub node: String,
-    /// The last change it has applied.
-    pub applied: i64,
-    /// When it asked (RFC 3339).
-    pub at: String,
-}
-
-/// A cluster's nodes: name → (applied change, when it asked).
-type Nodes = HashMap<String, (i64, String)>;
+/// The longest error text kept from a report.
+const MAX_ERROR: usize = 300;
 
 #[derive(Default)]
 pub struct AgentsSeen {
-    /// By cluster (`feed::seen_key`).
-    clusters: Mutex<HashMap<String, Nodes>>,
+    /// By (cluster id, node): the latest word of each.
+    pending: Mutex<HashMap<(String, String), NodeReport>>,
 }
 
 /// The node name an agent sent, if it is one.
@@ -45,44 +44,52 @@ pub fn node_name(header: Option<&str>) -> Option<String> {
     ok.then(|| name.to_string())
 }
 
+/// The error an agent reported, as plain printable text of bounded length
+/// (it is shown in pages and terminals).
+pub fn error_text(header: Option<&str>) -> Option<String> {
+    let text: String = header?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_ERROR)
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
 impl AgentsSeen {
-    pub fn record(&self, cluster_id: &str, node: String, applied: i64, at: String) {
-        let Ok(mut clusters) = self.clusters.lock() else {
+    pub fn record(&self, report: NodeReport) {
+        let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        let nodes = clusters.entry(cluster_id.to_string()).or_default();
-        if nodes.len() >= MAX_NODES && !nodes.contains_key(&node) {
-            let oldest = nodes
-                .iter()
-                .min_by(|a, b| a.1.1.cmp(&b.1.1))
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                nodes.remove(&k);
-            }
+        let key = (report.cluster_id.clone(), report.node.clone());
+        if pending.len() >= MAX_PENDING && !pending.contains_key(&key) {
+            return;
         }
-        nodes.insert(node, (applied, at));
+        pending.insert(key, report);
     }
 
-    /// The nodes of a cluster, by name.
-    pub fn of(&self, cluster_id: &str) -> Vec<AgentSeen> {
-        let Ok(clusters) = self.clusters.lock() else {
-            return Vec::new();
-        };
-        let mut out: Vec<AgentSeen> = clusters
-            .get(cluster_id)
-            .map(|nodes| {
-                nodes
-                    .iter()
-                    .map(|(node, (applied, at))| AgentSeen {
-                        node: node.clone(),
-                        applied: *applied,
-                        at: at.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort_by(|a, b| a.node.cmp(&b.node));
-        out
+    /// What was gathered since the last call.
+    pub fn take(&self) -> Vec<NodeReport> {
+        self.pending
+            .lock()
+            .map(|mut p| p.drain().map(|(_, r)| r).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes the gathered reports every `FLUSH_EVERY`, for as long as the
+    /// server runs.
+    pub fn start_flushing(self: &Arc<Self>, directory: Directory) {
+        let seen = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(FLUSH_EVERY).await;
+                let batch = seen.take();
+                let n = batch.len();
+                if let Err(e) = directory.record_node_reports(batch).await {
+                    tracing::warn!(error = %e, reports = n, "could not record what the agents reported");
+                }
+            }
+        });
     }
 }
 
@@ -91,8 +98,20 @@ impl AgentsSeen {
 mod tests {
     use super::*;
 
+    fn report(node: &str, seq: i64) -> NodeReport {
+        NodeReport {
+            org_id: "o".into(),
+            cluster_id: "c1".into(),
+            node: node.into(),
+            applied_seq: seq,
+            error: None,
+            slurm: false,
+            reported_at: "t".into(),
+        }
+    }
+
     #[test]
-    fn only_plain_names_are_kept_and_the_latest_word_counts() {
+    fn only_plain_names_and_printable_errors_are_kept_and_the_latest_word_counts() {
         assert_eq!(
             node_name(Some("gpu-001.cluster")),
             Some("gpu-001.cluster".into())
@@ -101,14 +120,21 @@ mod tests {
         assert_eq!(node_name(Some("a b")), None);
         assert_eq!(node_name(Some("<script>")), None);
         assert_eq!(node_name(Some(&"n".repeat(65))), None);
+        assert_eq!(
+            error_text(Some("slurm: sacctmgr\u{1b}[31m down")),
+            Some("slurm: sacctmgr[31m down".into())
+        );
+        assert_eq!(error_text(Some("   ")), None);
+        assert_eq!(error_text(Some(&"e".repeat(1000))).unwrap().len(), 300);
         let seen = AgentsSeen::default();
-        seen.record("c1", "n2".into(), 5, "t1".into());
-        seen.record("c1", "n1".into(), 3, "t1".into());
-        seen.record("c1", "n2".into(), 7, "t2".into());
-        let nodes = seen.of("c1");
-        assert_eq!(nodes.len(), 2);
-        assert_eq!((nodes[0].node.as_str(), nodes[0].applied), ("n1", 3));
-        assert_eq!((nodes[1].node.as_str(), nodes[1].applied), ("n2", 7));
-        assert!(seen.of("c2").is_empty());
+        seen.record(report("n2", 5));
+        seen.record(report("n1", 3));
+        seen.record(report("n2", 7));
+        let mut batch = seen.take();
+        batch.sort_by(|a, b| a.node.cmp(&b.node));
+        assert_eq!(batch.len(), 2);
+        assert_eq!((batch[0].node.as_str(), batch[0].applied_seq), ("n1", 3));
+        assert_eq!((batch[1].node.as_str(), batch[1].applied_seq), ("n2", 7));
+        assert!(seen.take().is_empty(), "taken once");
     }
 }

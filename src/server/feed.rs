@@ -14,6 +14,7 @@ use super::{AppState, json_reply, with_caller};
 use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
 use crate::directory::DirectoryError;
 use crate::directory::feed::MAX_WAIT;
+use crate::directory::model::NodeReport;
 
 fn error(e: DirectoryError) -> Response {
     ApiErrorResponse::from(e).into_response()
@@ -21,11 +22,6 @@ fn error(e: DirectoryError) -> Response {
 
 fn typed<T: serde::Serialize>(body: &T) -> Response {
     json_reply(StatusCode::OK, body)
-}
-
-/// Where `AgentsSeen` keeps a cluster's nodes.
-pub(crate) fn seen_key(org_id: &str, cluster: &str) -> String {
-    format!("{org_id}/{}", cluster.to_lowercase())
 }
 
 pub async fn changes(
@@ -66,16 +62,21 @@ pub async fn changes(
     }
     let r = match s.directory.cluster_changes(&p, &cluster, after, wait).await {
         Ok(f) => {
-            let node = headers
-                .get(crate::api_v1::NODE_HEADER)
-                .and_then(|v| v.to_str().ok());
-            if let Some(node) = super::agents_seen::node_name(node) {
-                s.agents_seen.record(
-                    &seen_key(&p.org.id, &cluster),
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+            // Only a cluster's own token speaks for one of its nodes.
+            if let (Some(node), Some(cluster_id)) = (
+                super::agents_seen::node_name(header(crate::api_v1::NODE_HEADER)),
+                &p.cluster_id,
+            ) {
+                s.agents_seen.record(NodeReport {
+                    org_id: p.org.id.clone(),
+                    cluster_id: cluster_id.clone(),
                     node,
-                    after,
-                    crate::scim::resource::format_time(s.directory.clock().now()),
-                );
+                    applied_seq: after,
+                    error: super::agents_seen::error_text(header(crate::api_v1::ERROR_HEADER)),
+                    slurm: header(crate::api_v1::SLURM_HEADER) == Some("yes"),
+                    reported_at: crate::scim::resource::format_time(s.directory.clock().now()),
+                });
             }
             typed(&ChangesReply {
                 seq: f.seq,

@@ -315,6 +315,7 @@ pub async fn serve(
     state: AppState,
     limits: ConnectionLimits,
 ) -> std::io::Result<()> {
+    state.agents_seen.start_flushing(state.directory.clone());
     connections::serve_connections(listener, router(state), limits, shutdown_signal()).await
 }
 

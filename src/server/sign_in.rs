@@ -440,6 +440,13 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
             let detail = crate::saml::printable(&detail);
             count("refused");
             tracing::warn!(org = %o.name, user = %crate::saml::printable(&shown.name_id), detail = %detail, "SAML sign-in refused");
+            if let Err(e) = s
+                .directory
+                .record_sign_in_outcome(&o.id, &shown.name_id, false, detail.clone())
+                .await
+            {
+                tracing::warn!(error = %e, "could not record the refused sign-in");
+            }
             return refusal_page(StatusCode::FORBIDDEN, &detail, &login_hint);
         }
         Err(e) => {
@@ -448,6 +455,23 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
         }
     };
     count("ok");
+    let account = format!(
+        "session {} as {}{}",
+        signed_in.new_session.session.id,
+        signed_in.new_session.session.subject,
+        if signed_in.created {
+            " (account created just in time)"
+        } else {
+            ""
+        }
+    );
+    if let Err(e) = s
+        .directory
+        .record_sign_in_outcome(&o.id, &shown.name_id, true, account)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record the sign-in");
+    }
     tracing::info!(
         org = %o.name,
         user = %signed_in.new_session.session.subject,

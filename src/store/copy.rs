@@ -228,6 +228,30 @@ const TABLES: &[Table] = &[
         identity: Some("id"),
     },
     Table {
+        name: "node_reports",
+        columns: &[
+            ("org_id", Text),
+            ("cluster_id", Text),
+            ("node", Text),
+            ("applied_seq", Int),
+            ("error", Text),
+            ("slurm", Bool),
+            ("reported_at", Text),
+        ],
+        identity: None,
+    },
+    Table {
+        name: "sign_in_outcomes",
+        columns: &[
+            ("org_id", Text),
+            ("subject_key", Text),
+            ("ok", Bool),
+            ("at", Text),
+            ("detail", Text),
+        ],
+        identity: None,
+    },
+    Table {
         name: "server_settings",
         columns: &[("key", Text), ("value", Text)],
         identity: None,

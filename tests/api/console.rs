@@ -80,6 +80,8 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
         b.text()
             .contains(&format!("http://{}/nss/acme/c1/passwd", app.addr))
     );
+    // The server records what agents report within a second.
+    b.goto_until(&app.url("/console/acme/clusters/c1"), "gpu-001");
     let agents = b.text_of("main");
     assert!(
         agents.contains("gpu-001") && agents.contains("up to date"),
@@ -103,8 +105,7 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     // asks again at once).
     agent_once();
     agent_once();
-    b.goto(&app.url("/console/acme/clusters/c1"));
-    assert!(b.text_of("main").contains("up to date"));
+    b.goto_until(&app.url("/console/acme/clusters/c1"), "up to date");
     b.click_text("Create cluster token");
     b.wait_for_text("will not be shown again");
     let node_token = b.text_of("#token");

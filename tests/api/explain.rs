@@ -48,11 +48,33 @@ fn explain_names_the_step_that_keeps_someone_off_a_cluster() {
     )
     .expect(200);
 
+    // Before any agent reports, explain says it cannot tell.
     let (code, e) = explain(&app, "ada@example.com");
     assert_eq!(code, 0, "{e}");
+    assert_eq!(step_of(&e, "agents")["verdict"], "warn", "{e}");
+    // A node applies the cluster (its second run reports to the server).
+    let node = AgentNode::new(&app.db, "c1");
+    node.once(&app, "c1", &["--node-name", "n1"]);
+    node.once(&app, "c1", &["--node-name", "n1"]);
+    let e = explain_until(&app, "ada@example.com", |e| {
+        step_of(e, "agents")["verdict"] == "ok"
+    });
     assert_eq!(e["can_log_in"], true);
     let steps = e["explanation"]["steps"].as_array().unwrap();
-    assert!(steps.iter().all(|s| s["verdict"] == "ok"), "{e}");
+    // Slurm: no agent manages it here (a warning, not a failure).
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["verdict"] == "ok" || s["step"] == "slurm"),
+        "{e}"
+    );
+    assert!(
+        step_of(&e, "slurm")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("associations planned with account(s) [gpu]"),
+        "{e}"
+    );
     assert!(
         steps.iter().any(|s| s["step"] == "maps"),
         "the maps were read: {e}"
@@ -94,4 +116,73 @@ fn explain_names_the_step_that_keeps_someone_off_a_cluster() {
     // An unknown cluster or user is said plainly.
     let out = run_cli(&app.db, &["explain", "acme", "ada", "--cluster", "nope"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no cluster \"nope\""));
+
+    // Agent lagging: a change to the cluster its only node has not applied.
+    let fay = user_with(&app, "fay@example.com", &[KEY]);
+    let gpu = app.get_with("/Groups", &[("filter", "displayName eq \"gpu\"")]);
+    let gpu = gpu.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": fay}]}]),
+    )
+    .expect(200);
+    let (code, e) = explain(&app, "fay@example.com");
+    assert_eq!(code, 2, "{e}");
+    let first = &e["explanation"]["steps"][0];
+    assert_eq!(
+        (&first["step"], &first["verdict"]),
+        (&json!("agents"), &json!("fail")),
+        "{e}"
+    );
+    assert!(
+        first["detail"]
+            .as_str()
+            .unwrap()
+            .contains("n1 (2 change(s) behind)"),
+        "{e}"
+    );
+
+    // Slurm down: the node that manages Slurm reports sacctmgr failing.
+    let failed = node.run(&app, "c1", &["--node-name", "n1", "--slurm-cluster", "c1"]);
+    assert!(!failed.status.success());
+    node.run(&app, "c1", &["--node-name", "n1", "--slurm-cluster", "c1"]);
+    let e = explain_until(&app, "ada@example.com", |e| {
+        step_of(e, "slurm")["verdict"] == "fail"
+    });
+    assert_eq!(e["can_log_in"], false, "{e}");
+    let slurm = step_of(&e, "slurm");
+    assert!(
+        slurm["detail"]
+            .as_str()
+            .unwrap()
+            .contains("the Slurm agent on n1 fails: slurm: sacctmgr")
+            && slurm["detail"]
+                .as_str()
+                .unwrap()
+                .contains("Connection refused"),
+        "{e}"
+    );
+    assert!(slurm["fix"].as_str().unwrap().contains("slurmdbd"), "{e}");
+}
+
+fn step_of<'a>(e: &'a Value, name: &str) -> &'a Value {
+    e["explanation"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {e}"))
+}
+
+/// `explain` for `user` on c1, once `until` holds (agents' reports reach
+/// the store within a second).
+fn explain_until(app: &TestApp, user: &str, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, e) = explain(app, user);
+        if until(&e) || std::time::Instant::now() > deadline {
+            return e;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

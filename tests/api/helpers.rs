@@ -618,7 +618,22 @@ impl AgentNode {
 
     /// One run of the real agent (`--once`), which must succeed.
     pub fn once(&self, app: &TestApp, cluster: &str, extra: &[&str]) {
+        let out = self.run(app, cluster, extra);
+        assert!(out.status.success(), "the agent failed: {out:?}");
+    }
+
+    /// One run of the real agent (`--once`), as it ends. Slurm's commands
+    /// are pointed at a slurmdbd that is down (nothing listens on its
+    /// port): a Slurm agent here fails as it would then.
+    pub fn run(&self, app: &TestApp, cluster: &str, extra: &[&str]) -> Output {
         let d = self.dir.path();
+        let slurm_conf = d.join("slurm-down.conf");
+        std::fs::write(
+            &slurm_conf,
+            "ClusterName=c1\nSlurmctldHost=localhost\nAccountingStorageType=accounting_storage/slurmdbd\n\
+             AccountingStorageHost=127.0.0.1\nAccountingStoragePort=9\n",
+        )
+        .unwrap_or_else(|e| panic!("slurm.conf: {e}"));
         let (token, etc, state) = (d.join("token"), d.join("etc"), d.join("state.json"));
         let server = format!("http://{}", app.addr);
         let mut args = vec![
@@ -638,7 +653,11 @@ impl AgentNode {
             "--once",
         ];
         args.extend_from_slice(extra);
-        let out = run_cli(&app.db, &args);
-        assert!(out.status.success(), "the agent failed: {out:?}");
+        Command::new(roster_bin())
+            .args(&args)
+            .env("ROSTER_DATABASE", &app.db)
+            .env("SLURM_CONF", &slurm_conf)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run roster: {e}"))
     }
 }

@@ -20,6 +20,7 @@ mod discovery_and_auth;
 mod durability;
 mod explain;
 mod feed;
+mod fleet;
 mod groups;
 mod hardening;
 mod hostile_input;

@@ -599,6 +599,28 @@ fn deactivated_users_are_refused_and_their_sessions_end() {
     assert_eq!(p.status, 303);
     let cookie = p.cookie.unwrap();
     assert_eq!(session(&app, &cookie).0, 200);
+    // `roster explain` says when they last signed in.
+    let sign_in_step = || {
+        // (It exits 2: frank is in no cluster, and has no key.)
+        let out = run_cli(&app.db, &["explain", "acme", "frank@example.com", "--json"]);
+        let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+        e["explanation"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "sign-in")
+            .cloned()
+            .unwrap()
+    };
+    let step = sign_in_step();
+    assert_eq!(step["verdict"], "ok", "{step}");
+    assert!(
+        step["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("last SAML sign-in 20"),
+        "{step}"
+    );
 
     app.patch(
         &format!("/Users/{id}"),
@@ -615,6 +637,15 @@ fn deactivated_users_are_refused_and_their_sessions_end() {
         &idp.respond(spec(&app, "frank@example.com", json!({}))),
     );
     p.assert_refused("deactivated");
+    // The refusal, with its reason, is the last word now.
+    let step = sign_in_step();
+    assert_eq!(step["verdict"], "warn", "{step}");
+    let detail = step["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("last SAML sign-in refused") && detail.contains("deactivated"),
+        "{step}"
+    );
+    assert!(detail.contains("last one that worked"), "{step}");
 }
 
 #[test]

@@ -10,11 +10,11 @@ use super::scim_config::render_token_created;
 use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
 use crate::directory::clusters::ClusterView;
+use crate::directory::fleet::NodeStatus;
 use crate::directory::listing::ListQuery;
 use crate::directory::model::TokenRecord;
 use crate::directory::roles::Access;
 use crate::server::AppState;
-use crate::server::agents_seen::AgentSeen;
 
 /// The maps nsscache reads (`/nss/{org}/{cluster}/{map}`).
 const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
@@ -51,7 +51,7 @@ struct ClusterPage {
     maps: Vec<(&'static str, String)>,
     /// The org's latest change, and each node's agent with its lag.
     latest: i64,
-    agents: Vec<(AgentSeen, i64)>,
+    agents: Vec<NodeStatus>,
 }
 
 pub(super) async fn show(
@@ -110,16 +110,13 @@ async fn cluster_page(
             t.cluster_id.as_deref() == Some(view.cluster.id.as_str()) && t.revoked.is_none()
         })
         .collect();
-    let (_, _, latest) = s.directory.org_counts(&org.id).await.map_err(fail)?;
-    let agents = s
-        .agents_seen
-        .of(&crate::server::feed::seen_key(&org.id, &view.cluster.name))
-        .into_iter()
-        .map(|a| {
-            let lag = (latest - a.applied).max(0);
-            (a, lag)
-        })
-        .collect();
+    let fleet = s
+        .directory
+        .cluster_status(&org.id, &view.cluster.name)
+        .await
+        .map_err(fail)?;
+    let latest = fleet.latest;
+    let agents = fleet.nodes;
     let maps = MAPS
         .iter()
         .map(|m| {

@@ -10,8 +10,8 @@ use super::rows::{self, ORG_COLUMNS, RESOURCE_COLUMNS, SESSION_COLUMNS, TOKEN_CO
 use super::{PgTx, backend};
 use crate::directory::model::{
     AuditEntry, AuditQuery, Certificate, Change, ChangeKind, Cluster, GroupRef, IdpConfig,
-    LedgerKind, MemberRef, Org, PosixAccount, ResourceType, SamlSettings, ScimLogEntry,
-    ScimLogQuery, Session, StoredResource, Subject, TokenRecord,
+    LedgerKind, MemberRef, NodeReport, Org, PosixAccount, ResourceType, SamlSettings, ScimLogEntry,
+    ScimLogQuery, Session, SignInOutcome, StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, fold};
 use crate::directory::store::{ReadTx, StoreError, StoreResult};
@@ -302,6 +302,47 @@ impl ReadTx for PgTx<'_, '_> {
                 })
             })
             .collect()
+    }
+
+    fn node_reports(&mut self, cluster_id: &str) -> StoreResult<Vec<NodeReport>> {
+        self.query(
+            "SELECT org_id, cluster_id, node, applied_seq, error, slurm, reported_at \
+             FROM node_reports WHERE cluster_id = $1 ORDER BY node",
+            &[&cluster_id],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(NodeReport {
+                org_id: r.try_get(0).map_err(backend)?,
+                cluster_id: r.try_get(1).map_err(backend)?,
+                node: r.try_get(2).map_err(backend)?,
+                applied_seq: r.try_get(3).map_err(backend)?,
+                error: r.try_get(4).map_err(backend)?,
+                slurm: r.try_get(5).map_err(backend)?,
+                reported_at: r.try_get(6).map_err(backend)?,
+            })
+        })
+        .collect()
+    }
+
+    fn sign_in_outcomes(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+    ) -> StoreResult<Vec<SignInOutcome>> {
+        self.query(
+            "SELECT at, ok, detail FROM sign_in_outcomes WHERE org_id = $1 AND subject_key = $2",
+            &[&org_id, &subject_key],
+        )?
+        .iter()
+        .map(|r| {
+            Ok(SignInOutcome {
+                at: r.try_get(0).map_err(backend)?,
+                ok: r.try_get(1).map_err(backend)?,
+                detail: r.try_get(2).map_err(backend)?,
+            })
+        })
+        .collect()
     }
 
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {

@@ -3,8 +3,8 @@
 use super::rows::{SESSION_COLUMNS, table};
 use super::{PgTx, backend};
 use crate::directory::model::{
-    AuditEntry, Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings,
-    ScimLogEntry, Session, StoredResource, TokenRecord,
+    AuditEntry, Change, Cluster, LedgerKind, NodeReport, Org, PosixAccount, ResourceType,
+    SamlSettings, ScimLogEntry, Session, SignInOutcome, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
 use crate::directory::store::{StoreError, StoreResult, WriteTx};
@@ -317,6 +317,42 @@ impl WriteTx for PgTx<'_, '_> {
                 &[&org_id, &i64::try_from(keep).unwrap_or(i64::MAX)],
             )?;
         }
+        Ok(())
+    }
+
+    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()> {
+        for r in reports {
+            self.execute(
+                "INSERT INTO node_reports (org_id, cluster_id, node, applied_seq, error, slurm, reported_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = $2) \
+                 ON CONFLICT (cluster_id, node) DO UPDATE SET applied_seq = EXCLUDED.applied_seq, \
+                 error = EXCLUDED.error, slurm = EXCLUDED.slurm, reported_at = EXCLUDED.reported_at \
+                 WHERE EXCLUDED.reported_at >= node_reports.reported_at",
+                &[
+                    &r.org_id,
+                    &r.cluster_id,
+                    &r.node,
+                    &r.applied_seq,
+                    &r.error,
+                    &r.slurm,
+                    &r.reported_at,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn put_sign_in_outcome(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+        o: &SignInOutcome,
+    ) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO sign_in_outcomes (org_id, subject_key, ok, at, detail) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (org_id, subject_key, ok) DO UPDATE SET at = EXCLUDED.at, detail = EXCLUDED.detail",
+            &[&org_id, &subject_key, &o.ok, &o.at, &o.detail],
+        )?;
         Ok(())
     }
 

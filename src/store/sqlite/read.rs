@@ -11,8 +11,9 @@ use super::rows::{
 };
 use super::{SqliteTx, backend, sign_in};
 use crate::directory::model::{
-    AuditEntry, AuditQuery, Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef, Org,
-    PosixAccount, ResourceType, SamlSettings, Session, StoredResource, Subject, TokenRecord,
+    AuditEntry, AuditQuery, Change, ChangeKind, Cluster, GroupRef, LedgerKind, MemberRef,
+    NodeReport, Org, PosixAccount, ResourceType, SamlSettings, Session, SignInOutcome,
+    StoredResource, Subject, TokenRecord,
 };
 use crate::directory::query::{Query, fold};
 use crate::directory::scim_log::{ScimLogEntry, ScimLogQuery};
@@ -307,6 +308,53 @@ impl ReadTx for SqliteTx<'_> {
                     target: r.get(3)?,
                     detail: r.get(4)?,
                     origin: r.get(5)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn node_reports(&mut self, cluster_id: &str) -> StoreResult<Vec<NodeReport>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT org_id, cluster_id, node, applied_seq, error, slurm, reported_at \
+                 FROM node_reports WHERE cluster_id = ?1 ORDER BY node",
+            )
+            .map_err(backend)?;
+        let rows = s
+            .query_map(params![cluster_id], |r| {
+                Ok(NodeReport {
+                    org_id: r.get(0)?,
+                    cluster_id: r.get(1)?,
+                    node: r.get(2)?,
+                    applied_seq: r.get(3)?,
+                    error: r.get(4)?,
+                    slurm: r.get(5)?,
+                    reported_at: r.get(6)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
+    fn sign_in_outcomes(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+    ) -> StoreResult<Vec<SignInOutcome>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT at, ok, detail FROM sign_in_outcomes WHERE org_id = ?1 AND subject_key = ?2",
+            )
+            .map_err(backend)?;
+        let rows = s
+            .query_map(params![org_id, subject_key], |r| {
+                Ok(SignInOutcome {
+                    at: r.get(0)?,
+                    ok: r.get(1)?,
+                    detail: r.get(2)?,
                 })
             })
             .map_err(backend)?;

@@ -5,8 +5,8 @@ use rusqlite::params;
 use super::query::table;
 use super::{SqliteTx, backend, sign_in};
 use crate::directory::model::{
-    AuditEntry, Change, Cluster, LedgerKind, Org, PosixAccount, ResourceType, SamlSettings,
-    Session, StoredResource, TokenRecord,
+    AuditEntry, Change, Cluster, LedgerKind, NodeReport, Org, PosixAccount, ResourceType,
+    SamlSettings, Session, SignInOutcome, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
 use crate::directory::scim_log::ScimLogEntry;
@@ -350,6 +350,48 @@ impl WriteTx for SqliteTx<'_> {
                 .map_err(backend)?;
         }
         Ok(())
+    }
+
+    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO node_reports (org_id, cluster_id, node, applied_seq, error, slurm, reported_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?2) \
+                 ON CONFLICT (cluster_id, node) DO UPDATE SET applied_seq = excluded.applied_seq, \
+                 error = excluded.error, slurm = excluded.slurm, reported_at = excluded.reported_at \
+                 WHERE excluded.reported_at >= node_reports.reported_at",
+            )
+            .map_err(backend)?;
+        for r in reports {
+            s.execute(params![
+                r.org_id,
+                r.cluster_id,
+                r.node,
+                r.applied_seq,
+                r.error,
+                r.slurm,
+                r.reported_at
+            ])
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn put_sign_in_outcome(
+        &mut self,
+        org_id: &str,
+        subject_key: &str,
+        o: &SignInOutcome,
+    ) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sign_in_outcomes (org_id, subject_key, ok, at, detail) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (org_id, subject_key, ok) DO UPDATE SET at = excluded.at, detail = excluded.detail",
+            )
+            .and_then(|mut s| s.execute(params![org_id, subject_key, o.ok, o.at, o.detail]))
+            .map(|_| ())
+            .map_err(backend)
     }
 
     fn set_group_roles(

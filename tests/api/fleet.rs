@@ -1,0 +1,96 @@
+//! Seeing the fleet: real agents report on their feed requests, and
+//! `roster cluster status` (and the console, and `roster explain`) show
+//! each node's position, how far behind it is, its errors, and Slurm's.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// `roster cluster status acme c1 --json`, once `until` holds of it (the
+/// server records reports within a second), with its exit status.
+fn status_until(app: &TestApp, until: impl Fn(&Value) -> bool) -> (bool, Value) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let out = run_cli(&app.db, &["cluster", "status", "acme", "c1", "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        if until(&v) || std::time::Instant::now() > deadline {
+            return (out.status.success(), v);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn node<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["node"] == name)
+        .unwrap_or_else(|| panic!("no node {name} in {v}"))
+}
+
+#[test]
+fn nodes_report_their_position_lag_and_errors() {
+    let app = sup_app();
+    let ada = app.create_user("ada@example.com").id();
+    let gpu = app.create_group("gpu", &[&ada]).id();
+    create_cluster(&app.db, "c1", "gpu");
+    let (ok, none) = status_until(&app, |_| true);
+    assert!(ok && none["nodes"].as_array().unwrap().is_empty(), "{none}");
+
+    // Two nodes apply the cluster; their next request says so.
+    let (n1, n2) = (AgentNode::new(&app.db, "c1"), AgentNode::new(&app.db, "c1"));
+    for (n, name) in [(&n1, "n1"), (&n2, "n2")] {
+        n.once(&app, "c1", &["--node-name", name]);
+        n.once(&app, "c1", &["--node-name", name]);
+    }
+    let (ok, v) = status_until(&app, |v| v["nodes"].as_array().unwrap().len() == 2);
+    assert!(ok, "all current: {v}");
+    let latest = v["latest"].as_i64().unwrap();
+    for name in ["n1", "n2"] {
+        let n = node(&v, name);
+        assert_eq!(
+            (n["applied_seq"].as_i64(), n["behind"].as_u64(), &n["stale"]),
+            (Some(latest), Some(0), &json!(false)),
+            "{n}"
+        );
+        assert_eq!(n["error"], Value::Null);
+    }
+
+    // Changes to the cluster: bob's creation and his joining gpu (both
+    // concern a member of the cluster); a user in no cluster group is not
+    // counted. Behind until a node applies them.
+    let bob = app.create_user("bob@example.com").id();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": bob}]}]),
+    )
+    .expect(200);
+    app.create_user("elsewhere@example.com");
+    n1.once(&app, "c1", &["--node-name", "n1"]);
+    n1.once(&app, "c1", &["--node-name", "n1"]);
+    let (ok, v) = status_until(&app, |v| node(v, "n1")["behind"] == 0);
+    assert!(!ok, "n2 is behind: exit status 1");
+    assert_eq!(node(&v, "n1")["behind"], 0, "{v}");
+    assert_eq!(node(&v, "n2")["behind"], 2, "{v}");
+    let text = run_cli(&app.db, &["cluster", "status", "acme", "c1"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("1 of 2 node(s) up to date"), "{text}");
+
+    // The node that manages Slurm cannot reach it: its next request
+    // reports the error, and that it is the Slurm agent.
+    let failed = n2.run(&app, "c1", &["--node-name", "n2", "--slurm-cluster", "c1"]);
+    assert!(!failed.status.success());
+    n2.run(&app, "c1", &["--node-name", "n2", "--slurm-cluster", "c1"]);
+    let (_, v) = status_until(&app, |v| node(v, "n2")["error"].is_string());
+    let n = node(&v, "n2");
+    assert_eq!(n["slurm"], true, "{n}");
+    assert!(n["error"].as_str().unwrap().starts_with("slurm:"), "{n}");
+    let text = run_cli(&app.db, &["cluster", "status", "acme", "c1"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("n2 (Slurm)") && text.contains("ERROR slurm:"),
+        "{text}"
+    );
+}
