@@ -64,6 +64,13 @@ pub struct Maps {
     pub sshkey: String,
 }
 
+/// The Organization Roster gives the Slurm accounts a Roster cluster's
+/// agent creates (or adopts), by which it recognises them later: accounts
+/// of other clusters, or made by hand, are never touched.
+pub fn slurm_organization(roster_cluster: &str) -> String {
+    format!("roster-{}", roster_cluster.to_lowercase())
+}
+
 /// A provisioned group as a Slurm account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SlurmAccount {
@@ -72,6 +79,11 @@ pub struct SlurmAccount {
     pub gid: i64,
     /// The POSIX names of its active members.
     pub members: Vec<String>,
+    /// The account exists in Slurm from before Roster, and an import
+    /// (`roster import --slurm`) handed it to this cluster: the agent marks
+    /// it as its own and manages it (else it leaves such an account alone).
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 /// `GET` and `PUT /api/v1/orgs/{org}/users/{user}/ssh-keys`: a user's

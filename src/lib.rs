@@ -19,4 +19,5 @@ pub mod node_guard;
 pub mod saml;
 pub mod scim;
 pub mod server;
+pub mod slurm_dump;
 pub mod store;

@@ -4,18 +4,15 @@
 //! account the first of them by name. The plan is the difference between
 //! what `sacctmgr` shows and what is wanted, ordered so that a user's
 //! default moves before the association it names goes, and it never
-//! touches accounts Roster did not create or users on the ignore list.
+//! touches accounts Roster did not create or users on the ignore list,
+//! but for the existing accounts an import handed to it (`adopt`), which
+//! it marks as its own first and manages from then on.
 //!
 //! `plan` and `simulate` are pure; `read_state` and `apply` run `sacctmgr`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The Organization Roster gives the accounts it creates for a Roster
-/// cluster, by which that cluster's agent recognises them later: accounts
-/// of other clusters, or made by hand, are never touched.
-pub fn organization(roster_cluster: &str) -> String {
-    format!("roster-{}", roster_cluster.to_lowercase())
-}
+pub use crate::api_v1::slurm_organization as organization;
 
 /// What `sacctmgr` shows for one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +30,8 @@ pub struct SlurmState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Wanted {
     pub accounts: BTreeMap<String, BTreeSet<String>>,
+    /// Existing accounts to make Roster's (lower-case names).
+    pub adopt: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +51,9 @@ pub enum SlurmOp {
         account: String,
     },
     DeleteAccount(String),
+    /// Marks an existing account with this cluster's Organization: from
+    /// then on the agent manages it as one it created.
+    Adopt(String),
 }
 
 impl SlurmOp {
@@ -114,6 +116,14 @@ impl SlurmOp {
                 format!("name={a}"),
                 c,
             ],
+            SlurmOp::Adopt(a) => vec![
+                "modify".into(),
+                "account".into(),
+                "where".into(),
+                format!("name={a}"),
+                "set".into(),
+                format!("Organization={organization}"),
+            ],
         }
     }
 }
@@ -171,7 +181,18 @@ pub fn foreign_accounts(current: &SlurmState, wanted: &Wanted) -> Vec<String> {
         .accounts
         .keys()
         .map(|a| a.to_lowercase())
-        .filter(|a| current.accounts.get(a) == Some(&false))
+        .filter(|a| current.accounts.get(a) == Some(&false) && !wanted.adopt.contains(a))
+        .collect()
+}
+
+/// The existing accounts this plan makes Roster's: wanted, handed over by
+/// an import, not yet marked.
+fn adopting(current: &SlurmState, wanted: &Wanted) -> BTreeSet<String> {
+    wanted
+        .accounts
+        .keys()
+        .map(|a| a.to_lowercase())
+        .filter(|a| current.accounts.get(a) == Some(&false) && wanted.adopt.contains(a))
         .collect()
 }
 
@@ -197,7 +218,8 @@ pub fn plan(current: &SlurmState, wanted: &Wanted, ignore: &BTreeSet<String>) ->
     };
     let wanted_accounts: BTreeSet<String> =
         wanted.accounts.keys().map(|a| a.to_lowercase()).collect();
-    let mut ops = Vec::new();
+    let adopted = adopting(current, wanted);
+    let mut ops: Vec<SlurmOp> = adopted.iter().cloned().map(SlurmOp::Adopt).collect();
     for a in &wanted_accounts {
         if !current.accounts.contains_key(a) {
             ops.push(SlurmOp::AddAccount(a.clone()));
@@ -229,7 +251,8 @@ pub fn plan(current: &SlurmState, wanted: &Wanted, ignore: &BTreeSet<String>) ->
     }
     ops.extend(defaults);
     // Removals touch only Roster's accounts and users not on the ignore list.
-    let managed = |a: &String| current.accounts.get(a).copied().unwrap_or(false);
+    let managed =
+        |a: &String| current.accounts.get(a).copied().unwrap_or(false) || adopted.contains(a);
     for (user, accounts) in &current.assocs {
         if ignore.contains(user) {
             continue;
@@ -286,6 +309,9 @@ pub fn simulate(state: &mut SlurmState, ops: &[SlurmOp]) {
                     }
                 }
             }
+            SlurmOp::Adopt(a) => {
+                state.accounts.insert(a.clone(), true);
+            }
             SlurmOp::DeleteAccount(a) => {
                 state.accounts.remove(a);
                 for accounts in state.assocs.values_mut() {
@@ -302,6 +328,9 @@ pub fn wanted_from_snapshot(snapshot: &crate::api_v1::Snapshot) -> Wanted {
     for a in &snapshot.accounts {
         w.accounts
             .insert(a.name.clone(), a.members.iter().cloned().collect());
+        if a.adopt {
+            w.adopt.insert(a.name.to_lowercase());
+        }
     }
     w
 }
@@ -477,6 +506,7 @@ mod tests {
                 .iter()
                 .map(|(a, m)| (a.to_string(), m.iter().map(|s| s.to_string()).collect()))
                 .collect(),
+            adopt: BTreeSet::new(),
         }
     }
 
@@ -552,14 +582,20 @@ mod tests {
         assert_eq!(s.defaults["eve"], "gpu");
     }
 
-    #[test]
-    fn unmanaged_accounts_and_ignored_users_are_never_touched() {
+    /// The site's own account physics, with carol and svc in it.
+    fn site_account() -> SlurmState {
         let mut s = SlurmState::default();
         s.accounts.insert("physics".into(), false);
         s.assocs
             .insert("carol".into(), BTreeSet::from(["physics".to_string()]));
         s.assocs
             .insert("svc".into(), BTreeSet::from(["physics".to_string()]));
+        s
+    }
+
+    #[test]
+    fn unmanaged_accounts_and_ignored_users_are_never_touched() {
+        let mut s = site_account();
         let ignore = BTreeSet::from(["svc".to_string()]);
         let ops = converge(&mut s, &wanted(&[("gpu", &["carol", "svc"])]), &ignore);
         assert!(!ops.iter().any(|o| matches!(o, SlurmOp::RemoveAssoc { account, .. } | SlurmOp::AddAssoc { account, .. } if account == "physics")));
@@ -568,6 +604,44 @@ mod tests {
                 .any(|o| matches!(o, SlurmOp::AddAssoc { user, .. } if user == "svc"))
         );
         assert!(s.accounts.contains_key("physics") && s.assocs["carol"].contains("physics"));
+    }
+
+    #[test]
+    fn an_adopted_account_is_marked_first_then_managed_as_roster_s() {
+        let mut s = site_account();
+        let mut w = wanted(&[("physics", &["dan"])]);
+        w.adopt.insert("physics".into());
+        assert!(foreign_accounts(&s, &w).is_empty(), "not foreign: adopted");
+        let ops = plan(&s, &w, &BTreeSet::from(["svc".to_string()]));
+        assert_eq!(ops.first(), Some(&SlurmOp::Adopt("physics".into())));
+        assert!(ops.contains(&SlurmOp::AddAssoc {
+            user: "dan".into(),
+            account: "physics".into(),
+            default: true
+        }));
+        assert!(ops.contains(&SlurmOp::RemoveAssoc {
+            user: "carol".into(),
+            account: "physics".into()
+        }));
+        assert!(
+            !ops.iter()
+                .any(|o| matches!(o, SlurmOp::RemoveAssoc { user, .. } if user == "svc")),
+            "ignored users stay: {ops:?}"
+        );
+        assert_eq!(
+            ops[0].args("c1", "roster-c1"),
+            [
+                "modify",
+                "account",
+                "where",
+                "name=physics",
+                "set",
+                "Organization=roster-c1"
+            ]
+        );
+        simulate(&mut s, &ops);
+        assert_eq!(s.accounts.get("physics"), Some(&true));
+        assert!(plan(&s, &w, &BTreeSet::from(["svc".to_string()])).is_empty());
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! `roster import ORG --passwd FILE --group FILE` or `--ldif FILE`: keep a
-//! cluster's existing UIDs, GIDs and names for the people the IdP will push.
+//! cluster's existing UIDs, GIDs and names for the people the IdP will push;
+//! `--slurm FILE --cluster C`: hand its existing Slurm accounts to C's agent.
 
 use clap::Args;
 
 use super::output::print_json;
 use super::resources::Admin;
 use super::{Global, err};
-use roster::directory::posix_import::{from_ldif, parse_group, parse_passwd};
+use roster::directory::posix_import::{ImportReport, from_ldif, parse_group, parse_passwd};
 
 #[derive(Args)]
 #[command(after_help = "\
@@ -16,6 +17,8 @@ Examples:
   roster import acme --passwd passwd --group group
   slapcat -b dc=example,dc=org > cluster.ldif     # or: ldapsearch -LLL -x -b ... > cluster.ldif
   roster import acme --ldif cluster.ldif --dry-run
+  sacctmgr dump prod file=prod.cfg
+  roster import acme --slurm prod.cfg --cluster prod --dry-run
 
 Each user is kept for the person with the email the LDAP entry gives (mail), or
 else whose POSIX name would be theirs (user7 for user7@example.com); each group
@@ -23,7 +26,12 @@ for the group of that name: when the IdP pushes them, they receive these ids
 instead of new ones. System accounts (ids below 1000, and 65534) and users'
 private groups are skipped. SSH keys and group members in the source are
 reported, not copied: the IdP (or the person) sets keys, the IdP's groups decide
-members. Any conflict and nothing is kept; running it again changes nothing.
+members. With --slurm, each account of the dump (but root) is handed to the
+cluster's agent: once a group of that POSIX name is provisioned there, the agent
+marks the account as Roster's and manages it (associating the group's members,
+removing others' associations); without it the agent never touches an account
+it did not create. Users in the dump are reported with their associations.
+Any conflict and nothing is kept; running it again changes nothing.
 Exits 2 on conflicts.")]
 pub struct ImportArgs {
     /// Organization id or name.
@@ -38,6 +46,13 @@ pub struct ImportArgs {
     /// posixAccount and posixGroup entries, with mail and sshPublicKey.
     #[arg(long, conflicts_with_all = ["passwd", "group"])]
     ldif: Option<std::path::PathBuf>,
+    /// A `sacctmgr dump CLUSTER file=FILE` of the cluster's Slurm accounts;
+    /// needs --cluster.
+    #[arg(long, conflicts_with_all = ["passwd", "group", "ldif"], requires = "cluster")]
+    slurm: Option<std::path::PathBuf>,
+    /// The Roster cluster whose agent manages the dump's accounts.
+    #[arg(long)]
+    cluster: Option<String>,
     /// Say what would be kept, and every conflict; keep nothing.
     #[arg(long)]
     dry_run: bool,
@@ -53,6 +68,16 @@ fn read(path: &Option<std::path::PathBuf>, what: &str) -> Result<String, String>
 
 /// Whether the import went through without conflicts (the exit status).
 pub async fn run(g: &Global, args: &ImportArgs) -> Result<bool, String> {
+    if let (Some(_), Some(cluster)) = (&args.slurm, &args.cluster) {
+        let dump = roster::slurm_dump::parse(&read(&args.slurm, "sacctmgr dump")?)
+            .map_err(|e| format!("the sacctmgr dump, {e}"))?;
+        let Admin { dir, p, .. } = Admin::of(g, &args.org).await?;
+        let report = dir
+            .import_slurm(&p, cluster, dump, args.dry_run)
+            .await
+            .map_err(err)?;
+        return Ok(print_report(g, &report));
+    }
     let (source, users, groups) = if args.ldif.is_some() {
         let (users, groups) =
             from_ldif(&read(&args.ldif, "LDIF")?).map_err(|e| format!("the LDIF file, {e}"))?;
@@ -65,7 +90,7 @@ pub async fn run(g: &Global, args: &ImportArgs) -> Result<bool, String> {
         ("passwd and group files", users, groups)
     } else {
         return Err(
-            "nothing to import: give --passwd FILE and/or --group FILE, or --ldif FILE".into(),
+            "nothing to import: give --passwd FILE and/or --group FILE, --ldif FILE, or --slurm FILE --cluster C".into(),
         );
     };
     let Admin { dir, p, .. } = Admin::of(g, &args.org).await?;
@@ -73,6 +98,11 @@ pub async fn run(g: &Global, args: &ImportArgs) -> Result<bool, String> {
         .import_posix(&p, source, users, groups, args.dry_run)
         .await
         .map_err(err)?;
+    Ok(print_report(g, &report))
+}
+
+/// Prints an import's report; whether it had no conflict.
+fn print_report(g: &Global, report: &ImportReport) -> bool {
     if g.json {
         print_json(serde_json::json!(report));
     } else {
@@ -90,11 +120,11 @@ pub async fn run(g: &Global, args: &ImportArgs) -> Result<bool, String> {
             );
         } else if report.applied {
             eprintln!(
-                "{kept} identities kept for the people and groups the identity provider will push."
+                "{kept} kept for the people, groups and clusters the identity provider's pushes will bring."
             );
         } else {
-            eprintln!("Dry run: {kept} identities would be kept; nothing was changed.");
+            eprintln!("Dry run: {kept} would be kept; nothing was changed.");
         }
     }
-    Ok(report.conflicts.is_empty())
+    report.conflicts.is_empty()
 }

@@ -33,6 +33,9 @@ pub struct NssMaps {
     /// The cluster's groups as Slurm accounts: POSIX name, GID and the
     /// POSIX names of their active members.
     pub accounts: Vec<(String, i64, Vec<String>)>,
+    /// Accounts that exist in Slurm from before Roster and that an import
+    /// handed to this cluster's agent (`roster import --slurm`).
+    pub adopt: Vec<String>,
 }
 
 impl NssMaps {
@@ -135,6 +138,7 @@ fn render(
         etags,
         seq: 0,
         accounts,
+        adopt: Vec::new(),
     }
 }
 
@@ -258,6 +262,7 @@ impl Directory {
             };
             let mut built = render(&members, &groups, modified);
             built.seq = stamp.0;
+            built.adopt = tx.slurm_adoptions(&c.id)?;
             let maps = Arc::new(built);
             if let Ok(mut map) = cache.0.lock() {
                 map.insert(c.id.clone(), (stamp, maps.clone()));

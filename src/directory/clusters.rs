@@ -67,7 +67,7 @@ fn check_cluster_name(name: &str) -> DirectoryResult<()> {
 }
 
 /// The change feed tells the cluster's agent its group list changed.
-fn log_cluster_change(
+pub(super) fn log_cluster_change(
     tx: &mut dyn super::store::WriteTx,
     c: &Cluster,
     kind: ChangeKind,

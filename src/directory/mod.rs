@@ -29,6 +29,7 @@ pub mod scim_log;
 pub mod search;
 pub mod sign_in;
 pub mod sign_in_ticket;
+pub mod slurm_import;
 pub mod ssh_keys;
 pub mod store;
 pub mod tokens;

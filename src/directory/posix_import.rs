@@ -182,7 +182,7 @@ pub struct ImportReport {
 
 /// Who holds a ledger entry, in words: a user or group by name, or an
 /// identity an earlier import kept.
-fn describe_owner(
+pub(super) fn describe_owner(
     tx: &mut dyn super::store::WriteTx,
     org_id: &str,
     owner: &str,

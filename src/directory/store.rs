@@ -88,6 +88,8 @@ pub trait ReadTx {
     fn audit(&mut self, org_id: &str, q: &AuditQuery) -> StoreResult<Vec<AuditEntry>>;
     /// What a cluster's nodes last reported, by node name.
     fn node_reports(&mut self, cluster_id: &str) -> StoreResult<Vec<NodeReport>>;
+    /// The existing Slurm accounts a cluster's agent is to adopt.
+    fn slurm_adoptions(&mut self, cluster_id: &str) -> StoreResult<Vec<String>>;
     /// A person's last sign-in and last refusal (by folded subject).
     fn sign_in_outcomes(
         &mut self,
@@ -166,6 +168,14 @@ pub trait WriteTx: ReadTx {
     /// Records nodes' reports, each replacing the node's last one unless
     /// that one is newer (replicas flush what they heard independently).
     fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()>;
+    /// Hands an existing Slurm account to a cluster's agent; false if it
+    /// already was.
+    fn adopt_slurm_account(
+        &mut self,
+        org_id: &str,
+        cluster_id: &str,
+        account: &str,
+    ) -> StoreResult<bool>;
     /// Records how a sign-in ended, replacing the subject's last one of
     /// the same outcome.
     fn put_sign_in_outcome(

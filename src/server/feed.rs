@@ -121,6 +121,7 @@ pub async fn snapshot(
                     name: name.clone(),
                     gid: *gid,
                     members: members.clone(),
+                    adopt: m.adopt.contains(name),
                 })
                 .collect(),
         }),

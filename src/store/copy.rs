@@ -252,6 +252,11 @@ const TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "slurm_adoptions",
+        columns: &[("org_id", Text), ("cluster_id", Text), ("account", Text)],
+        identity: None,
+    },
+    Table {
         name: "server_settings",
         columns: &[("key", Text), ("value", Text)],
         identity: None,

@@ -295,4 +295,101 @@ fn the_agent_keeps_slurm_in_step() {
         stack.accounts().contains("physics"),
         "the site's account stays"
     );
+
+    // Moving the site's accounts over: `sacctmgr dump` (the real one) is
+    // imported for c1; the agent then adopts physics and manages it: the
+    // group's member cy is associated, the site's user legacy is not kept.
+    stack.sacctmgr(&[
+        "-i",
+        "add",
+        "user",
+        "legacy",
+        "account=physics",
+        "cluster=testcluster",
+    ]);
+    let dump = work.path().join("testcluster.cfg");
+    stack.sacctmgr(&[
+        "-i",
+        "dump",
+        "testcluster",
+        &format!("file={}", dump.display()),
+    ]);
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.contains("Account - 'physics'"), "{text}");
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "acme",
+            "--slurm",
+            dump.to_str().unwrap(),
+            "--cluster",
+            "c1",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = run_cli(&app.db, &args);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    let (code, dry) = import(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{dry}");
+    let line = |v: &serde_json::Value, name: &str| {
+        v["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name}: {v}"))
+    };
+    let physics = line(&dry, "physics");
+    assert_eq!(physics["outcome"], "kept", "{dry}");
+    assert!(
+        physics["detail"]
+            .as_str()
+            .unwrap()
+            .contains("1 association(s) now (legacy)"),
+        "{physics}"
+    );
+    assert_eq!(
+        line(&dry, "gpu_users")["outcome"],
+        "unchanged",
+        "already c1's"
+    );
+    assert!(
+        line(&dry, "cy")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("associated with [gpu_users]"),
+        "{dry}"
+    );
+    let (ok, log) = agent(&[]);
+    assert!(
+        ok && log.contains("was not created by this agent"),
+        "a dry run hands nothing over: {log}"
+    );
+    let (code, done) = import(&[]);
+    assert_eq!((code, &done["applied"]), (Some(0), &json!(true)), "{done}");
+    assert_eq!(
+        line(&import(&[]).1, "physics")["outcome"],
+        "unchanged",
+        "idempotent"
+    );
+    let (ok, log) = agent(&[]);
+    assert!(ok, "{log}");
+    assert!(
+        log.contains("modify account where name=physics set Organization=roster-c1"),
+        "{log}"
+    );
+    assert_eq!(
+        stack.assocs(),
+        pairs(&[("gpu_users", "cy"), ("physics", "cy")]),
+        "the group's member in, the site's user out"
+    );
+    let accounts = stack.sacctmgr(&["-n", "-P", "show", "account", "format=account,organization"]);
+    assert!(
+        accounts.lines().any(|l| l == "physics|roster-c1"),
+        "{accounts}"
+    );
 }

@@ -25,7 +25,7 @@ start() {
   mariadbd --no-defaults --datadir="$S/db" --socket="$S/run/mysqld.sock" --pid-file="$S/run/mysqld.pid" \
          --port=3307 --bind-address=127.0.0.1 --user=root --skip-name-resolve \
          --innodb-buffer-pool-size=64M --log-error="$S/log/mariadb.err" >/dev/null 2>&1 &
-  wait_for 30 mariadb-admin --no-defaults -S "$S/run/mysqld.sock" -uroot ping
+  wait_for 90 mariadb-admin --no-defaults -S "$S/run/mysqld.sock" -uroot ping
   mariadb --no-defaults -S "$S/run/mysqld.sock" -uroot -e \
     "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurmpw'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';"
   cat > "$S/slurmdbd.conf" <<CONF
@@ -60,7 +60,7 @@ PartitionName=debug Nodes=node1 Default=YES MaxTime=INFINITE State=UP
 CONF
   chmod 644 "$S/slurm.conf"
   slurmdbd
-  wait_for 30 sacctmgr -n show cluster
+  wait_for 90 sacctmgr -n show cluster
   sacctmgr -i add cluster testcluster >/dev/null
 }
 

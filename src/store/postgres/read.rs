@@ -325,6 +325,16 @@ impl ReadTx for PgTx<'_, '_> {
         .collect()
     }
 
+    fn slurm_adoptions(&mut self, cluster_id: &str) -> StoreResult<Vec<String>> {
+        self.query(
+            "SELECT account FROM slurm_adoptions WHERE cluster_id = $1 ORDER BY account",
+            &[&cluster_id],
+        )?
+        .iter()
+        .map(|r| r.try_get(0).map_err(backend))
+        .collect()
+    }
+
     fn sign_in_outcomes(
         &mut self,
         org_id: &str,

@@ -342,6 +342,20 @@ impl WriteTx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn adopt_slurm_account(
+        &mut self,
+        org_id: &str,
+        cluster_id: &str,
+        account: &str,
+    ) -> StoreResult<bool> {
+        let n = self.execute(
+            "INSERT INTO slurm_adoptions (org_id, cluster_id, account) VALUES ($1, $2, $3) \
+             ON CONFLICT (cluster_id, account) DO NOTHING",
+            &[&org_id, &cluster_id, &account],
+        )?;
+        Ok(n > 0)
+    }
+
     fn put_sign_in_outcome(
         &mut self,
         org_id: &str,

@@ -338,6 +338,19 @@ impl ReadTx for SqliteTx<'_> {
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
     }
 
+    fn slurm_adoptions(&mut self, cluster_id: &str) -> StoreResult<Vec<String>> {
+        let mut s = self
+            .conn
+            .prepare_cached(
+                "SELECT account FROM slurm_adoptions WHERE cluster_id = ?1 ORDER BY account",
+            )
+            .map_err(backend)?;
+        let rows = s
+            .query_map(params![cluster_id], |r| r.get(0))
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+    }
+
     fn sign_in_outcomes(
         &mut self,
         org_id: &str,

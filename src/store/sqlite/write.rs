@@ -378,6 +378,22 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn adopt_slurm_account(
+        &mut self,
+        org_id: &str,
+        cluster_id: &str,
+        account: &str,
+    ) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO slurm_adoptions (org_id, cluster_id, account) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (cluster_id, account) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![org_id, cluster_id, account]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
     fn put_sign_in_outcome(
         &mut self,
         org_id: &str,

@@ -22,3 +22,12 @@ CREATE TABLE sign_in_outcomes (
     detail TEXT NOT NULL,
     PRIMARY KEY (org_id, subject_key, ok)
 ) WITHOUT ROWID;
+
+-- Existing Slurm accounts an import (roster import --slurm) handed to a
+-- cluster's agent, which marks them as Roster's and manages them.
+CREATE TABLE slurm_adoptions (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+    account TEXT NOT NULL,
+    PRIMARY KEY (cluster_id, account)
+);
