@@ -253,6 +253,17 @@ fn an_ldap_export_is_kept_and_matched_by_email_first() {
     let hpc = app.create_group("hpc", &[&lovelace.id(), &grace.id()]);
     let cw_group = "urn:coreweave:params:scim:schemas:extension:coreweave:2.0:CoreWeaveGroup";
     assert_eq!(hpc.body[cw_group]["sunkPosixGroupId"], 7100);
+    // On a node, through libnss-cache: the directory's old numbers.
+    create_cluster(&app.db, "c1", "hpc");
+    let node = AgentNode::new(&app.db, "c1");
+    node.once(&app, "c1", &[]);
+    let line = crate::slurm::getent(node.dir.path(), "passwd", "ada");
+    assert!(
+        line.starts_with("ada:x:6001:6001:") && line.ends_with(":/home/ada:/bin/zsh"),
+        "getent: {line:?}"
+    );
+    let line = crate::slurm::getent(node.dir.path(), "group", "hpc");
+    assert_eq!(line, "hpc:x:7100:ada,grace", "getent");
 
     // A malformed export names its line and keeps nothing.
     let bad = dir.path().join("bad.ldif");
