@@ -18,6 +18,8 @@ pub const NODE_HEADER: &str = "x-roster-node";
 pub const ERROR_HEADER: &str = "x-roster-error";
 /// Sent ("yes") by the one agent that manages the cluster's Slurm accounts.
 pub const SLURM_HEADER: &str = "x-roster-slurm";
+/// How an agent's error begins when it holds back a mass removal.
+pub const HELD_PREFIX: &str = "refusing to remove";
 
 /// `GET /api/v1/orgs/{org}/clusters/{cluster}/changes?after=SEQ&wait=S`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +55,11 @@ pub struct Snapshot {
     pub maps: Maps,
     /// The cluster's groups as Slurm accounts.
     pub accounts: Vec<SlurmAccount>,
+    /// An operator approved mass removals for plans up to this change
+    /// (`roster cluster approve-removal`): an agent whose snapshot is at
+    /// or before it applies a removal its guard would hold back.
+    #[serde(default)]
+    pub removal_approved_through: Option<i64>,
 }
 
 /// The four NSS maps, in nsscache's cache-file formats.

@@ -188,17 +188,33 @@ fn apply(
     let after = passwd_names(new_passwd);
     let removed: Vec<&String> = before.iter().filter(|n| !after.contains(*n)).collect();
     let added = after.iter().filter(|n| !before.contains(*n)).count();
+    // An operator's approval on the server covers every node at once.
+    let approved = snapshot
+        .removal_approved_through
+        .is_some_and(|through| snapshot.seq <= through);
     if !before.is_empty()
         && !cfg.allow_mass_removal
+        && !approved
         && removed.len() >= cfg.min_mass_removal
         && removed.len() as f64 > cfg.max_removal_share * before.len() as f64
     {
+        let names: Vec<&str> = removed.iter().take(10).map(|n| n.as_str()).collect();
+        // What the server shows (300 characters): the action first.
         return Err(AgentError::MassRemoval(format!(
-            "refusing to remove {} of the cluster's {} users (more than {:.0}%); nothing was changed. \
-             If this is intended, run with --allow-mass-removal",
+            "{} {} of the cluster's {} users (more than {:.0}%); nothing was changed. \
+             If intended, approve it once for every node: roster cluster approve-removal ORG {} \
+             (or run this agent with --allow-mass-removal). They are: {}{}",
+            crate::api_v1::HELD_PREFIX,
             removed.len(),
             before.len(),
-            cfg.max_removal_share * 100.0
+            cfg.max_removal_share * 100.0,
+            cfg.cluster,
+            names.join(", "),
+            if removed.len() > names.len() {
+                ", ..."
+            } else {
+                ""
+            },
         )));
     }
     let mut changed = Vec::new();

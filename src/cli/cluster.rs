@@ -59,6 +59,20 @@ Examples:
         /// Cluster name or id.
         cluster: String,
     },
+    /// Approve, once for every node, the mass removal the cluster's agents
+    /// hold back (`roster cluster status` shows it and who it removes).
+    #[command(after_help = "\
+An agent holds back a plan that removes more than --max-removal-share of the
+cluster's users (and at least --min-mass-removal of them): an IdP mistake must
+not empty 500 nodes. This approves the plans up to the cluster's current
+change; every node's agent applies its removal at its next pass. A later change
+that again removes many is held again.")]
+    ApproveRemoval {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+    },
     /// Read-only tokens for a cluster's nodes.
     #[command(subcommand)]
     Token(ClusterTokenCommand),
@@ -177,6 +191,19 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
                 ));
             }
         }
+        ClusterCommand::ApproveRemoval { org, cluster } => {
+            let seq = dir
+                .approve_removal(&super::cli_actor(), org, cluster)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!({"approved_through": seq}));
+            } else {
+                println!(
+                    "Mass removals on {cluster} approved for plans up to change {seq}; each node's agent applies them at its next pass (roster cluster status {org} {cluster})."
+                );
+            }
+        }
         ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {
             let (t, secret) = dir
                 .create_cluster_token(&super::cli_actor(), org, cluster)
@@ -204,6 +231,15 @@ fn print_status(s: &roster::directory::fleet::ClusterStatus) {
         s.current(),
         s.nodes.len()
     );
+    if let Some(seq) = s.removal_approved_through {
+        println!("mass removals approved for plans up to change {seq}");
+    }
+    if s.nodes.iter().any(|n| n.held) {
+        println!(
+            "A mass removal is held back; if it is intended: roster cluster approve-removal ORG {}",
+            s.cluster
+        );
+    }
     if s.nodes.is_empty() {
         println!("No agent has reported yet: start `roster agent` on the nodes (docs/agent.md).");
         return;
@@ -218,7 +254,11 @@ fn print_status(s: &roster::directory::fleet::ClusterStatus) {
             state.push("STALE (silent over 2 minutes)".to_string());
         }
         if let Some(e) = &n.report.error {
-            state.push(format!("ERROR {e}"));
+            state.push(if n.held {
+                format!("HELD {e}")
+            } else {
+                format!("ERROR {e}")
+            });
         }
         if state.is_empty() {
             state.push("ok".into());

@@ -36,6 +36,9 @@ pub struct NssMaps {
     /// Accounts that exist in Slurm from before Roster and that an import
     /// handed to this cluster's agent (`roster import --slurm`).
     pub adopt: Vec<String>,
+    /// Mass removals are approved for plans up to this change
+    /// (`roster cluster approve-removal`).
+    pub removal_approved_through: Option<i64>,
 }
 
 impl NssMaps {
@@ -139,6 +142,7 @@ fn render(
         seq: 0,
         accounts,
         adopt: Vec::new(),
+        removal_approved_through: None,
     }
 }
 
@@ -263,6 +267,7 @@ impl Directory {
             let mut built = render(&members, &groups, modified);
             built.seq = stamp.0;
             built.adopt = tx.slurm_adoptions(&c.id)?;
+            built.removal_approved_through = tx.removal_approval(&c.id)?;
             let maps = Arc::new(built);
             if let Ok(mut map) = cache.0.lock() {
                 map.insert(c.id.clone(), (stamp, maps.clone()));

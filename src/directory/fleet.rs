@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::clusters::find_cluster;
+use super::clusters::{find_cluster, log_cluster_change};
 use super::feed::{FEED_PAGE, touches};
-use super::model::NodeReport;
+use super::model::{Actor, ChangeKind, NodeReport};
 use super::orgs::find_org;
 use super::{Directory, DirectoryResult};
 
@@ -25,6 +25,8 @@ pub struct NodeStatus {
     pub behind: u64,
     /// Not heard from within `STALE_AFTER`.
     pub stale: bool,
+    /// Its agent holds back a mass removal (its error says which).
+    pub held: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -33,6 +35,8 @@ pub struct ClusterStatus {
     /// The org's latest change.
     pub latest: i64,
     pub nodes: Vec<NodeStatus>,
+    /// Mass removals are approved for plans up to this change.
+    pub removal_approved_through: Option<i64>,
 }
 
 impl ClusterStatus {
@@ -90,17 +94,59 @@ impl Directory {
                             .is_ok_and(|age| age > STALE_AFTER)
                     })
                     .unwrap_or(true);
+                let held = report
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(crate::api_v1::HELD_PREFIX));
                 nodes.push(NodeStatus {
                     report,
                     behind,
                     stale,
+                    held,
                 });
             }
             Ok(ClusterStatus {
+                removal_approved_through: tx.removal_approval(&c.id)?,
                 cluster: c.name,
                 latest,
                 nodes,
             })
+        })
+        .await
+    }
+}
+
+impl Directory {
+    /// Approves, once for every node, the mass removal the cluster's
+    /// agents hold back: plans up to the change this records may remove
+    /// more than the guard allows. Returns that change.
+    pub async fn approve_removal(
+        &self,
+        by: &Actor,
+        org: &str,
+        cluster: &str,
+    ) -> DirectoryResult<i64> {
+        let now = self.now();
+        let (org, cluster, by) = (org.to_string(), cluster.to_string(), by.clone());
+        self.write(move |tx| {
+            let o = find_org(tx, &org)?;
+            let mut c = find_cluster(tx, &o.id, &cluster)?;
+            // A change to the cluster wakes its agents, who fetch the
+            // snapshot that carries the approval.
+            c.modified = now.clone();
+            log_cluster_change(tx, &c, ChangeKind::Updated)?;
+            let seq = tx.last_seq(&o.id)?;
+            tx.approve_removal(&o.id, &c.id, seq)?;
+            super::audit::record_as(
+                tx,
+                &o.id,
+                &by,
+                &now,
+                "cluster.approve_removal",
+                &c.name,
+                format!("mass removals approved for plans up to change {seq}"),
+            )?;
+            Ok(seq)
         })
         .await
     }

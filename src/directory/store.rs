@@ -90,6 +90,8 @@ pub trait ReadTx {
     fn node_reports(&mut self, cluster_id: &str) -> StoreResult<Vec<NodeReport>>;
     /// The existing Slurm accounts a cluster's agent is to adopt.
     fn slurm_adoptions(&mut self, cluster_id: &str) -> StoreResult<Vec<String>>;
+    /// The change through which a mass removal on the cluster is approved.
+    fn removal_approval(&mut self, cluster_id: &str) -> StoreResult<Option<i64>>;
     /// A person's last sign-in and last refusal (by folded subject).
     fn sign_in_outcomes(
         &mut self,
@@ -168,6 +170,8 @@ pub trait WriteTx: ReadTx {
     /// Records nodes' reports, each replacing the node's last one unless
     /// that one is newer (replicas flush what they heard independently).
     fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()>;
+    /// Approves a mass removal on a cluster through change `seq`.
+    fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()>;
     /// Hands an existing Slurm account to a cluster's agent; false if it
     /// already was.
     fn adopt_slurm_account(

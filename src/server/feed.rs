@@ -124,6 +124,7 @@ pub async fn snapshot(
                     adopt: m.adopt.contains(name),
                 })
                 .collect(),
+            removal_approved_through: m.removal_approved_through,
         }),
         Err(e) => error(e),
     };

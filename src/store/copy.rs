@@ -257,6 +257,11 @@ const TABLES: &[Table] = &[
         identity: None,
     },
     Table {
+        name: "removal_approvals",
+        columns: &[("cluster_id", Text), ("org_id", Text), ("through_seq", Int)],
+        identity: None,
+    },
+    Table {
         name: "server_settings",
         columns: &[("key", Text), ("value", Text)],
         identity: None,

@@ -94,8 +94,9 @@ fn the_snapshot_carries_maps_accounts_and_its_position() {
     );
     assert_eq!(
         snap["accounts"],
-        json!([{"name": "g", "gid": 200000, "members": ["alice"]}])
+        json!([{"name": "g", "gid": 200000, "members": ["alice"], "adopt": false}])
     );
+    assert_eq!(snap["removal_approved_through"], Value::Null);
     // A change to the cluster's group list is in the feed and the snapshot.
     let before = snap["seq"].as_i64().unwrap();
     cli_ok(

@@ -94,3 +94,97 @@ fn nodes_report_their_position_lag_and_errors() {
         "{text}"
     );
 }
+
+#[test]
+fn a_held_mass_removal_is_approved_once_and_every_node_applies_it() {
+    let app = sup_app();
+    let ids: Vec<String> = (0..12)
+        .map(|i| app.create_user(&format!("u{i}@example.com")).id())
+        .collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let gpu = app.create_group("gpu", &refs).id();
+    create_cluster(&app.db, "c1", "gpu");
+    let nodes = [AgentNode::new(&app.db, "c1"), AgentNode::new(&app.db, "c1")];
+    let args = |i: usize| ["--node-name".to_string(), format!("n{i}")];
+    let run = |i: usize| {
+        let a = args(i);
+        nodes[i].run(&app, "c1", &[a[0].as_str(), a[1].as_str()])
+    };
+    for i in 0..2 {
+        assert!(run(i).status.success());
+        assert!(run(i).status.success());
+    }
+    // The IdP empties the group but for one: 11 of 12 would go.
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "replace", "path": "members", "value": [{"value": ids[0]}]}]),
+    )
+    .expect(200);
+    for i in 0..2 {
+        let held = run(i);
+        assert!(!held.status.success());
+        let log = String::from_utf8_lossy(&held.stderr).to_string();
+        assert!(
+            log.contains("refusing to remove 11 of the cluster's 12 users"),
+            "{log}"
+        );
+        // Its next request reports the hold.
+        assert!(!run(i).status.success());
+    }
+    let (ok, v) = status_until(&app, |v| {
+        let nodes = v["nodes"].as_array().unwrap();
+        nodes.len() == 2 && nodes.iter().all(|n| n["held"] == true)
+    });
+    assert!(!ok, "held nodes: exit status 1: {v}");
+    assert!(
+        node(&v, "n0")["error"]
+            .as_str()
+            .unwrap()
+            .contains("roster cluster approve-removal ORG c1"),
+        "{v}"
+    );
+    let text = run_cli(&app.db, &["cluster", "status", "acme", "c1"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("A mass removal is held back") && text.contains("HELD refusing"),
+        "{text}"
+    );
+    let passwd =
+        |i: usize| std::fs::read_to_string(nodes[i].dir.path().join("etc/passwd.cache")).unwrap();
+    assert_eq!(passwd(0).lines().count(), 12, "nothing was removed");
+
+    // One approval, on the server; every node applies the removal.
+    let approved = cli_json(&app.db, &["cluster", "approve-removal", "acme", "c1"]);
+    assert!(approved["approved_through"].as_i64().unwrap() > 0);
+    for i in 0..2 {
+        let out = run(i);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(passwd(i).lines().count(), 1, "node {i}");
+        assert!(run(i).status.success());
+    }
+    let (ok, v) = status_until(&app, |v| {
+        let nodes = v["nodes"].as_array().unwrap();
+        nodes.len() == 2 && nodes.iter().all(|n| n["error"].is_null())
+    });
+    assert!(ok, "{v}");
+    let trail = cli_json(&app.db, &["audit", "acme", "--resource", "cluster"]);
+    assert_eq!(trail[0]["action"], "cluster.approve_removal", "{trail}");
+
+    // A later mass removal is held again: the approval covered its change.
+    let more: Vec<String> = (0..12)
+        .map(|i| app.create_user(&format!("v{i}@example.com")).id())
+        .collect();
+    let value: Vec<Value> = more.iter().map(|id| json!({"value": id})).collect();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": value}]),
+    )
+    .expect(200);
+    assert!(run(0).status.success());
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "replace", "path": "members", "value": [{"value": ids[0]}]}]),
+    )
+    .expect(200);
+    assert!(!run(0).status.success(), "held again");
+}

@@ -335,6 +335,15 @@ impl ReadTx for PgTx<'_, '_> {
         .collect()
     }
 
+    fn removal_approval(&mut self, cluster_id: &str) -> StoreResult<Option<i64>> {
+        self.query_opt(
+            "SELECT through_seq FROM removal_approvals WHERE cluster_id = $1",
+            &[&cluster_id],
+        )?
+        .map(|r| r.try_get(0).map_err(backend))
+        .transpose()
+    }
+
     fn sign_in_outcomes(
         &mut self,
         org_id: &str,

@@ -342,6 +342,15 @@ impl WriteTx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()> {
+        self.execute(
+            "INSERT INTO removal_approvals (cluster_id, org_id, through_seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (cluster_id) DO UPDATE SET through_seq = EXCLUDED.through_seq",
+            &[&cluster_id, &org_id, &seq],
+        )?;
+        Ok(())
+    }
+
     fn adopt_slurm_account(
         &mut self,
         org_id: &str,

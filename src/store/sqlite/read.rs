@@ -351,6 +351,13 @@ impl ReadTx for SqliteTx<'_> {
         rows.collect::<Result<Vec<_>, _>>().map_err(backend)
     }
 
+    fn removal_approval(&mut self, cluster_id: &str) -> StoreResult<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT through_seq FROM removal_approvals WHERE cluster_id = ?1")
+            .and_then(|mut s| s.query_row(params![cluster_id], |r| r.get(0)).optional())
+            .map_err(backend)
+    }
+
     fn sign_in_outcomes(
         &mut self,
         org_id: &str,

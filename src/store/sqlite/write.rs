@@ -378,6 +378,17 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
+    fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO removal_approvals (cluster_id, org_id, through_seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (cluster_id) DO UPDATE SET through_seq = excluded.through_seq",
+            )
+            .and_then(|mut s| s.execute(params![cluster_id, org_id, seq]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
     fn adopt_slurm_account(
         &mut self,
         org_id: &str,

@@ -31,3 +31,12 @@ CREATE TABLE slurm_adoptions (
     account TEXT NOT NULL,
     PRIMARY KEY (cluster_id, account)
 );
+
+-- A mass removal an operator approved once for all of a cluster's nodes
+-- (roster cluster approve-removal): plans up to this change may remove
+-- more than the agents' guard allows.
+CREATE TABLE removal_approvals (
+    cluster_id TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    through_seq BIGINT NOT NULL
+);
