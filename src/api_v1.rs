@@ -18,6 +18,9 @@ pub const NODE_HEADER: &str = "x-roster-node";
 pub const ERROR_HEADER: &str = "x-roster-error";
 /// Sent ("yes") by the one agent that manages the cluster's Slurm accounts.
 pub const SLURM_HEADER: &str = "x-roster-slurm";
+/// On a snapshot, 200 or 304: the change-log position it reflects (a 304
+/// has no body to say it).
+pub const SEQ_HEADER: &str = "x-roster-seq";
 /// How an agent's error begins when it holds back a mass removal.
 pub const HELD_PREFIX: &str = "refusing to remove";
 

@@ -78,6 +78,10 @@ pub struct AgentState {
     /// their name or id for itself (or the id is a system one), and why.
     #[serde(default)]
     pub skipped: Vec<String>,
+    /// The entity tag of the last snapshot applied in full: the next
+    /// fetch is conditional on it.
+    #[serde(default)]
+    pub snapshot_etag: Option<String>,
 }
 
 impl AgentState {
@@ -129,6 +133,23 @@ impl Client {
         timeout: Duration,
         last_error: Option<&str>,
     ) -> Result<T, AgentError> {
+        match self.get_if_changed(path, timeout, last_error, None)? {
+            Fetched::Changed(body, _) => Ok(body),
+            Fetched::Unchanged(_) => Err(AgentError::Server(format!(
+                "{path}: 304 to a request that asked for no condition"
+            ))),
+        }
+    }
+
+    /// GETs `path`; with `etag`, a 304 says the body is unchanged (and its
+    /// position, in `X-Roster-Seq`).
+    fn get_if_changed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        timeout: Duration,
+        last_error: Option<&str>,
+        etag: Option<&str>,
+    ) -> Result<Fetched<T>, AgentError> {
         let url = format!("{}{path}", self.base);
         let mut req = self
             .http
@@ -142,8 +163,27 @@ impl Client {
         if self.slurm {
             req = req.header(crate::api_v1::SLURM_HEADER, "yes");
         }
+        if let Some(t) = etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, t);
+        }
         let resp = req.send().map_err(|e| AgentError::Server(e.to_string()))?;
         let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (new_etag, seq) = (header("etag"), header(crate::api_v1::SEQ_HEADER));
+        if status == reqwest::StatusCode::NOT_MODIFIED {
+            let seq = seq.and_then(|s| s.parse().ok()).ok_or_else(|| {
+                AgentError::Server(format!(
+                    "{url}: 304 without its position ({})",
+                    crate::api_v1::SEQ_HEADER
+                ))
+            })?;
+            return Ok(Fetched::Unchanged(seq));
+        }
         let bytes = resp
             .bytes()
             .map_err(|e| AgentError::Server(format!("{url}: {e}")))?;
@@ -153,12 +193,32 @@ impl Client {
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
             return Err(AgentError::Refused(format!("{status}: {why}")));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            AgentError::Server(format!(
-                "{url} answered with a body this agent cannot read ({e}); is the server a matching version of Roster?"
-            ))
-        })
+        serde_json::from_slice(&bytes)
+            .map(|body| Fetched::Changed(body, new_etag))
+            .map_err(|e| {
+                AgentError::Server(format!(
+                    "{url} answered with a body this agent cannot read ({e}); is the server a matching version of Roster?"
+                ))
+            })
     }
+}
+
+/// A retry's pause: anywhere from a tenth of `backoff` to all of it
+/// ("full jitter"), so that when a server restarts, the thousands of
+/// agents whose long polls it cut do not all come back in the same
+/// millisecond.
+fn jittered(backoff: Duration) -> Duration {
+    use rand::Rng;
+    let max = backoff.as_millis().max(100) as u64;
+    Duration::from_millis(rand::rng().random_range(max / 10..=max))
+}
+
+/// A conditional GET's answer.
+enum Fetched<T> {
+    /// The body, and its entity tag.
+    Changed(T, Option<String>),
+    /// 304: what the agent has is current, at this position.
+    Unchanged(i64),
 }
 
 /// Applies a snapshot to the cache files: only files whose content changed
@@ -287,11 +347,28 @@ fn step(
         }
     }
     let started = Instant::now();
-    let snapshot: Snapshot = client.get(
+    // Conditional only when the last pass applied everything: after a
+    // failure the whole snapshot is applied again.
+    let etag = state
+        .snapshot_etag
+        .as_deref()
+        .filter(|_| state.last_error.is_none());
+    let (snapshot, etag): (Snapshot, Option<String>) = match client.get_if_changed(
         &format!("{base}/snapshot"),
         Duration::from_secs(120),
         state.last_error.as_deref(),
-    )?;
+        etag,
+    )? {
+        Fetched::Changed(s, etag) => (s, etag),
+        Fetched::Unchanged(seq) => {
+            // Nothing this node has changed: only its position moves.
+            if !cfg.dry_run && seq > state.seq {
+                state.seq = seq;
+            }
+            tracing::info!(cluster = %cfg.cluster, "seq {seq}: snapshot unchanged (304); files changed: none");
+            return Ok(());
+        }
+    };
     let applied = apply(cfg, &snapshot, state)?;
     tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
     if let Some(slurm_cluster) = &cfg.slurm_cluster {
@@ -325,6 +402,7 @@ fn step(
     }
     if !cfg.dry_run {
         state.seq = snapshot.seq;
+        state.snapshot_etag = etag;
         let now = crate::directory::Clock::system().now();
         state.applied_at = Some(crate::scim::resource::format_time(now));
         state.lag_seconds = chrono::DateTime::parse_from_rfc3339(&snapshot.modified)
@@ -379,9 +457,30 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
                 if cfg.once {
                     return Err(e);
                 }
-                std::thread::sleep(backoff);
+                std::thread::sleep(jittered(backoff));
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_spread_over_the_backoff_and_errors_fit_a_header() {
+        let pauses: Vec<Duration> = (0..200)
+            .map(|_| jittered(Duration::from_secs(1)))
+            .collect();
+        assert!(
+            pauses
+                .iter()
+                .all(|p| *p >= Duration::from_millis(100) && *p <= Duration::from_secs(1))
+        );
+        let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
+        assert!(distinct.len() > 100, "spread, not one instant: {distinct:?}");
+        assert_eq!(error_header("a\nb\u{e9}"), "a b?");
+        assert_eq!(error_header(&"x".repeat(400)).len(), 300);
     }
 }

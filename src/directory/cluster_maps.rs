@@ -42,6 +42,23 @@ pub struct NssMaps {
 }
 
 impl NssMaps {
+    /// The entity tag of everything a snapshot carries but its position:
+    /// a change elsewhere in the org leaves it as it is, so an agent that
+    /// has the content gets 304 and only moves its position.
+    pub fn snapshot_etag(&self) -> String {
+        let mut all = self.etags.join("");
+        for (name, gid, members) in &self.accounts {
+            all.push_str(&format!("\n{name}:{gid}:{}", members.join(",")));
+            if self.adopt.contains(name) {
+                all.push_str(":adopt");
+            }
+        }
+        if let Some(seq) = self.removal_approved_through {
+            all.push_str(&format!("\napproved:{seq}"));
+        }
+        etag(&all)
+    }
+
     /// A map and its entity tag.
     pub fn get(&self, map: &str) -> Option<(&str, &str)> {
         let (body, i) = match map {

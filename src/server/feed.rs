@@ -99,34 +99,66 @@ pub async fn changes(
     with_caller(r, &p)
 }
 
+/// The snapshot: conditional on its entity tag (RFC 9110 §13.1.2,
+/// If-None-Match), which covers the content but not the position, so a
+/// node asking again after changes elsewhere in the org gets 304 and the
+/// position in `X-Roster-Seq`; compressed when the agent accepts gzip.
 pub async fn snapshot(
     State(s): State<AppState>,
     ClusterCaller(p): ClusterCaller,
     Path((_, cluster)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let r = match s.directory.nss_maps(&p, &cluster).await {
-        Ok(m) => typed(&Snapshot {
-            seq: m.seq,
-            modified: m.modified.clone(),
-            maps: Maps {
-                passwd: m.passwd.clone(),
-                group: m.group.clone(),
-                shadow: m.shadow.clone(),
-                sshkey: m.sshkey.clone(),
-            },
-            accounts: m
-                .accounts
-                .iter()
-                .map(|(name, gid, members)| SlurmAccount {
-                    name: name.clone(),
-                    gid: *gid,
-                    members: members.clone(),
-                    adopt: m.adopt.contains(name),
-                })
-                .collect(),
-            removal_approved_through: m.removal_approved_through,
-        }),
+        Ok(m) => {
+            let etag = m.snapshot_etag();
+            let has_it = headers
+                .get(axum::http::header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| {
+                    v.split(',')
+                        .any(|t| t.trim().trim_start_matches("W/") == etag)
+                });
+            let mut resp = if has_it {
+                StatusCode::NOT_MODIFIED.into_response()
+            } else {
+                snapshot_body(&m)
+            };
+            for (name, value) in [
+                (axum::http::header::ETAG.as_str(), etag),
+                (crate::api_v1::SEQ_HEADER, m.seq.to_string()),
+            ] {
+                if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(name, v);
+                }
+            }
+            resp
+        }
         Err(e) => error(e),
     };
     with_caller(r, &p)
+}
+
+fn snapshot_body(m: &crate::directory::cluster_maps::NssMaps) -> Response {
+    typed(&Snapshot {
+        seq: m.seq,
+        modified: m.modified.clone(),
+        maps: Maps {
+            passwd: m.passwd.clone(),
+            group: m.group.clone(),
+            shadow: m.shadow.clone(),
+            sshkey: m.sshkey.clone(),
+        },
+        accounts: m
+            .accounts
+            .iter()
+            .map(|(name, gid, members)| SlurmAccount {
+                name: name.clone(),
+                gid: *gid,
+                members: members.clone(),
+                adopt: m.adopt.contains(name),
+            })
+            .collect(),
+        removal_approved_through: m.removal_approved_through,
+    })
 }

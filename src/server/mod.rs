@@ -144,7 +144,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/v1/orgs/{org}/clusters/{cluster}/snapshot",
-            get(feed::snapshot).fallback(admin_api::method_not_allowed),
+            get(feed::snapshot)
+                .layer(tower_http::compression::CompressionLayer::new())
+                .fallback(admin_api::method_not_allowed),
         )
         .route(
             "/nss/{org}/{cluster}/{map}",

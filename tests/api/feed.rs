@@ -130,3 +130,87 @@ fn the_snapshot_carries_maps_accounts_and_its_position() {
         )
         .expect_api_error(400, "invalid_value");
 }
+
+#[test]
+fn the_snapshot_is_conditional_on_its_content_and_compressed() {
+    let f = feed();
+    let url = f.app.url("/api/v1/orgs/acme/clusters/c1/snapshot");
+    // A client that leaves the body as it came.
+    let raw = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap();
+    let get = |etag: Option<&str>| {
+        let mut r = raw
+            .get(&url)
+            .bearer_auth(&f.token)
+            .header("accept-encoding", "gzip");
+        if let Some(t) = etag {
+            r = r.header("if-none-match", t);
+        }
+        r.send().unwrap()
+    };
+    let first = get(None);
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["content-encoding"], "gzip");
+    let etag = first.headers()["etag"].to_str().unwrap().to_string();
+    let seq: i64 = first.headers()["x-roster-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let gz = first.bytes().unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain).unwrap();
+    let body: Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(body["seq"], seq);
+
+    // The same content: 304, no body, the position in X-Roster-Seq.
+    let again = get(Some(&etag));
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["x-roster-seq"], seq.to_string().as_str());
+    // A change elsewhere in the org moves the position, not the content.
+    f.app.create_user("elsewhere@example.com");
+    let moved = get(Some(&etag));
+    assert_eq!(moved.status(), 304);
+    assert_eq!(
+        moved.headers()["x-roster-seq"],
+        (seq + 1).to_string().as_str()
+    );
+    // A change to the cluster's content: 200 with a new tag.
+    f.app
+        .patch(
+            &format!("/Users/{}", f.alice),
+            json!([{"op": "replace", "path": "displayName", "value": "Alice L"}]),
+        )
+        .expect(200);
+    let changed = get(Some(&etag));
+    assert_eq!(changed.status(), 200);
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+
+    // A real agent: a change that concerns the cluster's member but none
+    // of what the node holds (her title) is answered 304; the agent moves
+    // its position and rewrites nothing.
+    let node = AgentNode::new(&f.app.db, "c1");
+    node.once(&f.app, "c1", &[]);
+    let passwd = node.dir.path().join("etc/passwd.cache");
+    let written = std::fs::metadata(&passwd).unwrap().modified().unwrap();
+    f.app
+        .patch(
+            &format!("/Users/{}", f.alice),
+            json!([{"op": "replace", "path": "title", "value": "Engineer"}]),
+        )
+        .expect(200);
+    let out = node.run(&f.app, "c1", &[]);
+    assert!(out.status.success(), "{out:?}");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("snapshot unchanged (304)"), "{log}");
+    assert_eq!(
+        std::fs::metadata(&passwd).unwrap().modified().unwrap(),
+        written
+    );
+    let state: Value =
+        serde_json::from_str(&std::fs::read_to_string(node.dir.path().join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["seq"], poll(&f, 0, 0)["seq"], "the position moved");
+}

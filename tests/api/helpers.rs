@@ -657,6 +657,7 @@ impl AgentNode {
             .args(&args)
             .env("ROSTER_DATABASE", &app.db)
             .env("SLURM_CONF", &slurm_conf)
+            .env("ROSTER_LOG", "roster=debug")
             .output()
             .unwrap_or_else(|e| panic!("cannot run roster: {e}"))
     }
