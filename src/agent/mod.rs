@@ -60,6 +60,9 @@ pub struct AgentConfig {
     /// The node's own passwd and group files (`node_guard`).
     pub local_passwd: PathBuf,
     pub local_group: PathBuf,
+    /// Where to write the agent's metrics after each pass, in Prometheus'
+    /// text format (for node_exporter's textfile collector).
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// What the agent persists between runs, and what `roster agent status`
@@ -201,6 +204,57 @@ impl Client {
                 ))
             })
     }
+}
+
+/// The agent's state in Prometheus' text format: what node_exporter's
+/// textfile collector reads (write it into its directory, named *.prom).
+fn metrics_text(cfg: &AgentConfig, state: &AgentState, ok: bool) -> String {
+    let labels = format!("cluster=\"{}\",node=\"{}\"", cfg.cluster, cfg.node_name);
+    let applied_at = state
+        .applied_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
+    let gauges: [(&str, &str, String); 6] = [
+        (
+            "roster_agent_up",
+            "1 when the last pass applied the cluster's state, 0 when it failed.",
+            u8::from(ok).to_string(),
+        ),
+        (
+            "roster_agent_applied_seq",
+            "The change-log position last applied.",
+            state.seq.to_string(),
+        ),
+        (
+            "roster_agent_applied_timestamp_seconds",
+            "When the last change was applied (Unix time).",
+            applied_at.to_string(),
+        ),
+        (
+            "roster_agent_lag_seconds",
+            "From the server's change to its application, last time.",
+            state.lag_seconds.unwrap_or(0.0).to_string(),
+        ),
+        (
+            "roster_agent_held",
+            "1 while a mass removal is held back.",
+            u8::from(state.held.is_some()).to_string(),
+        ),
+        (
+            "roster_agent_skipped_entries",
+            "Entries the node guard kept out of the caches.",
+            state.skipped.len().to_string(),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}\n"
+        ));
+    }
+    out
 }
 
 /// A retry's pause: anywhere from a tenth of `backoff` to all of it
@@ -434,7 +488,13 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
     loop {
-        match step(cfg, &client, &mut state, first) {
+        let pass = step(cfg, &client, &mut state, first);
+        if let Some(path) = &cfg.metrics_file
+            && let Err(e) = atomic_write(path, metrics_text(cfg, &state, pass.is_ok()).as_bytes())
+        {
+            tracing::warn!(error = %e, "cannot write the metrics file");
+        }
+        match pass {
             Ok(()) => {
                 first = false;
                 backoff = Duration::from_secs(1);
@@ -470,16 +530,17 @@ mod tests {
 
     #[test]
     fn retries_spread_over_the_backoff_and_errors_fit_a_header() {
-        let pauses: Vec<Duration> = (0..200)
-            .map(|_| jittered(Duration::from_secs(1)))
-            .collect();
+        let pauses: Vec<Duration> = (0..200).map(|_| jittered(Duration::from_secs(1))).collect();
         assert!(
             pauses
                 .iter()
                 .all(|p| *p >= Duration::from_millis(100) && *p <= Duration::from_secs(1))
         );
         let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
-        assert!(distinct.len() > 100, "spread, not one instant: {distinct:?}");
+        assert!(
+            distinct.len() > 100,
+            "spread, not one instant: {distinct:?}"
+        );
         assert_eq!(error_header("a\nb\u{e9}"), "a b?");
         assert_eq!(error_header(&"x".repeat(400)).len(), 300);
     }

@@ -82,6 +82,10 @@ pub struct AgentArgs {
     slurm_ignore: Vec<String>,
     #[command(flatten)]
     local: LocalAccountFiles,
+    /// Write the agent's metrics here after each pass, in Prometheus' text
+    /// format: node_exporter's textfile collector directory, as roster_agent.prom.
+    #[arg(long, env = "ROSTER_METRICS_FILE")]
+    metrics_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +171,7 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
         node_name: a.node_name.clone().unwrap_or_else(super::host_name),
         local_passwd: a.local.local_passwd.clone(),
         local_group: a.local.local_group.clone(),
+        metrics_file: a.metrics_file.clone(),
         slurm_ignore: a
             .slurm_ignore
             .iter()

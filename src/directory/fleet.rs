@@ -151,3 +151,39 @@ impl Directory {
         .await
     }
 }
+
+/// One cluster's nodes in numbers, for `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetGauge {
+    pub org: String,
+    pub cluster: String,
+    pub nodes: usize,
+    pub behind: usize,
+    pub stale: usize,
+    pub failing: usize,
+    pub held: usize,
+}
+
+impl Directory {
+    /// Every cluster's nodes in numbers.
+    pub async fn fleet_gauges(&self) -> DirectoryResult<Vec<FleetGauge>> {
+        let mut out = Vec::new();
+        for org in self.list_orgs().await? {
+            for c in self.clusters(&org.id).await? {
+                let s = self.cluster_status(&org.id, &c.cluster.name).await?;
+                let count =
+                    |f: &dyn Fn(&NodeStatus) -> bool| s.nodes.iter().filter(|n| f(n)).count();
+                out.push(FleetGauge {
+                    org: org.name.clone(),
+                    cluster: s.cluster.clone(),
+                    nodes: s.nodes.len(),
+                    behind: count(&|n| n.behind > 0),
+                    stale: count(&|n| n.stale),
+                    failing: count(&|n| n.report.error.is_some() && !n.held),
+                    held: count(&|n| n.held),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

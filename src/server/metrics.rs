@@ -89,7 +89,12 @@ impl Metrics {
     }
 
     /// The text exposition format, with the store's commit statistics.
-    pub fn render(&self, commits: CommitStats, scim_log_dropped: u64) -> String {
+    pub fn render(
+        &self,
+        commits: CommitStats,
+        scim_log_dropped: u64,
+        fleet: &[crate::directory::fleet::FleetGauge],
+    ) -> String {
         let mut out = String::new();
         if let Ok(reg) = self.registry.lock() {
             let _ = encode(&mut out, &reg);
@@ -128,6 +133,48 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE roster_scim_log_dropped counter");
         let _ = writeln!(out, "roster_scim_log_dropped_total {scim_log_dropped}");
+        // What the clusters' agents last reported (`roster cluster status`).
+        type Pick = fn(&crate::directory::fleet::FleetGauge) -> usize;
+        let families: [(&str, &str, Pick); 5] = [
+            (
+                "roster_cluster_nodes",
+                "Nodes whose agent has reported.",
+                |g| g.nodes,
+            ),
+            (
+                "roster_cluster_nodes_behind",
+                "Nodes with changes to the cluster yet to apply.",
+                |g| g.behind,
+            ),
+            (
+                "roster_cluster_nodes_stale",
+                "Nodes not heard from for two minutes.",
+                |g| g.stale,
+            ),
+            (
+                "roster_cluster_nodes_failing",
+                "Nodes whose agent's last pass failed.",
+                |g| g.failing,
+            ),
+            (
+                "roster_cluster_nodes_held",
+                "Nodes holding back a mass removal.",
+                |g| g.held,
+            ),
+        ];
+        for (name, help, pick) in families {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            for g in fleet {
+                let _ = writeln!(
+                    out,
+                    "{name}{{org=\"{}\",cluster=\"{}\"}} {}",
+                    g.org,
+                    g.cluster,
+                    pick(g)
+                );
+            }
+        }
         out.push_str("# EOF\n");
         out
     }

@@ -218,9 +218,15 @@ async fn ready(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics_page(State(s): State<AppState>) -> Response {
-    let body = s
-        .metrics
-        .render(s.directory.store().commit_stats(), s.scim_log.dropped());
+    let fleet = s.directory.fleet_gauges().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the clusters' nodes for /metrics");
+        Vec::new()
+    });
+    let body = s.metrics.render(
+        s.directory.store().commit_stats(),
+        s.scim_log.dropped(),
+        &fleet,
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -48,6 +48,26 @@ fn nodes_report_their_position_lag_and_errors() {
     let (ok, v) = status_until(&app, |v| v["nodes"].as_array().unwrap().len() == 2);
     assert!(ok, "all current: {v}");
     let latest = v["latest"].as_i64().unwrap();
+    // The node's own metrics, for node_exporter's textfile collector.
+    let prom = n1.dir.path().join("roster_agent.prom");
+    n1.once(
+        &app,
+        "c1",
+        &[
+            "--node-name",
+            "n1",
+            "--metrics-file",
+            prom.to_str().unwrap(),
+        ],
+    );
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    for line in [
+        "roster_agent_up{cluster=\"c1\",node=\"n1\"} 1".to_string(),
+        format!("roster_agent_applied_seq{{cluster=\"c1\",node=\"n1\"}} {latest}"),
+        "roster_agent_held{cluster=\"c1\",node=\"n1\"} 0".to_string(),
+    ] {
+        assert!(metrics.contains(&line), "no {line} in {metrics}");
+    }
     for name in ["n1", "n2"] {
         let n = node(&v, name);
         assert_eq!(
@@ -149,6 +169,22 @@ fn a_held_mass_removal_is_approved_once_and_every_node_applies_it() {
         text.contains("A mass removal is held back") && text.contains("HELD refusing"),
         "{text}"
     );
+    // The same, for monitoring.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "roster_cluster_nodes{org=\"acme\",cluster=\"c1\"} 2",
+        "roster_cluster_nodes_held{org=\"acme\",cluster=\"c1\"} 2",
+        "roster_cluster_nodes_behind{org=\"acme\",cluster=\"c1\"} 2",
+        "roster_cluster_nodes_failing{org=\"acme\",cluster=\"c1\"} 0",
+    ] {
+        assert!(metrics.contains(line), "no {line} in {metrics}");
+    }
     let passwd =
         |i: usize| std::fs::read_to_string(nodes[i].dir.path().join("etc/passwd.cache")).unwrap();
     assert_eq!(passwd(0).lines().count(), 12, "nothing was removed");
