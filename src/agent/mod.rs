@@ -63,6 +63,9 @@ pub struct AgentConfig {
     /// Where to write the agent's metrics after each pass, in Prometheus'
     /// text format (for node_exporter's textfile collector).
     pub metrics_file: Option<PathBuf>,
+    /// PEM certificates of the site's CA, trusted besides the system's
+    /// store and the bundled web roots.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// What the agent persists between runs, and what `roster agent status`
@@ -169,7 +172,9 @@ impl Client {
         if let Some(t) = etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, t);
         }
-        let resp = req.send().map_err(|e| AgentError::Server(e.to_string()))?;
+        let resp = req
+            .send()
+            .map_err(|e| AgentError::Server(describe(&self.base, &e)))?;
         let status = resp.status();
         let header = |name: &str| {
             resp.headers()
@@ -194,6 +199,12 @@ impl Client {
             let why = serde_json::from_slice::<ApiError>(&bytes)
                 .map(|e| e.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(AgentError::Refused(format!(
+                    "wrong token: the server does not know the cluster token in --token-file ({status}: {why}); \
+                     create one with `roster cluster token create ORG CLUSTER` and put it there"
+                )));
+            }
             return Err(AgentError::Refused(format!("{status}: {why}")));
         }
         serde_json::from_slice(&bytes)
@@ -255,6 +266,37 @@ fn metrics_text(cfg: &AgentConfig, state: &AgentState, ok: bool) -> String {
         ));
     }
     out
+}
+
+/// A failed request in words that say what to do: a refused connection, a
+/// certificate from an unknown CA or for another name, or else the error's
+/// whole chain.
+fn describe(server: &str, e: &reqwest::Error) -> String {
+    let mut chain = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    let lower = chain.to_lowercase();
+    if lower.contains("connection refused") {
+        format!(
+            "connection refused by {server}: is `roster serve` running there, and its port open to this node? ({chain})"
+        )
+    } else if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        format!(
+            "TLS: unknown CA: {server}'s certificate is not signed by a CA this node trusts; give the site CA with --ca-file, or add it to the system store ({chain})"
+        )
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        format!(
+            "TLS: {server}'s certificate is not for that host name; use in --server a name the certificate names ({chain})"
+        )
+    } else if lower.contains("invalid peer certificate") || lower.contains("tls handshake") {
+        format!("TLS: {chain}")
+    } else {
+        format!("{server}: {chain}")
+    }
 }
 
 /// A retry's pause: anywhere from a tenth of `backoff` to all of it
@@ -473,8 +515,16 @@ fn step(
 /// retried with backoff (the caches keep the last good state), except with
 /// `--once`, which reports them.
 pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
-    let http = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
+    let mut http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120));
+    if let Some(pem) = &cfg.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
+            AgentError::Server(format!("the --ca-file is not PEM certificates: {e}"))
+        })?;
+        for c in certs {
+            http = http.add_root_certificate(c);
+        }
+    }
+    let http = http
         .build()
         .map_err(|e| AgentError::Server(e.to_string()))?;
     let client = Client {

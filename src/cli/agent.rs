@@ -86,6 +86,10 @@ pub struct AgentArgs {
     /// format: node_exporter's textfile collector directory, as roster_agent.prom.
     #[arg(long, env = "ROSTER_METRICS_FILE")]
     metrics_file: Option<std::path::PathBuf>,
+    /// PEM certificates of the CA that signed the server's certificate,
+    /// trusted besides the system's store (for a site's own CA).
+    #[arg(long, env = "ROSTER_CA_FILE")]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +176,13 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
         local_passwd: a.local.local_passwd.clone(),
         local_group: a.local.local_group.clone(),
         metrics_file: a.metrics_file.clone(),
+        ca_pem: match &a.ca_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| format!("cannot read the CA file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        },
         slurm_ignore: a
             .slurm_ignore
             .iter()

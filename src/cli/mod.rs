@@ -265,10 +265,12 @@ pub async fn cli_public_url(g: &Global, dir: &Directory) -> String {
     }
 }
 
-pub fn public_url(g: &Global, listen: Option<&str>) -> String {
+/// `--public-url`, else `base` (the server's own scheme and address), else
+/// the default listen address.
+pub fn public_url(g: &Global, base: Option<&str>) -> String {
     let url = match &g.public_url {
         Some(u) => u.clone(),
-        None => format!("http://{}", listen.unwrap_or("127.0.0.1:8080")),
+        None => base.unwrap_or("http://127.0.0.1:8080").to_string(),
     };
     url.trim_end_matches('/').to_string()
 }

@@ -44,6 +44,23 @@ pub struct ServeArgs {
     /// would otherwise count everyone behind the proxy as one client).
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs
+    /// --tls-key. Reloaded, with the key, on SIGHUP.
+    #[arg(
+        long,
+        env = "ROSTER_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "ROSTER_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -64,18 +81,23 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         LogFormat::Text => builder.init(),
     }
     let dir = open_directory(g)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(roster::server::tls::Tls::load(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listen = &args.listen;
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         format!("cannot listen on {listen}: {e}; choose another address with --listen")
     })?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let public = public_url(g, Some(&addr.to_string()));
+    let public = public_url(g, Some(&format!("{scheme}://{addr}")));
     // The command line prints URLs with it when not given --public-url;
     // recorded before the server says it listens.
     if let Err(e) = dir.record_public_url(&public).await {
         tracing::warn!(error = %e, "could not record the public URL in the database");
     }
-    tracing::info!(address = %addr, database = %roster::store::redact_url(&super::database_url(g)?), public_url = %public, "roster is listening on http://{addr}");
+    tracing::info!(address = %addr, database = %roster::store::redact_url(&super::database_url(g)?), public_url = %public, "roster is listening on {scheme}://{addr}");
     match dir.list_orgs().await {
         Ok(orgs) if orgs.is_empty() => {
             tracing::info!(
@@ -101,9 +123,13 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         agents_seen: Default::default(),
         trusted_proxies: Arc::from(args.trusted_proxies.clone()),
     };
+    if let Some(t) = &tls {
+        t.reload_on_sighup();
+    }
     let limits = ConnectionLimits {
         max_connections: args.max_connections,
         header_read_timeout: args.header_read_timeout,
+        tls,
     };
     roster::server::serve(listener, state, limits)
         .await

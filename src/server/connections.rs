@@ -22,13 +22,16 @@ use tower_service::Service;
 const DRAIN: Duration = Duration::from_secs(65);
 
 /// Limits on connections.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct ConnectionLimits {
     /// Open connections at most; the next waits in the kernel's backlog
     /// until one closes. Each agent's long poll holds one.
     pub max_connections: usize,
-    /// How long a client may take to send a request's headers.
+    /// How long a client may take to send a request's headers (and, with
+    /// TLS, to complete its handshake).
     pub header_read_timeout: Duration,
+    /// Serve HTTPS with these settings; plain HTTP without.
+    pub tls: Option<Arc<super::tls::Tls>>,
 }
 
 impl Default for ConnectionLimits {
@@ -36,6 +39,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             max_connections: 8192,
             header_read_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -81,13 +85,42 @@ pub async fn serve_connections(
                 resp
             }
         });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let (watcher, timeout, tls) = (
+            graceful.watcher(),
+            limits.header_read_timeout,
+            limits.tls.as_ref().and_then(|t| t.acceptor()),
+        );
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let http = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .to_owned();
+            let served = match tls {
+                None => {
+                    watcher
+                        .watch(http.serve_connection(TokioIo::new(stream), service))
+                        .await
+                }
+                // The handshake has the time a client has for its headers.
+                Some(acceptor) => {
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            watcher
+                                .watch(http.serve_connection(TokioIo::new(tls_stream), service))
+                                .await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, client = %remote, "TLS handshake failed");
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!(client = %remote, "TLS handshake timed out");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, client = %remote, "connection ended with an error");
             }
             drop(permit);

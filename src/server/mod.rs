@@ -16,6 +16,7 @@ mod rate_limit;
 mod scim;
 pub mod scim_render;
 mod sign_in;
+pub mod tls;
 pub use provisioning_log::log_entry;
 
 use std::sync::Arc;

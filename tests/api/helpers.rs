@@ -292,7 +292,11 @@ impl TestApp {
         let log = self.log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
+                if let Some(rest) = line
+                    .split("listening on http://")
+                    .nth(1)
+                    .or_else(|| line.split("listening on https://").nth(1))
+                {
                     let addr: String = rest
                         .chars()
                         .take_while(|c| !c.is_whitespace() && *c != '"')
@@ -411,6 +415,20 @@ impl TestApp {
             &json!({"schemas": [GROUP], "displayName": name, "members": members}),
         )
         .expect(201)
+    }
+
+    /// Sends a signal to the server process (`kill -SIG PID`).
+    pub fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .map(|c| c.id().to_string())
+            .unwrap_or_else(|| panic!("the server is not running"));
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill -{sig} {pid}");
     }
 
     pub fn wait_for_log(&self, needle: &str) -> bool {

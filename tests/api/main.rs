@@ -35,4 +35,5 @@ mod saml;
 mod scim_log;
 mod slurm;
 mod sshd;
+mod tls;
 mod users;
