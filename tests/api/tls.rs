@@ -11,73 +11,31 @@ use crate::helpers::*;
 /// A CA (`NAME-ca.pem`) and a certificate it signed for 127.0.0.1
 /// (`server.pem`, `server.key`, overwritten) in `dir`.
 fn site_ca(dir: &Path, name: &str) {
-    let run = |args: &[&str]| {
+    // `openssl` with the words of one command line.
+    let run = |line: String| {
         let out = Command::new("openssl")
-            .args(args)
+            .args(line.split(' '))
             .current_dir(dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+        assert!(out.status.success(), "openssl {line}: {out:?}");
     };
-    let ca = format!("{name}-ca.pem");
-    let ca_key = format!("{name}-ca.key");
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        &ca_key,
-        "-out",
-        &ca,
-        "-days",
-        "2",
-        "-subj",
-        &format!("/CN={name} CA"),
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ]);
-    run(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=roster test",
-    ]);
+    let new_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+    let ca = format!("-CA {name}-ca.pem -CAkey {name}-ca.key");
+    run(format!(
+        "req -x509 {new_key} -keyout {name}-ca.key -out {name}-ca.pem -days 2 -subj /CN={name} -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+    ));
+    run(format!(
+        "req {new_key} -keyout server.key -out server.csr -subj /CN=roster"
+    ));
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
     )
     .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "server.ext",
-    ]);
+    run(format!(
+        "x509 -req -in server.csr {ca} -CAcreateserial -out server.pem -days 2 -extfile server.ext"
+    ));
 }
 
 /// One `roster agent --once` against the TLS server.
