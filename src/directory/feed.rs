@@ -3,6 +3,7 @@
 //! the wait runs out. Waiting costs nothing but a subscription; each
 //! commit wakes the waiters, who read the log once.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -49,20 +50,48 @@ pub(super) fn touches(
     cluster: &Cluster,
     change: &Change,
 ) -> DirectoryResult<bool> {
-    Ok(match change.subject {
+    let groups = user_groups(tx, org_id, change)?;
+    Ok(touches_given(cluster, change, groups.as_ref()))
+}
+
+/// For a change to a user (not a deletion), the groups they are in now:
+/// what `touches_given` needs to know, read once for any number of
+/// clusters.
+pub(super) fn user_groups(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    change: &Change,
+) -> DirectoryResult<Option<BTreeSet<String>>> {
+    if change.subject != Subject::Resource(ResourceType::User) || change.kind == ChangeKind::Deleted
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        tx.groups_of(org_id, &[change.resource_id.as_str()])?
+            .remove(&change.resource_id)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|g| g.group_id)
+            .collect(),
+    ))
+}
+
+/// `touches`, given the user's groups (`user_groups`).
+pub(super) fn touches_given(
+    cluster: &Cluster,
+    change: &Change,
+    groups: Option<&BTreeSet<String>>,
+) -> bool {
+    match change.subject {
         Subject::Org => true,
         Subject::Cluster => change.resource_id == cluster.id,
         Subject::Resource(ResourceType::Group) => cluster.group_ids.contains(&change.resource_id),
-        Subject::Resource(ResourceType::User) => {
-            change.kind == ChangeKind::Deleted
-                || tx
-                    .groups_of(org_id, &[change.resource_id.as_str()])?
-                    .remove(&change.resource_id)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|g| cluster.group_ids.contains(&g.group_id))
-        }
-    })
+        Subject::Resource(ResourceType::User) => match groups {
+            // A deleted user's memberships are gone with them.
+            None => true,
+            Some(g) => cluster.group_ids.iter().any(|id| g.contains(id)),
+        },
+    }
 }
 
 /// Most long polls one token may hold open at once: every node of a large
@@ -113,6 +142,14 @@ impl Drop for WaiterSlot {
 }
 
 impl Directory {
+    /// Long polls woken by a commit since the process started (each wake
+    /// costs a read of the change log): `roster_feed_wakeups_total`.
+    pub fn feed_wakeups(&self) -> u64 {
+        self.feed_hub
+            .wakeups
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn cluster_changes(
         &self,
         p: &Principal,
@@ -123,7 +160,17 @@ impl Directory {
         let mut after = after;
         let _slot = self.feed_waiters.join(&p.token_id)?;
         let deadline = Instant::now() + wait.min(MAX_WAIT);
-        let mut commits = self.commits.subscribe();
+        // Woken only by commits that touch this cluster (`feed_hub`),
+        // subscribed before the first read so that no commit falls between.
+        let cluster_id = match &p.cluster_id {
+            Some(id) => id.clone(),
+            None => self.cluster(&p.org.id, cluster).await?.cluster.id,
+        };
+        let mut woken = match self.feed_hub.subscribe(&p.org.id, &cluster_id, after) {
+            Some(rx) => rx,
+            None => self.commits.subscribe(),
+        };
+        self.start_feed_hub();
         loop {
             let (org_id, cluster_ref, principal) =
                 (p.org.id.clone(), cluster.to_string(), p.clone());
@@ -174,7 +221,9 @@ impl Directory {
             after = reply.seq;
             self.watch_other_writers();
             tokio::select! {
-                _ = commits.changed() => {}
+                _ = woken.changed() => {
+                    self.feed_hub.wakeups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 _ = tokio::time::sleep(deadline - now) => {}
             }
         }
@@ -183,8 +232,8 @@ impl Directory {
 
 impl Directory {
     /// Starts, once per process, the task that notices writes by other
-    /// processes and wakes the waiters. It reads the store only while
-    /// someone waits.
+    /// processes and hands them to the feed hub like its own commits. It
+    /// reads the store only while someone waits.
     fn watch_other_writers(&self) {
         if self
             .watching_other_writers
@@ -200,7 +249,7 @@ impl Directory {
                     _ = tokio::time::sleep(RECHECK) => {}
                     _ = dir.external_change.notified() => {}
                 }
-                if dir.commits.receiver_count() == 0 {
+                if !dir.feed_hub.has_waiters() {
                     last = None;
                     continue;
                 }

@@ -11,6 +11,7 @@ pub mod clusters;
 pub mod edits;
 pub mod explain;
 pub mod feed;
+mod feed_hub;
 pub mod filter_resolution;
 pub mod fleet;
 pub mod identifiers;
@@ -129,6 +130,8 @@ pub struct Directory {
     /// periodic check.
     external_change: Arc<tokio::sync::Notify>,
     feed_waiters: Arc<feed::Waiters>,
+    /// Wakes each cluster's long polls when a commit touches it.
+    feed_hub: Arc<feed_hub::FeedHub>,
     /// The key sign-in tickets are signed with, once read.
     ticket_key: Arc<std::sync::OnceLock<Vec<u8>>>,
 }
@@ -177,6 +180,7 @@ impl Directory {
             commits: Arc::new(tokio::sync::watch::channel(0).0),
             watching_other_writers: Arc::default(),
             feed_waiters: Arc::default(),
+            feed_hub: Arc::default(),
             ticket_key: Arc::default(),
         }
     }

@@ -94,6 +94,7 @@ impl Metrics {
         commits: CommitStats,
         scim_log_dropped: u64,
         fleet: &[crate::directory::fleet::FleetGauge],
+        feed_wakeups: u64,
     ) -> String {
         let mut out = String::new();
         if let Ok(reg) = self.registry.lock() {
@@ -133,6 +134,12 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE roster_scim_log_dropped counter");
         let _ = writeln!(out, "roster_scim_log_dropped_total {scim_log_dropped}");
+        let _ = writeln!(
+            out,
+            "# HELP roster_feed_wakeups Change-feed long polls woken by a commit that touched their cluster."
+        );
+        let _ = writeln!(out, "# TYPE roster_feed_wakeups counter");
+        let _ = writeln!(out, "roster_feed_wakeups_total {feed_wakeups}");
         // What the clusters' agents last reported (`roster cluster status`).
         type Pick = fn(&crate::directory::fleet::FleetGauge) -> usize;
         let families: [(&str, &str, Pick); 5] = [

@@ -227,6 +227,7 @@ async fn metrics_page(State(s): State<AppState>) -> Response {
         s.directory.store().commit_stats(),
         s.scim_log.dropped(),
         &fleet,
+        s.directory.feed_wakeups(),
     );
     (
         [(

@@ -214,3 +214,72 @@ fn the_snapshot_is_conditional_on_its_content_and_compressed() {
             .unwrap();
     assert_eq!(state["seq"], poll(&f, 0, 0)["seq"], "the position moved");
 }
+
+/// `roster_feed_wakeups_total` from /metrics.
+fn wakeups(f: &Feed) -> u64 {
+    let text = f
+        .app
+        .client
+        .get(f.app.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("roster_feed_wakeups_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no roster_feed_wakeups_total in {text}"))
+}
+
+#[test]
+fn a_commit_wakes_only_the_long_polls_of_the_clusters_it_touches() {
+    let f = Arc::new(feed());
+    // A second cluster, with a group alice is not in.
+    let bob = f.app.create_user("bob@example.com").id();
+    f.app.create_group("other", &[&bob]);
+    let token2 = create_cluster(&f.app.db, "c2", "other");
+    let seq = poll(&f, 0, 0)["seq"].as_i64().unwrap();
+    let before = wakeups(&f);
+    // Five nodes of c1 wait.
+    let waiters: Vec<_> = (0..5)
+        .map(|_| {
+            let f = f.clone();
+            std::thread::spawn(move || poll(&f, seq, 20))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Changes that concern c2 only, and a user in no cluster: nobody of c1
+    // is woken.
+    f.app
+        .patch(
+            &format!("/Users/{bob}"),
+            json!([{"op": "replace", "path": "displayName", "value": "Bob"}]),
+        )
+        .expect(200);
+    f.app.create_user("nobody@example.com");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(wakeups(&f), before, "no c1 waiter was woken");
+    assert!(waiters.iter().all(|w| !w.is_finished()));
+    // A change to alice (in c1's group): each c1 waiter is woken once.
+    f.app
+        .patch(
+            &format!("/Users/{}", f.alice),
+            json!([{"op": "replace", "path": "displayName", "value": "Alice"}]),
+        )
+        .expect(200);
+    for w in waiters {
+        let answer = w.join().unwrap();
+        assert_eq!(answer["changes"][0]["id"], f.alice.as_str());
+    }
+    assert_eq!(wakeups(&f), before + 5);
+    // c2's own feed saw bob's change.
+    let url = f.app.url(&format!(
+        "/api/v1/orgs/acme/clusters/c2/changes?after={seq}&wait=0"
+    ));
+    let c2 = f
+        .app
+        .send(f.app.client.get(url).bearer_auth(&token2))
+        .expect(200)
+        .body;
+    assert_eq!(c2["changes"][0]["id"], bob.as_str());
+}
