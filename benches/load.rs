@@ -8,7 +8,8 @@
 //!
 //! Run: `cargo bench --bench load` (set ROSTER_BENCH_SMALL=1 for a quick
 //! run with 4,000 and 10,000 users; ROSTER_BENCH_ONLY=agent or =saml for
-//! the agent's or SAML sign-in's figures alone; =stores, with
+//! the agent's or SAML sign-in's figures alone; =fleet for 2,000 change-feed
+//! clients (FLEET_CLIENTS); =stores, with
 //! ROSTER_BENCH_POSTGRES_URL, for SQLite and PostgreSQL side by side).
 #![allow(
     clippy::unwrap_used,
@@ -315,6 +316,9 @@ mod saml;
 
 #[path = "load/stores.rs"]
 mod stores;
+
+#[path = "load/fleet.rs"]
+mod fleet;
 
 #[path = "../tests/slurm/stack.rs"]
 mod slurm_stack;
@@ -842,6 +846,12 @@ async fn main() {
     if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("stores") {
         let work = tempfile::tempdir().unwrap();
         let report = stores::store_comparison(env!("CARGO_BIN_EXE_roster"), work.path()).await;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+        return;
+    }
+    if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("fleet") {
+        let work = tempfile::tempdir().unwrap();
+        let report = fleet::fleet_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
         return;
     }
