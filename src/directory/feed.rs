@@ -166,10 +166,7 @@ impl Directory {
             Some(id) => id.clone(),
             None => self.cluster(&p.org.id, cluster).await?.cluster.id,
         };
-        let mut woken = match self.feed_hub.subscribe(&p.org.id, &cluster_id, after) {
-            Some(rx) => rx,
-            None => self.commits.subscribe(),
-        };
+        let mut woken = self.feed_hub.subscribe(&p.org.id, &cluster_id, after);
         self.start_feed_hub();
         loop {
             let (org_id, cluster_ref, principal) =
@@ -220,9 +217,38 @@ impl Directory {
             // Nothing up to `seq` touches this cluster: wait past it.
             after = reply.seq;
             self.watch_other_writers();
+            let Some(rx) = woken.as_mut() else {
+                // No hub (a poisoned lock): the wait runs out.
+                tokio::time::sleep(deadline - now).await;
+                continue;
+            };
             tokio::select! {
-                _ = woken.changed() => {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        tokio::time::sleep(deadline - now).await;
+                        continue;
+                    }
                     self.feed_hub.wakeups.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    // The hub's changes answer a waiter that had read up to
+                    // where it started: no read of its own.
+                    let news = rx.borrow_and_update().clone();
+                    if let Some(news) = news
+                        && news.from <= after
+                    {
+                        let changes: Vec<_> = news
+                            .changes
+                            .iter()
+                            .filter(|(n, _)| *n > after)
+                            .cloned()
+                            .collect();
+                        if !changes.is_empty() {
+                            return Ok(FeedReply {
+                                seq: news.through.max(after),
+                                changes,
+                                resync: false,
+                            });
+                        }
+                    }
                 }
                 _ = tokio::time::sleep(deadline - now) => {}
             }

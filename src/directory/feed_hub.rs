@@ -1,23 +1,37 @@
 //! One wake-up, many waiters: after each commit, one task of the process
 //! reads the new changes once, works out which clusters they touch, and
-//! wakes only those clusters' long polls. Before, every commit woke every
+//! wakes only those clusters' long polls, handing them the changes (a
+//! waiter that had read up to where the hub started answers from them,
+//! without a read of its own). Before, every commit woke every
 //! waiter of every cluster, and each read the change log itself: with 100
 //! agents connected and 10 SCIM writes a second, the IdP's own writes
 //! waited behind the fan-out.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use super::feed::{FEED_PAGE, touches_given, user_groups};
+use super::model::Change;
 use super::{Directory, DirectoryResult};
+
+/// What a wake-up brings: the changes after `from`, through `through`,
+/// that touch the cluster. `None` (too many to sort): read for yourself.
+#[derive(Debug)]
+pub(crate) struct News {
+    pub from: i64,
+    pub through: i64,
+    pub changes: Vec<(i64, Change)>,
+}
+
+pub(crate) type Wake = Option<Arc<News>>;
 
 #[derive(Default)]
 pub(crate) struct FeedHub {
     /// By cluster id: (its org, bumped when a change touching it commits).
-    clusters: Mutex<HashMap<String, (String, watch::Sender<u64>)>>,
+    clusters: Mutex<HashMap<String, (String, watch::Sender<Wake>)>>,
     /// By org: the change-log position up to which the hub has woken the
     /// clusters concerned.
     seen: Mutex<HashMap<String, i64>>,
@@ -35,12 +49,12 @@ impl FeedHub {
         org_id: &str,
         cluster_id: &str,
         read_through: i64,
-    ) -> Option<watch::Receiver<u64>> {
+    ) -> Option<watch::Receiver<Wake>> {
         let rx = {
             let mut clusters = self.clusters.lock().ok()?;
             let entry = clusters
                 .entry(cluster_id.to_string())
-                .or_insert_with(|| (org_id.to_string(), watch::channel(0).0));
+                .or_insert_with(|| (org_id.to_string(), watch::channel(None).0));
             entry.1.subscribe()
         };
         // The hub must look at every change after what this waiter read.
@@ -84,11 +98,11 @@ impl FeedHub {
             .unwrap_or(false)
     }
 
-    fn wake(&self, cluster_id: &str) {
+    fn wake(&self, cluster_id: &str, news: Wake) {
         if let Ok(clusters) = self.clusters.lock()
             && let Some((_, tx)) = clusters.get(cluster_id)
         {
-            tx.send_modify(|n| *n = n.wrapping_add(1));
+            tx.send_replace(news);
         }
     }
 }
@@ -117,8 +131,8 @@ impl Directory {
                 for (org_id, seen) in orgs {
                     match dir.touched_clusters(&org_id, seen).await {
                         Ok((through, touched)) => {
-                            for c in &touched {
-                                dir.feed_hub.wake(c);
+                            for (c, news) in touched {
+                                dir.feed_hub.wake(&c, news);
                             }
                             if let Ok(mut s) = dir.feed_hub.seen.lock()
                                 && let Some(at) = s.get_mut(&org_id)
@@ -130,7 +144,7 @@ impl Directory {
                             // Wake them all: each waiter reads for itself.
                             tracing::warn!(error = %e, "the change feed could not sort a commit by cluster");
                             for c in dir.feed_hub.waited_on(&org_id) {
-                                dir.feed_hub.wake(&c);
+                                dir.feed_hub.wake(&c, None);
                             }
                         }
                     }
@@ -145,7 +159,7 @@ impl Directory {
         &self,
         org_id: &str,
         seen: i64,
-    ) -> DirectoryResult<(i64, Vec<String>)> {
+    ) -> DirectoryResult<(i64, Vec<(String, Wake)>)> {
         let waited = self.feed_hub.waited_on(org_id);
         if waited.is_empty() {
             return Ok((seen, Vec::new()));
@@ -164,19 +178,35 @@ impl Directory {
                 .collect();
             // Too many to sort: every waiter reads (and resyncs) itself.
             if changes.len() as u64 > FEED_PAGE {
-                return Ok((last, clusters.into_iter().map(|c| c.id).collect()));
+                return Ok((last, clusters.into_iter().map(|c| (c.id, None)).collect()));
             }
-            let mut touched = BTreeSet::new();
-            for (_, change) in &changes {
+            let mut touched: HashMap<String, Vec<(i64, Change)>> = HashMap::new();
+            for (n, change) in &changes {
                 let groups = user_groups(tx, &org_id, change)?;
                 for c in &clusters {
                     if touches_given(c, change, groups.as_ref()) {
-                        touched.insert(c.id.clone());
+                        touched
+                            .entry(c.id.clone())
+                            .or_default()
+                            .push((*n, change.clone()));
                     }
                 }
             }
             let through = changes.last().map(|(n, _)| *n).unwrap_or(last);
-            Ok((through, touched.into_iter().collect()))
+            Ok((
+                through,
+                touched
+                    .into_iter()
+                    .map(|(id, changes)| {
+                        let news = News {
+                            from: seen,
+                            through,
+                            changes,
+                        };
+                        (id, Some(Arc::new(news)))
+                    })
+                    .collect(),
+            ))
         })
         .await
     }
