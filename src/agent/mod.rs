@@ -425,14 +425,21 @@ fn step(
     client: &Client,
     state: &mut AgentState,
     first: bool,
+    slurm_worker: Option<&SlurmWorker>,
 ) -> Result<(), AgentError> {
+    // What the server hears of this node's last error: the caches' or,
+    // when Slurm runs apart, Slurm's.
+    let reported = state
+        .last_error
+        .clone()
+        .or_else(|| slurm_worker.and_then(SlurmWorker::error));
     let base = format!("/api/v1/orgs/{}/clusters/{}", cfg.org, cfg.cluster);
     if !first || state.seq > 0 {
         let wait = if cfg.once { 0 } else { cfg.wait.as_secs() };
         let feed: ChangesReply = client.get(
             &format!("{base}/changes?after={}&wait={wait}", state.seq),
             cfg.wait + Duration::from_secs(15),
-            state.last_error.as_deref(),
+            reported.as_deref(),
         )?;
         if feed.changes.is_empty() && !feed.resync && !first {
             // Nothing up to the feed's position touches this cluster.
@@ -445,14 +452,16 @@ fn step(
     let started = Instant::now();
     // Conditional only when the last pass applied everything: after a
     // failure the whole snapshot is applied again.
+    // A process that manages Slurm starts from the whole snapshot, so
+    // that Slurm is brought in step at every start.
     let etag = state
         .snapshot_etag
         .as_deref()
-        .filter(|_| state.last_error.is_none());
+        .filter(|_| state.last_error.is_none() && !(first && cfg.slurm_cluster.is_some()));
     let (snapshot, etag): (Snapshot, Option<String>) = match client.get_if_changed(
         &format!("{base}/snapshot"),
         Duration::from_secs(120),
-        state.last_error.as_deref(),
+        reported.as_deref(),
         etag,
     )? {
         Fetched::Changed(s, etag) => (s, etag),
@@ -467,34 +476,10 @@ fn step(
     };
     let applied = apply(cfg, &snapshot, state)?;
     tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
-    if let Some(slurm_cluster) = &cfg.slurm_cluster {
-        let organization = slurm::organization(&cfg.cluster);
-        let current = slurm::read_state(slurm_cluster, &organization).map_err(AgentError::Slurm)?;
-        // Users the node guard kept out of the maps get no Slurm user
-        // either: Slurm knows people by their POSIX names.
-        let mut wanted = slurm::wanted_from_snapshot(&snapshot);
-        for members in wanted.accounts.values_mut() {
-            members.retain(|m| applied.users.contains(m));
-        }
-        for account in slurm::foreign_accounts(&current, &wanted) {
-            tracing::warn!(
-                cluster = %cfg.cluster,
-                "the Slurm account {account} exists but was not created by this agent (its Organization is not {organization}): \
-                 no associations are added to it. Give the group another POSIX name, or remove that account"
-            );
-        }
-        let ops = slurm::plan(&current, &wanted, &cfg.slurm_ignore);
-        if cfg.dry_run {
-            for op in &ops {
-                tracing::info!(
-                    "dry run, not applied: sacctmgr -i {}",
-                    op.args(slurm_cluster, &organization).join(" ")
-                );
-            }
-        } else {
-            slurm::apply(slurm_cluster, &organization, &ops).map_err(AgentError::Slurm)?;
-        }
-        tracing::info!(cluster = %cfg.cluster, "slurm: {} operations", ops.len());
+    match slurm_worker {
+        // Slurm apart: the caches never wait for sacctmgr.
+        Some(worker) => worker.hand(snapshot.clone(), applied.users.clone()),
+        None => slurm_pass(cfg, &snapshot, &applied.users)?,
     }
     if !cfg.dry_run {
         state.seq = snapshot.seq;
@@ -509,6 +494,120 @@ fn step(
         state.held = None;
     }
     Ok(())
+}
+
+/// Brings Slurm in step with a snapshot (when the agent manages Slurm).
+fn slurm_pass(cfg: &AgentConfig, snapshot: &Snapshot, users: &[String]) -> Result<(), AgentError> {
+    let Some(slurm_cluster) = &cfg.slurm_cluster else {
+        return Ok(());
+    };
+    let organization = slurm::organization(&cfg.cluster);
+    let current = slurm::read_state(slurm_cluster, &organization).map_err(AgentError::Slurm)?;
+    // Users the node guard kept out of the maps get no Slurm user
+    // either: Slurm knows people by their POSIX names.
+    let mut wanted = slurm::wanted_from_snapshot(snapshot);
+    for members in wanted.accounts.values_mut() {
+        members.retain(|m| users.contains(m));
+    }
+    for account in slurm::foreign_accounts(&current, &wanted) {
+        tracing::warn!(
+            cluster = %cfg.cluster,
+            "the Slurm account {account} exists but was not created by this agent (its Organization is not {organization}): \
+             no associations are added to it. Give the group another POSIX name, or remove that account"
+        );
+    }
+    let ops = slurm::plan(&current, &wanted, &cfg.slurm_ignore);
+    if cfg.dry_run {
+        for op in &ops {
+            tracing::info!(
+                "dry run, not applied: sacctmgr -i {}",
+                op.args(slurm_cluster, &organization).join(" ")
+            );
+        }
+    } else {
+        slurm::apply(slurm_cluster, &organization, &ops).map_err(AgentError::Slurm)?;
+    }
+    tracing::info!(cluster = %cfg.cluster, "slurm: {} operations", ops.len());
+    Ok(())
+}
+
+/// Slurm's work apart from the caches' (a running agent that manages
+/// Slurm): the caches are written as soon as a snapshot arrives, and this
+/// thread brings Slurm in step with the latest snapshot handed to it,
+/// skipping those a newer one replaced, retrying failures with backoff.
+/// A slow or unreachable slurmdbd no longer delays a node's logins.
+struct SlurmWorker {
+    shared: std::sync::Arc<SlurmShared>,
+}
+
+#[derive(Default)]
+struct SlurmShared {
+    /// The latest snapshot not yet applied to Slurm, with its users.
+    next: std::sync::Mutex<Option<(Snapshot, Vec<String>)>>,
+    ready: std::sync::Condvar,
+    /// The last Slurm pass's error, reported to the server.
+    error: std::sync::Mutex<Option<String>>,
+}
+
+impl SlurmWorker {
+    fn start(cfg: &AgentConfig) -> SlurmWorker {
+        let shared = std::sync::Arc::new(SlurmShared::default());
+        let (s, cfg) = (shared.clone(), cfg.clone());
+        std::thread::spawn(move || {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                let job = {
+                    let Ok(mut next) = s.next.lock() else { return };
+                    while next.is_none() {
+                        next = match s.ready.wait(next) {
+                            Ok(n) => n,
+                            Err(_) => return,
+                        };
+                    }
+                    next.take()
+                };
+                let Some((snapshot, users)) = job else {
+                    continue;
+                };
+                match slurm_pass(&cfg, &snapshot, &users) {
+                    Ok(()) => {
+                        backoff = Duration::from_secs(1);
+                        if let Ok(mut e) = s.error.lock() {
+                            *e = None;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, retry_in = ?backoff, "Slurm is not in step; the caches are");
+                        if let Ok(mut err) = s.error.lock() {
+                            *err = Some(e.to_string());
+                        }
+                        std::thread::sleep(jittered(backoff));
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        // Again, unless a newer snapshot came meanwhile.
+                        if let Ok(mut next) = s.next.lock()
+                            && next.is_none()
+                        {
+                            *next = Some((snapshot, users));
+                        }
+                    }
+                }
+            }
+        });
+        SlurmWorker { shared }
+    }
+
+    /// Hands the worker the latest snapshot (replacing one it has not
+    /// started on).
+    fn hand(&self, snapshot: Snapshot, users: Vec<String>) {
+        if let Ok(mut next) = self.shared.next.lock() {
+            *next = Some((snapshot, users));
+            self.shared.ready.notify_one();
+        }
+    }
+
+    fn error(&self) -> Option<String> {
+        self.shared.error.lock().ok().and_then(|e| e.clone())
+    }
 }
 
 /// Runs the agent: once, or until the process is stopped. Errors are
@@ -537,8 +636,12 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
     let mut state = AgentState::load(&cfg.state_file);
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
+    // A running agent does Slurm's work apart; `--once` and dry runs do
+    // it in line, and report its failure.
+    let slurm_worker =
+        (cfg.slurm_cluster.is_some() && !cfg.once && !cfg.dry_run).then(|| SlurmWorker::start(cfg));
     loop {
-        let pass = step(cfg, &client, &mut state, first);
+        let pass = step(cfg, &client, &mut state, first, slurm_worker.as_ref());
         if let Some(path) = &cfg.metrics_file
             && let Err(e) = atomic_write(path, metrics_text(cfg, &state, pass.is_ok()).as_bytes())
         {

@@ -224,3 +224,102 @@ fn a_held_mass_removal_is_approved_once_and_every_node_applies_it() {
     .expect(200);
     assert!(!run(0).status.success(), "held again");
 }
+
+/// Kills a process and its children (the sacctmgr it waits on) when
+/// dropped.
+struct WithChildren(std::process::Child);
+
+impl Drop for WithChildren {
+    fn drop(&mut self) {
+        let pid = self.0.id();
+        let mut children = Vec::new();
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in tasks.flatten() {
+                let list = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+                children.extend(list.split_whitespace().map(str::to_string));
+            }
+        }
+        // The children first: the agent, waiting on them, reaps them.
+        for c in children {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &c])
+                .status();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_caches_do_not_wait_for_a_slurmdbd_that_hangs() {
+    let app = sup_app();
+    let ada = app.create_user("ada@example.com").id();
+    let gpu = app.create_group("gpu", &[&ada]).id();
+    let token = create_cluster(&app.db, "c1", "gpu");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir(work.path().join("etc")).unwrap();
+    std::fs::write(work.path().join("token"), &token).unwrap();
+    // sacctmgr with a slurm.conf that is not there retries for a minute
+    // before it gives up: Slurm's work hangs.
+    let _agent = WithChildren(
+        std::process::Command::new(roster_bin())
+            .args(["agent", "--server", &format!("http://{}", app.addr)])
+            .args([
+                "--org",
+                "acme",
+                "--cluster",
+                "c1",
+                "--wait",
+                "5",
+                "--node-name",
+                "slurm-1",
+            ])
+            .args(["--slurm-cluster", "c1"])
+            .arg("--token-file")
+            .arg(work.path().join("token"))
+            .arg("--nss-dir")
+            .arg(work.path().join("etc"))
+            .arg("--state-file")
+            .arg(work.path().join("state.json"))
+            .env("SLURM_CONF", work.path().join("missing-slurm.conf"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let has = |name: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let passwd =
+                std::fs::read_to_string(work.path().join("etc/passwd.cache")).unwrap_or_default();
+            if passwd.lines().any(|l| l.starts_with(&format!("{name}:"))) {
+                return true;
+            }
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    assert!(has("ada"), "the first snapshot reached the caches");
+    // Slurm is still stuck on its first sacctmgr; a new member reaches the
+    // caches all the same.
+    let bob = app.create_user("bob@example.com").id();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": bob}]}]),
+    )
+    .expect(200);
+    let began = std::time::Instant::now();
+    assert!(has("bob"), "the caches waited for sacctmgr");
+    assert!(began.elapsed() < std::time::Duration::from_secs(15));
+    // The node reports that it manages Slurm.
+    let (_, v) = status_until(&app, |v| {
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["node"] == "slurm-1")
+    });
+    assert_eq!(node(&v, "slurm-1")["slurm"], true, "{v}");
+}
