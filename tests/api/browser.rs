@@ -260,6 +260,17 @@ impl Browser {
             .collect()
     }
 
+    /// Saves a screenshot of the element `css` (below the fold, say) as
+    /// `name`.
+    pub fn shot_of(&self, css: &str, name: &str) {
+        let e = self
+            .rt
+            .block_on(self.c().find(fantoccini::Locator::Css(css)))
+            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+        let png = self.rt.block_on(e.screenshot()).unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
     /// Checks the page with axe-core and saves its screenshot as `name`.
     pub fn check_page(&self, name: &str) {
         let png = self.rt.block_on(self.c().screenshot()).unwrap();

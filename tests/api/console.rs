@@ -101,6 +101,7 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
         agents.contains("Behind by") && agents.contains(" change"),
         "{agents}"
     );
+    b.shot_of("#agents", "cluster-agents-behind");
     // The node applies it; its next request says so (a running agent
     // asks again at once).
     agent_once();
