@@ -659,7 +659,8 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "the agent could not apply the cluster's state");
+                let pause = jittered(backoff);
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "the agent could not apply the cluster's state");
                 state.last_error = Some(e.to_string());
                 if let AgentError::MassRemoval(why) = &e {
                     state.held = Some(why.clone());
@@ -670,7 +671,7 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
                 if cfg.once {
                     return Err(e);
                 }
-                std::thread::sleep(jittered(backoff));
+                std::thread::sleep(pause);
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }

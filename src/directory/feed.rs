@@ -166,7 +166,12 @@ impl Directory {
             Some(id) => id.clone(),
             None => self.cluster(&p.org.id, cluster).await?.cluster.id,
         };
-        let mut woken = self.feed_hub.subscribe(&p.org.id, &cluster_id, after);
+        // (A request that does not wait has nothing to subscribe to.)
+        let mut woken = if wait.is_zero() {
+            None
+        } else {
+            self.feed_hub.subscribe(&p.org.id, &cluster_id, after)
+        };
         self.start_feed_hub();
         loop {
             let (org_id, cluster_ref, principal) =

@@ -41,9 +41,9 @@ pub(crate) struct FeedHub {
 }
 
 impl FeedHub {
-    /// The receiver a waiter of `cluster_id` waits on, having read the
-    /// change log up to `read_through`: a change after it that touches
-    /// the cluster bumps it.
+    /// The receiver a waiter of `cluster_id` waits on, subscribed before
+    /// it reads the change log from `read_through`: a change the hub
+    /// sees after that touches the cluster bumps it.
     pub(crate) fn subscribe(
         &self,
         org_id: &str,
@@ -57,10 +57,11 @@ impl FeedHub {
                 .or_insert_with(|| (org_id.to_string(), watch::channel(None).0));
             entry.1.subscribe()
         };
-        // The hub must look at every change after what this waiter read.
+        // The hub looks at the changes after where it stands; the waiter's
+        // own first read (after this) covers those before. An org new to
+        // the hub starts where the waiter does.
         let mut seen = self.seen.lock().ok()?;
-        let at = seen.entry(org_id.to_string()).or_insert(read_through);
-        *at = (*at).min(read_through);
+        seen.entry(org_id.to_string()).or_insert(read_through);
         Some(rx)
     }
 

@@ -60,40 +60,39 @@ pub async fn changes(
             _ => {}
         }
     }
+    // What the node says, noted as it asks (a long poll may then wait a
+    // minute). Only a cluster's own token speaks for one of its nodes.
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let (Some(node), Some(cluster_id)) = (
+        super::agents_seen::node_name(header(crate::api_v1::NODE_HEADER)),
+        &p.cluster_id,
+    ) {
+        s.agents_seen.record(NodeReport {
+            org_id: p.org.id.clone(),
+            cluster_id: cluster_id.clone(),
+            node,
+            applied_seq: after,
+            error: super::agents_seen::error_text(header(crate::api_v1::ERROR_HEADER)),
+            slurm: header(crate::api_v1::SLURM_HEADER) == Some("yes"),
+            reported_at: crate::scim::resource::format_time(s.directory.clock().now()),
+        });
+    }
     let r = match s.directory.cluster_changes(&p, &cluster, after, wait).await {
-        Ok(f) => {
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-            // Only a cluster's own token speaks for one of its nodes.
-            if let (Some(node), Some(cluster_id)) = (
-                super::agents_seen::node_name(header(crate::api_v1::NODE_HEADER)),
-                &p.cluster_id,
-            ) {
-                s.agents_seen.record(NodeReport {
-                    org_id: p.org.id.clone(),
-                    cluster_id: cluster_id.clone(),
-                    node,
-                    applied_seq: after,
-                    error: super::agents_seen::error_text(header(crate::api_v1::ERROR_HEADER)),
-                    slurm: header(crate::api_v1::SLURM_HEADER) == Some("yes"),
-                    reported_at: crate::scim::resource::format_time(s.directory.clock().now()),
-                });
-            }
-            typed(&ChangesReply {
-                seq: f.seq,
-                resync: f.resync,
-                changes: f
-                    .changes
-                    .iter()
-                    .map(|(seq, c)| ChangeEntry {
-                        seq: *seq,
-                        subject: c.subject.as_str().to_string(),
-                        id: c.resource_id.clone(),
-                        kind: c.kind.as_str().to_string(),
-                        at: c.at.clone(),
-                    })
-                    .collect(),
-            })
-        }
+        Ok(f) => typed(&ChangesReply {
+            seq: f.seq,
+            resync: f.resync,
+            changes: f
+                .changes
+                .iter()
+                .map(|(seq, c)| ChangeEntry {
+                    seq: *seq,
+                    subject: c.subject.as_str().to_string(),
+                    id: c.resource_id.clone(),
+                    kind: c.kind.as_str().to_string(),
+                    at: c.at.clone(),
+                })
+                .collect(),
+        }),
         Err(e) => error(e),
     };
     with_caller(r, &p)

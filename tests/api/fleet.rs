@@ -323,3 +323,90 @@ fn the_caches_do_not_wait_for_a_slurmdbd_that_hangs() {
     });
     assert_eq!(node(&v, "slurm-1")["slurm"], true, "{v}");
 }
+
+#[test]
+fn after_a_server_restart_the_agents_come_back_spread_out() {
+    let app_cell = std::cell::RefCell::new(sup_app());
+    let ada = app_cell.borrow().create_user("ada@example.com").id();
+    let gpu = app_cell.borrow().create_group("gpu", &[&ada]).id();
+    let token = create_cluster(&app_cell.borrow().db, "c1", "gpu");
+    let addr = app_cell.borrow().addr.clone();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::write(work.path().join("token"), &token).unwrap();
+    let agents: Vec<WithChildren> = (0..20)
+        .map(|i| {
+            let d = work.path().join(format!("n{i}"));
+            std::fs::create_dir_all(d.join("etc")).unwrap();
+            let log = std::fs::File::create(d.join("agent.log")).unwrap();
+            WithChildren(
+                std::process::Command::new(roster_bin())
+                    .args(["agent", "--server", &format!("http://{addr}")])
+                    .args(["--org", "acme", "--cluster", "c1", "--wait", "30"])
+                    .args(["--node-name", &format!("n{i}")])
+                    .arg("--token-file")
+                    .arg(work.path().join("token"))
+                    .arg("--nss-dir")
+                    .arg(d.join("etc"))
+                    .arg("--state-file")
+                    .arg(d.join("state.json"))
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    // All of them wait on the server (each has reported).
+    let (_, v) = status_until(&app_cell.borrow(), |v| {
+        v["nodes"].as_array().unwrap().len() == 20
+    });
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 20, "{v}");
+    // The server dies with 20 long polls open, and comes back on its port.
+    {
+        let mut app = app_cell.borrow_mut();
+        app.kill();
+        app.launch();
+    }
+    let app = app_cell.borrow();
+    // A change after the restart reaches every node.
+    let bob = app.create_user("bob@example.com").id();
+    app.patch(
+        &format!("/Groups/{gpu}"),
+        json!([{"op": "add", "path": "members", "value": [{"value": bob}]}]),
+    )
+    .expect(200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for i in 0..20 {
+        let passwd = work.path().join(format!("n{i}/etc/passwd.cache"));
+        while !std::fs::read_to_string(&passwd)
+            .unwrap_or_default()
+            .contains("bob:")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "node n{i} did not come back"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    drop(agents);
+    // Each came back after its own pause: no thundering herd.
+    let pauses: Vec<u64> = (0..20)
+        .filter_map(|i| {
+            let log = std::fs::read_to_string(work.path().join(format!("n{i}/agent.log"))).unwrap();
+            log.lines()
+                .find_map(|l| l.split("retry_in_ms=").nth(1))
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    assert_eq!(
+        pauses.len(),
+        20,
+        "every agent lost the server and retried: {pauses:?}"
+    );
+    let (min, max) = (pauses.iter().min().unwrap(), pauses.iter().max().unwrap());
+    assert!(
+        *min >= 100 && *max <= 1000 && max - min >= 200,
+        "first retries spread over the backoff: {pauses:?}"
+    );
+}
