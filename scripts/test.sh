@@ -20,7 +20,7 @@ step "system packages: the build's, and those the tests drive (libnss-cache, ssh
 # tests drive Chromium over WebDriver (chromium-driver).
 ensure_packages "${BUILD_PACKAGES[@]}" libnss-cache openssh-client openssh-server util-linux \
     slurmdbd slurm-client mariadb-server munge xmlsec1 chromium chromium-driver \
-    dpkg-dev rpm systemd curl binutils
+    dpkg-dev rpm systemd curl binutils openssl
 
 step "the SAML tests' identity provider: pysaml2 in target/saml-venv"
 SAML_VENV=target/saml-venv
