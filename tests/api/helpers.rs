@@ -256,8 +256,12 @@ impl TestApp {
             org: "acme".into(),
             org_id,
             token,
+            // Responses as the server sent them: no transparent gzip (the
+            // agent's reqwest feature would otherwise decode them and drop
+            // Content-Encoding before a test could look).
             client: Client::builder()
                 .timeout(Duration::from_secs(30))
+                .no_gzip()
                 .build()
                 .unwrap_or_else(|e| panic!("{e}")),
             log: Arc::new(Mutex::new(Vec::new())),
