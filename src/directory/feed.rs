@@ -1,7 +1,7 @@
-//! The change feed a cluster's agent long-polls: it answers as soon as the
-//! org's change log grows past the agent's position, or with nothing when
-//! the wait runs out. Waiting costs nothing but a subscription; each
-//! commit wakes the waiters, who read the log once.
+//! The change feed a cluster's agent long-polls: it answers as soon as a
+//! change past the agent's position touches its cluster, or with nothing
+//! when the wait runs out. Waiting costs nothing but a subscription; a
+//! commit wakes only the waiters of the clusters it touches (`feed_hub`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -162,14 +162,14 @@ impl Directory {
         let deadline = Instant::now() + wait.min(MAX_WAIT);
         // Woken only by commits that touch this cluster (`feed_hub`),
         // subscribed before the first read so that no commit falls between.
-        let cluster_id = match &p.cluster_id {
-            Some(id) => id.clone(),
-            None => self.cluster(&p.org.id, cluster).await?.cluster.id,
-        };
         // (A request that does not wait has nothing to subscribe to.)
         let mut woken = if wait.is_zero() {
             None
         } else {
+            let cluster_id = match &p.cluster_id {
+                Some(id) => id.clone(),
+                None => self.cluster(&p.org.id, cluster).await?.cluster.id,
+            };
             self.feed_hub.subscribe(&p.org.id, &cluster_id, after)
         };
         self.start_feed_hub();

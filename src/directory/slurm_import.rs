@@ -88,7 +88,7 @@ impl Directory {
             }
             for (name, u) in dump.users.iter().filter(|(n, _)| *n != "root") {
                 let identity = match tx.posix_owner(&o.id, LedgerKind::Name, name)? {
-                    Some(owner) => format!("the POSIX name {name} is {}", describe_owner(tx, &o.id, &owner)?.replacen("the imported", "kept as the imported", 1)),
+                    Some(owner) => format!("the POSIX name {name} belongs to {}", describe_owner(tx, &o.id, &owner)?),
                     None => format!(
                         "no identity is named {name} in Roster yet: keep its UID first (roster import --passwd/--ldif), or the IdP's person gets a new one"
                     ),
