@@ -65,6 +65,38 @@ pub struct Snapshot {
     pub removal_approved_through: Option<i64>,
 }
 
+/// How an agent asks for a delta (RFC 3229 §10.5.3, `A-IM`), with the
+/// entity tag of the snapshot it has in `If-None-Match`; the server
+/// answers `226 IM Used` with a [`SnapshotDelta`] when it still knows that
+/// version, else the whole snapshot (200) or 304.
+pub const DELTA_IM: &str = "roster-delta";
+
+/// `226 IM Used` to `GET .../snapshot`: what turns the snapshot the agent
+/// has (`Delta-Base`, its entity tag) into the current one (`ETag`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotDelta {
+    pub seq: i64,
+    pub modified: String,
+    /// The four maps' changes, in `passwd`, `group`, `shadow`, `sshkey`
+    /// order (`nss_delta::MAPS`).
+    pub maps: Vec<LinesDelta>,
+    /// Accounts new or changed (whole, with their members).
+    pub accounts: Vec<SlurmAccount>,
+    /// Accounts no longer the cluster's, by name.
+    pub accounts_removed: Vec<String>,
+    #[serde(default)]
+    pub removal_approved_through: Option<i64>,
+}
+
+/// The changes to one map (`nss_delta`): keys of entries gone, lines new
+/// or changed, and the entity tag of the map they make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinesDelta {
+    pub removed: Vec<String>,
+    pub lines: Vec<String>,
+    pub etag: String,
+}
+
 /// The four NSS maps, in nsscache's cache-file formats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Maps {

@@ -16,6 +16,7 @@ pub mod directory;
 pub mod idp_metadata;
 pub mod ldif;
 pub mod node_guard;
+pub mod nss_delta;
 pub mod saml;
 pub mod scim;
 pub mod server;

@@ -3,6 +3,7 @@
 //! never the database. This part follows the feed and writes the NSS
 //! caches; `slurm` plans and applies Slurm's accounts and associations.
 
+mod delta;
 mod files;
 pub mod slurm;
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::api_v1::{ApiError, ChangesReply, Snapshot};
+use crate::api_v1::{ApiError, ChangesReply, Snapshot, SnapshotDelta};
 
 pub use files::{atomic_write, passwd_names};
 
@@ -88,6 +89,12 @@ pub struct AgentState {
     /// fetch is conditional on it.
     #[serde(default)]
     pub snapshot_etag: Option<String>,
+    /// Changes applied from a delta, and whole snapshots applied, since
+    /// the state file was made.
+    #[serde(default)]
+    pub deltas_applied: u64,
+    #[serde(default)]
+    pub snapshots_applied: u64,
 }
 
 impl AgentState {
@@ -139,22 +146,24 @@ impl Client {
         timeout: Duration,
         last_error: Option<&str>,
     ) -> Result<T, AgentError> {
-        match self.get_if_changed(path, timeout, last_error, None)? {
+        match self.get_if_changed::<T>(path, timeout, last_error, None, false)? {
             Fetched::Changed(body, _) => Ok(body),
-            Fetched::Unchanged(_) => Err(AgentError::Server(format!(
-                "{path}: 304 to a request that asked for no condition"
+            Fetched::Unchanged(_) | Fetched::Delta(..) => Err(AgentError::Server(format!(
+                "{path}: 304 or 226 to a request that asked for neither"
             ))),
         }
     }
 
     /// GETs `path`; with `etag`, a 304 says the body is unchanged (and its
-    /// position, in `X-Roster-Seq`).
+    /// position, in `X-Roster-Seq`); with `delta` too, the server may
+    /// answer 226 with what changed since (RFC 3229).
     fn get_if_changed<T: DeserializeOwned>(
         &self,
         path: &str,
         timeout: Duration,
         last_error: Option<&str>,
         etag: Option<&str>,
+        delta: bool,
     ) -> Result<Fetched<T>, AgentError> {
         let url = format!("{}{path}", self.base);
         let mut req = self
@@ -171,6 +180,9 @@ impl Client {
         }
         if let Some(t) = etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, t);
+            if delta {
+                req = req.header("a-im", crate::api_v1::DELTA_IM);
+            }
         }
         let resp = req
             .send()
@@ -206,6 +218,16 @@ impl Client {
                 )));
             }
             return Err(AgentError::Refused(format!("{status}: {why}")));
+        }
+        let unreadable = |e: serde_json::Error| {
+            AgentError::Server(format!(
+                "{url} answered with a body this agent cannot read ({e}); is the server a matching version of Roster?"
+            ))
+        };
+        if status == reqwest::StatusCode::IM_USED {
+            return serde_json::from_slice(&bytes)
+                .map(|d| Fetched::Delta(d, new_etag))
+                .map_err(unreadable);
         }
         serde_json::from_slice(&bytes)
             .map(|body| Fetched::Changed(body, new_etag))
@@ -259,11 +281,25 @@ fn metrics_text(cfg: &AgentConfig, state: &AgentState, ok: bool) -> String {
             state.skipped.len().to_string(),
         ),
     ];
+    let counters: [(&str, &str, String); 2] = [
+        (
+            "roster_agent_deltas_applied_total",
+            "Changes applied from a delta (226), since the state file was made.",
+            state.deltas_applied.to_string(),
+        ),
+        (
+            "roster_agent_snapshots_applied_total",
+            "Whole snapshots applied, since the state file was made.",
+            state.snapshots_applied.to_string(),
+        ),
+    ];
     let mut out = String::new();
-    for (name, help, value) in gauges {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{{labels}}} {value}\n"
-        ));
+    for (kind, metrics) in [("gauge", &gauges[..]), ("counter", &counters[..])] {
+        for (name, help, value) in metrics {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name}{{{labels}}} {value}\n"
+            ));
+        }
     }
     out
 }
@@ -315,6 +351,9 @@ enum Fetched<T> {
     Changed(T, Option<String>),
     /// 304: what the agent has is current, at this position.
     Unchanged(i64),
+    /// 226: what changed since the version the agent has, and the new
+    /// version's entity tag.
+    Delta(SnapshotDelta, Option<String>),
 }
 
 /// Applies a snapshot to the cache files: only files whose content changed
@@ -424,6 +463,7 @@ fn step(
     cfg: &AgentConfig,
     client: &Client,
     state: &mut AgentState,
+    kept: &mut Option<delta::Kept>,
     first: bool,
     slurm_worker: Option<&SlurmWorker>,
 ) -> Result<(), AgentError> {
@@ -458,13 +498,19 @@ fn step(
         .snapshot_etag
         .as_deref()
         .filter(|_| state.last_error.is_none() && !(first && cfg.slurm_cluster.is_some()));
-    let (snapshot, etag): (Snapshot, Option<String>) = match client.get_if_changed(
-        &format!("{base}/snapshot"),
-        Duration::from_secs(120),
+    // A delta needs the version it applies to.
+    let kept_base = kept.as_ref().filter(|k| Some(k.etag.as_str()) == etag);
+    let path = format!("{base}/snapshot");
+    let timeout = Duration::from_secs(120);
+    let fetched = client.get_if_changed(
+        &path,
+        timeout,
         reported.as_deref(),
         etag,
-    )? {
-        Fetched::Changed(s, etag) => (s, etag),
+        kept_base.is_some(),
+    )?;
+    let (snapshot, etag, from_delta): (Snapshot, Option<String>, bool) = match fetched {
+        Fetched::Changed(s, etag) => (s, etag, false),
         Fetched::Unchanged(seq) => {
             // Nothing this node has changed: only its position moves.
             if !cfg.dry_run && seq > state.seq {
@@ -473,17 +519,45 @@ fn step(
             tracing::info!(cluster = %cfg.cluster, "seq {seq}: snapshot unchanged (304); files changed: none");
             return Ok(());
         }
+        Fetched::Delta(d, new_etag) => match kept_base.map(|k| delta::apply(&k.snapshot, &d)) {
+            Some(Ok(s)) => (s, new_etag, true),
+            failed => {
+                let why = match failed {
+                    Some(Err(why)) => why,
+                    _ => "a delta came for a version this node does not keep".to_string(),
+                };
+                tracing::warn!(cluster = %cfg.cluster, "{why}; fetching the whole snapshot");
+                match client.get_if_changed(&path, timeout, reported.as_deref(), None, false)? {
+                    Fetched::Changed(s, etag) => (s, etag, false),
+                    _ => {
+                        return Err(AgentError::Server(format!(
+                            "{path}: 304 or 226 to a request that asked for neither"
+                        )));
+                    }
+                }
+            }
+        },
     };
     let applied = apply(cfg, &snapshot, state)?;
-    tracing::info!(cluster = %cfg.cluster, "{}", applied.summary);
+    tracing::info!(
+        cluster = %cfg.cluster,
+        "{} (from {})",
+        applied.summary,
+        if from_delta { "a delta" } else { "the whole snapshot" }
+    );
     match slurm_worker {
         // Slurm apart: the caches never wait for sacctmgr.
         Some(worker) => worker.hand(snapshot.clone(), applied.users.clone()),
         None => slurm_pass(cfg, &snapshot, &applied.users)?,
     }
     if !cfg.dry_run {
+        if from_delta {
+            state.deltas_applied += 1;
+        } else {
+            state.snapshots_applied += 1;
+        }
         state.seq = snapshot.seq;
-        state.snapshot_etag = etag;
+        state.snapshot_etag = etag.clone();
         let now = crate::directory::Clock::system().now();
         state.applied_at = Some(crate::scim::resource::format_time(now));
         state.lag_seconds = chrono::DateTime::parse_from_rfc3339(&snapshot.modified)
@@ -492,6 +566,16 @@ fn step(
             .or(Some(started.elapsed().as_secs_f64()));
         state.last_error = None;
         state.held = None;
+        // The base of the next delta: written before the state that
+        // names it, and only used when the two agree.
+        *kept = match etag {
+            Some(etag) => {
+                let k = delta::Kept { etag, snapshot };
+                delta::save(&cfg.state_file, &k)?;
+                Some(k)
+            }
+            None => None,
+        };
     }
     Ok(())
 }
@@ -634,6 +718,7 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
         slurm: cfg.slurm_cluster.is_some(),
     };
     let mut state = AgentState::load(&cfg.state_file);
+    let mut kept = delta::load(&cfg.state_file);
     let mut backoff = Duration::from_secs(1);
     let mut first = true;
     // A running agent does Slurm's work apart; `--once` and dry runs do
@@ -641,7 +726,14 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
     let slurm_worker =
         (cfg.slurm_cluster.is_some() && !cfg.once && !cfg.dry_run).then(|| SlurmWorker::start(cfg));
     loop {
-        let pass = step(cfg, &client, &mut state, first, slurm_worker.as_ref());
+        let pass = step(
+            cfg,
+            &client,
+            &mut state,
+            &mut kept,
+            first,
+            slurm_worker.as_ref(),
+        );
         if let Some(path) = &cfg.metrics_file
             && let Err(e) = atomic_write(path, metrics_text(cfg, &state, pass.is_ok()).as_bytes())
         {

@@ -131,6 +131,10 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
                 println!("held back:         {h}");
             }
             println!(
+                "applied from:      {} deltas, {} whole snapshots",
+                state.deltas_applied, state.snapshots_applied
+            );
+            println!(
                 "entries skipped:   {} (names or ids the node has for itself)",
                 state.skipped.len()
             );

@@ -3,18 +3,16 @@
 //! passwd, group, shadow and sshkey, holding the active members of the
 //! cluster's groups and those groups.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use sha2::{Digest, Sha256};
-
-use serde_json::Value;
+use super::map_model::{MAX_UPDATE, MapModel};
+use crate::api_v1::LinesDelta;
+use crate::nss_delta::{self, etag};
 
 use super::clusters::{find_cluster, may_read_cluster};
-use super::model::{PosixAccount, Principal};
-use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
+use super::model::Principal;
 use super::{Directory, DirectoryError, DirectoryResult};
-use crate::scim::schema::ResourceType;
 
 /// The four maps of a cluster, and when their source last changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +37,58 @@ pub struct NssMaps {
     /// Mass removals are approved for plans up to this change
     /// (`roster cluster approve-removal`).
     pub removal_approved_through: Option<i64>,
+    /// `snapshot_etag`, computed once when the maps are built.
+    tag: String,
+}
+
+/// What turns one version of a cluster's maps into another (`nss_delta`):
+/// what an agent that has the older one is sent instead of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+/// (Its position is the current maps': the same content may be current
+/// at a later position.)
+pub struct MapsDelta {
+    /// passwd, group, shadow and sshkey (`nss_delta::MAPS`).
+    pub maps: Vec<LinesDelta>,
+    /// Accounts new or changed: name, GID, members, adopted.
+    pub accounts: Vec<(String, i64, Vec<String>, bool)>,
+    /// Accounts gone, by name.
+    pub accounts_removed: Vec<String>,
+    pub removal_approved_through: Option<i64>,
+}
+
+impl MapsDelta {
+    /// The delta from `old` to `new`.
+    fn between(old: &NssMaps, new: &NssMaps) -> MapsDelta {
+        let maps = nss_delta::MAPS
+            .iter()
+            .map(|m| {
+                let body = |x: &NssMaps| x.get(m).map(|(b, _)| b.to_string()).unwrap_or_default();
+                nss_delta::diff(m, &body(old), &body(new))
+            })
+            .collect();
+        let account = |x: &NssMaps, (name, gid, members): &(String, i64, Vec<String>)| {
+            (name.clone(), *gid, members.clone(), x.adopt.contains(name))
+        };
+        let before: HashSet<_> = old.accounts.iter().map(|a| account(old, a)).collect();
+        let now: HashSet<&String> = new.accounts.iter().map(|(name, _, _)| name).collect();
+        MapsDelta {
+            maps,
+            accounts: new
+                .accounts
+                .iter()
+                .map(|a| account(new, a))
+                .filter(|a| !before.contains(a))
+                .collect(),
+            accounts_removed: old
+                .accounts
+                .iter()
+                .map(|(name, _, _)| name)
+                .filter(|name| !now.contains(name))
+                .cloned()
+                .collect(),
+            removal_approved_through: new.removal_approved_through,
+        }
+    }
 }
 
 impl NssMaps {
@@ -46,6 +96,10 @@ impl NssMaps {
     /// a change elsewhere in the org leaves it as it is, so an agent that
     /// has the content gets 304 and only moves its position.
     pub fn snapshot_etag(&self) -> String {
+        self.tag.clone()
+    }
+
+    fn compute_tag(&self) -> String {
         let mut all = self.etags.join("");
         for (name, gid, members) in &self.accounts {
             all.push_str(&format!("\n{name}:{gid}:{}", members.join(",")));
@@ -72,117 +126,64 @@ impl NssMaps {
     }
 }
 
-/// A field of a passwd line: no `:` (the separator), `,` or line breaks.
-fn field(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == ':' || c == ',' || c.is_control() {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
-}
-
-/// One key as nsscache's sshkey map holds it: a `:` in a comment would
-/// cut the key there, and a quote would end the Python string, so such a
-/// comment is left out.
-fn key_entry(key: &str) -> String {
-    let mut parts = key.splitn(3, ' ');
-    let (t, b) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    match parts.next() {
-        Some(c) if !c.contains([':', '\'', '"', '\\']) => format!("{t} {b} {c}"),
-        _ => format!("{t} {b}"),
-    }
-}
-
-struct Member {
-    account: PosixAccount,
-    gecos: String,
-    keys: Vec<String>,
-}
-
-fn render(
-    members: &BTreeMap<i64, Member>,
-    groups: &[(PosixAccount, Vec<String>)],
-    modified: String,
-) -> NssMaps {
-    let mut passwd = String::new();
-    let mut shadow = String::new();
-    let mut sshkey = String::new();
-    let mut group_lines: BTreeMap<i64, String> = BTreeMap::new();
-    for (uid, m) in members {
-        let a = &m.account;
-        let home = a
-            .home
-            .clone()
-            .unwrap_or_else(|| format!("{HOME_PREFIX}{}", a.name));
-        let shell = a.shell.as_deref().unwrap_or(DEFAULT_SHELL);
-        passwd.push_str(&format!(
-            "{}:x:{uid}:{}:{}:{home}:{shell}\n",
-            a.name, a.gid, m.gecos
-        ));
-        shadow.push_str(&format!("{}:*:::::::\n", a.name));
-        if !m.keys.is_empty() {
-            let list: Vec<String> = m
-                .keys
-                .iter()
-                .map(|k| format!("'{}'", key_entry(k)))
-                .collect();
-            sshkey.push_str(&format!("{}:[{}]\n", a.name, list.join(", ")));
-        }
-        // The user's private group.
-        if a.gid == *uid {
-            group_lines.insert(a.gid, format!("{}:x:{}:\n", a.name, a.gid));
-        }
-    }
-    for (g, names) in groups {
-        group_lines.insert(
-            g.gid,
-            format!("{}:x:{}:{}\n", g.name, g.gid, names.join(",")),
-        );
-    }
-    let group: String = group_lines.into_values().collect();
-    let etags = [etag(&passwd), etag(&group), etag(&shadow), etag(&sshkey)];
-    let accounts = groups
-        .iter()
-        .map(|(g, names)| (g.name.clone(), g.gid, names.clone()))
-        .collect();
-    NssMaps {
-        passwd,
-        group,
-        shadow,
-        sshkey,
-        modified,
-        etags,
-        seq: 0,
-        accounts,
-        adopt: Vec::new(),
-        removal_approved_through: None,
-    }
-}
-
-/// A strong entity tag: the first 96 bits of the content's SHA-256.
-fn etag(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
-    format!(
-        "\"{}\"",
-        digest
-            .iter()
-            .take(12)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
 /// Built maps, by cluster id, with the state they were built from: the
 /// org's change-log position and the cluster's group-list time. Every
-/// write that changes what a map holds advances the change log, so a map
-/// is rebuilt only after a change, and a node polling an unchanged map
-/// costs two point reads.
+/// write that changes what a map holds advances the change log, so maps
+/// are made again only after a change, from the cluster's model brought
+/// up to date by the changes since (`map_model`), and a node polling
+/// unchanged maps costs two point reads.
+///
+/// Each cluster also keeps its last few versions, so that an agent that
+/// has one of them is sent a delta (`nss_maps_delta`), and the deltas to
+/// the current version, each computed once for all the nodes that ask.
 #[derive(Default)]
-pub(crate) struct MapCache(Mutex<HashMap<String, (MapStamp, Arc<NssMaps>)>>);
+pub(crate) struct MapCache {
+    clusters: Mutex<HashMap<String, CachedMaps>>,
+    /// Each cluster's model and the position it reflects, behind a lock
+    /// that one build at a time holds.
+    builders: Mutex<HashMap<String, Builder>>,
+}
+
+/// A cluster's model and the position it reflects (none before the first
+/// build), behind the lock a build holds.
+type Builder = Arc<Mutex<Option<(MapStamp, MapModel)>>>;
+
+impl MapCache {
+    /// The cluster's current maps, if they reflect `stamp` or later.
+    fn current(&self, cluster_id: &str, stamp: &MapStamp) -> Option<Arc<NssMaps>> {
+        let map = self.clusters.lock().ok()?;
+        let cached = map.get(cluster_id)?;
+        (cached.stamp.0 >= stamp.0 && cached.stamp.1 >= stamp.1).then(|| cached.current.clone())
+    }
+
+    fn builder(&self, cluster_id: &str) -> Builder {
+        match self.builders.lock() {
+            Ok(mut b) => b.entry(cluster_id.to_string()).or_default().clone(),
+            // A poisoned registry: build alone, without a model.
+            Err(_) => Arc::default(),
+        }
+    }
+
+    fn put(&self, cluster_id: &str, stamp: MapStamp, maps: Arc<NssMaps>) {
+        if let Ok(mut map) = self.clusters.lock() {
+            cache_version(&mut map, cluster_id, stamp, maps);
+        }
+    }
+}
+
+/// Versions of a cluster's maps kept for deltas: agents follow the feed
+/// and are one or two versions behind; one further behind gets the
+/// snapshot.
+const KEPT_VERSIONS: usize = 16;
+
+struct CachedMaps {
+    stamp: MapStamp,
+    current: Arc<NssMaps>,
+    /// Earlier versions, oldest first, none with the current's tag.
+    earlier: std::collections::VecDeque<Arc<NssMaps>>,
+    /// Deltas to `current`, by the tag of their base.
+    deltas: HashMap<String, Arc<MapsDelta>>,
+}
 
 /// What a cluster's maps were built from: (change-log position, the
 /// cluster's group-list time).
@@ -211,102 +212,137 @@ impl Directory {
                 )));
             }
             let stamp = (tx.last_seq(&org_id)?, c.modified.clone());
-            if let Ok(map) = cache.0.lock()
-                && let Some((s, maps)) = map.get(&c.id)
-                && *s == stamp
-            {
-                return Ok(maps.clone());
+            if let Some(maps) = cache.current(&c.id, &stamp) {
+                return Ok(maps);
             }
-            let ids: Vec<&str> = c.group_ids.iter().map(String::as_str).collect();
-            let group_accounts = tx.posix_accounts(&org_id, ResourceType::Group, &ids)?;
-            let memberships = tx.members(&org_id, &ids)?;
-            let user_ids: Vec<&str> = memberships
-                .values()
-                .flatten()
-                .map(|m| m.user_id.as_str())
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect();
-            let users = tx.resources_by_ids(&org_id, ResourceType::User, &user_ids)?;
-            let mut accounts = tx.posix_accounts(&org_id, ResourceType::User, &user_ids)?;
-            // Only active users appear (design.md, "Deactivation").
-            let mut members: BTreeMap<i64, Member> = BTreeMap::new();
-            let mut names: HashMap<String, String> = HashMap::new();
-            for u in users {
-                if u.doc.get("active") == Some(&Value::Bool(false)) {
-                    continue;
+            // One build per cluster at a time: the nodes a commit wakes
+            // all ask at once, and all but the first find it built.
+            let builder = cache.builder(&c.id);
+            let mut model = match builder.lock() {
+                Ok(m) => m,
+                // A build that panicked may have left the model half
+                // updated: build afresh.
+                Err(poisoned) => {
+                    let mut m = poisoned.into_inner();
+                    *m = None;
+                    m
                 }
-                let Some(account) = accounts.remove(&u.id) else {
-                    continue;
-                };
-                let Some(uid) = account.uid else { continue };
-                let gecos = field(
-                    u.doc
-                        .get("displayName")
-                        .and_then(Value::as_str)
-                        .or_else(|| u.doc.get("userName").and_then(Value::as_str))
-                        .unwrap_or(""),
-                );
-                let keys: Vec<String> = super::ssh_keys::stored_keys(&u.doc)
-                    .into_iter()
-                    .filter(|k| super::ssh_keys::check_key(k).is_ok())
-                    .collect();
-                names.insert(u.id.clone(), account.name.clone());
-                members.insert(
-                    uid,
-                    Member {
-                        account,
-                        gecos,
-                        keys,
-                    },
-                );
+            };
+            if let Some(maps) = cache.current(&c.id, &stamp) {
+                return Ok(maps);
             }
-            let mut groups = Vec::new();
-            for gid in &c.group_ids {
-                let Some(g) = group_accounts.get(gid) else {
-                    continue;
-                };
-                let mut member_names: Vec<String> = memberships
-                    .get(gid)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|m| names.get(&m.user_id).cloned())
-                    .collect();
-                member_names.sort();
-                groups.push((g.clone(), member_names));
-            }
+            let updated = match model.take() {
+                Some((from, mut m)) if from.1 == stamp.1 && from.0 <= stamp.0 => {
+                    let changes = tx.changes_after(&org_id, from.0, MAX_UPDATE + 1)?;
+                    let changes: Vec<_> =
+                        changes.into_iter().filter(|(n, _)| *n <= stamp.0).collect();
+                    (changes.len() as u64 <= MAX_UPDATE && m.update(tx, &org_id, &c, &changes)?)
+                        .then_some(m)
+                }
+                _ => None,
+            };
+            let m = match updated {
+                Some(m) => m,
+                None => MapModel::build(tx, &org_id, &c)?,
+            };
+            let r = m.render();
             let last = tx.last_change_at(&org_id)?.unwrap_or_default();
             let modified = if c.modified > last {
                 c.modified.clone()
             } else {
                 last
             };
-            let mut built = render(&members, &groups, modified);
-            built.seq = stamp.0;
-            built.adopt = tx.slurm_adoptions(&c.id)?;
-            built.removal_approved_through = tx.removal_approval(&c.id)?;
+            let etags = [
+                etag(&r.passwd),
+                etag(&r.group),
+                etag(&r.shadow),
+                etag(&r.sshkey),
+            ];
+            let mut built = NssMaps {
+                passwd: r.passwd,
+                group: r.group,
+                shadow: r.shadow,
+                sshkey: r.sshkey,
+                modified,
+                etags,
+                seq: stamp.0,
+                accounts: r.accounts,
+                adopt: tx.slurm_adoptions(&c.id)?,
+                removal_approved_through: tx.removal_approval(&c.id)?,
+                tag: String::new(),
+            };
+            built.tag = built.compute_tag();
             let maps = Arc::new(built);
-            if let Ok(mut map) = cache.0.lock() {
-                map.insert(c.id.clone(), (stamp, maps.clone()));
-            }
+            cache.put(&c.id, stamp.clone(), maps.clone());
+            *model = Some((stamp, m));
             Ok(maps)
         })
         .await
     }
+
+    /// The cluster's maps, and when the version tagged `base` is one the
+    /// server still keeps, the delta from it (computed once per base for
+    /// all the nodes that ask).
+    pub async fn nss_maps_delta(
+        &self,
+        p: &Principal,
+        cluster: &str,
+        base: &str,
+    ) -> DirectoryResult<(Arc<NssMaps>, Option<Arc<MapsDelta>>)> {
+        let maps = self.nss_maps(p, cluster).await?;
+        if base == maps.tag {
+            return Ok((maps, None));
+        }
+        let Ok(mut cache) = self.map_cache.clusters.lock() else {
+            return Ok((maps, None));
+        };
+        // By content: another request may have made the same version anew.
+        let Some(cached) = cache.values_mut().find(|c| c.current.tag == maps.tag) else {
+            return Ok((maps, None));
+        };
+        if let Some(d) = cached.deltas.get(base) {
+            return Ok((maps, Some(d.clone())));
+        }
+        let Some(old) = cached.earlier.iter().find(|m| m.tag == base) else {
+            return Ok((maps, None));
+        };
+        let delta = Arc::new(MapsDelta::between(old, &maps));
+        cached.deltas.insert(base.to_string(), delta.clone());
+        Ok((maps, Some(delta)))
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_and_keys_cannot_break_the_format() {
-        assert_eq!(field("Ada: Lovelace, PhD\n"), "Ada  Lovelace  PhD ");
-        assert_eq!(
-            key_entry("ssh-ed25519 AAAA me@host"),
-            "ssh-ed25519 AAAA me@host"
+/// Makes `maps` the cluster's current version, keeping the one it
+/// replaces for deltas.
+fn cache_version(
+    cache: &mut HashMap<String, CachedMaps>,
+    cluster_id: &str,
+    stamp: MapStamp,
+    maps: Arc<NssMaps>,
+) {
+    let Some(cached) = cache.get_mut(cluster_id) else {
+        cache.insert(
+            cluster_id.to_string(),
+            CachedMaps {
+                stamp,
+                current: maps,
+                earlier: Default::default(),
+                deltas: HashMap::new(),
+            },
         );
-        assert_eq!(key_entry("ssh-ed25519 AAAA a:b"), "ssh-ed25519 AAAA");
-        assert_eq!(key_entry("ssh-ed25519 AAAA it's"), "ssh-ed25519 AAAA");
+        return;
+    };
+    cached.stamp = stamp;
+    if cached.current.tag == maps.tag {
+        // Same content at a later position: keep the deltas to it.
+        cached.current = maps;
+        return;
     }
+    let previous = std::mem::replace(&mut cached.current, maps);
+    cached.earlier.retain(|m| m.tag != cached.current.tag);
+    cached.earlier.push_back(previous);
+    while cached.earlier.len() > KEPT_VERSIONS {
+        cached.earlier.pop_front();
+    }
+    cached.deltas.clear();
 }

@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod identifiers;
 pub mod legacy_groups;
 pub mod listing;
+mod map_model;
 pub mod model;
 pub mod orgs;
 pub(crate) mod posix_assign;

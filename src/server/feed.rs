@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::callers::ClusterCaller;
 use super::error::ApiErrorResponse;
 use super::{AppState, json_reply, with_caller};
-use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot};
+use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot, SnapshotDelta};
 use crate::directory::DirectoryError;
 use crate::directory::feed::MAX_WAIT;
 use crate::directory::model::NodeReport;
@@ -102,24 +102,40 @@ pub async fn changes(
 /// If-None-Match), which covers the content but not the position, so a
 /// node asking again after changes elsewhere in the org gets 304 and the
 /// position in `X-Roster-Seq`; compressed when the agent accepts gzip.
+///
+/// An agent that also sends `A-IM: roster-delta` (RFC 3229 §10.5.3) is
+/// answered `226 IM Used` with only what changed since the version it
+/// has, when the server still keeps that version; else as above.
 pub async fn snapshot(
     State(s): State<AppState>,
     ClusterCaller(p): ClusterCaller,
     Path((_, cluster)): Path<(String, String)>,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    let r = match s.directory.nss_maps(&p, &cluster).await {
-        Ok(m) => {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let has: Vec<&str> = header(axum::http::header::IF_NONE_MATCH)
+        .map(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let wants_delta =
+        header(axum::http::header::HeaderName::from_static("a-im")).is_some_and(|v| {
+            v.split(',')
+                .any(|im| im.trim().eq_ignore_ascii_case(crate::api_v1::DELTA_IM))
+        });
+    let found = match (wants_delta, has.first()) {
+        (true, Some(base)) => s.directory.nss_maps_delta(&p, &cluster, base).await,
+        _ => s.directory.nss_maps(&p, &cluster).await.map(|m| (m, None)),
+    };
+    let r = match found {
+        Ok((m, delta)) => {
             let etag = m.snapshot_etag();
-            let has_it = headers
-                .get(axum::http::header::IF_NONE_MATCH)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| {
-                    v.split(',')
-                        .any(|t| t.trim().trim_start_matches("W/") == etag)
-                });
-            let mut resp = if has_it {
+            let mut resp = if has.contains(&etag.as_str()) {
                 StatusCode::NOT_MODIFIED.into_response()
+            } else if let (Some(d), Some(base)) = (delta, has.first()) {
+                delta_body(&m, &d, base)
             } else {
                 snapshot_body(&m)
             };
@@ -136,6 +152,40 @@ pub async fn snapshot(
         Err(e) => error(e),
     };
     with_caller(r, &p)
+}
+
+/// `226 IM Used` (RFC 3229 §10.4.1): the delta from `base` to `m`.
+fn delta_body(
+    m: &crate::directory::cluster_maps::NssMaps,
+    d: &crate::directory::cluster_maps::MapsDelta,
+    base: &str,
+) -> Response {
+    let mut resp = json_reply(
+        StatusCode::IM_USED,
+        &SnapshotDelta {
+            seq: m.seq,
+            modified: m.modified.clone(),
+            maps: d.maps.clone(),
+            accounts: d
+                .accounts
+                .iter()
+                .map(|(name, gid, members, adopt)| SlurmAccount {
+                    name: name.clone(),
+                    gid: *gid,
+                    members: members.clone(),
+                    adopt: *adopt,
+                })
+                .collect(),
+            accounts_removed: d.accounts_removed.clone(),
+            removal_approved_through: d.removal_approved_through,
+        },
+    );
+    for (name, value) in [("im", crate::api_v1::DELTA_IM), ("delta-base", base)] {
+        if let Ok(v) = axum::http::HeaderValue::from_str(value) {
+            resp.headers_mut().insert(name, v);
+        }
+    }
+    resp
 }
 
 fn snapshot_body(m: &crate::directory::cluster_maps::NssMaps) -> Response {

@@ -215,6 +215,93 @@ fn the_snapshot_is_conditional_on_its_content_and_compressed() {
     assert_eq!(state["seq"], poll(&f, 0, 0)["seq"], "the position moved");
 }
 
+#[test]
+fn an_agent_that_has_a_version_is_sent_only_what_changed() {
+    let f = feed();
+    // Enough people that a whole snapshot is much larger than a delta.
+    let ids: Vec<String> = (0..40)
+        .map(|i| f.app.create_user(&format!("p{i}@example.com")).id())
+        .collect();
+    let mut members: Vec<&str> = ids.iter().map(String::as_str).collect();
+    members.push(&f.alice);
+    let big = f.app.create_group("big", &members).id();
+    cli_ok(
+        &f.app.db,
+        &["cluster", "set-groups", "acme", "c1", "--groups", "g,big"],
+    );
+    let url = f.app.url("/api/v1/orgs/acme/clusters/c1/snapshot");
+    let get = |etag: Option<&str>, delta: bool| {
+        let mut r = f.app.client.get(&url).bearer_auth(&f.token);
+        if let Some(t) = etag {
+            r = r.header("if-none-match", t);
+        }
+        if delta {
+            r = r.header("a-im", "roster-delta");
+        }
+        r.send().unwrap()
+    };
+    let first = get(None, false);
+    let old_tag = first.headers()["etag"].to_str().unwrap().to_string();
+    let old: Value = first.json().unwrap();
+
+    // Same version: 304 even when a delta is accepted.
+    assert_eq!(get(Some(&old_tag), true).status(), 304);
+
+    // One person's name changes and one person leaves the big group.
+    f.app
+        .patch(
+            &format!("/Users/{}", ids[3]),
+            json!([{"op": "replace", "path": "displayName", "value": "Three"}]),
+        )
+        .expect(200);
+    f.app
+        .patch(
+            &format!("/Groups/{big}"),
+            json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[7])}]),
+        )
+        .expect(200);
+    let whole = get(Some(&old_tag), false);
+    assert_eq!(whole.status(), 200, "no A-IM: the whole snapshot");
+    let new_tag = whole.headers()["etag"].to_str().unwrap().to_string();
+    let new: Value = whole.json().unwrap();
+
+    let d = get(Some(&old_tag), true);
+    assert_eq!(d.status(), 226);
+    assert_eq!(d.headers()["im"], "roster-delta");
+    assert_eq!(d.headers()["delta-base"], old_tag.as_str());
+    assert_eq!(d.headers()["etag"], new_tag.as_str());
+    let delta: roster::api_v1::SnapshotDelta = d.json().unwrap();
+    assert_eq!(delta.seq, new["seq"].as_i64().unwrap());
+    // What it carries: p3's new passwd line; p7's passwd, shadow and
+    // private group gone; the big group's new line; its account.
+    let p3 = &delta.maps[0];
+    assert_eq!(p3.lines.len(), 1, "{p3:?}");
+    assert!(p3.lines[0].contains(":Three:"), "{p3:?}");
+    assert_eq!(p3.removed.len(), 1, "p7 left the cluster: {p3:?}");
+    assert!(p3.removed[0].starts_with("p7:x:"), "{p3:?}");
+    assert_eq!(delta.maps[2].removed, vec!["p7".to_string()]);
+    assert_eq!(delta.accounts.len(), 1);
+    assert_eq!(delta.accounts[0].name, "big");
+    assert!(!delta.accounts[0].members.contains(&"p7".to_string()));
+    // Applied to the old maps, it makes the new ones, byte for byte.
+    for (i, map) in roster::nss_delta::MAPS.iter().enumerate() {
+        let old_map = old["maps"][map].as_str().unwrap();
+        let made = roster::nss_delta::apply(map, old_map, &delta.maps[i]).unwrap();
+        assert_eq!(made, new["maps"][map].as_str().unwrap(), "{map}");
+    }
+    let delta_bytes = serde_json::to_vec(&delta).unwrap().len();
+    let whole_bytes = serde_json::to_vec(&new).unwrap().len();
+    assert!(
+        delta_bytes * 4 < whole_bytes,
+        "delta {delta_bytes} B vs snapshot {whole_bytes} B"
+    );
+    // A version the server does not know: the whole snapshot.
+    assert_eq!(
+        get(Some("\"000000000000000000000000\""), true).status(),
+        200
+    );
+}
+
 /// `roster_feed_wakeups_total` from /metrics.
 fn wakeups(f: &Feed) -> u64 {
     let text = f

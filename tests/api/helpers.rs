@@ -644,6 +644,38 @@ impl AgentNode {
         assert!(out.status.success(), "the agent failed: {out:?}");
     }
 
+    /// The real agent, running (long polls of `wait` seconds) until the
+    /// returned handle is dropped; its log is `agent.log` in the node's
+    /// directory.
+    pub fn spawn(&self, app: &TestApp, cluster: &str, wait: &str, extra: &[&str]) -> RunningAgent {
+        let d = self.dir.path();
+        let log =
+            std::fs::File::create(d.join("agent.log")).unwrap_or_else(|e| panic!("agent.log: {e}"));
+        let child = agent_command(app, cluster, d)
+            .args(["--wait", wait])
+            .args(extra)
+            .env("ROSTER_LOG", "roster=info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run roster: {e}"));
+        RunningAgent(child)
+    }
+
+    /// The agent's state file, as JSON (null before its first pass).
+    pub fn state(&self) -> Value {
+        std::fs::read_to_string(self.dir.path().join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The node's cache file for `map`.
+    pub fn cache(&self, map: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join("etc").join(format!("{map}.cache")))
+            .unwrap_or_default()
+    }
+
     /// One run of the real agent (`--once`), as it ends. Slurm's commands
     /// are pointed at a slurmdbd that is down (nothing listens on its
     /// port): a Slurm agent here fails as it would then.
@@ -682,5 +714,30 @@ impl AgentNode {
             .env("ROSTER_LOG", "roster=debug")
             .output()
             .unwrap_or_else(|e| panic!("cannot run roster: {e}"))
+    }
+}
+
+/// `roster agent` for org acme's `cluster` on `app`, with the token,
+/// caches (`etc/`) and state of the node directory `d`.
+pub fn agent_command(app: &TestApp, cluster: &str, d: &std::path::Path) -> Command {
+    let mut c = Command::new(roster_bin());
+    c.args(["agent", "--server", &format!("http://{}", app.addr)])
+        .args(["--org", "acme", "--cluster", cluster])
+        .arg("--token-file")
+        .arg(d.join("token"))
+        .arg("--nss-dir")
+        .arg(d.join("etc"))
+        .arg("--state-file")
+        .arg(d.join("state.json"));
+    c
+}
+
+/// A running agent, stopped when dropped.
+pub struct RunningAgent(Child);
+
+impl Drop for RunningAgent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

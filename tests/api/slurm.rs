@@ -140,27 +140,14 @@ fn the_agent_keeps_slurm_in_step() {
     std::fs::write(work.path().join("token"), &token).unwrap();
     let agent = |extra: &[&str]| {
         let d = work.path();
-        let out = Command::new(roster_bin())
+        let out = agent_command(&app, "c1", d)
             .args([
-                "agent",
-                "--server",
-                &format!("http://{}", app.addr),
-                "--org",
-                "acme",
-                "--cluster",
-                "c1",
                 "--once",
                 "--slurm-cluster",
                 "testcluster",
                 "--max-removal-share",
                 "0.5",
             ])
-            .arg("--token-file")
-            .arg(d.join("token"))
-            .arg("--nss-dir")
-            .arg(d.join("etc"))
-            .arg("--state-file")
-            .arg(d.join("state.json"))
             .args(extra)
             .env("SLURM_CONF", stack.conf())
             .output()

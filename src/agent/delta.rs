@@ -1,0 +1,73 @@
+//! The snapshot an agent last applied, kept beside its state file, and
+//! the deltas (`226 IM Used`) that bring it up to date: a change costs the
+//! node the size of the change, not of the cluster.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api_v1::{Maps, Snapshot, SnapshotDelta};
+use crate::nss_delta;
+
+/// Where the last applied snapshot is kept: beside the state file.
+pub fn kept_path(state_file: &Path) -> PathBuf {
+    state_file.with_extension("snapshot.json")
+}
+
+/// The last snapshot applied, as the server sent it (before the node
+/// guard), with its entity tag: the base of the next delta.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Kept {
+    pub etag: String,
+    pub snapshot: Snapshot,
+}
+
+/// The kept snapshot, if there is a readable one.
+pub fn load(state_file: &Path) -> Option<Kept> {
+    let text = std::fs::read(kept_path(state_file)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+pub fn save(state_file: &Path, kept: &Kept) -> Result<(), super::AgentError> {
+    let text = serde_json::to_vec(kept).map_err(|e| super::AgentError::Files(e.to_string()))?;
+    super::atomic_write(&kept_path(state_file), &text)
+}
+
+fn map_mut<'a>(maps: &'a mut Maps, name: &str) -> Option<&'a mut String> {
+    match name {
+        "passwd" => Some(&mut maps.passwd),
+        "group" => Some(&mut maps.group),
+        "shadow" => Some(&mut maps.shadow),
+        "sshkey" => Some(&mut maps.sshkey),
+        _ => None,
+    }
+}
+
+/// `kept` with `delta` applied; each map checked against its entity tag.
+/// An error says why (then the agent fetches the whole snapshot).
+pub fn apply(kept: &Snapshot, delta: &SnapshotDelta) -> Result<Snapshot, String> {
+    if delta.maps.len() != nss_delta::MAPS.len() {
+        return Err(format!(
+            "the delta has {} maps, not {}",
+            delta.maps.len(),
+            nss_delta::MAPS.len()
+        ));
+    }
+    let mut next = kept.clone();
+    for (name, d) in nss_delta::MAPS.iter().zip(&delta.maps) {
+        let Some(body) = map_mut(&mut next.maps, name) else {
+            continue;
+        };
+        *body = nss_delta::apply(name, body, d).map_err(|e| e.to_string())?;
+    }
+    next.accounts.retain(|a| {
+        !delta.accounts_removed.contains(&a.name)
+            && !delta.accounts.iter().any(|n| n.name == a.name)
+    });
+    next.accounts.extend(delta.accounts.iter().cloned());
+    next.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+    next.seq = delta.seq;
+    next.modified = delta.modified.clone();
+    next.removal_approved_through = delta.removal_approved_through;
+    Ok(next)
+}

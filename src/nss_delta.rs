@@ -1,0 +1,203 @@
+//! Deltas between two versions of a cluster's NSS maps, for both ends of
+//! the cluster API: the server computes them, the agent applies them.
+//!
+//! Each map is a set of lines (entries) in one canonical order: passwd
+//! and group by their numeric id, shadow and sshkey by name. A delta then
+//! needs no positions: the keys of the entries gone or changed, and the
+//! lines new or changed. The agent rebuilds the map from the lines it has
+//! and checks the result against the map's entity tag, so a delta applied
+//! to anything but its base is caught, never written (it then fetches the
+//! whole snapshot).
+
+use std::collections::{BTreeSet, HashSet};
+
+use sha2::{Digest, Sha256};
+
+use crate::api_v1::LinesDelta;
+
+/// The four maps, in the order entity tags and deltas list them.
+pub const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
+
+/// A strong entity tag: the first 96 bits of the content's SHA-256.
+pub fn etag(body: &str) -> String {
+    let digest = Sha256::digest(body.as_bytes());
+    format!(
+        "\"{}\"",
+        digest
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// How a map's entries are identified and ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// passwd and group: `name:x:id:...`, ordered by id; keyed by
+    /// `name:x:id` (a user's private group and a group may share a name,
+    /// never a name and an id).
+    ById,
+    /// shadow and sshkey: `name:...`, one per user, ordered and keyed by
+    /// name.
+    ByName,
+}
+
+fn kind(map: &str) -> Kind {
+    match map {
+        "passwd" | "group" => Kind::ById,
+        _ => Kind::ByName,
+    }
+}
+
+/// The key that identifies a line's entry in its map.
+pub fn entry_key<'a>(map: &str, line: &'a str) -> &'a str {
+    let fields = match kind(map) {
+        Kind::ById => 3,
+        Kind::ByName => 1,
+    };
+    // The byte offset of the `fields`-th ':' (or the whole line).
+    let mut end = line.len();
+    let mut seen = 0;
+    for (i, c) in line.char_indices() {
+        if c == ':' {
+            seen += 1;
+            if seen == fields {
+                end = i;
+                break;
+            }
+        }
+    }
+    line.get(..end).unwrap_or(line)
+}
+
+/// The sort key of a line in the canonical order.
+fn order_key<'a>(map: &str, line: &'a str) -> (i64, &'a str) {
+    match kind(map) {
+        Kind::ById => (
+            line.split(':')
+                .nth(2)
+                .and_then(|id| id.parse().ok())
+                .unwrap_or(i64::MAX),
+            line,
+        ),
+        Kind::ByName => (0, entry_key(map, line)),
+    }
+}
+
+/// Lines in the canonical order of `map`, each ending in a newline.
+pub fn canonical<'a>(map: &str, lines: impl IntoIterator<Item = &'a str>) -> String {
+    let mut lines: Vec<&str> = lines.into_iter().filter(|l| !l.is_empty()).collect();
+    lines.sort_by(|a, b| order_key(map, a).cmp(&order_key(map, b)));
+    let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// What turns map `old` into map `new` (both canonical).
+pub fn diff(map: &str, old: &str, new: &str) -> LinesDelta {
+    let old_lines: HashSet<&str> = old.lines().collect();
+    let new_lines: HashSet<&str> = new.lines().collect();
+    let kept_keys: HashSet<&str> = new.lines().map(|l| entry_key(map, l)).collect();
+    // A changed entry is sent once, as its new line; a key is listed as
+    // removed only when no line of `new` has it.
+    let removed: BTreeSet<String> = old
+        .lines()
+        .filter(|l| !new_lines.contains(l))
+        .map(|l| entry_key(map, l))
+        .filter(|k| !kept_keys.contains(k))
+        .map(str::to_string)
+        .collect();
+    LinesDelta {
+        removed: removed.into_iter().collect(),
+        lines: new
+            .lines()
+            .filter(|l| !old_lines.contains(l))
+            .map(str::to_string)
+            .collect(),
+        etag: etag(new),
+    }
+}
+
+/// Why a delta could not be applied: the agent fetches the snapshot.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the {map} delta does not apply to this node's copy (entity tag {got}, expected {expected})"
+)]
+pub struct Mismatch {
+    pub map: String,
+    pub got: String,
+    pub expected: String,
+}
+
+/// Applies `delta` to map `old`: entries whose key is removed or that a
+/// new line replaces are dropped, the new lines added, and the result,
+/// in canonical order, checked against the delta's entity tag.
+pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatch> {
+    let gone: HashSet<&str> = delta
+        .removed
+        .iter()
+        .map(String::as_str)
+        .chain(delta.lines.iter().map(|l| entry_key(map, l)))
+        .collect();
+    let new = canonical(
+        map,
+        old.lines()
+            .filter(|l| !gone.contains(entry_key(map, l)))
+            .chain(delta.lines.iter().map(String::as_str)),
+    );
+    let got = etag(&new);
+    if got != delta.etag {
+        return Err(Mismatch {
+            map: map.to_string(),
+            got,
+            expected: delta.etag.clone(),
+        });
+    }
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_order() {
+        assert_eq!(
+            entry_key("passwd", "ada:x:1001:1001:Ada:/home/ada:/bin/bash"),
+            "ada:x:1001"
+        );
+        assert_eq!(entry_key("group", "ml:x:2001:ada,bob"), "ml:x:2001");
+        assert_eq!(entry_key("shadow", "ada:*:::::::"), "ada");
+        assert_eq!(entry_key("sshkey", "ada:['ssh-ed25519 AAAA']"), "ada");
+        assert_eq!(entry_key("shadow", "odd"), "odd");
+        // By number, not by text: 999 before 1000.
+        assert_eq!(
+            canonical("passwd", ["b:x:1000:1:::", "a:x:999:1:::"]),
+            "a:x:999:1:::\nb:x:1000:1:::\n"
+        );
+        // By name, not by line: "a" before "a-b" though '-' < ':'.
+        assert_eq!(
+            canonical("shadow", ["a-b:*:::::::", "a:*:::::::"]),
+            "a:*:::::::\na-b:*:::::::\n"
+        );
+    }
+
+    #[test]
+    fn a_changed_entry_travels_once() {
+        let old =
+            "ada:x:1001:1001:Ada:/home/ada:/bin/bash\nbob:x:1002:1002:Bob:/home/bob:/bin/bash\n";
+        let new =
+            "ada:x:1001:1001:Ada L:/home/ada:/bin/zsh\ncy:x:1003:1003:Cy:/home/cy:/bin/bash\n";
+        let d = diff("passwd", old, new);
+        assert_eq!(d.removed, vec!["bob:x:1002".to_string()]);
+        assert_eq!(d.lines.len(), 2);
+        assert_eq!(apply("passwd", old, &d).ok().as_deref(), Some(new));
+        // To anything but its base, it does not apply.
+        assert!(apply("passwd", new, &diff("passwd", new, old)).is_ok());
+        assert!(apply("passwd", "zed:x:5:5:::\n", &d).is_err());
+    }
+}
