@@ -320,6 +320,9 @@ mod stores;
 #[path = "load/fleet.rs"]
 mod fleet;
 
+#[path = "load/deltas.rs"]
+mod deltas;
+
 #[path = "../tests/slurm/stack.rs"]
 mod slurm_stack;
 use slurm_stack::SlurmStack;
@@ -852,6 +855,12 @@ async fn main() {
     if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("fleet") {
         let work = tempfile::tempdir().unwrap();
         let report = fleet::fleet_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+        return;
+    }
+    if std::env::var("ROSTER_BENCH_ONLY").as_deref() == Ok("deltas") {
+        let work = tempfile::tempdir().unwrap();
+        let report = deltas::delta_timings(env!("CARGO_BIN_EXE_roster"), work.path()).await;
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
         return;
     }

@@ -121,6 +121,7 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         request_timeout: args.request_timeout,
         sign_in_starts: roster::server::sign_in_start_limit(),
         agents_seen: Default::default(),
+        snapshot_bodies: Default::default(),
         trusted_proxies: Arc::from(args.trusted_proxies.clone()),
     };
     if let Some(t) = &tls {

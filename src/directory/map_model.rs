@@ -4,6 +4,7 @@
 //! person, not the cluster (at 100,000 users a rebuild took seconds).
 //! `render` turns it into the four maps.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
@@ -14,12 +15,40 @@ use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
 use super::store::ReadTx;
 use crate::scim::schema::ResourceType;
 
-/// One person in the maps.
+/// One person in the maps, with their lines, made when they are read
+/// (a render then only joins lines).
 #[derive(Debug, Clone)]
 struct Member {
-    account: PosixAccount,
-    gecos: String,
-    keys: Vec<String>,
+    user_id: String,
+    name: String,
+    passwd: String,
+    shadow: String,
+    /// None without a usable key.
+    sshkey: Option<String>,
+    /// The private group's GID and line, when the GID is the UID's.
+    private_group: Option<(i64, String)>,
+}
+
+impl Member {
+    fn new(uid: i64, a: &PosixAccount, gecos: &str, keys: &[String]) -> Member {
+        let home = a
+            .home
+            .clone()
+            .unwrap_or_else(|| format!("{HOME_PREFIX}{}", a.name));
+        let shell = a.shell.as_deref().unwrap_or(DEFAULT_SHELL);
+        let sshkey = (!keys.is_empty()).then(|| {
+            let list: Vec<String> = keys.iter().map(|k| format!("'{}'", key_entry(k))).collect();
+            format!("{}:[{}]\n", a.name, list.join(", "))
+        });
+        Member {
+            user_id: a.resource_id.clone(),
+            name: a.name.clone(),
+            passwd: format!("{}:x:{uid}:{}:{gecos}:{home}:{shell}\n", a.name, a.gid),
+            shadow: format!("{}:*:::::::\n", a.name),
+            sshkey,
+            private_group: (a.gid == uid).then(|| (a.gid, format!("{}:x:{}:\n", a.name, a.gid))),
+        }
+    }
 }
 
 /// A cluster's maps, unrendered.
@@ -95,7 +124,8 @@ impl MapModel {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        m.refresh_users(tx, org_id, &users)?;
+        let all: Vec<&str> = users.iter().map(String::as_str).collect();
+        m.read_users(tx, org_id, &all)?;
         Ok(m)
     }
 
@@ -191,11 +221,21 @@ impl MapModel {
             .filter(|id| self.memberships.values().any(|m| m.contains(*id)))
             .map(String::as_str)
             .collect();
+        self.read_users(tx, org_id, &wanted)
+    }
+
+    /// Reads these members of the cluster's groups into the maps.
+    fn read_users(
+        &mut self,
+        tx: &mut dyn ReadTx,
+        org_id: &str,
+        wanted: &[&str],
+    ) -> DirectoryResult<()> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let users = tx.resources_by_ids(org_id, ResourceType::User, &wanted)?;
-        let mut accounts = tx.posix_accounts(org_id, ResourceType::User, &wanted)?;
+        let users = tx.resources_by_ids(org_id, ResourceType::User, wanted)?;
+        let mut accounts = tx.posix_accounts(org_id, ResourceType::User, wanted)?;
         for u in users {
             // Only active users appear (design.md, "Deactivation").
             if u.doc.get("active") == Some(&Value::Bool(false)) {
@@ -219,18 +259,12 @@ impl MapModel {
             // Two people cannot hold one UID (the ledger); if a stale
             // entry held it, it goes.
             if let Some(old) = self.members.get(&uid) {
-                let old_id = old.account.resource_id.clone();
+                let old_id = old.user_id.clone();
                 self.uid_of.remove(&old_id);
             }
             self.uid_of.insert(u.id.clone(), uid);
-            self.members.insert(
-                uid,
-                Member {
-                    account,
-                    gecos,
-                    keys,
-                },
-            );
+            self.members
+                .insert(uid, Member::new(uid, &account, &gecos, &keys));
         }
         Ok(())
     }
@@ -238,35 +272,20 @@ impl MapModel {
     /// The four maps in their canonical order (`nss_delta`): passwd and
     /// group by id, shadow and sshkey by name.
     pub fn render(&self) -> Rendered {
-        let mut passwd = String::new();
-        let mut shadow: BTreeMap<&str, String> = BTreeMap::new();
-        let mut sshkey: BTreeMap<&str, String> = BTreeMap::new();
-        let mut group_lines: BTreeMap<i64, String> = BTreeMap::new();
-        let mut names: HashMap<&str, &str> = HashMap::new();
-        for (uid, m) in &self.members {
-            let a = &m.account;
-            names.insert(&a.resource_id, &a.name);
-            let home = a
-                .home
-                .clone()
-                .unwrap_or_else(|| format!("{HOME_PREFIX}{}", a.name));
-            let shell = a.shell.as_deref().unwrap_or(DEFAULT_SHELL);
-            passwd.push_str(&format!(
-                "{}:x:{uid}:{}:{}:{home}:{shell}\n",
-                a.name, a.gid, m.gecos
-            ));
-            shadow.insert(&a.name, format!("{}:*:::::::\n", a.name));
-            if !m.keys.is_empty() {
-                let list: Vec<String> = m
-                    .keys
-                    .iter()
-                    .map(|k| format!("'{}'", key_entry(k)))
-                    .collect();
-                sshkey.insert(&a.name, format!("{}:[{}]\n", a.name, list.join(", ")));
+        let mut passwd = String::with_capacity(self.members.len() * 64);
+        let mut shadow: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut sshkey: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut group_lines: BTreeMap<i64, Cow<str>> = BTreeMap::new();
+        let mut names: HashMap<&str, &str> = HashMap::with_capacity(self.members.len());
+        for m in self.members.values() {
+            names.insert(&m.user_id, &m.name);
+            passwd.push_str(&m.passwd);
+            shadow.insert(&m.name, &m.shadow);
+            if let Some(k) = &m.sshkey {
+                sshkey.insert(&m.name, k);
             }
-            // The user's private group.
-            if a.gid == *uid {
-                group_lines.insert(a.gid, format!("{}:x:{}:\n", a.name, a.gid));
+            if let Some((gid, line)) = &m.private_group {
+                group_lines.insert(*gid, Cow::Borrowed(line));
             }
         }
         let mut accounts = Vec::new();
@@ -282,7 +301,12 @@ impl MapModel {
             member_names.sort();
             group_lines.insert(
                 g.gid,
-                format!("{}:x:{}:{}\n", g.name, g.gid, member_names.join(",")),
+                Cow::Owned(format!(
+                    "{}:x:{}:{}\n",
+                    g.name,
+                    g.gid,
+                    member_names.join(",")
+                )),
             );
             accounts.push((g.name.clone(), g.gid, member_names));
         }

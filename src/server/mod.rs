@@ -56,6 +56,8 @@ pub struct AppState {
     pub agents_seen: Arc<agents_seen::AgentsSeen>,
     /// Proxies in front of Roster whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
+    /// Whole snapshots as sent, compressed once for all the nodes.
+    pub snapshot_bodies: Arc<feed::SnapshotBodies>,
 }
 
 /// The client's address: the connection's peer, or, when the peer is a
