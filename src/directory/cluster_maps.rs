@@ -241,7 +241,7 @@ impl Directory {
                 }
                 _ => None,
             };
-            let m = match updated {
+            let mut m = match updated {
                 Some(m) => m,
                 None => MapModel::build(tx, &org_id, &c)?,
             };

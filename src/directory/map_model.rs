@@ -4,7 +4,6 @@
 //! person, not the cluster (at 100,000 users a rebuild took seconds).
 //! `render` turns it into the four maps.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
@@ -58,6 +57,11 @@ pub(super) struct MapModel {
     members: BTreeMap<i64, Member>,
     /// The UID of each user in `members`, by user id.
     uid_of: HashMap<String, i64>,
+    /// The UID of each member, by POSIX name: shadow's and sshkey's order.
+    by_name: BTreeMap<String, i64>,
+    /// Each group's line and its members' names, made again only when the
+    /// group or one of its members is re-read.
+    group_lines: HashMap<String, (String, Vec<String>)>,
     /// The cluster's groups, in its order, with their POSIX accounts
     /// (none: the group has none, or is gone).
     groups: Vec<(String, Option<PosixAccount>)>,
@@ -192,6 +196,9 @@ impl MapModel {
             }
         }
         for id in ids {
+            self.group_lines.remove(id);
+        }
+        for id in ids {
             let set = members
                 .remove(id)
                 .unwrap_or_default()
@@ -212,8 +219,12 @@ impl MapModel {
         ids: &[String],
     ) -> DirectoryResult<()> {
         for id in ids {
-            if let Some(uid) = self.uid_of.remove(id) {
-                self.members.remove(&uid);
+            self.forget(id);
+            // Their groups' lines name them.
+            for (g, members) in &self.memberships {
+                if members.contains(id) {
+                    self.group_lines.remove(g);
+                }
             }
         }
         let wanted: Vec<&str> = ids
@@ -260,61 +271,101 @@ impl MapModel {
             // entry held it, it goes.
             if let Some(old) = self.members.get(&uid) {
                 let old_id = old.user_id.clone();
-                self.uid_of.remove(&old_id);
+                self.forget(&old_id);
             }
             self.uid_of.insert(u.id.clone(), uid);
+            self.by_name.insert(account.name.clone(), uid);
             self.members
                 .insert(uid, Member::new(uid, &account, &gecos, &keys));
         }
         Ok(())
     }
 
-    /// The four maps in their canonical order (`nss_delta`): passwd and
-    /// group by id, shadow and sshkey by name.
-    pub fn render(&self) -> Rendered {
-        let mut passwd = String::with_capacity(self.members.len() * 64);
-        let mut shadow: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut sshkey: BTreeMap<&str, &str> = BTreeMap::new();
-        let mut group_lines: BTreeMap<i64, Cow<str>> = BTreeMap::new();
-        let mut names: HashMap<&str, &str> = HashMap::with_capacity(self.members.len());
-        for m in self.members.values() {
-            names.insert(&m.user_id, &m.name);
-            passwd.push_str(&m.passwd);
-            shadow.insert(&m.name, &m.shadow);
-            if let Some(k) = &m.sshkey {
-                sshkey.insert(&m.name, k);
-            }
-            if let Some((gid, line)) = &m.private_group {
-                group_lines.insert(*gid, Cow::Borrowed(line));
-            }
+    /// Takes a user out of the maps.
+    fn forget(&mut self, user_id: &str) {
+        if let Some(uid) = self.uid_of.remove(user_id)
+            && let Some(m) = self.members.remove(&uid)
+        {
+            self.by_name.remove(&m.name);
         }
-        let mut accounts = Vec::new();
+    }
+
+    /// The four maps in their canonical order (`nss_delta`): passwd and
+    /// group by id, shadow and sshkey by name. Only joins lines, but for
+    /// the groups re-read since the last render.
+    pub fn render(&mut self) -> Rendered {
         for (gid, account) in &self.groups {
+            if account.is_none() || self.group_lines.contains_key(gid) {
+                continue;
+            }
             let Some(g) = account else { continue };
-            let mut member_names: Vec<String> = self
+            let mut names: Vec<String> = self
                 .memberships
                 .get(gid)
                 .into_iter()
                 .flatten()
-                .filter_map(|id| names.get(id.as_str()).map(|n| n.to_string()))
+                .filter_map(|id| self.uid_of.get(id))
+                .filter_map(|uid| self.members.get(uid))
+                .map(|m| m.name.clone())
                 .collect();
-            member_names.sort();
-            group_lines.insert(
-                g.gid,
-                Cow::Owned(format!(
-                    "{}:x:{}:{}\n",
-                    g.name,
-                    g.gid,
-                    member_names.join(",")
-                )),
-            );
-            accounts.push((g.name.clone(), g.gid, member_names));
+            names.sort();
+            let line = format!("{}:x:{}:{}\n", g.name, g.gid, names.join(","));
+            self.group_lines.insert(gid.clone(), (line, names));
+        }
+        let mut passwd = String::with_capacity(self.members.len() * 64);
+        for m in self.members.values() {
+            passwd.push_str(&m.passwd);
+        }
+        let (mut shadow, mut sshkey) = (String::new(), String::new());
+        for m in self
+            .by_name
+            .values()
+            .filter_map(|uid| self.members.get(uid))
+        {
+            shadow.push_str(&m.shadow);
+            if let Some(k) = &m.sshkey {
+                sshkey.push_str(k);
+            }
+        }
+        // The cluster's groups by GID, merged with the private groups (in
+        // UID order, which is their GID's); a group's line wins a GID
+        // both have.
+        let mut accounts = Vec::new();
+        let mut named: BTreeMap<i64, &str> = BTreeMap::new();
+        for (gid, account) in &self.groups {
+            let (Some(g), Some((line, names))) = (account, self.group_lines.get(gid)) else {
+                continue;
+            };
+            named.insert(g.gid, line);
+            accounts.push((g.name.clone(), g.gid, names.clone()));
+        }
+        let mut group = String::new();
+        let mut named = named.into_iter().peekable();
+        let mut private = self
+            .members
+            .values()
+            .filter_map(|m| m.private_group.as_ref())
+            .peekable();
+        loop {
+            let line = match (private.peek(), named.peek()) {
+                (Some((p, _)), Some((g, _))) if g <= p => {
+                    if g == p {
+                        private.next();
+                    }
+                    named.next().map(|(_, l)| l)
+                }
+                (Some(_), _) => private.next().map(|(_, l)| l.as_str()),
+                (None, Some(_)) => named.next().map(|(_, l)| l),
+                (None, None) => None,
+            };
+            let Some(line) = line else { break };
+            group.push_str(line);
         }
         Rendered {
             passwd,
-            group: group_lines.into_values().collect(),
-            shadow: shadow.into_values().collect(),
-            sshkey: sshkey.into_values().collect(),
+            group,
+            shadow,
+            sshkey,
             accounts,
         }
     }
