@@ -3,7 +3,7 @@
 //! passwd, group, shadow and sshkey, holding the active members of the
 //! cluster's groups and those groups.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use super::map_model::{MAX_UPDATE, MapModel};
@@ -41,6 +41,9 @@ pub struct NssMaps {
     tag: String,
 }
 
+/// A Slurm account as a delta carries it: name, GID, members, adopted.
+pub type AccountEntry = (String, i64, Vec<String>, bool);
+
 /// What turns one version of a cluster's maps into another (`nss_delta`):
 /// what an agent that has the older one is sent instead of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +52,8 @@ pub struct NssMaps {
 pub struct MapsDelta {
     /// passwd, group, shadow and sshkey (`nss_delta::MAPS`).
     pub maps: Vec<LinesDelta>,
-    /// Accounts new or changed: name, GID, members, adopted.
-    pub accounts: Vec<(String, i64, Vec<String>, bool)>,
+    /// Accounts new or changed.
+    pub accounts: Vec<AccountEntry>,
     /// Accounts gone, by name.
     pub accounts_removed: Vec<String>,
     pub removal_approved_through: Option<i64>,
@@ -61,23 +64,30 @@ impl MapsDelta {
     fn between(old: &NssMaps, new: &NssMaps) -> MapsDelta {
         let maps = nss_delta::MAPS
             .iter()
-            .map(|m| {
-                let body = |x: &NssMaps| x.get(m).map(|(b, _)| b.to_string()).unwrap_or_default();
-                nss_delta::diff(m, &body(old), &body(new))
-            })
+            .map(|m| nss_delta::diff(m, old.body(m), new.body(m)))
             .collect();
-        let account = |x: &NssMaps, (name, gid, members): &(String, i64, Vec<String>)| {
-            (name.clone(), *gid, members.clone(), x.adopt.contains(name))
-        };
-        let before: HashSet<_> = old.accounts.iter().map(|a| account(old, a)).collect();
+        let before: HashMap<&str, (i64, &Vec<String>, bool)> = old
+            .accounts
+            .iter()
+            .map(|(name, gid, members)| (name.as_str(), (*gid, members, old.adopt.contains(name))))
+            .collect();
         let now: HashSet<&String> = new.accounts.iter().map(|(name, _, _)| name).collect();
         MapsDelta {
             maps,
             accounts: new
                 .accounts
                 .iter()
-                .map(|a| account(new, a))
-                .filter(|a| !before.contains(a))
+                .filter(|(name, gid, members)| {
+                    before.get(name.as_str()) != Some(&(*gid, members, new.adopt.contains(name)))
+                })
+                .map(|(name, gid, members)| {
+                    (
+                        name.clone(),
+                        *gid,
+                        members.clone(),
+                        new.adopt.contains(name),
+                    )
+                })
                 .collect(),
             accounts_removed: old
                 .accounts
@@ -87,6 +97,58 @@ impl MapsDelta {
                 .cloned()
                 .collect(),
             removal_approved_through: new.removal_approved_through,
+        }
+    }
+
+    /// This delta, then `next`: one delta for both (the later entry for a
+    /// key or account wins; a key added then removed is listed as
+    /// removed, which does nothing to a map without it).
+    fn then(&self, next: &MapsDelta) -> MapsDelta {
+        let maps = nss_delta::MAPS
+            .iter()
+            .zip(self.maps.iter().zip(&next.maps))
+            .map(|(map, (a, b))| {
+                let mut entries: BTreeMap<String, Option<&String>> = BTreeMap::new();
+                for d in [a, b] {
+                    for k in &d.removed {
+                        entries.insert(k.clone(), None);
+                    }
+                    for l in &d.lines {
+                        entries.insert(nss_delta::entry_key(map, l).to_string(), Some(l));
+                    }
+                }
+                let mut out = LinesDelta {
+                    removed: Vec::new(),
+                    lines: Vec::new(),
+                    etag: b.etag.clone(),
+                };
+                for (k, v) in entries {
+                    match v {
+                        Some(l) => out.lines.push(l.clone()),
+                        None => out.removed.push(k),
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut accounts: BTreeMap<&String, Option<&AccountEntry>> = BTreeMap::new();
+        for d in [self, next] {
+            for name in &d.accounts_removed {
+                accounts.insert(name, None);
+            }
+            for a in &d.accounts {
+                accounts.insert(&a.0, Some(a));
+            }
+        }
+        MapsDelta {
+            maps,
+            accounts: accounts.values().flatten().map(|a| (*a).clone()).collect(),
+            accounts_removed: accounts
+                .iter()
+                .filter(|(_, a)| a.is_none())
+                .map(|(name, _)| (*name).clone())
+                .collect(),
+            removal_approved_through: next.removal_approved_through,
         }
     }
 }
@@ -111,6 +173,11 @@ impl NssMaps {
             all.push_str(&format!("\napproved:{seq}"));
         }
         etag(&all)
+    }
+
+    /// A map's content ("" for a name that is none).
+    fn body(&self, map: &str) -> &str {
+        self.get(map).map_or("", |(b, _)| b)
     }
 
     /// A map and its entity tag.
@@ -171,16 +238,23 @@ impl MapCache {
     }
 }
 
-/// Versions of a cluster's maps kept for deltas: agents follow the feed
-/// and are one or two versions behind; one further behind gets the
-/// snapshot.
-const KEPT_VERSIONS: usize = 16;
+/// Steps between versions kept for deltas: agents follow the feed and
+/// are a version or two behind; one further behind gets the snapshot.
+/// A step costs the size of its change, not of the maps.
+const KEPT_STEPS: usize = 64;
+
+/// One version of a cluster's maps to the next.
+struct Step {
+    from: String,
+    to: String,
+    delta: MapsDelta,
+}
 
 struct CachedMaps {
     stamp: MapStamp,
     current: Arc<NssMaps>,
-    /// Earlier versions, oldest first, none with the current's tag.
-    earlier: std::collections::VecDeque<Arc<NssMaps>>,
+    /// The steps that led to `current`, oldest first.
+    steps: std::collections::VecDeque<Step>,
     /// Deltas to `current`, by the tag of their base.
     deltas: HashMap<String, Arc<MapsDelta>>,
 }
@@ -303,10 +377,27 @@ impl Directory {
         if let Some(d) = cached.deltas.get(base) {
             return Ok((maps, Some(d.clone())));
         }
-        let Some(old) = cached.earlier.iter().find(|m| m.tag == base) else {
+        // The latest step from `base`, and every step after it.
+        let Some(first) = cached.steps.iter().rposition(|s| s.from == base) else {
             return Ok((maps, None));
         };
-        let delta = Arc::new(MapsDelta::between(old, &maps));
+        let mut steps = cached.steps.iter().skip(first);
+        let Some(start) = steps.next() else {
+            return Ok((maps, None));
+        };
+        let (mut delta, mut at) = (start.delta.clone(), &start.to);
+        for s in steps {
+            if s.from != *at {
+                // Not one chain: no delta rather than a wrong one.
+                return Ok((maps, None));
+            }
+            delta = delta.then(&s.delta);
+            at = &s.to;
+        }
+        if *at != maps.tag {
+            return Ok((maps, None));
+        }
+        let delta = Arc::new(delta);
         cached.deltas.insert(base.to_string(), delta.clone());
         Ok((maps, Some(delta)))
     }
@@ -326,7 +417,7 @@ fn cache_version(
             CachedMaps {
                 stamp,
                 current: maps,
-                earlier: Default::default(),
+                steps: Default::default(),
                 deltas: HashMap::new(),
             },
         );
@@ -338,11 +429,14 @@ fn cache_version(
         cached.current = maps;
         return;
     }
-    let previous = std::mem::replace(&mut cached.current, maps);
-    cached.earlier.retain(|m| m.tag != cached.current.tag);
-    cached.earlier.push_back(previous);
-    while cached.earlier.len() > KEPT_VERSIONS {
-        cached.earlier.pop_front();
+    cached.steps.push_back(Step {
+        from: cached.current.tag.clone(),
+        to: maps.tag.clone(),
+        delta: MapsDelta::between(&cached.current, &maps),
+    });
+    cached.current = maps;
+    while cached.steps.len() > KEPT_STEPS {
+        cached.steps.pop_front();
     }
     cached.deltas.clear();
 }

@@ -295,6 +295,35 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
         delta_bytes * 4 < whole_bytes,
         "delta {delta_bytes} B vs snapshot {whole_bytes} B"
     );
+    // Two versions back: the steps A→B and B→C make one delta, which
+    // makes C from A (a key added then removed, p41, is only "removed").
+    let p41 = f.app.create_user("p41@example.com").id();
+    f.app
+        .patch(
+            &format!("/Groups/{big}"),
+            json!([{"op": "add", "path": "members", "value": [{"value": p41}]}]),
+        )
+        .expect(200);
+    let b_maps = get(None, false);
+    assert_eq!(b_maps.status(), 200);
+    f.app.delete(&format!("/Users/{p41}")).expect(204);
+    f.app
+        .patch(
+            &format!("/Users/{}", ids[5]),
+            json!([{"op": "replace", "path": "displayName", "value": "Five"}]),
+        )
+        .expect(200);
+    let c: Value = get(None, false).json().unwrap();
+    let d = get(Some(&old_tag), true);
+    assert_eq!(d.status(), 226);
+    let delta: roster::api_v1::SnapshotDelta = d.json().unwrap();
+    for (i, map) in roster::nss_delta::MAPS.iter().enumerate() {
+        let made =
+            roster::nss_delta::apply(map, old["maps"][map].as_str().unwrap(), &delta.maps[i])
+                .unwrap();
+        assert_eq!(made, c["maps"][map].as_str().unwrap(), "{map}");
+    }
+    assert!(delta.maps[0].lines.iter().any(|l| l.contains(":Five:")));
     // A version the server does not know: the whole snapshot.
     assert_eq!(
         get(Some("\"000000000000000000000000\""), true).status(),
