@@ -130,6 +130,20 @@ fn differing<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str) {
     )
 }
 
+fn is_canonical(map: &str, body: &str) -> bool {
+    let mut lines = body.lines().map(|l| order_key(map, l));
+    let Some(mut last) = lines.next() else {
+        return true;
+    };
+    for k in lines {
+        if k < last {
+            return false;
+        }
+        last = k;
+    }
+    true
+}
+
 /// What turns map `old` into map `new` (both canonical).
 pub fn diff(map: &str, old: &str, new: &str) -> LinesDelta {
     let etag = etag(new);
@@ -172,18 +186,40 @@ pub struct Mismatch {
 /// new line replaces are dropped, the new lines added, and the result,
 /// in canonical order, checked against the delta's entity tag.
 pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatch> {
+    if !is_canonical(map, old) {
+        // A copy out of order (written by an older version): sorted first.
+        return apply(map, &canonical(map, old.lines()), delta);
+    }
     let gone: HashSet<&str> = delta
         .removed
         .iter()
         .map(String::as_str)
         .chain(delta.lines.iter().map(|l| entry_key(map, l)))
         .collect();
-    let new = canonical(
-        map,
-        old.lines()
-            .filter(|l| !gone.contains(entry_key(map, l)))
-            .chain(delta.lines.iter().map(String::as_str)),
-    );
+    // `old` is in canonical order: the new lines, sorted, are merged
+    // into what stays of it, without sorting the whole map again.
+    let mut added: Vec<&str> = delta.lines.iter().map(String::as_str).collect();
+    added.sort_by(|a, b| order_key(map, a).cmp(&order_key(map, b)));
+    let mut added = added.into_iter().peekable();
+    let mut new =
+        String::with_capacity(old.len() + delta.lines.iter().map(|l| l.len() + 1).sum::<usize>());
+    let mut push = |l: &str| {
+        new.push_str(l);
+        new.push('\n');
+    };
+    for l in old
+        .lines()
+        .filter(|l| !l.is_empty() && !gone.contains(entry_key(map, l)))
+    {
+        let key = order_key(map, l);
+        while let Some(a) = added.next_if(|a| order_key(map, a) < key) {
+            push(a);
+        }
+        push(l);
+    }
+    for a in added {
+        push(a);
+    }
     let got = etag(&new);
     if got != delta.etag {
         return Err(Mismatch {
@@ -252,6 +288,10 @@ mod tests {
         assert_eq!(d.removed, vec!["bob:x:1002".to_string()]);
         assert_eq!(d.lines.len(), 2);
         assert_eq!(apply("passwd", old, &d).ok().as_deref(), Some(new));
+        // A copy in another order is put in order first.
+        let reversed =
+            "bob:x:1002:1002:Bob:/home/bob:/bin/bash\nada:x:1001:1001:Ada:/home/ada:/bin/bash\n";
+        assert_eq!(apply("passwd", reversed, &d).ok().as_deref(), Some(new));
         // To anything but its base, it does not apply.
         assert!(apply("passwd", new, &diff("passwd", new, old)).is_ok());
         assert!(apply("passwd", "zed:x:5:5:::\n", &d).is_err());

@@ -30,7 +30,8 @@ pub fn load(state_file: &Path) -> Option<Kept> {
 
 pub fn save(state_file: &Path, kept: &Kept) -> Result<(), super::AgentError> {
     let text = serde_json::to_vec(kept).map_err(|e| super::AgentError::Files(e.to_string()))?;
-    super::atomic_write(&kept_path(state_file), &text)
+    // Lost in a crash, it is fetched again: no sync per change.
+    super::files::replace(&kept_path(state_file), &text, false)
 }
 
 fn map_mut<'a>(maps: &'a mut Maps, name: &str) -> Option<&'a mut String> {

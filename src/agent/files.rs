@@ -9,6 +9,13 @@ use super::AgentError;
 /// Replaces `path` with `content` atomically: a temporary file in the same
 /// directory, fsync, rename over the old one, fsync of the directory.
 pub fn atomic_write(path: &Path, content: &[u8]) -> Result<(), AgentError> {
+    replace(path, content, true)
+}
+
+/// Replaces `path` with `content` atomically, and with `durable`, on disk
+/// before this returns (a file that can be made again, such as the kept
+/// snapshot, skips the two syncs: after a crash it is whole or unreadable).
+pub fn replace(path: &Path, content: &[u8], durable: bool) -> Result<(), AgentError> {
     let err = |what: &str, e: std::io::Error| {
         AgentError::Files(format!("{what} {}: {e}", path.display()))
     };
@@ -21,7 +28,9 @@ pub fn atomic_write(path: &Path, content: &[u8]) -> Result<(), AgentError> {
     let mut f =
         std::fs::File::create(&tmp).map_err(|e| err("cannot create a temporary file beside", e))?;
     f.write_all(content).map_err(|e| err("cannot write", e))?;
-    f.sync_all().map_err(|e| err("cannot sync", e))?;
+    if durable {
+        f.sync_all().map_err(|e| err("cannot sync", e))?;
+    }
     drop(f);
     // Readable by every user: NSS lookups run as anyone, and sshd's key
     // command as nobody. (shadow.cache holds only "*" passwords.)
@@ -32,7 +41,7 @@ pub fn atomic_write(path: &Path, content: &[u8]) -> Result<(), AgentError> {
             .map_err(|e| err("cannot set permissions on", e))?;
     }
     std::fs::rename(&tmp, path).map_err(|e| err("cannot replace", e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
+    if durable && let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
