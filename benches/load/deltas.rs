@@ -50,6 +50,75 @@ async fn snapshot(client: &reqwest::Client, url: &str, token: &str, base: Option
     }
 }
 
+/// Renames the person 20 times, each once every node has the last name,
+/// and times each node's passwd cache getting the new one.
+async fn follow<F, Fut>(dirs: &[std::path::PathBuf], rename: &F, tag: &str) -> Value
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let passwd = |d: &std::path::Path| {
+        std::fs::read_to_string(d.join("etc/passwd.cache")).unwrap_or_default()
+    };
+    let ready = format!("{tag} ready");
+    rename(ready.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while dirs
+        .iter()
+        .any(|d| !passwd(d).contains(&format!(":{ready}:")))
+    {
+        assert!(Instant::now() < deadline, "the agents did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut each, mut slowest) = (Vec::new(), Vec::new());
+    for k in 0..20 {
+        let name = format!("{tag} {k}");
+        rename(name.clone()).await;
+        let acked = Instant::now();
+        let needle = format!(":{name}:");
+        let mut pending: Vec<&std::path::PathBuf> = dirs.iter().collect();
+        let deadline = acked + Duration::from_secs(60);
+        let mut last = Duration::ZERO;
+        while !pending.is_empty() {
+            assert!(Instant::now() < deadline, "a node did not get the change");
+            pending.retain(|d| {
+                if passwd(d).contains(&needle) {
+                    let at = acked.elapsed();
+                    each.push(at);
+                    last = last.max(at);
+                    false
+                } else {
+                    true
+                }
+            });
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        slowest.push(last);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    each.sort();
+    slowest.sort();
+    let deltas: u64 = dirs
+        .iter()
+        .map(|d| {
+            let s: Value =
+                serde_json::from_str(&std::fs::read_to_string(d.join("state.json")).unwrap())
+                    .unwrap();
+            s["deltas_applied"].as_u64().unwrap_or(0)
+        })
+        .sum();
+    json!({
+        "agents": dirs.len(),
+        "cluster_users": 10_000,
+        "write_to_node_cache_ms_p50": ms(percentile_d(&each, 0.5)),
+        "write_to_node_cache_ms_p99": ms(percentile_d(&each, 0.99)),
+        "write_to_every_node_ms_p50": ms(percentile_d(&slowest, 0.5)),
+        "write_to_every_node_ms_max": ms(percentile_d(&slowest, 1.0)),
+        "deltas_applied_in_all": deltas,
+    })
+}
+
 pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
     let db = format!("sqlite://{}", dir.join("deltas.db").display());
     let cli = |args: &[&str]| run_cli(bin, &db, args);
@@ -146,92 +215,37 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
         eprintln!("{cluster}: {}", out[cluster]);
     }
 
-    // Real agents on the 10,000-user cluster.
-    let agents = agent_count();
+    // Real agents on the 10,000-user cluster: one alone, then a crowd.
     let ctoken = cli(&["cluster", "token", "create", "bench", "c10k"]);
     let mut procs = Vec::new();
     let mut dirs = Vec::new();
-    for n in 0..agents {
-        let d = dir.join(format!("node{n}"));
-        std::fs::create_dir_all(d.join("etc")).unwrap();
-        std::fs::write(d.join("token"), &ctoken).unwrap();
-        procs.push(Proc(
-            std::process::Command::new(bin)
-                .args(["agent", "--server", &format!("http://{}", server.addr)])
-                .args(["--org", "bench", "--cluster", "c10k", "--wait", "60"])
-                .args(["--node-name", &format!("n{n}")])
-                .arg("--token-file")
-                .arg(d.join("token"))
-                .arg("--nss-dir")
-                .arg(d.join("etc"))
-                .arg("--state-file")
-                .arg(d.join("state.json"))
-                .env("ROSTER_LOG", "roster=warn")
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        ));
-        dirs.push(d);
-    }
-    let passwd = |d: &std::path::Path| {
-        std::fs::read_to_string(d.join("etc/passwd.cache")).unwrap_or_default()
-    };
-    rename("agents ready".into()).await;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while dirs.iter().any(|d| !passwd(d).contains(":agents ready:")) {
-        assert!(Instant::now() < deadline, "the agents did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (mut each, mut slowest) = (Vec::new(), Vec::new());
-    for k in 0..20 {
-        let name = format!("agents {k}");
-        rename(name.clone()).await;
-        let acked = Instant::now();
-        let needle = format!(":{name}:");
-        let mut pending: Vec<&std::path::PathBuf> = dirs.iter().collect();
-        let deadline = acked + Duration::from_secs(60);
-        let mut last = Duration::ZERO;
-        while !pending.is_empty() {
-            assert!(Instant::now() < deadline, "a node did not get the change");
-            pending.retain(|d| {
-                if passwd(d).contains(&needle) {
-                    let at = acked.elapsed();
-                    each.push(at);
-                    last = last.max(at);
-                    false
-                } else {
-                    true
-                }
-            });
-            tokio::time::sleep(Duration::from_millis(2)).await;
+    for (phase, count) in [("one_agent", 1), ("agents", agent_count())] {
+        while dirs.len() < count {
+            let n = dirs.len();
+            let d = dir.join(format!("node{n}"));
+            std::fs::create_dir_all(d.join("etc")).unwrap();
+            std::fs::write(d.join("token"), &ctoken).unwrap();
+            procs.push(Proc(
+                std::process::Command::new(bin)
+                    .args(["agent", "--server", &format!("http://{}", server.addr)])
+                    .args(["--org", "bench", "--cluster", "c10k", "--wait", "60"])
+                    .args(["--node-name", &format!("n{n}")])
+                    .arg("--token-file")
+                    .arg(d.join("token"))
+                    .arg("--nss-dir")
+                    .arg(d.join("etc"))
+                    .arg("--state-file")
+                    .arg(d.join("state.json"))
+                    .env("ROSTER_LOG", "roster=warn")
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            ));
+            dirs.push(d);
         }
-        slowest.push(last);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        out.insert(phase.into(), follow(&dirs, &rename, phase).await);
+        eprintln!("{phase}: {}", out[phase]);
     }
-    each.sort();
-    slowest.sort();
-    let deltas: u64 = dirs
-        .iter()
-        .map(|d| {
-            let s: Value =
-                serde_json::from_str(&std::fs::read_to_string(d.join("state.json")).unwrap())
-                    .unwrap();
-            s["deltas_applied"].as_u64().unwrap_or(0)
-        })
-        .sum();
-    out.insert(
-        "agents".into(),
-        json!({
-            "agents": agents,
-            "cluster_users": 10_000,
-            "write_to_node_cache_ms_p50": ms(percentile_d(&each, 0.5)),
-            "write_to_node_cache_ms_p99": ms(percentile_d(&each, 0.99)),
-            "write_to_every_node_ms_p50": ms(percentile_d(&slowest, 0.5)),
-            "write_to_every_node_ms_max": ms(percentile_d(&slowest, 1.0)),
-            "deltas_applied_in_all": deltas,
-        }),
-    );
     drop(procs);
     Value::Object(out)
 }
