@@ -39,7 +39,9 @@ pub struct AgentArgs {
     /// Where the caches go (passwd.cache, group.cache, shadow.cache, sshkey.cache).
     #[arg(long, env = "ROSTER_NSS_DIR", default_value = "/etc")]
     nss_dir: std::path::PathBuf,
-    /// Where the agent keeps its position and status.
+    /// Where the agent keeps its position and status; the last snapshot
+    /// applied is kept beside it (STATE.snapshot.json), the base of the
+    /// deltas the server sends.
     #[arg(
         long,
         env = "ROSTER_STATE_FILE",
