@@ -329,6 +329,28 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
         get(Some("\"000000000000000000000000\""), true).status(),
         200
     );
+    // How the nodes were served shows in /metrics, by status.
+    let metrics = f
+        .app
+        .client
+        .get(f.app.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let served = |status: &str| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("roster_http_requests_total{"))
+            .filter(|l| {
+                l.contains("clusters/{cluster}/snapshot")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    assert_eq!(served("226"), 2, "{metrics}");
+    assert_eq!(served("304"), 1, "{metrics}");
 }
 
 /// `roster_feed_wakeups_total` from /metrics.
