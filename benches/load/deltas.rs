@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Proc, Server, bench_org, ms, percentile_d, run_cli, teams};
+use super::{Proc, Server, bench_org, ms, percentile_d, rss_kb, run_cli, teams};
 
 /// `DELTA_AGENTS` real agents (default 20) follow the 10,000-user cluster.
 fn agent_count() -> usize {
@@ -247,5 +247,13 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
         eprintln!("{phase}: {}", out[phase]);
     }
     drop(procs);
+    // What keeping both clusters' models, maps and steps costs the server.
+    out.insert(
+        "server_memory_mb".into(),
+        json!({
+            "rss": rss_kb(server.pid, "VmRSS:") / 1024,
+            "peak": rss_kb(server.pid, "VmHWM:") / 1024,
+        }),
+    );
     Value::Object(out)
 }
