@@ -46,9 +46,9 @@ pub type AccountEntry = (String, i64, Vec<String>, bool);
 
 /// What turns one version of a cluster's maps into another (`nss_delta`):
 /// what an agent that has the older one is sent instead of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
 /// (Its position is the current maps': the same content may be current
 /// at a later position.)
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapsDelta {
     /// passwd, group, shadow and sshkey (`nss_delta::MAPS`).
     pub maps: Vec<LinesDelta>,
@@ -157,8 +157,8 @@ impl NssMaps {
     /// The entity tag of everything a snapshot carries but its position:
     /// a change elsewhere in the org leaves it as it is, so an agent that
     /// has the content gets 304 and only moves its position.
-    pub fn snapshot_etag(&self) -> String {
-        self.tag.clone()
+    pub fn snapshot_etag(&self) -> &str {
+        &self.tag
     }
 
     fn compute_tag(&self) -> String {

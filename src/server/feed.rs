@@ -140,7 +140,7 @@ pub async fn snapshot(
     let r = match found {
         Ok((m, delta)) => {
             let etag = m.snapshot_etag();
-            let mut resp = if has.contains(&etag.as_str()) {
+            let mut resp = if has.contains(&etag) {
                 StatusCode::NOT_MODIFIED.into_response()
             } else if let (Some(d), Some(base)) = (delta, has.first()) {
                 delta_body(&m, &d, base)
@@ -150,7 +150,7 @@ pub async fn snapshot(
                 snapshot_body(&m)
             };
             for (name, value) in [
-                (axum::http::header::ETAG.as_str(), etag),
+                (axum::http::header::ETAG.as_str(), etag.to_string()),
                 (crate::api_v1::SEQ_HEADER, m.seq.to_string()),
             ] {
                 if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
@@ -215,7 +215,7 @@ const KEPT_BODIES: usize = 256;
 impl SnapshotBodies {
     fn cached(&self, m: &NssMaps) -> Option<axum::body::Bytes> {
         let bodies = self.bodies.lock().ok()?;
-        let (seq, body) = bodies.get(&m.snapshot_etag())?;
+        let (seq, body) = bodies.get(m.snapshot_etag())?;
         (*seq == m.seq).then(|| body.clone())
     }
 
@@ -237,7 +237,7 @@ impl SnapshotBodies {
                             if bodies.len() >= KEPT_BODIES {
                                 bodies.clear();
                             }
-                            bodies.insert(m.snapshot_etag(), (m.seq, b.clone()));
+                            bodies.insert(m.snapshot_etag().to_string(), (m.seq, b.clone()));
                         }
                         encoded
                     }

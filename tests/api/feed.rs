@@ -330,14 +330,7 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
         200
     );
     // How the nodes were served shows in /metrics, by status.
-    let metrics = f
-        .app
-        .client
-        .get(f.app.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&f);
     let served = |status: &str| {
         metrics
             .lines()
@@ -353,16 +346,20 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
     assert_eq!(served("304"), 1, "{metrics}");
 }
 
-/// `roster_feed_wakeups_total` from /metrics.
-fn wakeups(f: &Feed) -> u64 {
-    let text = f
-        .app
+/// The server's /metrics, as text.
+fn metrics_text(f: &Feed) -> String {
+    f.app
         .client
         .get(f.app.url("/metrics"))
         .send()
         .unwrap()
         .text()
-        .unwrap();
+        .unwrap()
+}
+
+/// `roster_feed_wakeups_total` from /metrics.
+fn wakeups(f: &Feed) -> u64 {
+    let text = metrics_text(f);
     text.lines()
         .find_map(|l| l.strip_prefix("roster_feed_wakeups_total "))
         .and_then(|n| n.trim().parse().ok())
