@@ -69,7 +69,11 @@ pub struct Snapshot {
 /// entity tag of the snapshot it has in `If-None-Match`; the server
 /// answers `226 IM Used` with a [`SnapshotDelta`] when it still knows that
 /// version, else the whole snapshot (200) or 304.
-pub const DELTA_IM: &str = "roster-delta";
+///
+/// `-2`: map entity tags are line sums (`nss_delta::LineSum`); an agent
+/// of the first format asks for `roster-delta` and is sent whole
+/// snapshots, which it can check.
+pub const DELTA_IM: &str = "roster-delta-2";
 
 /// `226 IM Used` to `GET .../snapshot`: what turns the snapshot the agent
 /// has (`Delta-Base`, its entity tag) into the current one (`ETag`).

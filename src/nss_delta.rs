@@ -18,9 +18,57 @@ use crate::api_v1::LinesDelta;
 /// The four maps, in the order entity tags and deltas list them.
 pub const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
 
-/// A strong entity tag: the first 96 bits of the content's SHA-256.
+/// A map's entity tag, from its lines alone ([`LineSum`]): a server can
+/// keep it up to date as entries change, at the cost of the change, and
+/// an agent computes the same from the map it made.
 pub fn etag(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
+    let mut sum = LineSum::default();
+    for line in body.lines().filter(|l| !l.is_empty()) {
+        sum.add(line);
+    }
+    sum.etag()
+}
+
+/// A digest of a multiset of lines: the sum, modulo 2^128, of the first
+/// 128 bits of each line's SHA-256 (an additive multiset hash, as
+/// Bellare and Micciancio's AdHash). Adding or taking away a line costs
+/// one hash of that line, whatever the map's size; the order of the
+/// lines does not count, which is right for a map whose order is
+/// canonical (the same lines always make the same map).
+///
+/// It detects maps that differ by accident (a copy edited by hand, a
+/// bug), which is what an entity tag is for here; the lines' authors
+/// cannot use a collision to change anything but their own lines.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineSum(u128);
+
+impl LineSum {
+    fn digest(line: &str) -> u128 {
+        let d = Sha256::digest(line.as_bytes());
+        let mut first = [0u8; 16];
+        for (to, from) in first.iter_mut().zip(d) {
+            *to = from;
+        }
+        u128::from_be_bytes(first)
+    }
+
+    pub fn add(&mut self, line: &str) {
+        self.0 = self.0.wrapping_add(Self::digest(line));
+    }
+
+    pub fn remove(&mut self, line: &str) {
+        self.0 = self.0.wrapping_sub(Self::digest(line));
+    }
+
+    /// As a strong entity tag (RFC 9110 §8.8.3).
+    pub fn etag(&self) -> String {
+        format!("\"{:032x}\"", self.0)
+    }
+}
+
+/// A strong entity tag of any text: the first 96 bits of its SHA-256.
+pub fn text_etag(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
     format!(
         "\"{}\"",
         digest
@@ -275,6 +323,37 @@ mod tests {
             proptest::prop_assert_eq!(d.lines.len(), changed);
             let gone = old.keys().filter(|k| !new.contains_key(*k)).count();
             proptest::prop_assert_eq!(d.removed.len(), gone);
+        }
+    }
+
+    proptest::proptest! {
+        /// The tag kept up to date line by line is the tag of the map.
+        #[test]
+        fn a_line_sum_follows_its_map(
+            start in proptest::collection::btree_set("[a-d]{1,4}", 0..20),
+            gone in proptest::collection::btree_set("[a-d]{1,4}", 0..8),
+            added in proptest::collection::btree_set("[e-f]{1,4}", 0..8),
+        ) {
+            let mut sum = LineSum::default();
+            for l in &start {
+                sum.add(l);
+            }
+            let mut now = start.clone();
+            for l in gone.iter().filter(|l| start.contains(*l)) {
+                sum.remove(l);
+                now.remove(l);
+            }
+            for l in &added {
+                sum.add(l);
+                now.insert(l.clone());
+            }
+            let body: String = now.iter().map(|l| format!("{l}\n")).collect();
+            proptest::prop_assert_eq!(sum.etag(), etag(&body));
+            // A different set, a different tag.
+            if now != start {
+                let before: String = start.iter().map(|l| format!("{l}\n")).collect();
+                proptest::prop_assert_ne!(etag(&before), etag(&body));
+            }
         }
     }
 

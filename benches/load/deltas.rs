@@ -35,7 +35,9 @@ async fn snapshot(client: &reqwest::Client, url: &str, token: &str, base: Option
         .bearer_auth(token)
         .header("accept-encoding", "gzip");
     if let Some(b) = base {
-        r = r.header("if-none-match", b).header("a-im", "roster-delta");
+        r = r
+            .header("if-none-match", b)
+            .header("a-im", "roster-delta-2");
     }
     let started = Instant::now();
     let resp = r.send().await.unwrap();

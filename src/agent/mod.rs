@@ -96,6 +96,11 @@ pub struct AgentState {
     pub deltas_applied: u64,
     #[serde(default)]
     pub snapshots_applied: u64,
+    /// Deltas that did not make the maps their entity tags name (a copy
+    /// changed by hand, or a fault): each time the whole snapshot was
+    /// fetched instead.
+    #[serde(default)]
+    pub delta_mismatches: u64,
 }
 
 impl AgentState {
@@ -282,7 +287,7 @@ fn metrics_text(cfg: &AgentConfig, state: &AgentState, ok: bool) -> String {
             state.skipped.len().to_string(),
         ),
     ];
-    let counters: [(&str, &str, String); 2] = [
+    let counters: [(&str, &str, String); 3] = [
         (
             "roster_agent_deltas_applied_total",
             "Changes applied from a delta (226), since the state file was made.",
@@ -292,6 +297,11 @@ fn metrics_text(cfg: &AgentConfig, state: &AgentState, ok: bool) -> String {
             "roster_agent_snapshots_applied_total",
             "Whole snapshots applied, since the state file was made.",
             state.snapshots_applied.to_string(),
+        ),
+        (
+            "roster_agent_delta_mismatches_total",
+            "Deltas that did not make the maps their tags name (then the whole snapshot was fetched).",
+            state.delta_mismatches.to_string(),
         ),
     ];
     let mut out = String::new();
@@ -527,7 +537,12 @@ fn step(
             Some(Ok(s)) => (s, new_etag, true),
             failed => {
                 let why = match failed {
-                    Some(Err(why)) => why,
+                    Some(Err(why)) => {
+                        if !cfg.dry_run {
+                            state.delta_mismatches += 1;
+                        }
+                        why
+                    }
                     _ => "a delta came for a version this node does not keep".to_string(),
                 };
                 tracing::warn!(cluster = %cfg.cluster, "{why}; fetching the whole snapshot");

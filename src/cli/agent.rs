@@ -133,8 +133,8 @@ pub async fn run(g: &Global, a: &AgentArgs) -> Result<(), String> {
                 println!("held back:         {h}");
             }
             println!(
-                "applied from:      {} deltas, {} whole snapshots",
-                state.deltas_applied, state.snapshots_applied
+                "applied from:      {} deltas, {} whole snapshots ({} deltas did not match and were fetched whole)",
+                state.deltas_applied, state.snapshots_applied, state.delta_mismatches
             );
             println!(
                 "entries skipped:   {} (names or ids the node has for itself)",

@@ -3,24 +3,24 @@
 //! passwd, group, shadow and sshkey, holding the active members of the
 //! cluster's groups and those groups.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::map_model::{MAX_UPDATE, MapModel};
 use crate::api_v1::LinesDelta;
-use crate::nss_delta::{self, etag};
+use crate::nss_delta::{self, text_etag};
 
 use super::clusters::{find_cluster, may_read_cluster};
-use super::model::Principal;
+use super::model::{Cluster, Principal};
+use super::store::ReadTx;
 use super::{Directory, DirectoryError, DirectoryResult};
 
-/// The four maps of a cluster, and when their source last changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A version of a cluster's four maps: what identifies it, and the
+/// content, made when first asked for (a node following deltas never
+/// needs the maps whole; at 100,000 users making them is most of a
+/// change's cost).
+#[derive(Debug)]
 pub struct NssMaps {
-    pub passwd: String,
-    pub group: String,
-    pub shadow: String,
-    pub sshkey: String,
     /// RFC 3339: the latest change to the org's directory or to the
     /// cluster's group list.
     pub modified: String,
@@ -28,17 +28,39 @@ pub struct NssMaps {
     pub etags: [String; 4],
     /// The change-log position the maps reflect.
     pub seq: i64,
-    /// The cluster's groups as Slurm accounts: POSIX name, GID and the
-    /// POSIX names of their active members.
-    pub accounts: Vec<(String, i64, Vec<String>)>,
-    /// Accounts that exist in Slurm from before Roster and that an import
-    /// handed to this cluster's agent (`roster import --slurm`).
-    pub adopt: Vec<String>,
     /// Mass removals are approved for plans up to this change
     /// (`roster cluster approve-removal`).
     pub removal_approved_through: Option<i64>,
-    /// `snapshot_etag`, computed once when the maps are built.
+    /// `snapshot_etag`.
     tag: String,
+    content: OnceLock<Arc<MapsContent>>,
+}
+
+/// What a version of a cluster's maps holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapsContent {
+    pub passwd: String,
+    pub group: String,
+    pub shadow: String,
+    pub sshkey: String,
+    /// The cluster's groups as Slurm accounts, by name: POSIX name, GID,
+    /// the POSIX names of their active members, and whether an import
+    /// handed the account (there from before Roster) to this cluster's
+    /// agent (`roster import --slurm`).
+    pub accounts: Vec<AccountEntry>,
+}
+
+impl MapsContent {
+    /// A map's content, by name.
+    pub fn body(&self, map: &str) -> Option<&str> {
+        match map {
+            "passwd" => Some(&self.passwd),
+            "group" => Some(&self.group),
+            "shadow" => Some(&self.shadow),
+            "sshkey" => Some(&self.sshkey),
+            _ => None,
+        }
+    }
 }
 
 /// A Slurm account as a delta carries it: name, GID, members, adopted.
@@ -60,46 +82,6 @@ pub struct MapsDelta {
 }
 
 impl MapsDelta {
-    /// The delta from `old` to `new`.
-    fn between(old: &NssMaps, new: &NssMaps) -> MapsDelta {
-        let maps = nss_delta::MAPS
-            .iter()
-            .map(|m| nss_delta::diff(m, old.body(m), new.body(m)))
-            .collect();
-        let before: HashMap<&str, (i64, &Vec<String>, bool)> = old
-            .accounts
-            .iter()
-            .map(|(name, gid, members)| (name.as_str(), (*gid, members, old.adopt.contains(name))))
-            .collect();
-        let now: HashSet<&String> = new.accounts.iter().map(|(name, _, _)| name).collect();
-        MapsDelta {
-            maps,
-            accounts: new
-                .accounts
-                .iter()
-                .filter(|(name, gid, members)| {
-                    before.get(name.as_str()) != Some(&(*gid, members, new.adopt.contains(name)))
-                })
-                .map(|(name, gid, members)| {
-                    (
-                        name.clone(),
-                        *gid,
-                        members.clone(),
-                        new.adopt.contains(name),
-                    )
-                })
-                .collect(),
-            accounts_removed: old
-                .accounts
-                .iter()
-                .map(|(name, _, _)| name)
-                .filter(|name| !now.contains(name))
-                .cloned()
-                .collect(),
-            removal_approved_through: new.removal_approved_through,
-        }
-    }
-
     /// This delta, then `next`: one delta for both (the later entry for a
     /// key or account wins; a key added then removed is listed as
     /// removed, which does nothing to a map without it).
@@ -161,35 +143,10 @@ impl NssMaps {
         &self.tag
     }
 
-    fn compute_tag(&self) -> String {
-        let mut all = self.etags.join("");
-        for (name, gid, members) in &self.accounts {
-            all.push_str(&format!("\n{name}:{gid}:{}", members.join(",")));
-            if self.adopt.contains(name) {
-                all.push_str(":adopt");
-            }
-        }
-        if let Some(seq) = self.removal_approved_through {
-            all.push_str(&format!("\napproved:{seq}"));
-        }
-        etag(&all)
-    }
-
-    /// A map's content ("" for a name that is none).
-    fn body(&self, map: &str) -> &str {
-        self.get(map).map_or("", |(b, _)| b)
-    }
-
-    /// A map and its entity tag.
-    pub fn get(&self, map: &str) -> Option<(&str, &str)> {
-        let (body, i) = match map {
-            "passwd" => (&self.passwd, 0),
-            "group" => (&self.group, 1),
-            "shadow" => (&self.shadow, 2),
-            "sshkey" => (&self.sshkey, 3),
-            _ => return None,
-        };
-        Some((body, self.etags.get(i).map(String::as_str).unwrap_or("")))
+    /// A map's entity tag, by name.
+    pub fn etag(&self, map: &str) -> Option<&str> {
+        let i = nss_delta::MAPS.iter().position(|m| *m == map)?;
+        self.etags.get(i).map(String::as_str)
     }
 }
 
@@ -211,9 +168,15 @@ pub(crate) struct MapCache {
     builders: Mutex<HashMap<String, Builder>>,
 }
 
-/// A cluster's model and the position it reflects (none before the first
-/// build), behind the lock a build holds.
-type Builder = Arc<Mutex<Option<(MapStamp, MapModel)>>>;
+/// A cluster's model, the position it reflects and the tag of the maps it
+/// made (none before the first build), behind the lock a build holds.
+type Builder = Arc<Mutex<Option<Built>>>;
+
+struct Built {
+    stamp: MapStamp,
+    tag: String,
+    model: MapModel,
+}
 
 impl MapCache {
     /// The cluster's current maps, if they reflect `stamp` or later.
@@ -231,9 +194,9 @@ impl MapCache {
         }
     }
 
-    fn put(&self, cluster_id: &str, stamp: MapStamp, maps: Arc<NssMaps>) {
+    fn put(&self, cluster_id: &str, stamp: MapStamp, maps: Arc<NssMaps>, step: Option<Step>) {
         if let Ok(mut map) = self.clusters.lock() {
-            cache_version(&mut map, cluster_id, stamp, maps);
+            cache_version(&mut map, cluster_id, stamp, maps, step);
         }
     }
 }
@@ -263,10 +226,41 @@ struct CachedMaps {
 /// cluster's group-list time).
 type MapStamp = (i64, String);
 
+/// A version of a cluster's maps, with its content when asked for.
+type Found = (String, Arc<NssMaps>, Option<Arc<MapsContent>>);
+
 impl Directory {
-    /// The maps of a cluster. SUP must be on; `p` must be the cluster's
-    /// token or an administrator.
-    pub async fn nss_maps(&self, p: &Principal, cluster: &str) -> DirectoryResult<Arc<NssMaps>> {
+    /// The current version of a cluster's maps, without their content.
+    /// SUP must be on; `p` must be the cluster's token or an
+    /// administrator.
+    pub async fn nss_version(&self, p: &Principal, cluster: &str) -> DirectoryResult<Arc<NssMaps>> {
+        Ok(self.cluster_maps(p, cluster, false).await?.1)
+    }
+
+    /// The current version of a cluster's maps and their content.
+    pub async fn nss_maps(
+        &self,
+        p: &Principal,
+        cluster: &str,
+    ) -> DirectoryResult<(Arc<NssMaps>, Arc<MapsContent>)> {
+        match self.cluster_maps(p, cluster, true).await? {
+            (_, maps, Some(content)) => Ok((maps, content)),
+            // Not reached: asked whole, the content is made.
+            (_, maps, None) => Err(DirectoryError::Store(
+                super::store::StoreError::Unavailable(format!(
+                    "the maps of change {} could not be made; retry",
+                    maps.seq
+                )),
+            )),
+        }
+    }
+
+    async fn cluster_maps(
+        &self,
+        p: &Principal,
+        cluster: &str,
+        whole: bool,
+    ) -> DirectoryResult<Found> {
         if !p.org.settings.sup {
             return Err(DirectoryError::Forbidden(format!(
                 "SUNK User Provisioning is off for \"{}\": there are no maps; turn it on with `roster org set {} --sup on`",
@@ -286,13 +280,18 @@ impl Directory {
                 )));
             }
             let stamp = (tx.last_seq(&org_id)?, c.modified.clone());
-            if let Some(maps) = cache.current(&c.id, &stamp) {
-                return Ok(maps);
+            let ready = |maps: Arc<NssMaps>| match (whole, maps.content.get().cloned()) {
+                (false, _) => Some((c.id.clone(), maps, None)),
+                (true, Some(content)) => Some((c.id.clone(), maps, Some(content))),
+                (true, None) => None,
+            };
+            if let Some(found) = cache.current(&c.id, &stamp).and_then(ready) {
+                return Ok(found);
             }
             // One build per cluster at a time: the nodes a commit wakes
             // all ask at once, and all but the first find it built.
             let builder = cache.builder(&c.id);
-            let mut model = match builder.lock() {
+            let mut built = match builder.lock() {
                 Ok(m) => m,
                 // A build that panicked may have left the model half
                 // updated: build afresh.
@@ -303,75 +302,85 @@ impl Directory {
                 }
             };
             if let Some(maps) = cache.current(&c.id, &stamp) {
-                return Ok(maps);
-            }
-            let updated = match model.take() {
-                Some((from, mut m)) if from.1 == stamp.1 && from.0 <= stamp.0 => {
-                    let changes = tx.changes_after(&org_id, from.0, MAX_UPDATE + 1)?;
-                    let changes: Vec<_> =
-                        changes.into_iter().filter(|(n, _)| *n <= stamp.0).collect();
-                    (changes.len() as u64 <= MAX_UPDATE && m.update(tx, &org_id, &c, &changes)?)
-                        .then_some(m)
+                if let Some(found) = ready(maps.clone()) {
+                    return Ok(found);
                 }
-                _ => None,
-            };
-            let mut m = match updated {
-                Some(m) => m,
-                None => MapModel::build(tx, &org_id, &c)?,
-            };
-            let r = m.render();
+                // The content of the current version, from the model
+                // that made it.
+                if let Some(b) = built.as_ref().filter(|b| b.tag == maps.tag) {
+                    let content = maps
+                        .content
+                        .get_or_init(|| Arc::new(b.model.content()))
+                        .clone();
+                    return Ok((c.id.clone(), maps, Some(content)));
+                }
+            }
+            let adopt: BTreeSet<String> = tx.slurm_adoptions(&c.id)?.into_iter().collect();
+            let (model, step) = next_model(tx, &org_id, &c, &stamp, adopt, built.take())?;
             let last = tx.last_change_at(&org_id)?.unwrap_or_default();
-            let modified = if c.modified > last {
-                c.modified.clone()
-            } else {
-                last
-            };
-            let etags = [
-                etag(&r.passwd),
-                etag(&r.group),
-                etag(&r.shadow),
-                etag(&r.sshkey),
-            ];
-            let mut built = NssMaps {
-                passwd: r.passwd,
-                group: r.group,
-                shadow: r.shadow,
-                sshkey: r.sshkey,
-                modified,
+            let removal = tx.removal_approval(&c.id)?;
+            let etags = model.etags();
+            let tag = text_etag(&format!(
+                "{}\naccounts:{}\napproved:{removal:?}",
+                etags.join(""),
+                model.accounts_etag()
+            ));
+            let maps = Arc::new(NssMaps {
+                modified: if c.modified > last {
+                    c.modified.clone()
+                } else {
+                    last
+                },
                 etags,
                 seq: stamp.0,
-                accounts: r.accounts,
-                adopt: tx.slurm_adoptions(&c.id)?,
-                removal_approved_through: tx.removal_approval(&c.id)?,
-                tag: String::new(),
-            };
-            built.tag = built.compute_tag();
-            let maps = Arc::new(built);
-            cache.put(&c.id, stamp.clone(), maps.clone());
-            *model = Some((stamp, m));
-            Ok(maps)
+                removal_approved_through: removal,
+                tag,
+                content: OnceLock::new(),
+            });
+            let content = whole.then(|| {
+                maps.content
+                    .get_or_init(|| Arc::new(model.content()))
+                    .clone()
+            });
+            let step = step.map(|(from, mut delta)| {
+                delta.removal_approved_through = removal;
+                Step {
+                    from,
+                    to: maps.tag.clone(),
+                    delta,
+                }
+            });
+            cache.put(&c.id, stamp.clone(), maps.clone(), step);
+            *built = Some(Built {
+                stamp,
+                tag: maps.tag.clone(),
+                model,
+            });
+            Ok((c.id.clone(), maps, content))
         })
         .await
     }
 
-    /// The cluster's maps, and when the version tagged `base` is one the
-    /// server still keeps, the delta from it (computed once per base for
-    /// all the nodes that ask).
+    /// The current version of the cluster's maps, and when the version
+    /// tagged `base` is one the server still keeps, the delta from it
+    /// (computed once per base for all the nodes that ask).
     pub async fn nss_maps_delta(
         &self,
         p: &Principal,
         cluster: &str,
         base: &str,
     ) -> DirectoryResult<(Arc<NssMaps>, Option<Arc<MapsDelta>>)> {
-        let maps = self.nss_maps(p, cluster).await?;
+        let (cluster_id, maps, _) = self.cluster_maps(p, cluster, false).await?;
         if base == maps.tag {
             return Ok((maps, None));
         }
         let Ok(mut cache) = self.map_cache.clusters.lock() else {
             return Ok((maps, None));
         };
-        // By content: another request may have made the same version anew.
-        let Some(cached) = cache.values_mut().find(|c| c.current.tag == maps.tag) else {
+        let Some(cached) = cache
+            .get_mut(&cluster_id)
+            .filter(|c| c.current.tag == maps.tag)
+        else {
             return Ok((maps, None));
         };
         if let Some(d) = cached.deltas.get(base) {
@@ -403,13 +412,47 @@ impl Directory {
     }
 }
 
-/// Makes `maps` the cluster's current version, keeping the one it
-/// replaces for deltas.
+/// The model at `stamp`: the one built before brought up to date by the
+/// changes since, or built afresh; with the delta from the version the
+/// one before made (its tag), when there was one.
+fn next_model(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    c: &Cluster,
+    stamp: &MapStamp,
+    adopt: BTreeSet<String>,
+    before: Option<Built>,
+) -> DirectoryResult<(MapModel, Option<(String, MapsDelta)>)> {
+    let Some(Built {
+        stamp: from,
+        tag,
+        model: mut m,
+    }) = before
+    else {
+        return Ok((MapModel::build(tx, org_id, c, adopt)?, None));
+    };
+    if from.1 == stamp.1 && from.0 <= stamp.0 {
+        let changes = tx.changes_after(org_id, from.0, MAX_UPDATE + 1)?;
+        let changes: Vec<_> = changes.into_iter().filter(|(n, _)| *n <= stamp.0).collect();
+        if changes.len() as u64 <= MAX_UPDATE
+            && let Some(delta) = m.update(tx, org_id, c, &changes, adopt.clone())?
+        {
+            return Ok((m, Some((tag, delta))));
+        }
+    }
+    let fresh = MapModel::build(tx, org_id, c, adopt)?;
+    let delta = fresh.delta_from(&m);
+    Ok((fresh, Some((tag, delta))))
+}
+
+/// Makes `maps` the cluster's current version; `step` leads to it from
+/// the version before.
 fn cache_version(
     cache: &mut HashMap<String, CachedMaps>,
     cluster_id: &str,
     stamp: MapStamp,
     maps: Arc<NssMaps>,
+    step: Option<Step>,
 ) {
     let Some(cached) = cache.get_mut(cluster_id) else {
         cache.insert(
@@ -425,15 +468,19 @@ fn cache_version(
     };
     cached.stamp = stamp;
     if cached.current.tag == maps.tag {
-        // Same content at a later position: keep the deltas to it.
+        // Same content at a later position: keep the deltas to it, and
+        // the content if it was made.
+        if let Some(content) = cached.current.content.get() {
+            let _ = maps.content.set(content.clone());
+        }
         cached.current = maps;
         return;
     }
-    cached.steps.push_back(Step {
-        from: cached.current.tag.clone(),
-        to: maps.tag.clone(),
-        delta: MapsDelta::between(&cached.current, &maps),
-    });
+    match step {
+        Some(step) if step.from == cached.current.tag => cached.steps.push_back(step),
+        // Not from the version before: the chain is broken.
+        _ => cached.steps.clear(),
+    }
     cached.current = maps;
     while cached.steps.len() > KEPT_STEPS {
         cached.steps.pop_front();

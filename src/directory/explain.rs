@@ -427,11 +427,11 @@ impl Directory {
                 if org.settings.sup
                     && let Some(a) = &v.posix
                 {
-                    let maps = self.nss_maps(p, &c.cluster.name).await?;
+                    let (maps, content) = self.nss_maps(p, &c.cluster.name).await?;
                     seq = Some(maps.seq);
                     let line = format!("{}:", a.name);
-                    let in_passwd = maps.passwd.lines().any(|l| l.starts_with(&line));
-                    let in_sshkey = maps.sshkey.lines().any(|l| l.starts_with(&line));
+                    let in_passwd = content.passwd.lines().any(|l| l.starts_with(&line));
+                    let in_sshkey = content.sshkey.lines().any(|l| l.starts_with(&line));
                     steps.push(match (in_passwd, in_sshkey) {
                         (true, true) => step(
                             "maps",
@@ -452,11 +452,11 @@ impl Directory {
                             Some("the steps above say why".into()),
                         ),
                     });
-                    let accounts: Vec<&str> = maps
+                    let accounts: Vec<&str> = content
                         .accounts
                         .iter()
-                        .filter(|(_, _, members)| members.contains(&a.name))
-                        .map(|(name, _, _)| name.as_str())
+                        .filter(|(_, _, members, _)| members.contains(&a.name))
+                        .map(|(name, _, _, _)| name.as_str())
                         .collect();
                     let fleet = self.cluster_status(&org.id, &c.cluster.name).await?;
                     steps.push(agents_step(&fleet));

@@ -2,30 +2,41 @@
 //! active members' POSIX accounts and keys), kept per cluster and brought
 //! up to date by the change log: a change to one person re-reads that
 //! person, not the cluster (at 100,000 users a rebuild took seconds).
-//! `render` turns it into the four maps.
+//!
+//! The model also keeps the four maps and the Slurm accounts themselves,
+//! entry by entry in their canonical order (`nss_delta`), each with its
+//! [`LineSum`]: an update marks the entries it may have touched, makes
+//! only those again, and notes what each was before, which is the delta
+//! for the agents. A one-person change then costs the size of the change,
+//! entity tags included; the maps are joined into text only when a node
+//! asks for them whole (`content`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::DirectoryResult;
+use super::cluster_maps::{AccountEntry, MapsDelta};
 use super::model::{Change, Cluster, PosixAccount, Subject};
 use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
 use super::store::ReadTx;
+use crate::api_v1::LinesDelta;
+use crate::nss_delta::{LineSum, entry_key};
 use crate::scim::schema::ResourceType;
 
-/// One person in the maps, with their lines, made when they are read
-/// (a render then only joins lines).
+/// One person in the maps, with their lines (without line ends), made
+/// when they are read.
 #[derive(Debug, Clone)]
 struct Member {
     user_id: String,
-    name: String,
-    passwd: String,
-    shadow: String,
+    name: Arc<str>,
+    passwd: Arc<str>,
+    shadow: Arc<str>,
     /// None without a usable key.
-    sshkey: Option<String>,
-    /// The private group's GID and line, when the GID is the UID's.
-    private_group: Option<(i64, String)>,
+    sshkey: Option<Arc<str>>,
+    /// The private group's line, when the GID is the UID's.
+    private_group: Option<Arc<str>>,
 }
 
 impl Member {
@@ -37,36 +48,184 @@ impl Member {
         let shell = a.shell.as_deref().unwrap_or(DEFAULT_SHELL);
         let sshkey = (!keys.is_empty()).then(|| {
             let list: Vec<String> = keys.iter().map(|k| format!("'{}'", key_entry(k))).collect();
-            format!("{}:[{}]\n", a.name, list.join(", "))
+            Arc::from(format!("{}:[{}]", a.name, list.join(", ")))
         });
         Member {
             user_id: a.resource_id.clone(),
-            name: a.name.clone(),
-            passwd: format!("{}:x:{uid}:{}:{gecos}:{home}:{shell}\n", a.name, a.gid),
-            shadow: format!("{}:*:::::::\n", a.name),
+            name: Arc::from(a.name.as_str()),
+            passwd: Arc::from(format!(
+                "{}:x:{uid}:{}:{gecos}:{home}:{shell}",
+                a.name, a.gid
+            )),
+            shadow: Arc::from(format!("{}:*:::::::", a.name)),
             sshkey,
-            private_group: (a.gid == uid).then(|| (a.gid, format!("{}:x:{}:\n", a.name, a.gid))),
+            private_group: (a.gid == uid).then(|| Arc::from(format!("{}:x:{}:", a.name, a.gid))),
         }
     }
 }
 
-/// A cluster's maps, unrendered.
+/// A Slurm account: one of the cluster's groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Account {
+    gid: i64,
+    members: Vec<String>,
+    /// Handed to this cluster by `roster import --slurm`.
+    adopt: bool,
+}
+
+impl Account {
+    /// What its sum counts.
+    fn line(&self, name: &str) -> String {
+        format!(
+            "{name}:{}:{}{}",
+            self.gid,
+            self.members.join(","),
+            if self.adopt { ":adopt" } else { "" }
+        )
+    }
+}
+
+/// Entries by their place in the canonical order, with their sum.
+#[derive(Debug, Clone)]
+struct Entries<K, V> {
+    by_key: BTreeMap<K, V>,
+    sum: LineSum,
+}
+
+impl<K, V> Default for Entries<K, V> {
+    fn default() -> Self {
+        Entries {
+            by_key: BTreeMap::new(),
+            sum: LineSum::default(),
+        }
+    }
+}
+
+/// Each changed key's entry before its first change.
+type Journal<K, V> = BTreeMap<K, Option<V>>;
+
+impl<K: Ord + Clone, V: PartialEq + Clone> Entries<K, V> {
+    /// Makes `key`'s entry `value`, noting what it was.
+    fn set(
+        &mut self,
+        key: &K,
+        value: Option<V>,
+        line: impl Fn(&K, &V) -> String,
+        journal: &mut Journal<K, V>,
+    ) {
+        let old = match &value {
+            Some(v) => self.by_key.insert(key.clone(), v.clone()),
+            None => self.by_key.remove(key),
+        };
+        if old == value {
+            return;
+        }
+        if let Some(o) = &old {
+            self.sum.remove(&line(key, o));
+        }
+        if let Some(v) = &value {
+            self.sum.add(&line(key, v));
+        }
+        journal.entry(key.clone()).or_insert(old);
+    }
+
+    /// What `old` had where it differs from this: a journal from `old`.
+    fn differences(&self, old: &Self) -> Journal<K, V> {
+        let mut journal = Journal::new();
+        for (k, v) in &old.by_key {
+            if self.by_key.get(k) != Some(v) {
+                journal.insert(k.clone(), Some(v.clone()));
+            }
+        }
+        for k in self.by_key.keys() {
+            if !old.by_key.contains_key(k) {
+                journal.insert(k.clone(), None);
+            }
+        }
+        journal
+    }
+}
+
+type Lines<K> = Entries<K, Arc<str>>;
+
+fn text<K>(_: &K, line: &Arc<str>) -> String {
+    line.to_string()
+}
+
+/// Lines changed since `journal` began, as the delta of `map`: a key is
+/// removed when its entry is gone or now has another key (a rename), and
+/// the lines new or changed are sent whole (`nss_delta::apply`).
+fn lines_delta<K: Ord>(map: &str, now: &Lines<K>, journal: Journal<K, Arc<str>>) -> LinesDelta {
+    let mut removed = BTreeSet::new();
+    let mut lines = Vec::new();
+    for (k, old) in journal {
+        let new = now.by_key.get(&k);
+        if old.as_ref() == new {
+            continue;
+        }
+        if let Some(o) = &old {
+            let key = entry_key(map, o);
+            if new.is_none_or(|n| entry_key(map, n) != key) {
+                removed.insert(key.to_string());
+            }
+        }
+        if let Some(n) = new {
+            lines.push(n.to_string());
+        }
+    }
+    LinesDelta {
+        removed: removed.into_iter().collect(),
+        lines,
+        etag: now.sum.etag(),
+    }
+}
+
+/// What an update may have changed, to be made again.
+#[derive(Debug, Clone, Default)]
+struct Dirty {
+    uids: BTreeSet<i64>,
+    names: BTreeSet<Arc<str>>,
+    gids: BTreeSet<i64>,
+    /// Group ids whose line must be made again.
+    groups: BTreeSet<String>,
+    accounts: BTreeSet<String>,
+}
+
+/// What the maps changed by, as they were before: one journal per map.
+#[derive(Default)]
+struct Journals {
+    passwd: Journal<i64, Arc<str>>,
+    group: Journal<i64, Arc<str>>,
+    shadow: Journal<Arc<str>, Arc<str>>,
+    sshkey: Journal<Arc<str>, Arc<str>>,
+    accounts: Journal<String, Arc<Account>>,
+}
+
+/// A cluster's maps, as their parts and as entries.
 #[derive(Debug, Clone, Default)]
 pub(super) struct MapModel {
     /// Active members with a UID, by UID.
-    members: BTreeMap<i64, Member>,
+    members: HashMap<i64, Member>,
     /// The UID of each user in `members`, by user id.
     uid_of: HashMap<String, i64>,
-    /// The UID of each member, by POSIX name: shadow's and sshkey's order.
-    by_name: BTreeMap<String, i64>,
+    /// The UID of each member, by POSIX name.
+    by_name: HashMap<Arc<str>, i64>,
     /// Each group's line and its members' names, made again only when the
     /// group or one of its members is re-read.
-    group_lines: HashMap<String, (String, Vec<String>)>,
+    group_lines: HashMap<String, (Arc<str>, Vec<String>)>,
     /// The cluster's groups, in its order, with their POSIX accounts
     /// (none: the group has none, or is gone).
     groups: Vec<(String, Option<PosixAccount>)>,
     /// Every member (active or not) of each of the cluster's groups.
     memberships: HashMap<String, BTreeSet<String>>,
+    /// Accounts handed to this cluster by `roster import --slurm`.
+    adopt: BTreeSet<String>,
+    passwd: Lines<i64>,
+    group: Lines<i64>,
+    shadow: Lines<Arc<str>>,
+    sshkey: Lines<Arc<str>>,
+    accounts: Entries<String, Arc<Account>>,
+    dirty: Dirty,
 }
 
 /// Most changes an update reads; beyond, the model is built afresh.
@@ -97,58 +256,56 @@ fn key_entry(key: &str) -> String {
     }
 }
 
-/// The four maps, rendered.
-pub(super) struct Rendered {
-    pub passwd: String,
-    pub group: String,
-    pub shadow: String,
-    pub sshkey: String,
-    /// The groups as Slurm accounts: POSIX name, GID, member names.
-    pub accounts: Vec<(String, i64, Vec<String>)>,
-}
-
 impl MapModel {
     /// The model of `cluster`, read whole.
-    pub fn build(tx: &mut dyn ReadTx, org_id: &str, cluster: &Cluster) -> DirectoryResult<Self> {
+    pub fn build(
+        tx: &mut dyn ReadTx,
+        org_id: &str,
+        cluster: &Cluster,
+        adopt: BTreeSet<String>,
+    ) -> DirectoryResult<Self> {
         let mut m = MapModel {
             groups: cluster
                 .group_ids
                 .iter()
                 .map(|g| (g.clone(), None))
                 .collect(),
+            adopt,
             ..MapModel::default()
         };
         let ids: Vec<String> = cluster.group_ids.clone();
         m.refresh_groups(tx, org_id, &ids)?;
-        let users: Vec<String> = m
+        let users: BTreeSet<&str> = m
             .memberships
             .values()
             .flatten()
-            .cloned()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .map(String::as_str)
             .collect();
-        let all: Vec<&str> = users.iter().map(String::as_str).collect();
+        let all: Vec<String> = users.into_iter().map(str::to_string).collect();
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
         m.read_users(tx, org_id, &all)?;
+        m.sync(&mut Journals::default());
         Ok(m)
     }
 
     /// Brings the model from one change-log position to a later one, given
-    /// the changes between. `Ok(false)`: a change this cannot follow (the
-    /// org's settings, the cluster's group list); build afresh.
+    /// the changes between, and says what changed in the maps. `Ok(None)`:
+    /// a change this cannot follow (the org's settings, the cluster's
+    /// group list), and nothing was changed; build afresh.
     pub fn update(
         &mut self,
         tx: &mut dyn ReadTx,
         org_id: &str,
         cluster: &Cluster,
         changes: &[(i64, Change)],
-    ) -> DirectoryResult<bool> {
+        adopt: BTreeSet<String>,
+    ) -> DirectoryResult<Option<MapsDelta>> {
         let mut groups = BTreeSet::new();
         let mut users = BTreeSet::new();
         for (_, c) in changes {
             match c.subject {
-                Subject::Org => return Ok(false),
-                Subject::Cluster if c.resource_id == cluster.id => return Ok(false),
+                Subject::Org => return Ok(None),
+                Subject::Cluster if c.resource_id == cluster.id => return Ok(None),
                 Subject::Cluster => {}
                 Subject::Resource(ResourceType::Group) => {
                     if self.memberships.contains_key(&c.resource_id) {
@@ -159,6 +316,13 @@ impl MapModel {
                     users.insert(c.resource_id.clone());
                 }
             }
+        }
+        if adopt != self.adopt {
+            // Adoption is a mark on the accounts: all are made again.
+            self.dirty
+                .accounts
+                .extend(self.accounts.by_key.keys().cloned());
+            self.adopt = adopt;
         }
         let groups: Vec<String> = groups.into_iter().collect();
         // Whoever joined or left a group is re-read too.
@@ -173,7 +337,59 @@ impl MapModel {
         }
         let users: Vec<String> = users.into_iter().collect();
         self.refresh_users(tx, org_id, &users)?;
-        Ok(true)
+        let mut journals = Journals::default();
+        self.sync(&mut journals);
+        Ok(Some(self.delta(journals)))
+    }
+
+    /// What turns `old`'s maps into these (after a build afresh).
+    pub fn delta_from(&self, old: &MapModel) -> MapsDelta {
+        self.delta(Journals {
+            passwd: self.passwd.differences(&old.passwd),
+            group: self.group.differences(&old.group),
+            shadow: self.shadow.differences(&old.shadow),
+            sshkey: self.sshkey.differences(&old.sshkey),
+            accounts: self.accounts.differences(&old.accounts),
+        })
+    }
+
+    fn delta(&self, j: Journals) -> MapsDelta {
+        let mut accounts = Vec::new();
+        let mut accounts_removed = Vec::new();
+        for (name, old) in j.accounts {
+            match self.accounts.by_key.get(&name) {
+                Some(a) if old.as_ref() != Some(a) => accounts.push(entry(&name, a)),
+                Some(_) => {}
+                None if old.is_some() => accounts_removed.push(name),
+                None => {}
+            }
+        }
+        MapsDelta {
+            maps: vec![
+                lines_delta("passwd", &self.passwd, j.passwd),
+                lines_delta("group", &self.group, j.group),
+                lines_delta("shadow", &self.shadow, j.shadow),
+                lines_delta("sshkey", &self.sshkey, j.sshkey),
+            ],
+            accounts,
+            accounts_removed,
+            removal_approved_through: None,
+        }
+    }
+
+    /// The entity tags of passwd, group, shadow and sshkey.
+    pub fn etags(&self) -> [String; 4] {
+        [
+            self.passwd.sum.etag(),
+            self.group.sum.etag(),
+            self.shadow.sum.etag(),
+            self.sshkey.sum.etag(),
+        ]
+    }
+
+    /// The entity tag of the Slurm accounts.
+    pub fn accounts_etag(&self) -> String {
+        self.accounts.sum.etag()
     }
 
     /// Re-reads the POSIX accounts and members of these of the cluster's
@@ -192,13 +408,17 @@ impl MapModel {
         let mut members = tx.members(org_id, &refs)?;
         for (gid, account) in self.groups.iter_mut() {
             if ids.contains(gid) {
+                // Its entries where it was, and where it is now.
+                if let Some(a) = account.as_ref() {
+                    self.dirty.gids.insert(a.gid);
+                    self.dirty.accounts.insert(a.name.clone());
+                }
                 *account = accounts.remove(gid.as_str());
             }
         }
         for id in ids {
             self.group_lines.remove(id);
-        }
-        for id in ids {
+            self.dirty.groups.insert(id.clone());
             let set = members
                 .remove(id)
                 .unwrap_or_default()
@@ -220,12 +440,6 @@ impl MapModel {
     ) -> DirectoryResult<()> {
         for id in ids {
             self.forget(id);
-            // Their groups' lines name them.
-            for (g, members) in &self.memberships {
-                if members.contains(id) {
-                    self.group_lines.remove(g);
-                }
-            }
         }
         let wanted: Vec<&str> = ids
             .iter()
@@ -273,102 +487,148 @@ impl MapModel {
                 let old_id = old.user_id.clone();
                 self.forget(&old_id);
             }
+            let m = Member::new(uid, &account, &gecos, &keys);
+            self.mark(uid, &m.name);
             self.uid_of.insert(u.id.clone(), uid);
-            self.by_name.insert(account.name.clone(), uid);
-            self.members
-                .insert(uid, Member::new(uid, &account, &gecos, &keys));
+            self.by_name.insert(m.name.clone(), uid);
+            self.members.insert(uid, m);
         }
         Ok(())
     }
 
-    /// Takes a user out of the maps.
+    /// The entries a member at `uid` named `name` has.
+    fn mark(&mut self, uid: i64, name: &Arc<str>) {
+        self.dirty.uids.insert(uid);
+        self.dirty.gids.insert(uid);
+        self.dirty.names.insert(name.clone());
+    }
+
+    /// Takes a user out of the maps; their groups' lines are made again
+    /// (those name them, or will).
     fn forget(&mut self, user_id: &str) {
+        for (g, members) in &self.memberships {
+            if members.contains(user_id) {
+                self.dirty.groups.insert(g.clone());
+            }
+        }
         if let Some(uid) = self.uid_of.remove(user_id)
             && let Some(m) = self.members.remove(&uid)
         {
-            self.by_name.remove(&m.name);
+            if self.by_name.get(&m.name) == Some(&uid) {
+                self.by_name.remove(&m.name);
+            }
+            self.mark(uid, &m.name);
         }
     }
 
-    /// The four maps in their canonical order (`nss_delta`): passwd and
-    /// group by id, shadow and sshkey by name. Only joins lines, but for
-    /// the groups re-read since the last render.
-    pub fn render(&mut self) -> Rendered {
-        for (gid, account) in &self.groups {
-            if account.is_none() || self.group_lines.contains_key(gid) {
+    /// Makes again the entries an update marked, noting in `journals`
+    /// what each was.
+    fn sync(&mut self, journals: &mut Journals) {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut gids = dirty.gids;
+        let mut account_names = dirty.accounts;
+        for id in &dirty.groups {
+            self.group_lines.remove(id);
+        }
+        // Group lines (their members' names) for the groups re-read.
+        for (id, account) in &self.groups {
+            let Some(g) = account else { continue };
+            if !dirty.groups.contains(id) && self.group_lines.contains_key(id) {
                 continue;
             }
-            let Some(g) = account else { continue };
             let mut names: Vec<String> = self
                 .memberships
-                .get(gid)
+                .get(id)
                 .into_iter()
                 .flatten()
-                .filter_map(|id| self.uid_of.get(id))
+                .filter_map(|u| self.uid_of.get(u))
                 .filter_map(|uid| self.members.get(uid))
-                .map(|m| m.name.clone())
+                .map(|m| m.name.to_string())
                 .collect();
             names.sort();
-            let line = format!("{}:x:{}:{}\n", g.name, g.gid, names.join(","));
-            self.group_lines.insert(gid.clone(), (line, names));
+            let line = Arc::from(format!("{}:x:{}:{}", g.name, g.gid, names.join(",")));
+            self.group_lines.insert(id.clone(), (line, names));
+            gids.insert(g.gid);
+            account_names.insert(g.name.clone());
         }
-        let mut passwd = String::with_capacity(self.members.len() * 64);
-        for m in self.members.values() {
-            passwd.push_str(&m.passwd);
+        for uid in &dirty.uids {
+            let line = self.members.get(uid).map(|m| m.passwd.clone());
+            self.passwd.set(uid, line, text, &mut journals.passwd);
         }
-        let (mut shadow, mut sshkey) = (String::new(), String::new());
-        for m in self
-            .by_name
-            .values()
-            .filter_map(|uid| self.members.get(uid))
-        {
-            shadow.push_str(&m.shadow);
-            if let Some(k) = &m.sshkey {
-                sshkey.push_str(k);
-            }
+        for name in &dirty.names {
+            let m = self
+                .by_name
+                .get(name)
+                .and_then(|uid| self.members.get(uid))
+                .filter(|m| m.name == *name);
+            let (shadow, sshkey) = (
+                m.map(|m| m.shadow.clone()),
+                m.and_then(|m| m.sshkey.clone()),
+            );
+            self.shadow.set(name, shadow, text, &mut journals.shadow);
+            self.sshkey.set(name, sshkey, text, &mut journals.sshkey);
         }
-        // The cluster's groups by GID, merged with the private groups (in
-        // UID order, which is their GID's); a group's line wins a GID
-        // both have.
-        let mut accounts = Vec::new();
-        let mut named: BTreeMap<i64, &str> = BTreeMap::new();
-        for (gid, account) in &self.groups {
-            let (Some(g), Some((line, names))) = (account, self.group_lines.get(gid)) else {
+        // A group's line wins a GID it shares with a private group; of
+        // two groups, the later in the cluster's list.
+        let mut named: HashMap<i64, Arc<str>> = HashMap::new();
+        let mut accounts: HashMap<String, Arc<Account>> = HashMap::new();
+        for (id, account) in &self.groups {
+            let (Some(g), Some((line, names))) = (account, self.group_lines.get(id)) else {
                 continue;
             };
-            named.insert(g.gid, line);
-            accounts.push((g.name.clone(), g.gid, names.clone()));
+            if gids.contains(&g.gid) {
+                named.insert(g.gid, line.clone());
+            }
+            if account_names.contains(&g.name) {
+                let a = Account {
+                    gid: g.gid,
+                    members: names.clone(),
+                    adopt: self.adopt.contains(&g.name),
+                };
+                accounts.insert(g.name.clone(), Arc::new(a));
+            }
         }
-        let mut group = String::new();
-        let mut named = named.into_iter().peekable();
-        let mut private = self
-            .members
-            .values()
-            .filter_map(|m| m.private_group.as_ref())
-            .peekable();
-        loop {
-            let line = match (private.peek(), named.peek()) {
-                (Some((p, _)), Some((g, _))) if g <= p => {
-                    if g == p {
-                        private.next();
-                    }
-                    named.next().map(|(_, l)| l)
-                }
-                (Some(_), _) => private.next().map(|(_, l)| l.as_str()),
-                (None, Some(_)) => named.next().map(|(_, l)| l),
-                (None, None) => None,
-            };
-            let Some(line) = line else { break };
-            group.push_str(line);
+        for gid in &gids {
+            let line = named
+                .remove(gid)
+                .or_else(|| self.members.get(gid).and_then(|m| m.private_group.clone()));
+            self.group.set(gid, line, text, &mut journals.group);
         }
-        Rendered {
-            passwd,
-            group,
-            shadow,
-            sshkey,
-            accounts,
+        for name in &account_names {
+            let a = accounts.remove(name);
+            self.accounts
+                .set(name, a, |n, a| a.line(n), &mut journals.accounts);
         }
     }
+
+    /// The four maps as text, in their canonical order (`nss_delta`), and
+    /// the accounts by name.
+    pub fn content(&self) -> super::cluster_maps::MapsContent {
+        fn join<K>(lines: &Lines<K>) -> String {
+            let mut out = String::with_capacity(lines.by_key.values().map(|l| l.len() + 1).sum());
+            for l in lines.by_key.values() {
+                out.push_str(l);
+                out.push('\n');
+            }
+            out
+        }
+        super::cluster_maps::MapsContent {
+            passwd: join(&self.passwd),
+            group: join(&self.group),
+            shadow: join(&self.shadow),
+            sshkey: join(&self.sshkey),
+            accounts: self
+                .accounts
+                .by_key
+                .iter()
+                .map(|(name, a)| entry(name, a))
+                .collect(),
+        }
+    }
+}
+
+fn entry(name: &str, a: &Account) -> AccountEntry {
+    (name.to_string(), a.gid, a.members.clone(), a.adopt)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! (long poll) and `.../snapshot` (the maps and Slurm accounts with their
 //! SEQ), for the cluster agent, authenticated by the cluster's token.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, RawQuery, State};
@@ -13,7 +14,7 @@ use super::error::ApiErrorResponse;
 use super::{AppState, json_reply, with_caller};
 use crate::api_v1::{ChangeEntry, ChangesReply, Maps, SlurmAccount, Snapshot, SnapshotDelta};
 use crate::directory::DirectoryError;
-use crate::directory::cluster_maps::NssMaps;
+use crate::directory::cluster_maps::{AccountEntry, MapsContent, NssMaps};
 use crate::directory::feed::MAX_WAIT;
 use crate::directory::model::NodeReport;
 
@@ -104,7 +105,7 @@ pub async fn changes(
 /// node asking again after changes elsewhere in the org gets 304 and the
 /// position in `X-Roster-Seq`; compressed when the agent accepts gzip.
 ///
-/// An agent that also sends `A-IM: roster-delta` (RFC 3229 §10.5.3) is
+/// An agent that also sends `A-IM: roster-delta-2` (RFC 3229 §10.5.3) is
 /// answered `226 IM Used` with only what changed since the version it
 /// has, when the server still keeps that version; else as above.
 pub async fn snapshot(
@@ -135,22 +136,39 @@ pub async fn snapshot(
     });
     let found = match (wants_delta, has.first()) {
         (true, Some(base)) => s.directory.nss_maps_delta(&p, &cluster, base).await,
-        _ => s.directory.nss_maps(&p, &cluster).await.map(|m| (m, None)),
+        _ => s
+            .directory
+            .nss_version(&p, &cluster)
+            .await
+            .map(|m| (m, None)),
     };
-    let r = match found {
-        Ok((m, delta)) => {
-            let etag = m.snapshot_etag();
-            let mut resp = if has.contains(&etag) {
-                StatusCode::NOT_MODIFIED.into_response()
-            } else if let (Some(d), Some(base)) = (delta, has.first()) {
-                delta_body(&m, &d, base)
-            } else if gzip {
-                s.snapshot_bodies.gzipped(m.clone()).await
-            } else {
-                snapshot_body(&m)
-            };
+    let answer = match found {
+        Ok((m, _)) if has.contains(&m.snapshot_etag()) => {
+            Ok((StatusCode::NOT_MODIFIED.into_response(), m))
+        }
+        Ok((m, Some(d))) => Ok((delta_body(&m, &d, has.first().copied().unwrap_or("")), m)),
+        // The whole snapshot: its content is made (once per version) only
+        // now, and the version may have moved on meanwhile.
+        Ok((m, None)) => match s.snapshot_bodies.cached(&m).filter(|_| gzip) {
+            Some(body) => Ok((gzipped_reply(body), m)),
+            None => match s.directory.nss_maps(&p, &cluster).await {
+                Ok((m, content)) if gzip => {
+                    let resp = s.snapshot_bodies.gzipped(m.clone(), content).await;
+                    Ok((resp, m))
+                }
+                Ok((m, content)) => Ok((typed(&snapshot_of(&m, &content)), m)),
+                Err(e) => Err(e),
+            },
+        },
+        Err(e) => Err(e),
+    };
+    let r = match answer {
+        Ok((mut resp, m)) => {
             for (name, value) in [
-                (axum::http::header::ETAG.as_str(), etag.to_string()),
+                (
+                    axum::http::header::ETAG.as_str(),
+                    m.snapshot_etag().to_string(),
+                ),
                 (crate::api_v1::SEQ_HEADER, m.seq.to_string()),
             ] {
                 if let Ok(v) = axum::http::HeaderValue::from_str(&value) {
@@ -176,16 +194,7 @@ fn delta_body(
             seq: m.seq,
             modified: m.modified.clone(),
             maps: d.maps.clone(),
-            accounts: d
-                .accounts
-                .iter()
-                .map(|(name, gid, members, adopt)| SlurmAccount {
-                    name: name.clone(),
-                    gid: *gid,
-                    members: members.clone(),
-                    adopt: *adopt,
-                })
-                .collect(),
+            accounts: d.accounts.iter().map(slurm_account).collect(),
             accounts_removed: d.accounts_removed.clone(),
             removal_approved_through: d.removal_approved_through,
         },
@@ -219,7 +228,7 @@ impl SnapshotBodies {
         (*seq == m.seq).then(|| body.clone())
     }
 
-    async fn gzipped(&self, m: std::sync::Arc<NssMaps>) -> Response {
+    async fn gzipped(&self, m: Arc<NssMaps>, content: Arc<MapsContent>) -> Response {
         let body = match self.cached(&m) {
             Some(b) => Some(b),
             None => {
@@ -227,9 +236,9 @@ impl SnapshotBodies {
                 match self.cached(&m) {
                     Some(b) => Some(b),
                     None => {
-                        let maps = m.clone();
+                        let (maps, c) = (m.clone(), content.clone());
                         let encoded =
-                            tokio::task::spawn_blocking(move || gzip_json(&snapshot_of(&maps)))
+                            tokio::task::spawn_blocking(move || gzip_json(&snapshot_of(&maps, &c)))
                                 .await
                                 .ok()
                                 .flatten();
@@ -244,20 +253,25 @@ impl SnapshotBodies {
                 }
             }
         };
-        let Some(body) = body else {
-            return snapshot_body(&m);
-        };
-        let mut resp = (StatusCode::OK, body).into_response();
-        for (name, value) in [
-            (axum::http::header::CONTENT_TYPE, "application/json"),
-            (axum::http::header::CONTENT_ENCODING, "gzip"),
-            (axum::http::header::VARY, "accept-encoding"),
-        ] {
-            resp.headers_mut()
-                .insert(name, axum::http::HeaderValue::from_static(value));
+        match body {
+            Some(body) => gzipped_reply(body),
+            None => typed(&snapshot_of(&m, &content)),
         }
-        resp
     }
+}
+
+/// 200 with a gzip-encoded snapshot.
+fn gzipped_reply(body: axum::body::Bytes) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    for (name, value) in [
+        (axum::http::header::CONTENT_TYPE, "application/json"),
+        (axum::http::header::CONTENT_ENCODING, "gzip"),
+        (axum::http::header::VARY, "accept-encoding"),
+    ] {
+        resp.headers_mut()
+            .insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    resp
 }
 
 /// `body` as gzip-compressed JSON.
@@ -269,30 +283,26 @@ fn gzip_json<T: serde::Serialize>(body: &T) -> Option<axum::body::Bytes> {
     gz.finish().ok().map(axum::body::Bytes::from)
 }
 
-fn snapshot_body(m: &NssMaps) -> Response {
-    typed(&snapshot_of(m))
-}
-
-fn snapshot_of(m: &NssMaps) -> Snapshot {
+fn snapshot_of(m: &NssMaps, content: &MapsContent) -> Snapshot {
     Snapshot {
         seq: m.seq,
         modified: m.modified.clone(),
         maps: Maps {
-            passwd: m.passwd.clone(),
-            group: m.group.clone(),
-            shadow: m.shadow.clone(),
-            sshkey: m.sshkey.clone(),
+            passwd: content.passwd.clone(),
+            group: content.group.clone(),
+            shadow: content.shadow.clone(),
+            sshkey: content.sshkey.clone(),
         },
-        accounts: m
-            .accounts
-            .iter()
-            .map(|(name, gid, members)| SlurmAccount {
-                name: name.clone(),
-                gid: *gid,
-                members: members.clone(),
-                adopt: m.adopt.contains(name),
-            })
-            .collect(),
+        accounts: content.accounts.iter().map(slurm_account).collect(),
         removal_approved_through: m.removal_approved_through,
+    }
+}
+
+fn slurm_account((name, gid, members, adopt): &AccountEntry) -> SlurmAccount {
+    SlurmAccount {
+        name: name.clone(),
+        gid: *gid,
+        members: members.clone(),
+        adopt: *adopt,
     }
 }

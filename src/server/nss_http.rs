@@ -35,17 +35,17 @@ pub async fn map(
 ) -> Response {
     let note = RequestNote::of(&p, None);
     let mut resp = match s.directory.nss_maps(&p, &cluster).await {
-        Ok(maps) => match maps.get(&map) {
-            None => plain(
-                StatusCode::NOT_FOUND,
-                format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey"),
-            ),
-            Some((body, etag)) => conditional(
+        Ok((maps, content)) => match (content.body(&map), maps.etag(&map)) {
+            (Some(body), Some(etag)) => conditional(
                 s.directory.clock().now(),
                 &headers,
                 body,
                 etag,
                 &maps.modified,
+            ),
+            _ => plain(
+                StatusCode::NOT_FOUND,
+                format!("no map \"{map}\": the maps are passwd, group, shadow and sshkey"),
             ),
         },
         // Plain text, which nsscache shows as it is; the status from the

@@ -182,6 +182,13 @@ fn deltas_applied_in_order_make_the_caches_a_fresh_snapshot_makes() {
             s["snapshots_applied"].as_u64().unwrap(),
         );
         eprintln!("node {i}: {deltas} deltas, {snapshots} whole snapshots");
+        // Every delta the server made applied and matched its tags.
+        assert_eq!(
+            s["delta_mismatches"].as_u64(),
+            Some(0),
+            "seed {seed}: node {i} was sent a delta that did not make the maps; its log:\n{}",
+            std::fs::read_to_string(node.dir.path().join("agent.log")).unwrap_or_default()
+        );
 
         assert!(
             deltas >= 20,

@@ -236,7 +236,7 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
             r = r.header("if-none-match", t);
         }
         if delta {
-            r = r.header("a-im", "roster-delta");
+            r = r.header("a-im", "roster-delta-2");
         }
         r.send().unwrap()
     };
@@ -267,7 +267,7 @@ fn an_agent_that_has_a_version_is_sent_only_what_changed() {
 
     let d = get(Some(&old_tag), true);
     assert_eq!(d.status(), 226);
-    assert_eq!(d.headers()["im"], "roster-delta");
+    assert_eq!(d.headers()["im"], "roster-delta-2");
     assert_eq!(d.headers()["delta-base"], old_tag.as_str());
     assert_eq!(d.headers()["etag"], new_tag.as_str());
     let delta: roster::api_v1::SnapshotDelta = d.json().unwrap();
