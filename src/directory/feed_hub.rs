@@ -28,20 +28,10 @@ pub(crate) struct News {
 
 pub(crate) type Wake = Option<Arc<News>>;
 
-/// Waiters woken at once. A commit to a cluster of 1,000 nodes wakes them
-/// a group at a time, letting the tasks already queued (an IdP's write
-/// among them) run between groups rather than after all 1,000 answers.
-const WAKE_GROUP: usize = 64;
-
-/// A cluster's waiters: its org, and groups of at most about
-/// [`WAKE_GROUP`] receivers, each group bumped when a change touching the
-/// cluster commits.
-type Waiters = (String, Vec<Arc<watch::Sender<Wake>>>);
-
 #[derive(Default)]
 pub(crate) struct FeedHub {
-    /// By cluster id.
-    clusters: Mutex<HashMap<String, Waiters>>,
+    /// By cluster id: (its org, bumped when a change touching it commits).
+    clusters: Mutex<HashMap<String, (String, watch::Sender<Wake>)>>,
     /// By org: the change-log position up to which the hub has woken the
     /// clusters concerned.
     seen: Mutex<HashMap<String, i64>>,
@@ -62,24 +52,10 @@ impl FeedHub {
     ) -> Option<watch::Receiver<Wake>> {
         let rx = {
             let mut clusters = self.clusters.lock().ok()?;
-            let (_, groups) = clusters
+            let entry = clusters
                 .entry(cluster_id.to_string())
-                .or_insert_with(|| (org_id.to_string(), Vec::new()));
-            // The group with the most room, or a new one.
-            let least = groups
-                .iter()
-                .min_by_key(|g| g.receiver_count())
-                .filter(|g| g.receiver_count() < WAKE_GROUP)
-                .cloned();
-            let group = match least {
-                Some(g) => g,
-                None => {
-                    let g = Arc::new(watch::channel(None).0);
-                    groups.push(g.clone());
-                    g
-                }
-            };
-            group.subscribe()
+                .or_insert_with(|| (org_id.to_string(), watch::channel(None).0));
+            entry.1.subscribe()
         };
         // The hub looks at the changes after where it stands; the waiter's
         // own first read (after this) covers those before. An org new to
@@ -94,10 +70,7 @@ impl FeedHub {
         let Ok(mut clusters) = self.clusters.lock() else {
             return;
         };
-        for (_, groups) in clusters.values_mut() {
-            groups.retain(|g| g.receiver_count() > 0);
-        }
-        clusters.retain(|_, (_, groups)| !groups.is_empty());
+        clusters.retain(|_, (_, tx)| tx.receiver_count() > 0);
         let orgs: BTreeSet<String> = clusters.values().map(|(o, _)| o.clone()).collect();
         drop(clusters);
         if let Ok(mut seen) = self.seen.lock() {
@@ -122,30 +95,15 @@ impl FeedHub {
     pub(crate) fn has_waiters(&self) -> bool {
         self.clusters
             .lock()
-            .map(|c| {
-                c.values()
-                    .flat_map(|(_, groups)| groups)
-                    .any(|g| g.receiver_count() > 0)
-            })
+            .map(|c| c.values().any(|(_, tx)| tx.receiver_count() > 0))
             .unwrap_or(false)
     }
 
-    /// Wakes a cluster's waiters, a group at a time.
-    async fn wake(&self, cluster_id: &str, news: Wake) {
-        let groups = match self.clusters.lock() {
-            Ok(clusters) => clusters
-                .get(cluster_id)
-                .map(|(_, groups)| groups.clone())
-                .unwrap_or_default(),
-            Err(_) => return,
-        };
-        for (i, g) in groups.iter().enumerate() {
-            if i > 0 {
-                // Behind the tasks already queued, and after the I/O
-                // driver's next look (tokio defers a yielded task so).
-                tokio::task::yield_now().await;
-            }
-            g.send_replace(news.clone());
+    fn wake(&self, cluster_id: &str, news: Wake) {
+        if let Ok(clusters) = self.clusters.lock()
+            && let Some((_, tx)) = clusters.get(cluster_id)
+        {
+            tx.send_replace(news);
         }
     }
 }
@@ -175,7 +133,7 @@ impl Directory {
                     match dir.touched_clusters(&org_id, seen).await {
                         Ok((through, touched)) => {
                             for (c, news) in touched {
-                                dir.feed_hub.wake(&c, news).await;
+                                dir.feed_hub.wake(&c, news);
                             }
                             if let Ok(mut s) = dir.feed_hub.seen.lock()
                                 && let Some(at) = s.get_mut(&org_id)
@@ -187,7 +145,7 @@ impl Directory {
                             // Wake them all: each waiter reads for itself.
                             tracing::warn!(error = %e, "the change feed could not sort a commit by cluster");
                             for c in dir.feed_hub.waited_on(&org_id) {
-                                dir.feed_hub.wake(&c, None).await;
+                                dir.feed_hub.wake(&c, None);
                             }
                         }
                     }
