@@ -54,7 +54,16 @@ async fn snapshot(client: &reqwest::Client, url: &str, token: &str, base: Option
 
 /// Renames the person 20 times, each once every node has the last name,
 /// and times each node's passwd cache getting the new one.
-async fn follow<F, Fut>(dirs: &[std::path::PathBuf], rename: &F, tag: &str) -> Value
+///
+/// With `getent_in` (the process id of an agent whose /etc is the first
+/// node's), also the time until `getent -s cache passwd` in its mount
+/// namespace resolves the new name.
+async fn follow<F, Fut>(
+    dirs: &[std::path::PathBuf],
+    rename: &F,
+    tag: &str,
+    getent_in: Option<u32>,
+) -> Value
 where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -73,12 +82,37 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (mut each, mut slowest) = (Vec::new(), Vec::new());
+    let user = passwd(&dirs[0])
+        .lines()
+        .find(|l| l.contains(&format!(":{ready}:")))
+        .and_then(|l| l.split(':').next())
+        .unwrap()
+        .to_string();
+    let (mut each, mut slowest, mut resolved) = (Vec::new(), Vec::new(), Vec::new());
     for k in 0..20 {
         let name = format!("{tag} {k}");
         rename(name.clone()).await;
         let acked = Instant::now();
         let needle = format!(":{name}:");
+        let getent = getent_in.map(|pid| {
+            let (user, needle) = (user.clone(), needle.clone());
+            tokio::task::spawn_blocking(move || {
+                loop {
+                    let out = std::process::Command::new("nsenter")
+                        .args(["-t", &pid.to_string(), "-m"])
+                        .args(["getent", "-s", "cache", "passwd", &user])
+                        .output()
+                        .expect("nsenter and getent are needed");
+                    if String::from_utf8_lossy(&out.stdout).contains(&needle) {
+                        return acked.elapsed();
+                    }
+                    assert!(
+                        acked.elapsed() < Duration::from_secs(60),
+                        "getent never resolved it"
+                    );
+                }
+            })
+        });
         let mut pending: Vec<&std::path::PathBuf> = dirs.iter().collect();
         let deadline = acked + Duration::from_secs(60);
         let mut last = Duration::ZERO;
@@ -97,10 +131,14 @@ where
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         slowest.push(last);
+        if let Some(g) = getent {
+            resolved.push(g.await.unwrap());
+        }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     each.sort();
     slowest.sort();
+    resolved.sort();
     let deltas: u64 = dirs
         .iter()
         .map(|d| {
@@ -118,6 +156,8 @@ where
         "write_to_every_node_ms_p50": ms(percentile_d(&slowest, 0.5)),
         "write_to_every_node_ms_max": ms(percentile_d(&slowest, 1.0)),
         "deltas_applied_in_all": deltas,
+        "write_to_getent_resolves_ms_p50": (!resolved.is_empty()).then(|| ms(percentile_d(&resolved, 0.5))),
+        "write_to_getent_resolves_ms_p99": (!resolved.is_empty()).then(|| ms(percentile_d(&resolved, 0.99))),
     })
 }
 
@@ -201,6 +241,16 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
         }
         took.sort();
         bytes.sort();
+        // A new node after a change: the whole snapshot of a version the
+        // server has not sent whole yet (made and compressed for it).
+        let mut fresh = Vec::new();
+        for k in 0..5 {
+            rename(format!("{cluster} whole {k}")).await;
+            let d = snapshot(&client, &url, &ctoken, None).await;
+            assert_eq!(d.status, 200);
+            fresh.push(d.took);
+        }
+        fresh.sort();
         out.insert(
             cluster.into(),
             json!({
@@ -208,6 +258,8 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
                 "snapshot_gzip_bytes": cold.bytes,
                 "snapshot_build_from_store_ms": ms(cold.took),
                 "snapshot_cached_ms_p50": ms(percentile_d(&warm, 0.5)),
+                "snapshot_of_a_new_version_ms_p50": ms(percentile_d(&fresh, 0.5)),
+                "snapshot_of_a_new_version_ms_max": ms(percentile_d(&fresh, 1.0)),
                 "one_user_change_delta_gzip_bytes_p50": bytes[bytes.len() / 2],
                 "one_user_change_delta_gzip_bytes_max": bytes[bytes.len() - 1],
                 "one_user_change_update_and_delta_ms_p50": ms(percentile_d(&took, 0.5)),
@@ -226,16 +278,32 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
             let n = dirs.len();
             let d = dir.join(format!("node{n}"));
             std::fs::create_dir_all(d.join("etc")).unwrap();
+            std::fs::create_dir_all(d.join("work")).unwrap();
             std::fs::write(d.join("token"), &ctoken).unwrap();
+            // The first node's agent writes /etc in a mount namespace of
+            // its own, with the node's etc/ overlaid on the machine's,
+            // so that `getent -s cache` there resolves what it wrote.
+            let mut command = if n == 0 {
+                let mut c = std::process::Command::new("unshare");
+                c.args(["-m", "sh", "-c"]).arg(format!(
+                    "mount -t overlay overlay -o lowerdir=/etc,upperdir={},workdir={} /etc && exec \"$0\" \"$@\"",
+                    d.join("etc").display(),
+                    d.join("work").display()
+                ));
+                c.arg(bin).args(["agent", "--nss-dir", "/etc"]);
+                c
+            } else {
+                let mut c = std::process::Command::new(bin);
+                c.arg("agent").arg("--nss-dir").arg(d.join("etc"));
+                c
+            };
             procs.push(Proc(
-                std::process::Command::new(bin)
-                    .args(["agent", "--server", &format!("http://{}", server.addr)])
+                command
+                    .args(["--server", &format!("http://{}", server.addr)])
                     .args(["--org", "bench", "--cluster", "c10k", "--wait", "60"])
                     .args(["--node-name", &format!("n{n}")])
                     .arg("--token-file")
                     .arg(d.join("token"))
-                    .arg("--nss-dir")
-                    .arg(d.join("etc"))
                     .arg("--state-file")
                     .arg(d.join("state.json"))
                     .env("ROSTER_LOG", "roster=warn")
@@ -245,7 +313,8 @@ pub async fn delta_timings(bin: &str, dir: &std::path::Path) -> Value {
             ));
             dirs.push(d);
         }
-        out.insert(phase.into(), follow(&dirs, &rename, phase).await);
+        let getent_in = (count == 1).then(|| procs[0].0.id());
+        out.insert(phase.into(), follow(&dirs, &rename, phase, getent_in).await);
         eprintln!("{phase}: {}", out[phase]);
     }
     drop(procs);

