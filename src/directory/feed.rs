@@ -177,7 +177,7 @@ impl Directory {
             let (org_id, cluster_ref, principal) =
                 (p.org.id.clone(), cluster.to_string(), p.clone());
             let reply = self
-                .read(move |tx| {
+                .read_indexed(move |tx| {
                     let c = find_cluster(tx, &org_id, &cluster_ref)?;
                     if !may_read_cluster(&principal, &c) {
                         return Err(DirectoryError::Forbidden(format!(
