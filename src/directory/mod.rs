@@ -207,12 +207,7 @@ impl Directory {
         F: FnOnce(&mut dyn ReadTx) -> DirectoryResult<R> + Send + 'static,
     {
         let store = self.store.clone();
-        let permit = self
-            .read_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| DirectoryError::Store(StoreError::Closed))?;
+        let permit = self.reader().await?;
         let joined = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             run_read(store.as_ref(), f)
@@ -221,6 +216,15 @@ impl Directory {
         joined.map_err(|e| {
             DirectoryError::Store(StoreError::Backend(format!("read task failed: {e}")))
         })?
+    }
+
+    /// A reader of the store's bounded few, once one is free.
+    async fn reader(&self) -> DirectoryResult<tokio::sync::OwnedSemaphorePermit> {
+        self.read_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| DirectoryError::Store(StoreError::Closed))
     }
 
     /// Runs a read of a few indexed rows (a token, one resource, the feed
@@ -236,12 +240,7 @@ impl Directory {
         if !self.store.reads_inline() {
             return self.read(f).await;
         }
-        let permit = self
-            .read_permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| DirectoryError::Store(StoreError::Closed))?;
+        let permit = self.reader().await?;
         let out = run_read(self.store.as_ref(), f);
         drop(permit);
         out
