@@ -22,11 +22,7 @@ pub const MAPS: [&str; 4] = ["passwd", "group", "shadow", "sshkey"];
 /// keep it up to date as entries change, at the cost of the change, and
 /// an agent computes the same from the map it made.
 pub fn etag(body: &str) -> String {
-    let mut sum = LineSum::default();
-    for line in body.lines().filter(|l| !l.is_empty()) {
-        sum.add(line);
-    }
-    sum.etag()
+    sum_of(body).etag()
 }
 
 /// A digest of a multiset of lines: the sum, modulo 2^128, of the first
@@ -234,10 +230,32 @@ pub struct Mismatch {
 /// new line replaces are dropped, the new lines added, and the result,
 /// in canonical order, checked against the delta's entity tag.
 pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatch> {
+    apply_summed(map, old, sum_of(old), delta).map(|(new, _)| new)
+}
+
+/// The [`LineSum`] of a map.
+pub fn sum_of(body: &str) -> LineSum {
+    let mut sum = LineSum::default();
+    for line in body.lines().filter(|l| !l.is_empty()) {
+        sum.add(line);
+    }
+    sum
+}
+
+/// [`apply`], given the sum of `old`'s lines (kept from the last time):
+/// the result's sum is made from the lines that change alone, so that a
+/// node checks a delta at the cost of the delta.
+pub fn apply_summed(
+    map: &str,
+    old: &str,
+    old_sum: LineSum,
+    delta: &LinesDelta,
+) -> Result<(String, LineSum), Mismatch> {
     if !is_canonical(map, old) {
         // A copy out of order (written by an older version): sorted first.
-        return apply(map, &canonical(map, old.lines()), delta);
+        return apply_summed(map, &canonical(map, old.lines()), old_sum, delta);
     }
+    let mut sum = old_sum;
     let gone: HashSet<&str> = delta
         .removed
         .iter()
@@ -255,10 +273,14 @@ pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatc
         new.push_str(l);
         new.push('\n');
     };
-    for l in old
-        .lines()
-        .filter(|l| !l.is_empty() && !gone.contains(entry_key(map, l)))
-    {
+    for a in &delta.lines {
+        sum.add(a);
+    }
+    for l in old.lines().filter(|l| !l.is_empty()) {
+        if gone.contains(entry_key(map, l)) {
+            sum.remove(l);
+            continue;
+        }
         let key = order_key(map, l);
         while let Some(a) = added.next_if(|a| order_key(map, a) < key) {
             push(a);
@@ -268,7 +290,7 @@ pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatc
     for a in added {
         push(a);
     }
-    let got = etag(&new);
+    let got = sum.etag();
     if got != delta.etag {
         return Err(Mismatch {
             map: map.to_string(),
@@ -276,7 +298,7 @@ pub fn apply(map: &str, old: &str, delta: &LinesDelta) -> Result<String, Mismatc
             expected: delta.etag.clone(),
         });
     }
-    Ok(new)
+    Ok((new, sum))
 }
 
 #[cfg(test)]
@@ -319,6 +341,9 @@ mod tests {
             let (o, n) = (render(&old), render(&new));
             let d = diff("passwd", &o, &n);
             proptest::prop_assert_eq!(apply("passwd", &o, &d).ok(), Some(n.clone()));
+            // The sum made from the changed lines alone is the new map's.
+            let summed = apply_summed("passwd", &o, sum_of(&o), &d).ok().map(|(_, s)| s);
+            proptest::prop_assert_eq!(summed, Some(sum_of(&n)));
             let changed = new.iter().filter(|(k, v)| old.get(*k) != Some(*v)).count();
             proptest::prop_assert_eq!(d.lines.len(), changed);
             let gone = old.keys().filter(|k| !new.contains_key(*k)).count();

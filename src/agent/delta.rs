@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api_v1::{Maps, Snapshot, SnapshotDelta};
-use crate::nss_delta;
+use crate::nss_delta::{self, LineSum};
 
 /// Where the last applied snapshot is kept: beside the state file.
 pub fn kept_path(state_file: &Path) -> PathBuf {
@@ -20,6 +20,20 @@ pub fn kept_path(state_file: &Path) -> PathBuf {
 pub struct Kept {
     pub etag: String,
     pub snapshot: Snapshot,
+    /// The [`LineSum`] of each map, once made: a delta is then checked at
+    /// the cost of its lines, not of the maps.
+    #[serde(skip)]
+    pub sums: Option<[LineSum; 4]>,
+}
+
+impl Kept {
+    pub fn new(etag: String, snapshot: Snapshot, sums: Option<[LineSum; 4]>) -> Kept {
+        Kept {
+            etag,
+            snapshot,
+            sums,
+        }
+    }
 }
 
 /// The kept snapshot, if there is a readable one.
@@ -44,9 +58,10 @@ fn map_mut<'a>(maps: &'a mut Maps, name: &str) -> Option<&'a mut String> {
     }
 }
 
-/// `kept` with `delta` applied; each map checked against its entity tag.
-/// An error says why (then the agent fetches the whole snapshot).
-pub fn apply(kept: &Snapshot, delta: &SnapshotDelta) -> Result<Snapshot, String> {
+/// `kept` with `delta` applied, and the sums of its maps; each map
+/// checked against its entity tag. An error says why (then the agent
+/// fetches the whole snapshot).
+pub fn apply(kept: &Kept, delta: &SnapshotDelta) -> Result<(Snapshot, [LineSum; 4]), String> {
     if delta.maps.len() != nss_delta::MAPS.len() {
         return Err(format!(
             "the delta has {} maps, not {}",
@@ -54,12 +69,23 @@ pub fn apply(kept: &Snapshot, delta: &SnapshotDelta) -> Result<Snapshot, String>
             nss_delta::MAPS.len()
         ));
     }
-    let mut next = kept.clone();
-    for (name, d) in nss_delta::MAPS.iter().zip(&delta.maps) {
+    let mut next = kept.snapshot.clone();
+    let mut sums = [LineSum::default(); 4];
+    for (i, (name, d)) in nss_delta::MAPS.iter().zip(&delta.maps).enumerate() {
         let Some(body) = map_mut(&mut next.maps, name) else {
             continue;
         };
-        *body = nss_delta::apply(name, body, d).map_err(|e| e.to_string())?;
+        // Made once (after a whole snapshot, or a start), then kept.
+        let old_sum = kept
+            .sums
+            .and_then(|s| s.get(i).copied())
+            .unwrap_or_else(|| nss_delta::sum_of(body));
+        let (new, sum) =
+            nss_delta::apply_summed(name, body, old_sum, d).map_err(|e| e.to_string())?;
+        *body = new;
+        if let Some(s) = sums.get_mut(i) {
+            *s = sum;
+        }
     }
     next.accounts.retain(|a| {
         !delta.accounts_removed.contains(&a.name)
@@ -70,5 +96,5 @@ pub fn apply(kept: &Snapshot, delta: &SnapshotDelta) -> Result<Snapshot, String>
     next.seq = delta.seq;
     next.modified = delta.modified.clone();
     next.removal_approved_through = delta.removal_approved_through;
-    Ok(next)
+    Ok((next, sums))
 }

@@ -523,6 +523,8 @@ fn step(
         etag,
         kept_base.is_some(),
     )?;
+    // The sums of the maps a delta made (none after a whole snapshot).
+    let mut sums = None;
     let (snapshot, etag, from_delta): (Snapshot, Option<String>, bool) = match fetched {
         Fetched::Changed(s, etag) => (s, etag, false),
         Fetched::Unchanged(seq) => {
@@ -533,8 +535,11 @@ fn step(
             tracing::info!(cluster = %cfg.cluster, "seq {seq}: snapshot unchanged (304); files changed: none");
             return Ok(());
         }
-        Fetched::Delta(d, new_etag) => match kept_base.map(|k| delta::apply(&k.snapshot, &d)) {
-            Some(Ok(s)) => (s, new_etag, true),
+        Fetched::Delta(d, new_etag) => match kept_base.map(|k| delta::apply(k, &d)) {
+            Some(Ok((s, new_sums))) => {
+                sums = Some(new_sums);
+                (s, new_etag, true)
+            }
             failed => {
                 let why = match failed {
                     Some(Err(why)) => {
@@ -589,7 +594,7 @@ fn step(
         // names it, and only used when the two agree.
         *kept = match etag {
             Some(etag) => {
-                let k = delta::Kept { etag, snapshot };
+                let k = delta::Kept::new(etag, snapshot, sums);
                 delta::save(&cfg.state_file, &k)?;
                 Some(k)
             }
