@@ -110,6 +110,8 @@ where
                         acked.elapsed() < Duration::from_secs(60),
                         "getent never resolved it"
                     );
+                    // Each look is two processes: not in a tight loop.
+                    std::thread::sleep(Duration::from_millis(5));
                 }
             })
         });

@@ -594,8 +594,8 @@ fn step(
         // names it, and only used when the two agree.
         *kept = match etag {
             Some(etag) => {
-                let k = delta::Kept::new(etag, snapshot, sums);
-                delta::save(&cfg.state_file, &k)?;
+                let mut k = delta::Kept::new(etag, snapshot, sums);
+                k.save_if_due(&cfg.state_file, kept.as_ref(), !from_delta)?;
                 Some(k)
             }
             None => None,
