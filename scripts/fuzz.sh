@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that take client input (SCIM filters, PATCH paths and
 # requests, SAML responses and IdP metadata) with libFuzzer through
-# cargo-fuzz, each for a bounded time: FUZZ_SECONDS (default 30) per
+# cargo-fuzz, each for a bounded time: FUZZ_SECONDS (default 20) per
 # target. A crash, a panic or an assertion of a target fails the run and
 # leaves the input under fuzz/artifacts/. The corpus grows in
 # target/fuzz-corpus/ between runs on one machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
+SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
 CARGO_FUZZ_VERSION=0.13.1
 
 if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then

@@ -87,5 +87,5 @@ ROSTER_TEST_BIN="$PWD/target/release/roster" cargo test --quiet --test api -- ha
 step "SCIM conformance (scim2-tester), with SUNK User Provisioning off and on"
 scripts/conformance.sh
 
-step "fuzzing the parsers of client input (filters, PATCH, SAML), ${FUZZ_SECONDS:-30}s per target"
+step "fuzzing the parsers of client input (filters, PATCH, SAML), ${FUZZ_SECONDS:-20}s per target"
 scripts/fuzz.sh
