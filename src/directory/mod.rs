@@ -18,6 +18,7 @@ pub mod identifiers;
 pub mod legacy_groups;
 pub mod listing;
 mod map_model;
+mod memberships;
 pub mod model;
 pub mod orgs;
 pub(crate) mod posix_assign;

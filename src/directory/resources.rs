@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::cluster_scope::{check_in_scope, scope_views};
+use super::memberships::{check_members, take_members};
 use super::model::{
     Change, ChangeKind, ExpectedVersion, MemberRef, Principal, ResourceView, StoredResource,
     Subject,
@@ -66,73 +67,6 @@ fn keys(
         text("displayName").map(|d| fold(&d)),
         text("externalId"),
     ))
-}
-
-/// Takes `members` out of a group document: the ids, in order, once each.
-/// A member whose `type` says it is a group is refused here already.
-fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
-    let Some(Value::Array(items)) = doc.remove("members") else {
-        return Ok(Vec::new());
-    };
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let id = item.get("value").and_then(Value::as_str).ok_or_else(|| {
-            DirectoryError::InvalidValue(
-                "every member needs a \"value\" holding the user's id".into(),
-            )
-        })?;
-        if let Some(t) = item.get("type").and_then(Value::as_str)
-            && !t.eq_ignore_ascii_case("User")
-        {
-            return Err(nested_group(id, None));
-        }
-        if seen.insert(id.to_string()) {
-            out.push(id.to_string());
-        }
-    }
-    Ok(out)
-}
-
-/// Design rule "flat groups only", with the three remedies the seeds give.
-fn nested_group(id: &str, name: Option<&str>) -> DirectoryError {
-    let who = match name {
-        Some(n) => format!("\"{n}\" ({id})"),
-        None => format!("\"{id}\""),
-    };
-    DirectoryError::InvalidValue(format!(
-        "member {who} is a group: nested groups are not supported. Push only flat (leaf) groups; \
-         or exclude parent groups with a group filter (Okta: a group membership filter; Entra: a scoping filter); \
-         or flatten nested memberships into one flat group (Okta: a group rule; Entra: a dynamic group)"
-    ))
-}
-
-/// Design rule "flat groups only": every member must be a user of the org.
-fn check_members(tx: &mut dyn ReadTx, org_id: &str, ids: &[&str]) -> DirectoryResult<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let kinds = tx.kinds(org_id, ids)?;
-    for id in ids {
-        match kinds.get(*id) {
-            Some(ResourceType::User) => {}
-            Some(ResourceType::Group) => {
-                let name = tx.resource(org_id, ResourceType::Group, id)?.and_then(|g| {
-                    g.doc
-                        .get("displayName")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                });
-                return Err(nested_group(id, name.as_deref()));
-            }
-            None => {
-                return Err(DirectoryError::InvalidValue(format!(
-                    "member \"{id}\" is not a user of this organization; create the user first"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 fn check_unique(

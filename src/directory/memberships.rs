@@ -1,0 +1,83 @@
+//! Design rule "flat groups only" (design.md): a group's members are
+//! users of its org, each once; a member that is a group is refused with
+//! the three remedies the seeds give.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use super::store::ReadTx;
+use super::{DirectoryError, DirectoryResult};
+use crate::scim::resource::Document;
+use crate::scim::schema::ResourceType;
+
+/// Takes `members` out of a group document: the ids, in order, once each.
+/// A member whose `type` says it is a group is refused here already.
+pub(super) fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
+    let Some(Value::Array(items)) = doc.remove("members") else {
+        return Ok(Vec::new());
+    };
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let id = item.get("value").and_then(Value::as_str).ok_or_else(|| {
+            DirectoryError::InvalidValue(
+                "every member needs a \"value\" holding the user's id".into(),
+            )
+        })?;
+        if let Some(t) = item.get("type").and_then(Value::as_str)
+            && !t.eq_ignore_ascii_case("User")
+        {
+            return Err(nested_group(id, None));
+        }
+        if seen.insert(id.to_string()) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Design rule "flat groups only", with the three remedies the seeds give.
+fn nested_group(id: &str, name: Option<&str>) -> DirectoryError {
+    let who = match name {
+        Some(n) => format!("\"{n}\" ({id})"),
+        None => format!("\"{id}\""),
+    };
+    DirectoryError::InvalidValue(format!(
+        "member {who} is a group: nested groups are not supported. Push only flat (leaf) groups; \
+         or exclude parent groups with a group filter (Okta: a group membership filter; Entra: a scoping filter); \
+         or flatten nested memberships into one flat group (Okta: a group rule; Entra: a dynamic group)"
+    ))
+}
+
+/// Design rule "flat groups only": every member must be a user of the org.
+pub(super) fn check_members(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    ids: &[&str],
+) -> DirectoryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let kinds = tx.kinds(org_id, ids)?;
+    for id in ids {
+        match kinds.get(*id) {
+            Some(ResourceType::User) => {}
+            Some(ResourceType::Group) => {
+                let name = tx.resource(org_id, ResourceType::Group, id)?.and_then(|g| {
+                    g.doc
+                        .get("displayName")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                });
+                return Err(nested_group(id, name.as_deref()));
+            }
+            None => {
+                return Err(DirectoryError::InvalidValue(format!(
+                    "member \"{id}\" is not a user of this organization; create the user first"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
