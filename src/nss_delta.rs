@@ -9,7 +9,7 @@
 //! to anything but its base is caught, never written (it then fetches the
 //! whole snapshot).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
@@ -141,39 +141,6 @@ pub fn canonical<'a>(map: &str, lines: impl IntoIterator<Item = &'a str>) -> Str
     out
 }
 
-/// The parts of `old` and `new` that differ, cut at line starts: the
-/// lines before and after are the same entries in both (each key is in a
-/// map once), so a one-person change in a map of 100,000 compares a few
-/// lines after two memory scans.
-fn differing<'a>(old: &'a str, new: &'a str) -> (&'a str, &'a str) {
-    let (a, b) = (old.as_bytes(), new.as_bytes());
-    let same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    // Back to the start of the line the first difference is in.
-    let start = a
-        .get(..same)
-        .and_then(|p| p.iter().rposition(|&c| c == b'\n'))
-        .map_or(0, |i| i + 1);
-    let room = (a.len() - start).min(b.len() - start);
-    let mut tail = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(room)
-        .take_while(|(x, y)| x == y)
-        .count();
-    // Forward to a line start in both.
-    let line_start = |s: &[u8], tail: usize| {
-        s.len() - tail == start || s.get(s.len() - tail - 1) == Some(&b'\n')
-    };
-    while tail > 0 && !(line_start(a, tail) && line_start(b, tail)) {
-        tail -= 1;
-    }
-    (
-        old.get(start..old.len() - tail).unwrap_or(old),
-        new.get(start..new.len() - tail).unwrap_or(new),
-    )
-}
-
 fn is_canonical(map: &str, body: &str) -> bool {
     let mut lines = body.lines().map(|l| order_key(map, l));
     let Some(mut last) = lines.next() else {
@@ -186,33 +153,6 @@ fn is_canonical(map: &str, body: &str) -> bool {
         last = k;
     }
     true
-}
-
-/// What turns map `old` into map `new` (both canonical).
-pub fn diff(map: &str, old: &str, new: &str) -> LinesDelta {
-    let etag = etag(new);
-    let (old, new) = differing(old, new);
-    let old_lines: HashSet<&str> = old.lines().collect();
-    let new_lines: HashSet<&str> = new.lines().collect();
-    let kept_keys: HashSet<&str> = new.lines().map(|l| entry_key(map, l)).collect();
-    // A changed entry is sent once, as its new line; a key is listed as
-    // removed only when no line of `new` has it.
-    let removed: BTreeSet<String> = old
-        .lines()
-        .filter(|l| !new_lines.contains(l))
-        .map(|l| entry_key(map, l))
-        .filter(|k| !kept_keys.contains(k))
-        .map(str::to_string)
-        .collect();
-    LinesDelta {
-        removed: removed.into_iter().collect(),
-        lines: new
-            .lines()
-            .filter(|l| !old_lines.contains(l))
-            .map(str::to_string)
-            .collect(),
-        etag,
-    }
 }
 
 /// Why a delta could not be applied: the agent fetches the snapshot.
@@ -303,7 +243,35 @@ pub fn apply_summed(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
+
+    /// What turns map `old` into map `new` (both canonical), compared
+    /// whole: the reference the server's journal of changed entries
+    /// (`map_model`) makes the same as. A changed entry is sent once, as
+    /// its new line; a key is removed only when no line of `new` has it.
+    fn diff(map: &str, old: &str, new: &str) -> LinesDelta {
+        let old_lines: HashSet<&str> = old.lines().collect();
+        let new_lines: HashSet<&str> = new.lines().collect();
+        let kept_keys: HashSet<&str> = new.lines().map(|l| entry_key(map, l)).collect();
+        let removed: BTreeSet<String> = old
+            .lines()
+            .filter(|l| !new_lines.contains(l))
+            .map(|l| entry_key(map, l))
+            .filter(|k| !kept_keys.contains(k))
+            .map(str::to_string)
+            .collect();
+        LinesDelta {
+            removed: removed.into_iter().collect(),
+            lines: new
+                .lines()
+                .filter(|l| !old_lines.contains(l))
+                .map(str::to_string)
+                .collect(),
+            etag: etag(new),
+        }
+    }
 
     #[test]
     fn keys_and_order() {
