@@ -179,7 +179,14 @@ pub async fn run(g: &Global, cmd: &SamlCommand) -> Result<(), String> {
             let metadata_xml = match (metadata_file, metadata_url) {
                 (Some(f), _) => Some(read_file(f, "the metadata file")?),
                 (None, Some(u)) => {
-                    Some(roster::idp_metadata::fetch(u, "--metadata-url", "--metadata-file").await?)
+                    // As the operator: any address this machine reaches
+                    // (docs/security.md, "The SAML metadata URL").
+                    let fetcher = roster::idp_metadata::Fetcher::for_operator();
+                    Some(
+                        fetcher
+                            .fetch(u, "--metadata-url", "--metadata-file")
+                            .await?,
+                    )
                 }
                 (None, None) => None,
             };

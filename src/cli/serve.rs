@@ -61,6 +61,18 @@ pub struct ServeArgs {
         value_name = "FILE"
     )]
     tls_key: Option<std::path::PathBuf>,
+    /// Let the console's SAML Metadata URL reach private addresses (loopback, RFC 1918,
+    /// link-local, ULA, ...): alone, every one; or only these addresses and networks
+    /// (comma-separated, such as 10.1.2.3,10.8.0.0/16). Without it, only public addresses.
+    #[arg(
+        long,
+        env = "ROSTER_METADATA_ALLOW_PRIVATE",
+        value_name = "NETWORKS",
+        num_args = 0..=1,
+        default_missing_value = "all",
+        value_parser = roster::idp_metadata::AllowPrivate::parse
+    )]
+    metadata_allow_private: Option<roster::idp_metadata::AllowPrivate>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -123,6 +135,9 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         agents_seen: Default::default(),
         snapshot_bodies: Default::default(),
         trusted_proxies: Arc::from(args.trusted_proxies.clone()),
+        metadata_fetcher: Arc::new(roster::idp_metadata::Fetcher::for_server(
+            args.metadata_allow_private.clone().unwrap_or_default(),
+        )),
     };
     if let Some(t) = &tls {
         t.reload_on_sighup();

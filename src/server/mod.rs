@@ -58,6 +58,9 @@ pub struct AppState {
     pub trusted_proxies: Arc<[std::net::IpAddr]>,
     /// Whole snapshots as sent, compressed once for all the nodes.
     pub snapshot_bodies: Arc<feed::SnapshotBodies>,
+    /// Fetches IdP metadata for the console's Metadata URL, under the
+    /// operator's `--metadata-allow-private` (docs/security.md).
+    pub metadata_fetcher: Arc<crate::idp_metadata::Fetcher>,
 }
 
 /// The client's address: the connection's peer, or, when the peer is a

@@ -46,7 +46,9 @@ fn post_form(
 
 #[test]
 fn an_administrator_does_every_console_step_in_a_real_browser() {
-    let app = sup_app();
+    // The test IdP's metadata is on loopback: allowed by the operator.
+    let app = TestApp::start_with(&["--metadata-allow-private"]);
+    cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
     // Ada comes from the IdP (with an externalId, as Okta and Entra send);
     // Bob was added by hand.
     let ada = app
@@ -254,7 +256,7 @@ fn an_administrator_does_every_console_step_in_a_real_browser() {
     b.wait_for_text("no signing certificate");
     b.fill("Metadata URL", "http://127.0.0.1:9/metadata");
     b.click_text("Next");
-    b.wait_for_text("cannot fetch the metadata from http://127.0.0.1:9/metadata");
+    b.wait_for_text("could not fetch the metadata from http://127.0.0.1:9/metadata");
     b.check_page("saml-sso-refused");
     assert!(cli_json(&app.db, &["saml", "show", "acme"])["idp"].is_null());
     b.fill("Metadata URL", &idp.url("/metadata?style=entra"));

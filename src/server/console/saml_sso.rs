@@ -13,6 +13,7 @@ use super::users::DoneParam;
 use super::{Console, ConsoleForm, Layout, done_notice, refusal, render, see_other};
 use crate::directory::DirectoryError;
 use crate::directory::roles::Access;
+use crate::idp_metadata::FetchError;
 use crate::saml::{Certificate, IdpConfig, IdpInput, InputNames, SpEndpoints};
 use crate::server::AppState;
 
@@ -150,7 +151,7 @@ pub(super) async fn review(
             .map_err(|e| DirectoryError::InvalidValue(e.to_string()))
     };
     let built = match certificates {
-        Ok(certs) => configuration(&typed, certs).await,
+        Ok(certs) => configuration(&s, &typed, certs).await,
         Err(e) => Err(e),
     };
     match built {
@@ -178,6 +179,7 @@ pub(super) async fn review(
 /// The IdP the inputs describe: from the metadata URL (fetched now), or
 /// from the fields typed in.
 async fn configuration(
+    s: &AppState,
     t: &Typed,
     certificates: Vec<Certificate>,
 ) -> Result<IdpConfig, DirectoryError> {
@@ -185,15 +187,18 @@ async fn configuration(
     let metadata = if t.metadata_url.is_empty() {
         None
     } else {
-        Some(
-            crate::idp_metadata::fetch(
+        let fetched = s
+            .metadata_fetcher
+            .fetch(
                 &t.metadata_url,
                 "the Metadata URL",
                 "the SSO URL, Entity ID and Signing certificate fields",
             )
-            .await
-            .map_err(invalid)?,
-        )
+            .await;
+        Some(fetched.map_err(|e| match e {
+            FetchError::Busy(d) => DirectoryError::TooMany(d),
+            FetchError::Failed(d) => invalid(d),
+        })?)
     };
     IdpConfig::from_input(
         IdpInput {
@@ -229,7 +234,7 @@ pub(super) async fn deploy(
         .map(|c| Certificate::from_base64(c))
         .collect();
     let built = match certificates {
-        Ok(certs) => configuration(&fields, certs).await,
+        Ok(certs) => configuration(&s, &fields, certs).await,
         Err(e) => Err(DirectoryError::InvalidValue(e.to_string())),
     };
     let outcome = match built {
