@@ -23,8 +23,12 @@ Examples:
 Each user is kept for the person with the email the LDAP entry gives (mail), or
 else whose POSIX name would be theirs (user7 for user7@example.com); each group
 for the group of that name: when the IdP pushes them, they receive these ids
-instead of new ones. System accounts (ids below 1000, and 65534) and users'
-private groups are skipped. SSH keys and group members in the source are
+instead of new ones. System accounts (ids below 1000, and 65534), reserved names
+(root, ubuntu, sudo, ...: the names SCIM refuses, and the org's --reserve-names)
+and users' private groups are skipped. Ids below the org's ranges are conflicts:
+lower the ranges first (roster org set ORG --uid-range LOW-HIGH). A name, home,
+shell or GECOS with a control character, ':' or a relative path refuses the file,
+naming the line. SSH keys and group members in the source are
 reported, not copied: the IdP (or the person) sets keys, the IdP's groups decide
 members. With --slurm, each account of the dump (but root) is handed to the
 cluster's agent: once a group of that POSIX name is provisioned there, the agent

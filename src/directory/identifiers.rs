@@ -6,11 +6,36 @@
 //! normalised, rather than normalising it quietly, keeps Roster's record
 //! equal to the IdP's.
 
+use icu_properties::CodePointSetData;
+use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint};
 use unicode_normalization::{UnicodeNormalization, is_nfkc};
 
 use super::{DirectoryError, DirectoryResult};
 
-/// Refuses an identifier that is not in NFKC, saying what to send.
+/// Refuses a name holding a character that shows nothing or turns the
+/// text around: Unicode's Default_Ignorable_Code_Point (UAX #44,
+/// DerivedCoreProperties.txt: U+200B ZERO WIDTH SPACE, U+00AD SOFT
+/// HYPHEN, variation selectors, ...) and Bidi_Control (PropList.txt:
+/// U+202E RIGHT-TO-LEFT OVERRIDE, ...). NFKC keeps them, so
+/// `alice\u{200B}@example.com` would otherwise be a second account that
+/// reads as Alice's in every list, log and console page.
+pub fn check_visible(attr: &str, value: &str) -> Result<(), String> {
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let bidi = CodePointSetData::new::<BidiControl>();
+    match value
+        .chars()
+        .find(|c| ignorable.contains(*c) || bidi.contains(*c))
+    {
+        Some(c) => Err(format!(
+            "{attr} contains U+{:04X}, an invisible or text-direction character; names may not hold them, so that one name cannot pass for another",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses an identifier that is not in NFKC, or holds a control or
+/// invisible character, saying what to send.
 pub fn check_identifier(attr: &str, value: &str) -> DirectoryResult<()> {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(DirectoryError::InvalidValue(format!(
@@ -18,6 +43,7 @@ pub fn check_identifier(attr: &str, value: &str) -> DirectoryResult<()> {
             u32::from(c)
         )));
     }
+    check_visible(attr, value).map_err(DirectoryError::InvalidValue)?;
     if is_nfkc(value) {
         return Ok(());
     }
@@ -29,6 +55,8 @@ pub fn check_identifier(attr: &str, value: &str) -> DirectoryResult<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
@@ -41,6 +69,26 @@ mod tests {
             "ａda@example.com",
         ] {
             assert!(check_identifier("userName", s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused_by_code_point() {
+        for (s, shown) in [
+            ("alice\u{200B}@example.com", "U+200B"),
+            ("admins\u{200B}", "U+200B"),
+            ("evil\u{202E}moc.elpmaxe@", "U+202E"),
+            ("a\u{2066}b", "U+2066"),
+            ("soft\u{00AD}hyphen", "U+00AD"),
+            ("zwj\u{200D}x", "U+200D"),
+            ("tag\u{E0041}", "U+E0041"),
+        ] {
+            let e = check_identifier("userName", s).unwrap_err().to_string();
+            assert!(e.contains("userName") && e.contains(shown), "{s:?}: {e}");
+        }
+        // Letters of other scripts, and marks that show, are names.
+        for s in ["Zoë Ångström", "محمد", "श्रेया", "ada@example.com"] {
+            assert!(check_identifier("userName", s).is_ok(), "{s}");
         }
     }
 }

@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::DirectoryResult;
 use super::cluster_maps::{AccountEntry, MapsDelta};
 use super::model::{Change, Cluster, PosixAccount, Subject};
-use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX};
+use super::posix_rules::{DEFAULT_SHELL, HOME_PREFIX, check_name, check_path};
 use super::store::ReadTx;
 use crate::api_v1::LinesDelta;
 use crate::nss_delta::{LineSum, entry_key};
@@ -40,7 +40,10 @@ struct Member {
 }
 
 impl Member {
-    fn new(uid: i64, a: &PosixAccount, gecos: &str, keys: &[String]) -> Member {
+    /// The member's lines, or why they cannot be written: see
+    /// [`unfit_for_maps`].
+    fn new(uid: i64, a: &PosixAccount, gecos: &str, keys: &[String]) -> Result<Member, String> {
+        unfit_for_maps(a)?;
         let home = a
             .home
             .clone()
@@ -50,7 +53,7 @@ impl Member {
             let list: Vec<String> = keys.iter().map(|k| format!("'{}'", key_entry(k))).collect();
             Arc::from(format!("{}:[{}]", a.name, list.join(", ")))
         });
-        Member {
+        Ok(Member {
             user_id: a.resource_id.clone(),
             name: Arc::from(a.name.as_str()),
             passwd: Arc::from(format!(
@@ -60,8 +63,28 @@ impl Member {
             shadow: Arc::from(format!("{}:*:::::::", a.name)),
             sshkey,
             private_group: (a.gid == uid).then(|| Arc::from(format!("{}:x:{}:", a.name, a.gid))),
-        }
+        })
     }
+}
+
+/// Refuses an account whose fields would break the maps' line format
+/// (passwd(5), group(5): `:` separates fields, a line ends an entry, `,`
+/// separates a group's members): a name that is not a POSIX name, a home
+/// or shell that is not an absolute path without `:` and control
+/// characters. Every way in checks these already (SCIM overrides, imports,
+/// claims: `posix_rules`); this is the last check whatever the source, so
+/// that one bad record costs its own entry and can never write another
+/// (a shell of `/bin/bash\nroot2:x:0:0::/root:/bin/bash` would be a second
+/// passwd line; docs/security.md, "The IdP and its SCIM token").
+fn unfit_for_maps(a: &PosixAccount) -> Result<(), String> {
+    check_name(&a.name)?;
+    if let Some(home) = &a.home {
+        check_path("home directory", home)?;
+    }
+    if let Some(shell) = &a.shell {
+        check_path("login shell", shell)?;
+    }
+    Ok(())
 }
 
 /// A Slurm account: one of the cluster's groups.
@@ -413,7 +436,13 @@ impl MapModel {
                     self.dirty.gids.insert(a.gid);
                     self.dirty.accounts.insert(a.name.clone());
                 }
-                *account = accounts.remove(gid.as_str());
+                *account = accounts.remove(gid.as_str()).filter(|a| match unfit_for_maps(a) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::warn!(group = %gid, gid = a.gid, %why, "a group left out of the maps: its entry would break their format");
+                        false
+                    }
+                });
             }
         }
         for id in ids {
@@ -481,13 +510,19 @@ impl MapModel {
                 .into_iter()
                 .filter(|k| super::ssh_keys::check_key(k).is_ok())
                 .collect();
+            let m = match Member::new(uid, &account, &gecos, &keys) {
+                Ok(m) => m,
+                Err(why) => {
+                    tracing::warn!(user = %u.id, uid, %why, "a user left out of the maps: their entry would break their format");
+                    continue;
+                }
+            };
             // Two people cannot hold one UID (the ledger); if a stale
             // entry held it, it goes.
             if let Some(old) = self.members.get(&uid) {
                 let old_id = old.user_id.clone();
                 self.forget(&old_id);
             }
-            let m = Member::new(uid, &account, &gecos, &keys);
             self.mark(uid, &m.name);
             self.uid_of.insert(u.id.clone(), uid);
             self.by_name.insert(m.name.clone(), uid);
@@ -644,5 +679,39 @@ mod tests {
         );
         assert_eq!(key_entry("ssh-ed25519 AAAA a:b"), "ssh-ed25519 AAAA");
         assert_eq!(key_entry("ssh-ed25519 AAAA it's"), "ssh-ed25519 AAAA");
+    }
+
+    #[test]
+    fn an_account_that_would_break_a_line_is_never_written() {
+        let account = |name: &str, home: Option<&str>, shell: Option<&str>| PosixAccount {
+            rtype: ResourceType::User,
+            resource_id: "u1".into(),
+            uid: Some(5001),
+            gid: 5001,
+            name: name.into(),
+            home: home.map(str::to_string),
+            shell: shell.map(str::to_string),
+        };
+        let ok = Member::new(5001, &account("ada", None, Some("/bin/zsh")), "Ada", &[]);
+        assert_eq!(
+            ok.map(|m| m.passwd.to_string()),
+            Ok("ada:x:5001:5001:Ada:/home/ada:/bin/zsh".to_string())
+        );
+        for (name, home, shell) in [
+            (
+                "ada",
+                None,
+                Some("/bin/bash\nroot2:x:0:0:pwned:/root:/bin/bash"),
+            ),
+            ("ada", Some("/home/ada\r/x"), None),
+            ("ada", Some("/home/a:b"), None),
+            ("ada", None, Some("bash")),
+            ("root2:x:0:0", None, None),
+            ("ada\nroot2", None, None),
+            ("ada,bob", None, None),
+        ] {
+            let m = Member::new(5001, &account(name, home, shell), "Ada", &[]);
+            assert!(m.is_err(), "{name:?} {home:?} {shell:?}");
+        }
     }
 }

@@ -91,6 +91,9 @@ fn posix_name(
         .unwrap_or_default();
     let name = match (ext_str(r, schema, attr), existing) {
         (Some(n), _) => {
+            // Named by code point first: check_name's message would not
+            // say that the name holds an invisible character.
+            super::identifiers::check_visible(attr, n).map_err(invalid)?;
             posix_rules::check_name(n).map_err(invalid)?;
             // An override keeps a name the identity already holds (one
             // assigned before the org reserved it); any other reserved name
@@ -183,11 +186,25 @@ fn claim_kept(
     {
         candidates.push(by_name);
     }
+    let reserved = tx
+        .org(org_id)?
+        .map(|o| o.reserved_names)
+        .unwrap_or_default();
     for held in candidates {
         if let Some(mut account) = tx
             .posix_accounts(org_id, r.rtype, &[held.as_str()])?
             .remove(&held)
         {
+            // Checked again as it is handed over: an identity kept before
+            // imports checked names (or before the org reserved this one)
+            // must not give an IdP identity a node's name.
+            if let Some(why) = posix_rules::check_name(&account.name)
+                .err()
+                .or_else(|| reserved_because(&account.name, &reserved))
+            {
+                tracing::warn!(held = %held, %why, "a kept identity not handed over: its name may not be given");
+                continue;
+            }
             tx.transfer_posix(org_id, &account, &r.id)?;
             tx.claim_posix(org_id, LedgerKind::Kept, &r.id, &r.id)?;
             account.resource_id = r.id.clone();
@@ -284,8 +301,22 @@ fn assign_user(
         Some(e) if tx.posix_owner(org_id, LedgerKind::Kept, &r.id)?.is_some() => Some(e),
         _ => None,
     };
-    let home = home.or_else(|| kept.and_then(|k| k.home.clone()));
-    let shell = shell.or_else(|| kept.and_then(|k| k.shell.clone()));
+    // Checked again as they are reused, with the overrides' rules: a
+    // value kept before imports checked them gives way to the default.
+    let kept_path = |what: &str, value: Option<&String>| {
+        let value = value?;
+        match posix_rules::check_path(what, value) {
+            Ok(()) => Some(value.clone()),
+            Err(why) => {
+                tracing::warn!(user = %r.id, %why, "a kept home or shell dropped for the default");
+                None
+            }
+        }
+    };
+    let home =
+        home.or_else(|| kept_path("kept home directory", kept.and_then(|k| k.home.as_ref())));
+    let shell =
+        shell.or_else(|| kept_path("kept login shell", kept.and_then(|k| k.shell.as_ref())));
     Ok(PosixAccount {
         rtype: ResourceType::User,
         resource_id: r.id.clone(),

@@ -15,8 +15,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::model::{LedgerKind, PosixAccount, Principal, ResourceType};
 use super::orgs::find_org;
-use super::posix_rules::check_name;
+use super::posix_rules::{check_name, check_path};
 use super::query::fold;
+use super::reserved_names::reserved_because;
 use super::resources::require_writes;
 use super::{Directory, DirectoryResult};
 
@@ -43,6 +44,51 @@ pub struct GroupEntry {
     /// Member login names, for the report (the IdP's groups decide
     /// memberships in Roster).
     pub members: Vec<String>,
+}
+
+/// Refuses a value with a control character: a line break in a name,
+/// home or shell would start a map line of its own on every node
+/// (docs/security.md, "The IdP and its SCIM token"). Shown escaped.
+fn no_control(what: &str, value: &str) -> Result<(), String> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "the {what} {value:?} holds the control character U+{:04X}",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+impl PasswdEntry {
+    /// Checks the fields that reach the maps with the rules SCIM's
+    /// `sunkPreferredHomeDirectory` and `sunkLoginShell` get
+    /// (`posix_rules::check_path`: absolute, no `:`, no control
+    /// characters); an empty home or shell means the default. The name is
+    /// checked as a POSIX name by the import itself.
+    pub fn check_fields(&self) -> Result<(), String> {
+        no_control("name", &self.name)?;
+        if !self.home.is_empty() {
+            check_path("home directory", &self.home)?;
+        }
+        if !self.shell.is_empty() {
+            check_path("login shell", &self.shell)?;
+        }
+        if let Some(mail) = &self.email {
+            no_control("mail", mail)?;
+        }
+        Ok(())
+    }
+}
+
+impl GroupEntry {
+    /// Checks the name and the members' names (reported) for control
+    /// characters, as [`PasswdEntry::check_fields`].
+    pub fn check_fields(&self) -> Result<(), String> {
+        no_control("name", &self.name)?;
+        self.members
+            .iter()
+            .try_for_each(|m| no_control("member name", m))
+    }
 }
 
 /// The account a kept identity is held under.
@@ -88,8 +134,8 @@ fn records<'a, const N: usize>(
 pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, String> {
     records::<7>(text, "name:password:UID:GID:GECOS:home:shell")?
         .into_iter()
-        .map(|(n, [name, _, uid, gid, _, home, shell])| {
-            Ok(PasswdEntry {
+        .map(|(n, [name, _, uid, gid, gecos, home, shell])| {
+            let entry = PasswdEntry {
                 name: name.to_string(),
                 uid: number(uid, "UID", n)?,
                 gid: number(gid, "GID", n)?,
@@ -97,7 +143,14 @@ pub fn parse_passwd(text: &str) -> Result<Vec<PasswdEntry>, String> {
                 shell: shell.to_string(),
                 email: None,
                 ssh_keys: 0,
-            })
+            };
+            // The GECOS is not kept (the maps take the IdP's displayName),
+            // but a control character in it says the file is not what it
+            // seems.
+            no_control("GECOS", gecos)
+                .and_then(|()| entry.check_fields())
+                .map_err(|e| format!("line {n}: {e}; fix the entry, or leave it out"))?;
+            Ok(entry)
         })
         .collect()
 }
@@ -107,7 +160,7 @@ pub fn parse_group(text: &str) -> Result<Vec<GroupEntry>, String> {
     records::<4>(text, "name:password:GID:members")?
         .into_iter()
         .map(|(n, [name, _, gid, members])| {
-            Ok(GroupEntry {
+            let entry = GroupEntry {
                 name: name.to_string(),
                 gid: number(gid, "GID", n)?,
                 members: members
@@ -116,7 +169,11 @@ pub fn parse_group(text: &str) -> Result<Vec<GroupEntry>, String> {
                     .filter(|m| !m.is_empty())
                     .map(str::to_string)
                     .collect(),
-            })
+            };
+            entry
+                .check_fields()
+                .map_err(|e| format!("line {n}: {e}; fix the entry, or leave it out"))?;
+            Ok(entry)
         })
         .collect()
 }
@@ -137,10 +194,20 @@ pub fn from_ldif(text: &str) -> Result<(Vec<PasswdEntry>, Vec<GroupEntry>), Stri
     };
     let id =
         |e: &crate::ldif::Entry, attr: &str| need(e, attr).and_then(|v| number(&v, attr, e.line));
+    // A base64 value (RFC 2849 §2) can hold any byte: a loginShell of
+    // "/bin/bash\nroot2:x:0:0::/root:/bin/bash" is refused here, naming
+    // the entry.
+    let refuse = |e: &crate::ldif::Entry, why: String| {
+        format!(
+            "line {}: the entry {}: {why}; fix the entry, or leave it out",
+            e.line,
+            e.dn.escape_debug()
+        )
+    };
     let (mut users, mut groups) = (Vec::new(), Vec::new());
     for e in &entries {
         if e.is_a("posixAccount") {
-            users.push(PasswdEntry {
+            let user = PasswdEntry {
                 name: need(e, "uid")?,
                 uid: id(e, "uidNumber")?,
                 gid: id(e, "gidNumber")?,
@@ -148,13 +215,17 @@ pub fn from_ldif(text: &str) -> Result<(Vec<PasswdEntry>, Vec<GroupEntry>), Stri
                 shell: e.first("loginShell").unwrap_or("").to_string(),
                 email: e.first("mail").map(str::to_string),
                 ssh_keys: e.all("sshPublicKey").count(),
-            });
+            };
+            user.check_fields().map_err(|why| refuse(e, why))?;
+            users.push(user);
         } else if e.is_a("posixGroup") {
-            groups.push(GroupEntry {
+            let group = GroupEntry {
                 name: need(e, "cn")?,
                 gid: id(e, "gidNumber")?,
                 members: e.all("memberUid").map(str::to_string).collect(),
-            });
+            };
+            group.check_fields().map_err(|why| refuse(e, why))?;
+            groups.push(group);
         }
     }
     Ok((users, groups))
@@ -187,6 +258,11 @@ pub(super) fn describe_owner(
     org_id: &str,
     owner: &str,
 ) -> DirectoryResult<String> {
+    if let Some(name) = owner.strip_prefix(RESERVED_OWNER) {
+        return Ok(format!(
+            "the nodes' own account {name} (an import skipped it and holds its ids)"
+        ));
+    }
     if let Some(rest) = owner.strip_prefix("import:") {
         return Ok(format!("the imported {}", rest.replacen(':', " ", 1)));
     }
@@ -208,9 +284,25 @@ pub(super) fn describe_owner(
     ))
 }
 
+/// The owner under which an import holds the ids of a node's own account
+/// it skipped by name.
+const RESERVED_OWNER: &str = "import:reserved:";
+
 /// Ids a node keeps for itself: never imported.
 fn system_id(id: i64) -> bool {
     id < 1000 || id == 65_534
+}
+
+/// Why a name of the source is not kept, when it is reserved: the names
+/// SCIM refuses as overrides (`reserved_names`, and the org's
+/// `--reserve-names`). A real /etc/passwd holds `root`, `daemon` and
+/// `ubuntu` (UID 1000), and these are the node's, not a person's; kept,
+/// an IdP push would receive the name and its rights (`sudo` as a group).
+fn reserved_name(name: &str, org_reserved: &[String]) -> Option<String> {
+    reserved_because(name, org_reserved)?;
+    Some(format!(
+        "the name {name:?} is reserved (an account or group nodes keep for themselves, or one this org reserved with --reserve-names), so it is not kept, and its ids are held so that no one is given them; if it is a person's, rename the entry in the source to keep their ids, else the IdP's push of them gets another name and new ids"
+    ))
 }
 
 impl Directory {
@@ -252,9 +344,23 @@ impl Directory {
             // Emails the import matches people by: (folded email, held id).
             let mut emails: Vec<(String, String)> = Vec::new();
             let mut seen_emails: HashMap<String, String> = HashMap::new();
+            // The ids of the nodes' own accounts the source holds (`ubuntu`
+            // at UID 1000): held so that no one is given them, where the
+            // org's ranges reach them.
+            let mut node_ids: Vec<(LedgerKind, i64, String)> = Vec::new();
             for u in &users {
                 if system_id(u.uid) {
                     report.lines.push(line("user", &u.name, "skipped", format!("UID {}: a system account of the node", u.uid)));
+                    continue;
+                }
+                if let Some(why) = reserved_name(&u.name, &o.reserved_names) {
+                    report.lines.push(line("user", &u.name, "skipped", format!("UID {}: {why}", u.uid)));
+                    let owner = format!("{RESERVED_OWNER}{}", u.name);
+                    node_ids.extend([(LedgerKind::Uid, u.uid, owner.clone()), (LedgerKind::Gid, u.uid, owner.clone()), (LedgerKind::Gid, u.gid, owner)]);
+                    continue;
+                }
+                if let Err(why) = u.check_fields() {
+                    report.conflicts.push(format!("user {:?}: {why}; fix the source, or leave it out", u.name));
                     continue;
                 }
                 let mut detail = format!("UID {}, private group GID {}, home {}, shell {}", u.uid, u.uid, u.home, u.shell);
@@ -303,6 +409,15 @@ impl Directory {
                     report.lines.push(line("group", &g.name, "skipped", format!("GID {}: a system group of the node", g.gid)));
                     continue;
                 }
+                if let Some(why) = reserved_name(&g.name, &o.reserved_names) {
+                    report.lines.push(line("group", &g.name, "skipped", format!("GID {}: {why}", g.gid)));
+                    node_ids.push((LedgerKind::Gid, g.gid, format!("{RESERVED_OWNER}{}", g.name)));
+                    continue;
+                }
+                if let Err(why) = g.check_fields() {
+                    report.conflicts.push(format!("group {:?}: {why}; fix the source, or leave it out", g.name));
+                    continue;
+                }
                 if private.get(g.name.as_str()) == Some(&g.gid) {
                     report.lines.push(line("group", &g.name, "skipped", format!("GID {}: the private group of user {}", g.gid, g.name)));
                     continue;
@@ -327,6 +442,21 @@ impl Directory {
                 wanted.push(("group", account, detail));
             }
 
+            let floor = ranges.uid.0.min(ranges.gid.0);
+            // The lowest id to keep: the range start an operator would set.
+            let lowest = wanted
+                .iter()
+                .flat_map(|(_, a, _)| [a.uid, Some(a.gid)])
+                .flatten()
+                .min()
+                .unwrap_or(floor);
+            // A range the operator can set: it may not cross systemd's
+            // block at 60000 (`IdRanges::check_range`).
+            let highest = if lowest < 60_000 && !ranges.allow_reserved {
+                59_999
+            } else {
+                ranges.uid.1
+            };
             for (kind, account, detail) in wanted {
                 let name = account.name.clone();
                 let before = report.conflicts.len();
@@ -345,6 +475,16 @@ impl Directory {
                         report.conflicts.push(format!(
                             "{kind} {name}: {} {id} is in a block this org never assigns; `roster org set {} --allow-reserved-ids on` allows systemd's blocks (60000-65535, 524288-1879048191), 0-999 and 65534 never",
                             lk.as_str().to_uppercase(), o.name
+                        ));
+                    } else if id < floor {
+                        // The floor an override obeys (`IdRanges::check_id`):
+                        // ids below the org's ranges are the nodes' own.
+                        // Refused rather than skipped, so that a forgotten
+                        // range does not leave the cluster's people to be
+                        // given new ids at their first push.
+                        report.conflicts.push(format!(
+                            "{kind} {name}: {} {id} is below the org's ranges (UIDs {}-{}, GIDs {}-{}), which belong to the nodes' own accounts; if the source's ids are people's, lower the org's ranges first (`roster org set {} --uid-range {lowest}-{highest}`), or leave {name} out",
+                            lk.as_str().to_uppercase(), ranges.uid.0, ranges.uid.1, ranges.gid.0, ranges.gid.1, o.name
                         ));
                     }
                     if let Some(other) = ids.insert((lk, id), name.clone()) {
@@ -397,6 +537,12 @@ impl Directory {
                     }
                 }
                 tx.put_posix_account(&o.id, account)?;
+            }
+            for (lk, id, owner) in &node_ids {
+                let value = id.to_string();
+                if tx.posix_owner(&o.id, *lk, &value)?.is_none() {
+                    tx.claim_posix(&o.id, *lk, &value, owner)?;
+                }
             }
             for (key, held) in &emails {
                 if tx.posix_owner(&o.id, LedgerKind::Email, key)?.is_none() {

@@ -209,8 +209,10 @@ pub fn check_name(name: &str) -> Result<(), String> {
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     if name.is_empty() || name.len() > MAX_NAME || !ok_first || !ok_rest {
+        // Debug form: a control character in the name is shown escaped,
+        // never written raw to a terminal or log.
         return Err(format!(
-            "\"{name}\" is not a valid POSIX name: use 1 to {MAX_NAME} of a-z, 0-9, '_' and '-', starting with a letter or '_'"
+            "{name:?} is not a valid POSIX name: use 1 to {MAX_NAME} of a-z, 0-9, '_' and '-', starting with a letter or '_'"
         ));
     }
     Ok(())
@@ -219,13 +221,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// Checks a home directory or shell given as an override: an absolute
 /// path with no `:` (the passwd field separator) and no control characters.
 pub fn check_path(what: &str, path: &str) -> Result<(), String> {
-    if !path.starts_with('/')
-        || path.contains(':')
-        || path.chars().any(char::is_control)
-        || path.len() > 4096
-    {
+    let control = path.chars().find(|c| c.is_control());
+    if !path.starts_with('/') || path.contains(':') || control.is_some() || path.len() > 4096 {
+        // The control character by code point: a line break shown escaped
+        // is easy to miss.
+        let holds = control
+            .map(|c| format!(" (it holds U+{:04X})", u32::from(c)))
+            .unwrap_or_default();
         return Err(format!(
-            "{what} \"{path}\" must be an absolute path without ':' or control characters"
+            "{what} {path:?} must be an absolute path without ':' or control characters{holds}"
         ));
     }
     Ok(())

@@ -29,6 +29,16 @@ fn files(dir: &std::path::Path, extra_user: &str) -> (String, String) {
     (p.display().to_string(), g.display().to_string())
 }
 
+/// The sources' ids (5000 and up) are people's: the org's ranges reach
+/// them (ids below the ranges are the nodes' own, for an import as for an
+/// override). The GID range lowers the floor and leaves new UIDs at 100000.
+fn reach_the_sources_ids(app: &TestApp) {
+    cli_ok(
+        &app.db,
+        &["org", "set", "acme", "--gid-range", "5000-59999"],
+    );
+}
+
 fn import(app: &TestApp, passwd: &str, group: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec![
         "import", "acme", "--passwd", passwd, "--group", group, "--json",
@@ -52,6 +62,7 @@ fn outcomes(report: &Value, outcome: &str) -> usize {
 #[test]
 fn a_clusters_users_keep_their_ids_when_the_idp_pushes_them() {
     let app = sup_app();
+    reach_the_sources_ids(&app);
     let dir = tempfile::tempdir().unwrap();
     let (passwd, group) = files(dir.path(), "");
 
@@ -119,6 +130,7 @@ fn a_conflict_keeps_nothing_and_says_what_to_do() {
     let app = sup_app();
     // UID 100000 already belongs to someone in Roster.
     app.create_user("taken@example.com");
+    reach_the_sources_ids(&app);
     let dir = tempfile::tempdir().unwrap();
     let (passwd, group) = files(dir.path(), "clash:x:100000:100000::/home/clash:/bin/bash\n");
     let (code, report) = import(&app, &passwd, &group, &[]);
@@ -197,6 +209,7 @@ memberUid: grace
 #[test]
 fn an_ldap_export_is_kept_and_matched_by_email_first() {
     let app = sup_app();
+    reach_the_sources_ids(&app);
     let dir = tempfile::tempdir().unwrap();
     let ldif = dir.path().join("cluster.ldif");
     std::fs::write(&ldif, LDIF).unwrap();
