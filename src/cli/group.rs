@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::output::print_json;
 use super::resources::{Admin, create_and_print, list_all};
-use super::{Global, err};
+use super::{Global, Toggle, err};
 use roster::scim::schema::{GROUP_SCHEMA, ResourceType};
 use roster::server::scim_render;
 
@@ -54,7 +54,7 @@ pub enum GroupCommand {
     /// everything for the org; "IAM Viewer": every page, read-only). The
     /// legacy groups' other roles are accepted and grant nothing here.
     #[command(
-        after_help = "Example:\n  roster group set-roles acme cluster-admins --roles \"IAM Admin\"\n  roster group set-roles acme cluster-admins --roles \"\"   # none"
+        after_help = "Example:\n  roster group set-roles acme cluster-admins --roles \"IAM Admin\" --lock-members on\n  roster group set-roles acme cluster-admins --roles \"\"   # none"
     )]
     SetRoles {
         /// Organization id or name.
@@ -62,8 +62,15 @@ pub enum GroupCommand {
         /// Group id or display name.
         group: String,
         /// Roles, separated by commas; an empty string removes them all.
+        /// Without it the roles stay as they are.
         #[arg(long, value_delimiter = ',', num_args = 0..)]
-        roles: Vec<String>,
+        roles: Option<Vec<String>>,
+        /// on: the IdP's SCIM writes may no longer change the group's
+        /// members (refused with 400 mutability); administrators still can,
+        /// here or in the console. For groups that grant IAM Admin, so that
+        /// whoever controls the IdP cannot make themselves administrator.
+        #[arg(long, value_name = "on|off")]
+        lock_members: Option<Toggle>,
     },
     /// Remove a user from a group.
     RemoveMember {
@@ -138,20 +145,52 @@ pub async fn run(g: &Global, cmd: &GroupCommand) -> Result<(), String> {
                 println!("version:  {}", v.stored.version);
                 let roles = dir.group_roles(&p, &v.stored.id).await.map_err(err)?;
                 println!("roles:    {}", roles.join(", "));
+                if dir
+                    .group_members_locked(&p, &v.stored.id)
+                    .await
+                    .map_err(err)?
+                {
+                    println!(
+                        "members:  locked against the IdP (roster group set-roles --lock-members off)"
+                    );
+                }
                 println!("members:");
                 for m in v.members.iter().flatten() {
                     println!("  {}  {}", m.user_id, m.display);
                 }
             }
         }
-        GroupCommand::SetRoles { group, roles, .. } => {
-            let set = dir.set_group_roles(&p, group, roles).await.map_err(err)?;
+        GroupCommand::SetRoles {
+            group,
+            roles,
+            lock_members,
+            ..
+        } => {
+            if roles.is_none() && lock_members.is_none() {
+                return Err("give --roles, --lock-members on|off, or both".into());
+            }
+            let set = match roles {
+                Some(roles) => dir.set_group_roles(&p, group, roles).await,
+                None => dir.group_roles(&p, group).await,
+            }
+            .map_err(err)?;
+            if let Some(lock) = lock_members {
+                dir.lock_group_members(&p, group, (*lock).into())
+                    .await
+                    .map_err(err)?;
+            }
+            let locked = dir.group_members_locked(&p, group).await.map_err(err)?;
             if g.json {
-                print_json(json!({"group": group, "roles": set}));
-            } else if set.is_empty() {
-                println!("{group} grants no roles");
+                print_json(json!({"group": group, "roles": set, "members_locked": locked}));
             } else {
-                println!("{group} grants: {}", set.join(", "));
+                if set.is_empty() {
+                    println!("{group} grants no roles");
+                } else {
+                    println!("{group} grants: {}", set.join(", "));
+                }
+                if locked {
+                    println!("its members are locked: only an administrator changes them");
+                }
             }
         }
         GroupCommand::Delete { group, .. } => {

@@ -31,7 +31,7 @@ impl Directory {
             let mut doc = current.doc.clone();
             doc.insert("active".into(), Value::Bool(false));
             let was = current.version;
-            let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
+            let v = replace_stored(tx, &org_id, &now, current, doc, None, false)?;
             if v.stored.version != was {
                 let name = super::audit::resource_name(&v.stored);
                 super::audit::record(
@@ -92,7 +92,7 @@ impl Directory {
                 doc.remove(COREWEAVE_USER_SCHEMA);
             }
             let was = current.version;
-            let v = replace_stored(tx, &org_id, &now, current, doc, None)?;
+            let v = replace_stored(tx, &org_id, &now, current, doc, None, false)?;
             if v.stored.version != was {
                 let name = super::audit::resource_name(&v.stored);
                 let n = super::ssh_keys::stored_keys(&v.stored.doc).len();
@@ -184,7 +184,7 @@ impl Directory {
             }
             let doc = current.doc.clone();
             let was = current.version;
-            let v = replace_stored(tx, &org_id, &now, current, doc, Some(members))?;
+            let v = replace_stored(tx, &org_id, &now, current, doc, Some(members), false)?;
             if v.stored.version != was {
                 let name = super::audit::resource_name(&v.stored);
                 let user = tx

@@ -3,7 +3,7 @@
 //! SCIM's lists (filters, sorting, cursors) stay with the SCIM operations
 //! in `resources`; these need no protocol at all.
 
-use super::cluster_scope::{cluster_scope, scope_views};
+use super::cluster_scope::{cluster_scope, scope_memberships, scope_views};
 use super::model::Principal;
 use super::model::ResourceView;
 use super::query::{Column, Comparison, Cond, Query, Scalar, Target, Window, fold};
@@ -120,6 +120,10 @@ impl Directory {
         };
         let (org_id, sup, p) = (p.org.id.clone(), p.org.settings.sup, p.clone());
         self.read(move |tx| {
+            let query = Query {
+                cond: scope_memberships(tx, &org_id, &p, query.cond)?,
+                ..query
+            };
             let (total, rows) = tx.search(&org_id, rtype, &query)?;
             let mut items = views(tx, &org_id, rows, rtype == ResourceType::Group, sup)?;
             scope_views(tx, &org_id, &p, &mut items)?;

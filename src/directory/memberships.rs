@@ -11,6 +11,34 @@ use super::{DirectoryError, DirectoryResult};
 use crate::scim::resource::Document;
 use crate::scim::schema::ResourceType;
 
+/// A group whose members are locked (`roster group set-roles
+/// --lock-members`, docs/security.md) takes member changes from an
+/// administrator only: the IdP's SCIM write is refused (RFC 7644 §3.12
+/// `mutability`: the attribute's current state forbids the change), so
+/// that a group granting console roles cannot be joined from the IdP.
+pub(super) fn check_unlocked(
+    tx: &mut dyn ReadTx,
+    org_id: &str,
+    group: &super::model::StoredResource,
+) -> DirectoryResult<()> {
+    if !tx.members_locked(org_id, &group.id)? {
+        return Ok(());
+    }
+    let name = group
+        .doc
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or(&group.id);
+    Err(DirectoryError::Malformed {
+        scim_type: Some(crate::scim::ScimType::Mutability),
+        detail: format!(
+            "the members of \"{name}\" are locked in Roster, as the group grants console roles: \
+             an administrator changes them (roster group add-member / remove-member, or the console), \
+             or unlocks them with `roster group set-roles ORG \"{name}\" --lock-members off`"
+        ),
+    })
+}
+
 /// Takes `members` out of a group document: the ids, in order, once each.
 /// A member whose `type` says it is a group is refused here already.
 pub(super) fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {

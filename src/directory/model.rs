@@ -202,6 +202,14 @@ pub struct StoredResource {
     pub version: i64,
 }
 
+impl StoredResource {
+    /// Whether a user is active: RFC 7643 §4.1.1's `active`, absent
+    /// meaning active (IdPs that never send it provision active users).
+    pub fn is_active(&self) -> bool {
+        self.doc.get("active").and_then(serde_json::Value::as_bool) != Some(false)
+    }
+}
+
 /// A member of a group, as listed in the group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
@@ -426,6 +434,21 @@ pub struct ScimLogEntry {
     pub latency_ms: f64,
     /// The request body with secrets removed, if it had one.
     pub body: Option<String>,
+    /// Whether the request came from the org's identity provider: a valid
+    /// SCIM token, not refused. Anonymous and refused requests and a
+    /// cluster's nodes have a small share of the log of their own
+    /// ([`ScimLogLimits`](super::scim_log::ScimLogLimits)), so that they
+    /// cannot push out what the IdP did.
+    pub from_idp: bool,
+}
+
+/// How much of one share of an org's provisioning log is kept: the IdP's
+/// entries, or everyone else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScimLogQuota {
+    pub from_idp: bool,
+    pub max_entries: u64,
+    pub max_bytes: u64,
 }
 
 /// One change in the audit trail: who, what, when.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::cluster_scope::{check_in_scope, scope_views};
-use super::memberships::{check_members, take_members};
+use super::memberships::{check_members, check_unlocked, take_members};
 use super::model::{
     Change, ChangeKind, ExpectedVersion, MemberRef, Principal, ResourceView, StoredResource,
     Subject,
@@ -315,6 +315,7 @@ pub(super) fn replace_stored(
     current: StoredResource,
     new_doc: Document,
     new_members: Option<Vec<String>>,
+    by_idp: bool,
 ) -> DirectoryResult<ResourceView> {
     let sup = sup_enabled(tx, org_id)?;
     let mut new_doc = new_doc;
@@ -353,6 +354,9 @@ pub(super) fn replace_stored(
     };
     let add_refs: Vec<&str> = to_add.iter().map(String::as_str).collect();
     check_members(tx, org_id, &add_refs)?;
+    if by_idp && !(to_add.is_empty() && to_remove.is_empty()) {
+        check_unlocked(tx, org_id, &current)?;
+    }
     let doc_changed = new_doc != current.doc;
     if !doc_changed && to_add.is_empty() && to_remove.is_empty() {
         return view(tx, org_id, current, true);
@@ -368,6 +372,12 @@ pub(super) fn replace_stored(
         ..current
     };
     tx.update_resource(org_id, &updated)?;
+    if rtype == ResourceType::User && !updated.is_active() {
+        // Deactivation ends the person's sessions in the same transaction
+        // (docs/security.md): were they only refused while inactive, an
+        // IdP's later `active: true` would bring an old cookie back.
+        tx.end_user_sessions(org_id, &updated.id, &t)?;
+    }
     if sup {
         posix_assign::assign(tx, org_id, &updated)?;
     }
@@ -476,7 +486,15 @@ impl Directory {
             let current = load(tx, &org_id, rtype, &id)?;
             check_if_match(if_match.as_ref(), &current)?;
             let was = current.version;
-            let v = replace_stored(tx, &org_id, &now, current, doc.clone(), members.clone())?;
+            let v = replace_stored(
+                tx,
+                &org_id,
+                &now,
+                current,
+                doc.clone(),
+                members.clone(),
+                who.via_scim,
+            )?;
             super::audit::audit_change(tx, &who, &now, "replace", Some(was), &v)?;
             Ok(v)
         })
@@ -525,7 +543,7 @@ impl Directory {
             } else {
                 None
             };
-            let v = replace_stored(tx, &org_id, &now, current, patched, members)?;
+            let v = replace_stored(tx, &org_id, &now, current, patched, members, who.via_scim)?;
             super::audit::audit_change(tx, &who, &now, "patch", Some(was), &v)?;
             Ok(v)
         })
@@ -556,6 +574,9 @@ impl Directory {
                 format!("deleted (was version {})", current.version),
             )?;
             tx.delete_resource(&org_id, rtype, &id)?;
+            if rtype == ResourceType::User {
+                tx.end_user_sessions(&org_id, &id, &now)?;
+            }
             tx.append_change(
                 &org_id,
                 &Change {

@@ -201,6 +201,53 @@ impl Directory {
         .await?;
         Ok(chosen)
     }
+
+    /// Whether only an administrator may change the group's members.
+    pub async fn group_members_locked(&self, p: &Principal, group: &str) -> DirectoryResult<bool> {
+        let org_id = p.org.id.clone();
+        let group = self.find(p, ResourceType::Group, group).await?.stored.id;
+        self.read(move |tx| Ok(tx.members_locked(&org_id, &group)?))
+            .await
+    }
+
+    /// Locks a group's members against the IdP's SCIM writes (or unlocks
+    /// them): a group that grants IAM Admin can then be joined only by an
+    /// administrator (docs/security.md). Administrators' edits still work.
+    pub async fn lock_group_members(
+        &self,
+        p: &Principal,
+        group: &str,
+        locked: bool,
+    ) -> DirectoryResult<()> {
+        require_writes(p)?;
+        let group = self.find(p, ResourceType::Group, group).await?.stored.id;
+        let org_id = p.org.id.clone();
+        let who = p.clone();
+        let now = self.now();
+        self.write(move |tx| {
+            let g = load(tx, &org_id, ResourceType::Group, &group)?;
+            if tx.members_locked(&org_id, &group)? == locked {
+                return Ok(());
+            }
+            tx.set_members_locked(&org_id, &group, locked)?;
+            super::audit::record(
+                tx,
+                &who,
+                &now,
+                "group.lock_members",
+                &super::audit::resource_name(&g),
+                format!(
+                    "members {}",
+                    if locked {
+                        "locked against the IdP"
+                    } else {
+                        "unlocked"
+                    }
+                ),
+            )
+        })
+        .await
+    }
 }
 
 #[cfg(test)]

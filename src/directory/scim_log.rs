@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-pub use super::model::{ScimLogEntry, ScimLogQuery};
+pub use super::model::{ScimLogEntry, ScimLogQuery, ScimLogQuota};
 use super::orgs::find_org;
 use super::{Directory, DirectoryResult};
 use crate::scim::resource::format_time;
@@ -24,12 +24,14 @@ use crate::scim::resource::format_time;
 /// How much of the log is kept, per org.
 #[derive(Debug, Clone, Copy)]
 pub struct ScimLogLimits {
-    /// Most entries kept per org; 0 turns recording off.
+    /// Most entries of the IdP's kept per org; 0 turns recording off.
+    /// Anonymous and refused requests and a cluster's nodes have a share
+    /// of their own, a tenth of it ([`ScimLogLimits::others`]).
     pub max_entries: u64,
     /// Entries older than this are removed.
     pub max_age: Duration,
-    /// Most bytes (paths, details and bodies) kept per org; the oldest
-    /// entries go first.
+    /// Most bytes (paths, details and bodies) of the IdP's entries kept
+    /// per org (others', a quarter); the oldest entries go first.
     pub max_bytes: u64,
 }
 
@@ -39,6 +41,29 @@ impl Default for ScimLogLimits {
             max_entries: 10_000,
             max_age: Duration::from_secs(7 * 24 * 3600),
             max_bytes: 64 << 20,
+        }
+    }
+}
+
+impl ScimLogLimits {
+    /// The IdP's share: the whole of the limits.
+    fn idp(&self) -> ScimLogQuota {
+        ScimLogQuota {
+            from_idp: true,
+            max_entries: self.max_entries,
+            max_bytes: self.max_bytes,
+        }
+    }
+
+    /// Everyone else's (anonymous and refused requests, a cluster's
+    /// nodes): a tenth of the entries and a quarter of the bytes, kept
+    /// apart from the IdP's, so that a flood of them pushes out only
+    /// their own kind.
+    fn others(&self) -> ScimLogQuota {
+        ScimLogQuota {
+            from_idp: false,
+            max_entries: (self.max_entries / 10).max(1),
+            max_bytes: (self.max_bytes / 4).max(1),
         }
     }
 }
@@ -130,12 +155,8 @@ impl Directory {
                     let mut orgs: Vec<&str> = batch.iter().map(|e| e.org_id.as_str()).collect();
                     orgs.sort_unstable();
                     orgs.dedup();
-                    tx.prune_scim_log(
-                        &orgs,
-                        limits.max_entries,
-                        limits.max_bytes,
-                        cutoff.as_deref(),
-                    )?;
+                    tx.prune_scim_log(&orgs, limits.idp(), cutoff.as_deref())?;
+                    tx.prune_scim_log(&orgs, limits.others(), None)?;
                     Ok(())
                 })
                 .await;

@@ -2,7 +2,7 @@
 //! resolved per resource type, sorting, and index or cursor paging (RFC
 //! 9865), evaluated in the store; a cluster token sees its cluster's only.
 
-use super::cluster_scope::{cluster_scope, scope_views};
+use super::cluster_scope::{cluster_scope, scope_memberships, scope_views};
 use super::filter_resolution;
 use super::model::{Principal, ResourceView};
 use super::query::{Cond, Query, Window, fold};
@@ -123,6 +123,7 @@ impl Directory {
                         limit: remaining + 1,
                     },
                 };
+                let cond = scope_memberships(tx, &org_id, &scoped, cond)?;
                 let q = Query { cond, sort, window };
                 let (n, mut rows) = tx.search(&org_id, rt, &q)?;
                 total += n;

@@ -105,7 +105,7 @@ fn jit_user(a: &VerifiedAssertion) -> DirectoryResult<resource::Document> {
 }
 
 fn is_active(user: &ResourceView) -> bool {
-    user.stored.doc.get("active").and_then(Value::as_bool) != Some(false)
+    user.stored.is_active()
 }
 
 impl Directory {
@@ -344,7 +344,7 @@ impl Directory {
             if let Some(uid) = &s.user_id {
                 let alive = tx
                     .resource(&o.id, ResourceType::User, uid)?
-                    .is_some_and(|u| u.doc.get("active").and_then(Value::as_bool) != Some(false));
+                    .is_some_and(|u| u.is_active());
                 if !alive {
                     return Ok(None);
                 }

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use super::model::{
     AuditEntry, AuditQuery, Change, Cluster, GroupRef, LedgerKind, MemberRef, NodeReport, Org,
-    PosixAccount, SamlSettings, ScimLogEntry, ScimLogQuery, Session, SignInOutcome, StoredResource,
-    TokenRecord,
+    PosixAccount, SamlSettings, ScimLogEntry, ScimLogQuery, ScimLogQuota, Session, SignInOutcome,
+    StoredResource, TokenRecord,
 };
 use super::query::Query;
 use crate::scim::schema::ResourceType;
@@ -76,6 +76,8 @@ pub trait ReadTx {
         org_id: &str,
         group_ids: &[&str],
     ) -> StoreResult<HashMap<String, Vec<String>>>;
+    /// Whether only an administrator may change the group's members.
+    fn members_locked(&mut self, org_id: &str, group_id: &str) -> StoreResult<bool>;
     /// Which of `ids` are users and which are groups of the org.
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>>;
     fn last_seq(&mut self, org_id: &str) -> StoreResult<i64>;
@@ -211,14 +213,15 @@ pub trait WriteTx: ReadTx {
         group_ids: &[String],
         modified: &str,
     ) -> StoreResult<()>;
-    /// Keeps at most `max_entries`, and at most `max_bytes` of paths,
-    /// details and bodies, for each of `org_ids`, dropping the oldest; and,
-    /// given a `cutoff`, none older than it in any org.
+    /// Keeps at most `quota.max_entries` entries, and `quota.max_bytes` of
+    /// paths, details and bodies, of the IdP's entries (or, with
+    /// `quota.from_idp` false, of everyone else's) for each of `org_ids`,
+    /// dropping the oldest; and, given a `cutoff`, none older than it in
+    /// any org.
     fn prune_scim_log(
         &mut self,
         org_ids: &[&str],
-        max_entries: u64,
-        max_bytes: u64,
+        quota: ScimLogQuota,
         cutoff: Option<&str>,
     ) -> StoreResult<()>;
     /// Sets (or with `None` removes) the org's SAML configuration.
@@ -231,6 +234,9 @@ pub trait WriteTx: ReadTx {
     /// Ends one session of an org by its public id, or all of them;
     /// returns how many were ended.
     fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64>;
+    /// Ends every live session of one user (deactivated or deleted);
+    /// returns how many were ended.
+    fn end_user_sessions(&mut self, org_id: &str, user_id: &str, at: &str) -> StoreResult<u64>;
     fn insert_login_link(
         &mut self,
         hash: &[u8],
@@ -242,6 +248,9 @@ pub trait WriteTx: ReadTx {
     fn take_login_link(&mut self, hash: &[u8]) -> StoreResult<Option<(String, String)>>;
     /// Forgets requests, assertion ids, sessions and links expired before `now`.
     fn prune_sign_in_state(&mut self, now: &str) -> StoreResult<()>;
+    /// Locks (or unlocks) a group's members against the IdP's writes.
+    fn set_members_locked(&mut self, org_id: &str, group_id: &str, locked: bool)
+    -> StoreResult<()>;
     /// Replaces the roles a group grants.
     fn set_group_roles(
         &mut self,

@@ -38,26 +38,32 @@ fn scrub(v: &mut Value) {
     }
 }
 
+/// `text` cut to at most `max` bytes (on a character boundary), marked
+/// as cut when it was.
+pub fn cut(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut at = max;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+        text.push_str("…(cut)");
+    }
+    text
+}
+
 /// The body as recorded: JSON with every password and secret replaced,
-/// cut at [`MAX_LOGGED_BODY`]. A body that is not JSON is not recorded,
-/// only its size, as secrets in it cannot be found.
-pub fn redacted_body(bytes: &[u8]) -> Option<String> {
+/// cut at `max` bytes ([`MAX_LOGGED_BODY`] for an IdP's). A body that is
+/// not JSON is not recorded, only its size, as secrets in it cannot be
+/// found.
+pub fn redacted_body(bytes: &[u8], max: usize) -> Option<String> {
     if bytes.is_empty() {
         return None;
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) => {
             scrub(&mut v);
-            let mut text = v.to_string();
-            if text.len() > MAX_LOGGED_BODY {
-                let mut cut = MAX_LOGGED_BODY;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push_str("…(cut)");
-            }
-            Some(text)
+            Some(cut(v.to_string(), max))
         }
         Err(_) => Some(format!("(not JSON, {} bytes; not recorded)", bytes.len())),
     }
@@ -75,15 +81,20 @@ mod tests {
             "urn:x:clientSecret": "s",
             "Operations": [{"op": "replace", "path": "password", "value": "p2"}, {"op": "replace", "value": {"password": "p3", "active": false}}]
         });
-        let out = redacted_body(body.to_string().as_bytes()).unwrap_or_default();
+        let out = redacted_body(body.to_string().as_bytes(), MAX_LOGGED_BODY).unwrap_or_default();
         for secret in ["hunter2", "\"x\"", "\"s\"", "p2", "p3"] {
             assert!(!out.contains(secret), "{secret} in {out}");
         }
         assert!(out.contains("\"active\":false") && out.contains("\"userName\":\"a\""));
         assert_eq!(
-            redacted_body(b"password=1"),
+            redacted_body(b"password=1", MAX_LOGGED_BODY),
             Some("(not JSON, 10 bytes; not recorded)".into())
         );
-        assert_eq!(redacted_body(b""), None);
+        assert_eq!(redacted_body(b"", MAX_LOGGED_BODY), None);
+        assert_eq!(
+            redacted_body(br#"{"a":"\u00e9\u00e9"}"#, 8),
+            Some("{\"a\":\"é…(cut)".into()),
+            "cut on a character boundary"
+        );
     }
 }

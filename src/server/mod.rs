@@ -35,7 +35,8 @@ pub use metrics::Metrics;
 
 use crate::directory::Directory;
 use crate::directory::scim_log::{ScimLogEntry, ScimLogRecorder};
-use crate::scim::redact::redacted_body;
+use crate::scim::redact::{MAX_LOGGED_BODY, cut, redacted_body};
+
 use crate::scim::resource::format_time;
 
 /// What every handler shares.
@@ -117,6 +118,8 @@ pub struct RequestNote {
     /// The body, read after the token was checked; the provisioning log
     /// keeps it with secrets removed.
     pub body: Option<axum::body::Bytes>,
+    /// The caller is the org's IdP (a SCIM token, not a cluster's).
+    pub from_idp: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -206,6 +209,7 @@ impl RequestNote {
             org: p.org.name.clone(),
             token: Some(p.token_name.clone()),
             body,
+            from_idp: p.cluster_id.is_none(),
         }
     }
 }
@@ -243,6 +247,11 @@ async fn metrics_page(State(s): State<AppState>) -> Response {
     )
         .into_response()
 }
+
+/// The longest path and body kept in the provisioning log of a request
+/// that is not the IdP's (anonymous, refused, or a node's).
+const OTHERS_MAX_PATH: usize = 256;
+const OTHERS_MAX_BODY: usize = 1024;
 
 /// The routes nodes poll (the feed, snapshots, nsscache's maps): logged
 /// at debug when answered, at info when refused.
@@ -318,12 +327,22 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
     if let Some(note) = note
         && scim
     {
+        // Anyone who reaches the port can send a refused request, and a
+        // node's token reads: their entries have a small share of the log
+        // of their own and short paths and bodies, so that they cannot
+        // push out what the IdP did (docs/security.md).
+        let from_idp = note.from_idp && status != 401 && status != 403;
+        let (max_path, max_body) = if from_idp {
+            (usize::MAX, MAX_LOGGED_BODY)
+        } else {
+            (OTHERS_MAX_PATH, OTHERS_MAX_BODY)
+        };
         s.scim_log.record(ScimLogEntry {
             at: format_time(s.directory.clock().now()),
             org_id: note.org_id.clone(),
             token_name: note.token.clone(),
             method: method.to_string(),
-            path: path_and_query,
+            path: cut(path_and_query, max_path),
             status,
             scim_type: err
                 .and_then(|e| e.scim_type)
@@ -332,7 +351,11 @@ async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Respons
             latency_ms,
             // Only an authenticated caller's body is kept (the handlers
             // note none otherwise): anonymous requests cannot fill the log.
-            body: note.body.as_deref().and_then(redacted_body),
+            body: note
+                .body
+                .as_deref()
+                .and_then(|b| redacted_body(b, max_body)),
+            from_idp,
         });
     }
     resp

@@ -122,6 +122,7 @@ async fn refused(state: &AppState, org: &str, resp: Response) -> Response {
             org: o.name,
             token: None,
             body: None,
+            from_idp: false,
         });
     }
     resp

@@ -137,6 +137,7 @@ const TABLES: &[Table] = &[
             ("detail", Text),
             ("latency_ms", Real),
             ("body", Text),
+            ("from_idp", Int32),
         ],
         identity: Some("id"),
     },
@@ -211,6 +212,11 @@ const TABLES: &[Table] = &[
     Table {
         name: "group_roles",
         columns: &[("org_id", Text), ("group_id", Text), ("role", Text)],
+        identity: None,
+    },
+    Table {
+        name: "group_member_locks",
+        columns: &[("org_id", Text), ("group_id", Text)],
         identity: None,
     },
     Table {

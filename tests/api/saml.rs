@@ -648,6 +648,65 @@ fn deactivated_users_are_refused_and_their_sessions_end() {
     assert!(detail.contains("last one that worked"), "{step}");
 }
 
+/// Deactivation and deletion end a person's sessions for good: an IdP's
+/// later `active: true` does not bring an old cookie back, and
+/// `roster session list` no longer lists them.
+#[test]
+fn a_deactivated_persons_sessions_stay_ended_when_reactivated() {
+    let idp = Idp::start();
+    let app = saml_app(&idp, "okta");
+    let sign_in = |user: &str| {
+        let p = post_acs(&app, &idp.respond(spec(&app, user, json!({}))));
+        assert_eq!(p.status, 303, "{user} signs in");
+        p.cookie.unwrap()
+    };
+    let listed = || crate::helpers::cli_json(&app.db, &["session", "list", "acme"]);
+    let frank = app.create_user("frank@example.com").id();
+    let cookie = sign_in("frank@example.com");
+    assert_eq!(session(&app, &cookie).0, 200);
+    assert_eq!(listed().as_array().unwrap().len(), 1);
+
+    // Deactivated by the console's operation (the CLI calls the same one).
+    cli_ok(&app.db, &["user", "deactivate", "acme", &frank]);
+    assert_eq!(listed(), json!([]), "the deactivation ended the session");
+    app.patch(
+        &format!("/Users/{frank}"),
+        json!([{"op": "replace", "path": "active", "value": true}]),
+    )
+    .expect(200);
+    assert_eq!(
+        session(&app, &cookie).0,
+        401,
+        "reactivation does not revive the old session"
+    );
+    assert_eq!(listed(), json!([]));
+    // Signing in again works, with a new session.
+    let again = sign_in("frank@example.com");
+    assert_eq!(session(&app, &again).0, 200);
+
+    // Deactivated over SCIM, and deleted: the same.
+    let gina = app.create_user("gina@example.com").id();
+    let gina_cookie = sign_in("gina@example.com");
+    app.patch(
+        &format!("/Users/{frank}"),
+        json!([{"op": "replace", "path": "active", "value": false}]),
+    )
+    .expect(200);
+    app.delete(&format!("/Users/{gina}")).expect(204);
+    assert_eq!(
+        listed(),
+        json!([]),
+        "deactivation and deletion end sessions"
+    );
+    assert_eq!(session(&app, &gina_cookie).0, 401);
+    app.patch(
+        &format!("/Users/{frank}"),
+        json!([{"op": "replace", "path": "active", "value": true}]),
+    )
+    .expect(200);
+    assert_eq!(session(&app, &again).0, 401);
+}
+
 #[test]
 fn without_jit_unknown_people_are_refused() {
     let idp = Idp::start();

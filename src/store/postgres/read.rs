@@ -249,6 +249,15 @@ impl ReadTx for PgTx<'_, '_> {
         self.related(sql, org_id, group_ids, |role, _| role)
     }
 
+    fn members_locked(&mut self, org_id: &str, group_id: &str) -> StoreResult<bool> {
+        Ok(!self
+            .query(
+                "SELECT 1 FROM group_member_locks WHERE org_id = $1 AND group_id = $2",
+                &[&org_id, &group_id],
+            )?
+            .is_empty())
+    }
+
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
         let mut out = HashMap::new();
         for rtype in [ResourceType::User, ResourceType::Group] {
@@ -365,7 +374,7 @@ impl ReadTx for PgTx<'_, '_> {
     }
 
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {
-        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body FROM scim_log \
+        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body, from_idp FROM scim_log \
                    WHERE org_id = $1 AND (NOT $2 OR status >= 400) AND ($3::text IS NULL OR at >= $3) ORDER BY id DESC LIMIT $4";
         let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
         self.query(sql, &[&org_id, &q.failed_only, &q.since, &limit])?
@@ -383,6 +392,7 @@ impl ReadTx for PgTx<'_, '_> {
                     detail: r.try_get(7).map_err(backend)?,
                     latency_ms: r.try_get(8).map_err(backend)?,
                     body: r.try_get(9).map_err(backend)?,
+                    from_idp: r.try_get::<_, i32>(10).map_err(backend)? != 0,
                 })
             })
             .collect()

@@ -9,13 +9,14 @@ use crate::store::SchemaStatus;
 
 /// Each schema version and the SQL that reaches it from the one before. A
 /// migration never changes once released; a new one is added instead.
-const MIGRATIONS: [(i64, &str); 6] = [
+const MIGRATIONS: [(i64, &str); 7] = [
     (1, include_str!("migrations/0001_directory.sql")),
     (2, include_str!("migrations/0002_group_roles.sql")),
     (3, include_str!("migrations/0003_id_ranges.sql")),
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_audit_origin.sql")),
     (6, include_str!("migrations/0006_node_reports.sql")),
+    (7, include_str!("migrations/0007_log_shares_and_locks.sql")),
 ];
 
 /// The version this roster needs.

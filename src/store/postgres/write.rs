@@ -4,7 +4,7 @@ use super::rows::{SESSION_COLUMNS, table};
 use super::{PgTx, backend};
 use crate::directory::model::{
     AuditEntry, Change, Cluster, LedgerKind, NodeReport, Org, PosixAccount, ResourceType,
-    SamlSettings, ScimLogEntry, Session, SignInOutcome, StoredResource, TokenRecord,
+    SamlSettings, ScimLogEntry, ScimLogQuota, Session, SignInOutcome, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
 use crate::directory::store::{StoreError, StoreResult, WriteTx};
@@ -129,6 +129,7 @@ impl WriteTx for PgTx<'_, '_> {
         )?;
         if rtype == ResourceType::Group {
             self.set_group_roles(org_id, id, &[])?;
+            self.set_members_locked(org_id, id, false)?;
         }
         let sql = format!("DELETE FROM {} WHERE org_id = $1 AND id = $2", table(rtype));
         Ok(self.execute(&sql, &[&org_id, &id])? > 0)
@@ -250,9 +251,9 @@ impl WriteTx for PgTx<'_, '_> {
     fn append_scim_log(&mut self, entries: &[ScimLogEntry]) -> StoreResult<()> {
         for e in entries {
             self.execute(
-                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $1)",
-                &[&e.org_id, &e.at, &e.token_name, &e.method, &e.path, &i32::from(e.status), &e.scim_type, &e.detail, &e.latency_ms, &e.body],
+                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body, from_idp) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = $1)",
+                &[&e.org_id, &e.at, &e.token_name, &e.method, &e.path, &i32::from(e.status), &e.scim_type, &e.detail, &e.latency_ms, &e.body, &i32::from(e.from_idp)],
             )?;
         }
         Ok(())
@@ -261,27 +262,27 @@ impl WriteTx for PgTx<'_, '_> {
     fn prune_scim_log(
         &mut self,
         org_ids: &[&str],
-        max_entries: u64,
-        max_bytes: u64,
+        quota: ScimLogQuota,
         cutoff: Option<&str>,
     ) -> StoreResult<()> {
+        let from_idp = i32::from(quota.from_idp);
         if let Some(cutoff) = cutoff {
             self.execute("DELETE FROM scim_log WHERE at < $1", &[&cutoff])?;
         }
         for org in org_ids {
             self.execute(
-                "DELETE FROM scim_log WHERE org_id = $1 AND id <= \
-                 (SELECT id FROM scim_log WHERE org_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)",
-                &[org, &limit(max_entries)],
+                "DELETE FROM scim_log WHERE org_id = $1 AND from_idp = $3 AND id <= \
+                 (SELECT id FROM scim_log WHERE org_id = $1 AND from_idp = $3 ORDER BY id DESC LIMIT 1 OFFSET $2)",
+                &[org, &limit(quota.max_entries), &from_idp],
             )?;
             // Newest first, the running size; everything from the first
             // entry past the limit on is removed.
             self.execute(
-                "DELETE FROM scim_log WHERE org_id = $1 AND id <= \
+                "DELETE FROM scim_log WHERE org_id = $1 AND from_idp = $3 AND id <= \
                  (SELECT id FROM (SELECT id, sum(length(path) + coalesce(length(detail), 0) + coalesce(length(body), 0)) \
-                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = $1) AS sized \
+                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = $1 AND from_idp = $3) AS sized \
                   WHERE running > $2 ORDER BY id DESC LIMIT 1)",
-                &[org, &limit(max_bytes)],
+                &[org, &limit(quota.max_bytes), &from_idp],
             )?;
         }
         Ok(())
@@ -379,6 +380,21 @@ impl WriteTx for PgTx<'_, '_> {
         Ok(())
     }
 
+    fn set_members_locked(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        locked: bool,
+    ) -> StoreResult<()> {
+        let sql = if locked {
+            "INSERT INTO group_member_locks (org_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM group_member_locks WHERE org_id = $1 AND group_id = $2"
+        };
+        self.execute(sql, &[&org_id, &group_id])?;
+        Ok(())
+    }
+
     fn set_group_roles(
         &mut self,
         org_id: &str,
@@ -453,6 +469,13 @@ impl WriteTx for PgTx<'_, '_> {
         self.execute(
             "UPDATE sessions SET ended = $3 WHERE org_id = $1 AND ended IS NULL AND ($2::text IS NULL OR id = $2)",
             &[&org_id, &id, &at],
+        )
+    }
+
+    fn end_user_sessions(&mut self, org_id: &str, user_id: &str, at: &str) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE sessions SET ended = $3 WHERE org_id = $1 AND user_id = $2 AND ended IS NULL",
+            &[&org_id, &user_id, &at],
         )
     }
 

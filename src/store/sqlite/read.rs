@@ -248,6 +248,13 @@ impl ReadTx for SqliteTx<'_> {
         self.related(sql, org_id, group_ids, |role, _| role)
     }
 
+    fn members_locked(&mut self, org_id: &str, group_id: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM group_member_locks WHERE org_id = ?1 AND group_id = ?2")
+            .and_then(|mut s| s.exists(params![org_id, group_id]))
+            .map_err(backend)
+    }
+
     fn kinds(&mut self, org_id: &str, ids: &[&str]) -> StoreResult<HashMap<String, ResourceType>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(IN_CHUNK) {
@@ -382,7 +389,7 @@ impl ReadTx for SqliteTx<'_> {
     }
 
     fn scim_log(&mut self, org_id: &str, q: &ScimLogQuery) -> StoreResult<Vec<ScimLogEntry>> {
-        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body FROM scim_log \
+        let sql = "SELECT at, org_id, token_name, method, path, status, scim_type, detail, latency_ms, body, from_idp FROM scim_log \
                    WHERE org_id = ?1 AND (?2 = 0 OR status >= 400) AND (?3 IS NULL OR at >= ?3) ORDER BY id DESC LIMIT ?4";
         let mut s = self.conn.prepare_cached(sql).map_err(backend)?;
         let rows = s
@@ -405,6 +412,7 @@ impl ReadTx for SqliteTx<'_> {
                         detail: r.get(7)?,
                         latency_ms: r.get(8)?,
                         body: r.get(9)?,
+                        from_idp: r.get(10)?,
                     })
                 },
             )

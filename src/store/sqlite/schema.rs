@@ -15,7 +15,7 @@ use crate::directory::store::{StoreError, StoreResult};
 /// Each schema version and the SQL that reaches it from the one before.
 /// The version is kept in `PRAGMA user_version`; a migration never
 /// changes once released (a new one is added instead).
-const MIGRATIONS: [(i64, &str); 11] = [
+const MIGRATIONS: [(i64, &str); 12] = [
     (1, include_str!("migrations/0001_directory.sql")),
     (2, include_str!("migrations/0002_scim_log.sql")),
     (3, include_str!("migrations/0003_posix.sql")),
@@ -27,6 +27,7 @@ const MIGRATIONS: [(i64, &str); 11] = [
     (9, include_str!("migrations/0009_audit.sql")),
     (10, include_str!("migrations/0010_audit_origin.sql")),
     (11, include_str!("migrations/0011_node_reports.sql")),
+    (12, include_str!("migrations/0012_log_shares_and_locks.sql")),
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -159,6 +159,21 @@ pub(super) fn end_sessions(
     Ok(n as u64)
 }
 
+pub(super) fn end_user_sessions(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    at: &str,
+) -> StoreResult<u64> {
+    let n = conn
+        .execute(
+            "UPDATE sessions SET ended = ?3 WHERE org_id = ?1 AND user_id = ?2 AND ended IS NULL",
+            params![org_id, user_id, at],
+        )
+        .map_err(backend)?;
+    Ok(n as u64)
+}
+
 pub(super) fn insert_session(conn: &Connection, hash: &[u8], s: &Session) -> StoreResult<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO sessions (hash, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"

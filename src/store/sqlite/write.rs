@@ -9,7 +9,7 @@ use crate::directory::model::{
     SamlSettings, Session, SignInOutcome, StoredResource, TokenRecord,
 };
 use crate::directory::query::fold;
-use crate::directory::scim_log::ScimLogEntry;
+use crate::directory::scim_log::{ScimLogEntry, ScimLogQuota};
 use crate::directory::store::{StoreError, StoreResult, WriteTx};
 
 impl WriteTx for SqliteTx<'_> {
@@ -121,6 +121,7 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(backend)?;
         if rtype == ResourceType::Group {
             self.set_group_roles(org_id, id, &[])?;
+            self.set_members_locked(org_id, id, false)?;
         }
         let sql = format!("DELETE FROM {} WHERE org_id = ?1 AND id = ?2", table(rtype));
         self.conn
@@ -254,8 +255,8 @@ impl WriteTx for SqliteTx<'_> {
         let mut st = self
             .conn
             .prepare_cached(
-                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
+                "INSERT INTO scim_log (org_id, at, token_name, method, path, status, scim_type, detail, latency_ms, body, from_idp) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?1)",
             )
             .map_err(backend)?;
         for e in entries {
@@ -269,7 +270,8 @@ impl WriteTx for SqliteTx<'_> {
                 e.scim_type,
                 e.detail,
                 e.latency_ms,
-                e.body
+                e.body,
+                e.from_idp
             ])
             .map_err(backend)?;
         }
@@ -279,8 +281,7 @@ impl WriteTx for SqliteTx<'_> {
     fn prune_scim_log(
         &mut self,
         org_ids: &[&str],
-        max_entries: u64,
-        max_bytes: u64,
+        quota: ScimLogQuota,
         cutoff: Option<&str>,
     ) -> StoreResult<()> {
         if let Some(cutoff) = cutoff {
@@ -292,28 +293,36 @@ impl WriteTx for SqliteTx<'_> {
         let mut st = self
             .conn
             .prepare_cached(
-                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
-                 (SELECT id FROM scim_log WHERE org_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                "DELETE FROM scim_log WHERE org_id = ?1 AND from_idp = ?3 AND id <= \
+                 (SELECT id FROM scim_log WHERE org_id = ?1 AND from_idp = ?3 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
             )
             .map_err(backend)?;
         for org in org_ids {
-            st.execute(params![org, max_entries.min(i64::MAX as u64) as i64])
-                .map_err(backend)?;
+            st.execute(params![
+                org,
+                quota.max_entries.min(i64::MAX as u64) as i64,
+                quota.from_idp
+            ])
+            .map_err(backend)?;
         }
         // Newest first, the running size; everything from the first entry
         // past the limit on is removed.
         let mut st = self
             .conn
             .prepare_cached(
-                "DELETE FROM scim_log WHERE org_id = ?1 AND id <= \
+                "DELETE FROM scim_log WHERE org_id = ?1 AND from_idp = ?3 AND id <= \
                  (SELECT id FROM (SELECT id, sum(length(path) + coalesce(length(detail), 0) + coalesce(length(body), 0)) \
-                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = ?1) \
+                   OVER (ORDER BY id DESC) AS running FROM scim_log WHERE org_id = ?1 AND from_idp = ?3) \
                   WHERE running > ?2 ORDER BY id DESC LIMIT 1)",
             )
             .map_err(backend)?;
         for org in org_ids {
-            st.execute(params![org, max_bytes.min(i64::MAX as u64) as i64])
-                .map_err(backend)?;
+            st.execute(params![
+                org,
+                quota.max_bytes.min(i64::MAX as u64) as i64,
+                quota.from_idp
+            ])
+            .map_err(backend)?;
         }
         Ok(())
     }
@@ -421,6 +430,24 @@ impl WriteTx for SqliteTx<'_> {
             .map_err(backend)
     }
 
+    fn set_members_locked(
+        &mut self,
+        org_id: &str,
+        group_id: &str,
+        locked: bool,
+    ) -> StoreResult<()> {
+        let sql = if locked {
+            "INSERT OR IGNORE INTO group_member_locks (org_id, group_id) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM group_member_locks WHERE org_id = ?1 AND group_id = ?2"
+        };
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![org_id, group_id]))
+            .map(|_| ())
+            .map_err(backend)
+    }
+
     fn set_group_roles(
         &mut self,
         org_id: &str,
@@ -470,6 +497,10 @@ impl WriteTx for SqliteTx<'_> {
 
     fn end_sessions(&mut self, org_id: &str, id: Option<&str>, at: &str) -> StoreResult<u64> {
         sign_in::end_sessions(self.conn, org_id, id, at)
+    }
+
+    fn end_user_sessions(&mut self, org_id: &str, user_id: &str, at: &str) -> StoreResult<u64> {
+        sign_in::end_user_sessions(self.conn, org_id, user_id, at)
     }
 
     fn insert_login_link(
