@@ -6,7 +6,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the one before it took, and the run its total,
+# so that a slow step shows in CI's log (README: "about N minutes").
+STARTED=$SECONDS
+STEP_STARTED=$SECONDS
+STEP_NAME=""
+step_done() {
+    [ -n "$STEP_NAME" ] && printf '    (%s: %ds)\n' "$STEP_NAME" $((SECONDS - STEP_STARTED))
+    STEP_STARTED=$SECONDS
+}
+step() {
+    step_done
+    STEP_NAME="${1:0:60}"
+    printf '\n==> %s\n' "$*"
+}
 
 step "toolchain"
 cargo --version
@@ -89,3 +102,5 @@ scripts/conformance.sh
 
 step "fuzzing the parsers of client input (filters, PATCH, SAML), ${FUZZ_SECONDS:-20}s per target"
 scripts/fuzz.sh
+step_done
+printf '\nall tests passed in %dm%02ds\n' $(((SECONDS - STARTED) / 60)) $(((SECONDS - STARTED) % 60))
