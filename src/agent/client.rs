@@ -116,6 +116,7 @@ impl Client {
                 .map(str::to_string)
         };
         let (new_etag, seq) = (header("etag"), header(crate::api_v1::SEQ_HEADER));
+        let retry_after = header(reqwest::header::RETRY_AFTER.as_str());
         if status == reqwest::StatusCode::NOT_MODIFIED {
             let seq = seq.and_then(|s| s.parse().ok()).ok_or_else(|| {
                 AgentError::Server(format!(
@@ -132,6 +133,16 @@ impl Client {
             let why = serde_json::from_slice::<ApiError>(&bytes)
                 .map(|e| e.error)
                 .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).chars().take(200).collect());
+            let retry_after = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
+            if let (Some(secs), true) = (
+                retry_after,
+                status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || status == reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            ) {
+                // At most a few minutes, whatever the header says.
+                let pause = Duration::from_secs(secs.clamp(1, 300));
+                return Err(AgentError::Busy(pause, format!("{status}: {why}")));
+            }
             if status == reqwest::StatusCode::UNAUTHORIZED {
                 return Err(AgentError::Refused(format!(
                     "wrong token: the server does not know the cluster token in --token-file ({status}: {why}); \

@@ -28,6 +28,10 @@ pub enum AgentError {
     Server(String),
     #[error("the server refused: {0}")]
     Refused(String),
+    /// The server is at a cap (429 or 503 with `Retry-After`, RFC 9110
+    /// §10.2.3): ask again after the pause, which is not the node's error.
+    #[error("the server is busy: {1}")]
+    Busy(Duration, String),
     #[error("{0}")]
     MassRemoval(String),
     #[error("file system: {0}")]
@@ -588,6 +592,18 @@ pub fn run(cfg: &AgentConfig) -> Result<(), AgentError> {
                 if cfg.once {
                     return Ok(());
                 }
+            }
+            Err(AgentError::Busy(after, why)) if !cfg.once => {
+                // Not a failure: the caches are as good as before, and the
+                // error reported to the server stays what it was. Spread
+                // over up to twice the pause, so refused agents do not all
+                // come back at once.
+                let pause = after + jittered(after);
+                tracing::info!(
+                    retry_in_ms = pause.as_millis() as u64,
+                    "the server is busy: {why}"
+                );
+                std::thread::sleep(pause);
             }
             Err(e) => {
                 let pause = jittered(backoff);

@@ -73,6 +73,24 @@ that again removes many is held again.")]
         /// Cluster name or id.
         cluster: String,
     },
+    /// Forget a node of the cluster (decommissioned or renamed): it leaves
+    /// `roster cluster status` and /metrics, and frees its place under
+    /// `roster serve --max-nodes-per-cluster`.
+    #[command(after_help = "\
+The server forgets nodes silent for `roster serve --forget-nodes-after` (7 days
+by default) by itself; this forgets one now. A node whose agent still runs
+comes back at its next request.
+
+Example:
+  roster cluster forget-node acme prod gpu-017")]
+    ForgetNode {
+        /// Organization id or name.
+        org: String,
+        /// Cluster name or id.
+        cluster: String,
+        /// The node's name, as `roster cluster status` shows it.
+        node: String,
+    },
     /// Read-only tokens for a cluster's nodes.
     #[command(subcommand)]
     Token(ClusterTokenCommand),
@@ -202,6 +220,16 @@ pub async fn run(g: &Global, cmd: &ClusterCommand) -> Result<(), String> {
                 println!(
                     "Mass removals on {cluster} approved for plans up to change {seq}; each node's agent applies them at its next pass (roster cluster status {org} {cluster})."
                 );
+            }
+        }
+        ClusterCommand::ForgetNode { org, cluster, node } => {
+            dir.forget_node(&super::cli_actor(), org, cluster, node)
+                .await
+                .map_err(err)?;
+            if g.json {
+                print_json(json!({"forgotten": node}));
+            } else {
+                println!("Node {node} of {cluster} forgotten.");
             }
         }
         ClusterCommand::Token(ClusterTokenCommand::Create { org, cluster }) => {

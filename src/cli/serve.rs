@@ -44,6 +44,34 @@ pub struct ServeArgs {
     /// would otherwise count everyone behind the proxy as one client).
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Client addresses /metrics answers (comma-separated IPs or CIDR blocks, such as
+    /// 10.0.0.5,10.1.0.0/16); others get 403. It names every org and cluster. Behind a
+    /// proxy, the client is found as for --trusted-proxies.
+    #[arg(
+        long,
+        env = "ROSTER_METRICS_ALLOW",
+        value_delimiter = ',',
+        default_value = "127.0.0.0/8,::1",
+        value_name = "ADDRS"
+    )]
+    metrics_allow: Vec<roster::server::AddrRange>,
+    /// Most nodes a cluster keeps reports of (each agent's --node-name); reports of new
+    /// names beyond are dropped (counted in roster_node_reports_dropped_total), known nodes
+    /// still update. `roster cluster forget-node` frees a place.
+    #[arg(long, env = "ROSTER_MAX_NODES_PER_CLUSTER", default_value_t = roster::directory::fleet::MAX_NODES_PER_CLUSTER)]
+    max_nodes_per_cluster: u64,
+    /// Nodes not heard from for this long are forgotten (such as 7d, 30d); checked at start
+    /// and every hour.
+    #[arg(long, env = "ROSTER_FORGET_NODES_AFTER", default_value = "7d", value_parser = parse_age)]
+    forget_nodes_after: std::time::Duration,
+    /// Most change-feed long polls held at once; more are answered at once with 429 and
+    /// Retry-After. Default: --max-connections less a reserve (an eighth, and at least 16
+    /// or half) for every other request. Must be below --max-connections.
+    #[arg(long, env = "ROSTER_MAX_LONG_POLLS")]
+    max_long_polls: Option<usize>,
+    /// Most change-feed long polls one org's tokens may hold at once (default: --max-long-polls).
+    #[arg(long, env = "ROSTER_MAX_LONG_POLLS_PER_ORG")]
+    max_long_polls_per_org: Option<usize>,
     /// Serve HTTPS with this PEM certificate chain (leaf first); needs
     /// --tls-key. Reloaded, with the key, on SIGHUP.
     #[arg(
@@ -92,6 +120,15 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
+    let max_long_polls = args
+        .max_long_polls
+        .unwrap_or_else(|| roster::server::LongPolls::default_max(args.max_connections));
+    if max_long_polls == 0 || max_long_polls >= args.max_connections {
+        return Err(format!(
+            "--max-long-polls {max_long_polls} must be from 1 to below --max-connections ({}): the rest of the connections are for every other request",
+            args.max_connections
+        ));
+    }
     let dir = open_directory(g)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(roster::server::tls::Tls::load(cert, key)?),
@@ -132,9 +169,17 @@ pub async fn run(g: &Global, args: &ServeArgs) -> Result<(), String> {
         session_lifetime: args.session_lifetime,
         request_timeout: args.request_timeout,
         sign_in_starts: roster::server::sign_in_start_limit(),
-        agents_seen: Default::default(),
+        agents_seen: Arc::new(roster::server::agents_seen::AgentsSeen::new(
+            args.max_nodes_per_cluster,
+            args.forget_nodes_after,
+        )),
         snapshot_bodies: Default::default(),
         trusted_proxies: Arc::from(args.trusted_proxies.clone()),
+        metrics_allow: Arc::from(args.metrics_allow.clone()),
+        long_polls: Arc::new(roster::server::LongPolls::new(
+            max_long_polls,
+            args.max_long_polls_per_org.unwrap_or(max_long_polls).max(1),
+        )),
         metadata_fetcher: Arc::new(roster::idp_metadata::Fetcher::for_server(
             args.metadata_allow_private.clone().unwrap_or_default(),
         )),

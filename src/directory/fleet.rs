@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use super::clusters::{find_cluster, log_cluster_change};
 use super::feed::{FEED_PAGE, touches};
-use super::model::{Actor, ChangeKind, NodeReport};
+use super::model::{Actor, ChangeKind, Cluster, NodeReport};
 use super::orgs::find_org;
-use super::{Directory, DirectoryResult};
+use super::store::ReadTx;
+use super::{Directory, DirectoryError, DirectoryResult};
 
 /// A node not heard from for this long is stale: its agent asks at least
 /// every `feed::MAX_WAIT` (60 s) while it runs.
@@ -49,14 +50,83 @@ impl ClusterStatus {
     }
 }
 
+/// Nodes a cluster keeps reports of, unless `roster serve
+/// --max-nodes-per-cluster` says otherwise: one token speaks for every
+/// node of its cluster, and each name it sends would otherwise be a row
+/// for ever (docs/security.md, "Nodes and cluster tokens").
+pub const MAX_NODES_PER_CLUSTER: u64 = 10_000;
+
+/// A node not heard from for this long is forgotten, unless `roster
+/// serve --forget-nodes-after` says otherwise.
+pub const FORGET_NODES_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
+
 impl Directory {
-    /// Records what nodes reported (a batch the server gathered).
-    pub async fn record_node_reports(&self, reports: Vec<NodeReport>) -> DirectoryResult<()> {
+    /// Records what nodes reported (a batch the server gathered): known
+    /// nodes are updated, and a cluster takes new nodes only while it has
+    /// fewer than `max_nodes`. Returns how many new nodes were refused.
+    pub async fn record_node_reports(
+        &self,
+        reports: Vec<NodeReport>,
+        max_nodes: u64,
+    ) -> DirectoryResult<u64> {
         if reports.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
-        self.write_quietly(move |tx| Ok(tx.put_node_reports(&reports)?))
+        self.write_quietly(move |tx| Ok(tx.put_node_reports(&reports, max_nodes)?))
             .await
+    }
+
+    /// Forgets the nodes of every cluster not heard from within `silent`
+    /// (a node that was decommissioned or renamed); returns how many.
+    pub async fn forget_silent_nodes(&self, silent: Duration) -> DirectoryResult<u64> {
+        let cutoff = chrono::Duration::from_std(silent)
+            .ok()
+            .and_then(|d| self.clock().now().checked_sub_signed(d));
+        let Some(cutoff) = cutoff else {
+            return Ok(0);
+        };
+        let before = crate::scim::resource::format_time(cutoff);
+        self.write_quietly(move |tx| Ok(tx.prune_node_reports(&before)?))
+            .await
+    }
+
+    /// Forgets one node of a cluster (`roster cluster forget-node`): it no
+    /// longer counts in `roster cluster status` or `/metrics`, nor against
+    /// the cluster's cap, until its agent reports again.
+    pub async fn forget_node(
+        &self,
+        by: &Actor,
+        org: &str,
+        cluster: &str,
+        node: &str,
+    ) -> DirectoryResult<()> {
+        let now = self.now();
+        let (org, cluster, node, by) = (
+            org.to_string(),
+            cluster.to_string(),
+            node.to_string(),
+            by.clone(),
+        );
+        self.write_quietly(move |tx| {
+            let o = find_org(tx, &org)?;
+            let c = find_cluster(tx, &o.id, &cluster)?;
+            if !tx.delete_node_report(&c.id, &node)? {
+                return Err(DirectoryError::NotFound(format!(
+                    "cluster \"{}\" has no node \"{node}\"; `roster cluster status {} {}` lists its nodes",
+                    c.name, o.name, c.name
+                )));
+            }
+            super::audit::record_as(
+                tx,
+                &o.id,
+                &by,
+                &now,
+                "cluster.forget_node",
+                &c.name,
+                format!("node {node} forgotten"),
+            )
+        })
+        .await
     }
 
     /// A cluster's nodes: what each applied, how far behind it is, its
@@ -69,24 +139,10 @@ impl Directory {
             let c = find_cluster(tx, &o.id, &cluster)?;
             let latest = tx.last_seq(&o.id)?;
             let reports = tx.node_reports(&c.id)?;
-            // How many changes after each position touch the cluster; nodes
-            // mostly share a few positions.
-            let mut behind_at: std::collections::HashMap<i64, u64> = Default::default();
+            let lag = Lag::read(tx, &o.id, &c, latest, reports.iter().map(|r| r.applied_seq))?;
             let mut nodes = Vec::with_capacity(reports.len());
             for report in reports {
-                let behind = match behind_at.get(&report.applied_seq) {
-                    Some(b) => *b,
-                    None => {
-                        let mut n = 0;
-                        for (_, change) in tx.changes_after(&o.id, report.applied_seq, FEED_PAGE)? {
-                            if touches(tx, &o.id, &c, &change)? {
-                                n += 1;
-                            }
-                        }
-                        behind_at.insert(report.applied_seq, n);
-                        n
-                    }
-                };
+                let behind = lag.behind(report.applied_seq);
                 let stale = chrono::DateTime::parse_from_rfc3339(&report.reported_at)
                     .map(|t| {
                         (now - t.with_timezone(&chrono::Utc))
@@ -113,6 +169,53 @@ impl Directory {
             })
         })
         .await
+    }
+}
+
+/// How far behind the cluster each position is, from one read of the
+/// org's latest changes (at most `FEED_PAGE`), each change checked once
+/// for the cluster: the cost does not grow with the number of nodes or of
+/// positions they report (one read per position cost about 2 s for 2,000
+/// nodes at 2,000 positions).
+struct Lag {
+    /// The oldest change read; a position before it is more than
+    /// `FEED_PAGE` changes behind.
+    from: i64,
+    /// The changes read that touch the cluster, ascending.
+    touching: Vec<i64>,
+}
+
+impl Lag {
+    fn read(
+        tx: &mut dyn ReadTx,
+        org_id: &str,
+        cluster: &Cluster,
+        latest: i64,
+        positions: impl Iterator<Item = i64>,
+    ) -> DirectoryResult<Lag> {
+        // Change sequence numbers are consecutive in an org: the window
+        // is what follows the oldest position, or the last FEED_PAGE.
+        let oldest = positions.min().unwrap_or(latest);
+        let from = oldest
+            .max(latest.saturating_sub(FEED_PAGE as i64))
+            .min(latest);
+        let mut touching = Vec::new();
+        for (seq, change) in tx.changes_after(org_id, from, FEED_PAGE)? {
+            if touches(tx, org_id, cluster, &change)? {
+                touching.push(seq);
+            }
+        }
+        Ok(Lag { from, touching })
+    }
+
+    /// Changes touching the cluster after `applied` (at most
+    /// `FEED_PAGE`: a node further behind resyncs from a snapshot).
+    fn behind(&self, applied: i64) -> u64 {
+        if applied < self.from {
+            return FEED_PAGE;
+        }
+        let later = self.touching.len() - self.touching.partition_point(|s| *s <= applied);
+        later as u64
     }
 }
 

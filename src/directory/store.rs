@@ -171,7 +171,14 @@ pub trait WriteTx: ReadTx {
     fn append_audit(&mut self, org_id: &str, e: &AuditEntry, keep: u64) -> StoreResult<()>;
     /// Records nodes' reports, each replacing the node's last one unless
     /// that one is newer (replicas flush what they heard independently).
-    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()>;
+    /// A node the cluster has no report of is added only while the cluster
+    /// has fewer than `max_nodes` (docs/security.md, "Nodes and cluster
+    /// tokens"); returns how many such new nodes were refused.
+    fn put_node_reports(&mut self, reports: &[NodeReport], max_nodes: u64) -> StoreResult<u64>;
+    /// Forgets one node of a cluster; false when it had no report.
+    fn delete_node_report(&mut self, cluster_id: &str, node: &str) -> StoreResult<bool>;
+    /// Forgets every node last heard from before `before`; returns how many.
+    fn prune_node_reports(&mut self, before: &str) -> StoreResult<u64>;
     /// Approves a mass removal on a cluster through change `seq`.
     fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()>;
     /// Hands an existing Slurm account to a cluster's agent; false if it

@@ -7,6 +7,7 @@
 //! replica's console read them.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,10 +28,29 @@ const MAX_NAME: usize = 64;
 /// The longest error text kept from a report.
 const MAX_ERROR: usize = 300;
 
-#[derive(Default)]
+/// How often nodes not heard from for `forget_after` are forgotten (or
+/// every half of `forget_after`, when that is shorter).
+const FORGET_EVERY: Duration = Duration::from_secs(3600);
+
 pub struct AgentsSeen {
-    /// By (cluster id, node): the latest word of each.
-    pending: Mutex<HashMap<(String, String), NodeReport>>,
+    /// By cluster id, then node: the latest word of each.
+    pending: Mutex<HashMap<String, HashMap<String, NodeReport>>>,
+    /// Nodes a cluster keeps at most (`--max-nodes-per-cluster`).
+    max_nodes: u64,
+    /// Nodes silent this long are forgotten (`--forget-nodes-after`).
+    forget_after: Duration,
+    /// Reports of new nodes refused at the cap, since the start
+    /// (`roster_node_reports_dropped_total`).
+    dropped: AtomicU64,
+}
+
+impl Default for AgentsSeen {
+    fn default() -> Self {
+        AgentsSeen::new(
+            crate::directory::fleet::MAX_NODES_PER_CLUSTER,
+            crate::directory::fleet::FORGET_NODES_AFTER,
+        )
+    }
 }
 
 /// The node name an agent sent, if it is one.
@@ -57,36 +77,93 @@ pub fn error_text(header: Option<&str>) -> Option<String> {
 }
 
 impl AgentsSeen {
+    pub fn new(max_nodes: u64, forget_after: Duration) -> Self {
+        AgentsSeen {
+            pending: Mutex::default(),
+            max_nodes,
+            forget_after,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
     pub fn record(&self, report: NodeReport) {
         let Ok(mut pending) = self.pending.lock() else {
             return;
         };
-        let key = (report.cluster_id.clone(), report.node.clone());
-        if pending.len() >= MAX_PENDING && !pending.contains_key(&key) {
+        let total: usize = pending.values().map(HashMap::len).sum();
+        let nodes = pending.entry(report.cluster_id.clone()).or_default();
+        // Whether a new name is one too many for its cluster, the store
+        // decides (`put_node_reports`), knowing the nodes it keeps: a
+        // known node's report is not dropped here for a flood of made-up
+        // names in the same second. Checking a name costs the flush about
+        // what its request cost the server.
+        if !nodes.contains_key(&report.node) && total >= MAX_PENDING {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        pending.insert(key, report);
+        nodes.insert(report.node.clone(), report);
+    }
+
+    /// Reports of new nodes refused because their cluster had as many as
+    /// it may keep.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// What was gathered since the last call.
     pub fn take(&self) -> Vec<NodeReport> {
         self.pending
             .lock()
-            .map(|mut p| p.drain().map(|(_, r)| r).collect())
+            .map(|mut p| {
+                p.drain()
+                    .flat_map(|(_, nodes)| nodes.into_values())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
-    /// Writes the gathered reports every `FLUSH_EVERY`, for as long as the
-    /// server runs.
+    /// Writes the gathered reports every `FLUSH_EVERY`, and forgets silent
+    /// nodes every `FORGET_EVERY` (the first time at start), for as long
+    /// as the server runs.
     pub fn start_flushing(self: &Arc<Self>, directory: Directory) {
         let seen = Arc::clone(self);
+        let forget_every = FORGET_EVERY.min(self.forget_after / 2).max(FLUSH_EVERY);
         tokio::spawn(async move {
+            let mut forgot_at: Option<tokio::time::Instant> = None;
+            let mut logged = 0;
             loop {
+                if forgot_at.is_none_or(|t| t.elapsed() >= forget_every) {
+                    forgot_at = Some(tokio::time::Instant::now());
+                    match directory.forget_silent_nodes(seen.forget_after).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            nodes = n,
+                            "forgot nodes not heard from in {:?}",
+                            seen.forget_after
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "could not forget silent nodes"),
+                    }
+                }
                 tokio::time::sleep(FLUSH_EVERY).await;
                 let batch = seen.take();
                 let n = batch.len();
-                if let Err(e) = directory.record_node_reports(batch).await {
-                    tracing::warn!(error = %e, reports = n, "could not record what the agents reported");
+                match directory.record_node_reports(batch, seen.max_nodes).await {
+                    Ok(refused) => {
+                        seen.dropped.fetch_add(refused, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, reports = n, "could not record what the agents reported")
+                    }
+                }
+                // One line a second at most, however many were refused.
+                let dropped = seen.dropped();
+                if dropped > logged {
+                    tracing::warn!(
+                        refused = dropped - logged,
+                        max_nodes = seen.max_nodes,
+                        "reports of new nodes refused: their cluster has as many nodes as it may keep (roster serve --max-nodes-per-cluster; roster cluster forget-node)"
+                    );
+                    logged = dropped;
                 }
             }
         });

@@ -62,6 +62,17 @@ pub async fn changes(
             _ => {}
         }
     }
+    // A poll that would wait takes one of the long polls its org and the
+    // server may hold, or is answered at once (429 and Retry-After, which
+    // the agent waits out): one token cannot hold every connection.
+    let _slot = if wait.is_zero() {
+        None
+    } else {
+        match s.long_polls.join(&p.org.id) {
+            Ok(slot) => Some(slot),
+            Err(why) => return with_caller(poll_refused(why), &p),
+        }
+    };
     // What the node says, noted as it asks (a long poll may then wait a
     // minute). Only a cluster's own token speaks for one of its nodes.
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -98,6 +109,113 @@ pub async fn changes(
         Err(e) => error(e),
     };
     with_caller(r, &p)
+}
+
+/// How long an agent whose long poll was refused waits before it asks
+/// again (RFC 9110 §10.2.3).
+pub const RETRY_POLL_AFTER: Duration = Duration::from_secs(10);
+
+/// Long polls held open, in all and by org, each below its cap: each
+/// holds a connection for up to a minute, and connections are capped
+/// (`--max-connections`), so the long polls of one token, or one org,
+/// must leave room for everyone else's requests (docs/security.md,
+/// "Anonymous clients").
+pub struct LongPolls {
+    max_total: usize,
+    max_per_org: usize,
+    /// In all, and by org id.
+    held: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+    /// Polls refused since the start (`roster_feed_long_polls_refused_total`).
+    refused: std::sync::atomic::AtomicU64,
+}
+
+/// One long poll's place; given back when dropped (the poll answered, or
+/// its client gone).
+pub struct LongPollSlot {
+    polls: Arc<LongPolls>,
+    org_id: String,
+}
+
+impl LongPolls {
+    pub fn new(max_total: usize, max_per_org: usize) -> Self {
+        LongPolls {
+            max_total,
+            max_per_org,
+            held: Default::default(),
+            refused: Default::default(),
+        }
+    }
+
+    /// The long polls a server with `max_connections` holds by default:
+    /// all but a reserve of an eighth of the connections, and at least
+    /// 16 or half of them, for the IdP, administrators, health checks and
+    /// nodes' snapshot requests.
+    pub fn default_max(max_connections: usize) -> usize {
+        let reserve = (max_connections / 8).max((max_connections / 2).min(16));
+        max_connections.saturating_sub(reserve).max(1)
+    }
+
+    fn join(self: &Arc<Self>, org_id: &str) -> Result<LongPollSlot, String> {
+        let refuse = |why: String| {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Err(why)
+        };
+        let Ok(mut held) = self.held.lock() else {
+            return refuse("the change feed is unavailable".into());
+        };
+        let (total, by_org) = &mut *held;
+        if *total >= self.max_total {
+            return refuse(format!(
+                "the server holds as many long polls as it may ({}, --max-long-polls); retry in {} s",
+                self.max_total,
+                RETRY_POLL_AFTER.as_secs()
+            ));
+        }
+        let n = by_org.entry(org_id.to_string()).or_insert(0);
+        if *n >= self.max_per_org {
+            return refuse(format!(
+                "this organization holds as many long polls as it may ({}, --max-long-polls-per-org); retry in {} s",
+                self.max_per_org,
+                RETRY_POLL_AFTER.as_secs()
+            ));
+        }
+        *n += 1;
+        *total += 1;
+        Ok(LongPollSlot {
+            polls: self.clone(),
+            org_id: org_id.to_string(),
+        })
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for LongPollSlot {
+    fn drop(&mut self) {
+        if let Ok(mut held) = self.polls.held.lock() {
+            let (total, by_org) = &mut *held;
+            *total = total.saturating_sub(1);
+            if let Some(n) = by_org.get_mut(&self.org_id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    by_org.remove(&self.org_id);
+                }
+            }
+        }
+    }
+}
+
+/// 429 with `Retry-After` (RFC 6585 §4): a long poll over its cap.
+fn poll_refused(why: String) -> Response {
+    let mut resp = error(DirectoryError::TooMany(why));
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(RETRY_POLL_AFTER.as_secs()),
+    );
+    resp
 }
 
 /// The snapshot: conditional on its entity tag (RFC 9110 §13.1.2,

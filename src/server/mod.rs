@@ -1,6 +1,7 @@
 //! HTTP: the SCIM service under `/scim/{org}`, sign-in under `/accounts`,
 //! the cluster API and maps, health and metrics.
 
+mod addr_allow;
 mod admin_api;
 pub mod agents_seen;
 mod callers;
@@ -29,8 +30,10 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+pub use addr_allow::AddrRange;
 pub use connections::ConnectionLimits;
 pub use error::SCIM_CONTENT_TYPE;
+pub use feed::LongPolls;
 pub use metrics::Metrics;
 
 use crate::directory::Directory;
@@ -62,6 +65,10 @@ pub struct AppState {
     /// Fetches IdP metadata for the console's Metadata URL, under the
     /// operator's `--metadata-allow-private` (docs/security.md).
     pub metadata_fetcher: Arc<crate::idp_metadata::Fetcher>,
+    /// Client addresses `/metrics` answers (`--metrics-allow`).
+    pub metrics_allow: Arc<[AddrRange]>,
+    /// The change feed's long polls held, and their caps.
+    pub long_polls: Arc<LongPolls>,
 }
 
 /// The client's address: the connection's peer, or, when the peer is a
@@ -227,17 +234,40 @@ async fn ready(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_page(State(s): State<AppState>) -> Response {
-    let fleet = s.directory.fleet_gauges().await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "cannot read the clusters' nodes for /metrics");
-        Vec::new()
+/// `/metrics`, to the addresses of `--metrics-allow` only (loopback by
+/// default): it names every org and cluster. Its cost does not grow with
+/// the fleet: the clusters' gauges are kept for a few seconds
+/// (`metrics::FleetCache`).
+async fn metrics_page(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let client = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| client_address(c.0.ip(), &parts.headers, &s.trusted_proxies));
+    if !client.is_some_and(|ip| addr_allow::allowed(&s.metrics_allow, ip)) {
+        let from = client.map(|ip| ip.to_string()).unwrap_or_default();
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "forbidden: /metrics answers only the addresses of `roster serve --metrics-allow` (this request came from {from})\n"
+            ),
+        )
+            .into_response();
+    }
+    let directory = s.directory.clone();
+    let fleet = s
+        .metrics
+        .fleet
+        .gauges(|| async move { directory.fleet_gauges().await })
+        .await;
+    let body = s.metrics.render(metrics::Extra {
+        commits: s.directory.store().commit_stats(),
+        scim_log_dropped: s.scim_log.dropped(),
+        fleet: &fleet,
+        feed_wakeups: s.directory.feed_wakeups(),
+        node_reports_dropped: s.agents_seen.dropped(),
+        long_polls_refused: s.long_polls.refused(),
     });
-    let body = s.metrics.render(
-        s.directory.store().commit_stats(),
-        s.scim_log.dropped(),
-        &fleet,
-        s.directory.feed_wakeups(),
-    );
     (
         [(
             header::CONTENT_TYPE,

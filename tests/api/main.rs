@@ -24,6 +24,7 @@ mod feed;
 mod fleet;
 mod groups;
 mod hardening;
+mod hardening_fleet;
 mod hardening_names;
 mod hardening_web;
 mod hostile_input;

@@ -321,9 +321,39 @@ impl WriteTx for PgTx<'_, '_> {
         Ok(())
     }
 
-    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()> {
+    fn put_node_reports(&mut self, reports: &[NodeReport], max_nodes: u64) -> StoreResult<u64> {
+        // As SQLite's: each cluster's count read once per batch. Replicas
+        // flushing at once may each add a few past the cap; it bounds the
+        // table, not a count to the node.
+        let mut counts: std::collections::HashMap<&str, u64> = Default::default();
+        let mut refused = 0;
         for r in reports {
-            self.execute(
+            let known = self
+                .query_opt(
+                    "SELECT 1 FROM node_reports WHERE cluster_id = $1 AND node = $2",
+                    &[&r.cluster_id, &r.node],
+                )?
+                .is_some();
+            let count = match (known, counts.get(r.cluster_id.as_str())) {
+                (true, _) => 0,
+                (false, Some(n)) => *n,
+                (false, None) => {
+                    let n: i64 = self
+                        .query_one(
+                            "SELECT COUNT(*) FROM node_reports WHERE cluster_id = $1",
+                            &[&r.cluster_id],
+                        )?
+                        .try_get(0)
+                        .map_err(backend)?;
+                    u64::try_from(n).unwrap_or(0)
+                }
+            };
+            if !known && count >= max_nodes {
+                refused += 1;
+                counts.insert(&r.cluster_id, count);
+                continue;
+            }
+            let written = self.execute(
                 "INSERT INTO node_reports (org_id, cluster_id, node, applied_seq, error, slurm, reported_at) \
                  SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = $2) \
                  ON CONFLICT (cluster_id, node) DO UPDATE SET applied_seq = EXCLUDED.applied_seq, \
@@ -339,8 +369,26 @@ impl WriteTx for PgTx<'_, '_> {
                     &r.reported_at,
                 ],
             )?;
+            if !known {
+                counts.insert(&r.cluster_id, count + written);
+            }
         }
-        Ok(())
+        Ok(refused)
+    }
+
+    fn delete_node_report(&mut self, cluster_id: &str, node: &str) -> StoreResult<bool> {
+        self.execute(
+            "DELETE FROM node_reports WHERE cluster_id = $1 AND node = $2",
+            &[&cluster_id, &node],
+        )
+        .map(|n| n > 0)
+    }
+
+    fn prune_node_reports(&mut self, before: &str) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM node_reports WHERE reported_at < $1",
+            &[&before],
+        )
     }
 
     fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()> {

@@ -361,30 +361,77 @@ impl WriteTx for SqliteTx<'_> {
         Ok(())
     }
 
-    fn put_node_reports(&mut self, reports: &[NodeReport]) -> StoreResult<()> {
-        let mut s = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO node_reports (org_id, cluster_id, node, applied_seq, error, slurm, reported_at) \
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?2) \
-                 ON CONFLICT (cluster_id, node) DO UPDATE SET applied_seq = excluded.applied_seq, \
-                 error = excluded.error, slurm = excluded.slurm, reported_at = excluded.reported_at \
-                 WHERE excluded.reported_at >= node_reports.reported_at",
-            )
-            .map_err(backend)?;
+    fn put_node_reports(&mut self, reports: &[NodeReport], max_nodes: u64) -> StoreResult<u64> {
+        // Each cluster's node count, read once per batch and kept as new
+        // nodes are added: a known node costs a look-up by primary key,
+        // and only a new name costs the count.
+        let mut counts: std::collections::HashMap<&str, u64> = Default::default();
+        let mut refused = 0;
         for r in reports {
-            s.execute(params![
-                r.org_id,
-                r.cluster_id,
-                r.node,
-                r.applied_seq,
-                r.error,
-                r.slurm,
-                r.reported_at
-            ])
-            .map_err(backend)?;
+            let known = self
+                .conn
+                .prepare_cached("SELECT 1 FROM node_reports WHERE cluster_id = ?1 AND node = ?2")
+                .and_then(|mut s| s.exists(params![r.cluster_id, r.node]))
+                .map_err(backend)?;
+            let count = match (known, counts.get(r.cluster_id.as_str())) {
+                (true, _) => 0,
+                (false, Some(n)) => *n,
+                (false, None) => self
+                    .conn
+                    .prepare_cached("SELECT COUNT(*) FROM node_reports WHERE cluster_id = ?1")
+                    .and_then(|mut s| {
+                        s.query_row(params![r.cluster_id], |row| row.get::<_, i64>(0))
+                    })
+                    .map(|n| u64::try_from(n).unwrap_or(0))
+                    .map_err(backend)?,
+            };
+            if !known && count >= max_nodes {
+                refused += 1;
+                counts.insert(&r.cluster_id, count);
+                continue;
+            }
+            let written = self
+                .conn
+                .prepare_cached(
+                    "INSERT INTO node_reports (org_id, cluster_id, node, applied_seq, error, slurm, reported_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM clusters WHERE id = ?2) \
+                     ON CONFLICT (cluster_id, node) DO UPDATE SET applied_seq = excluded.applied_seq, \
+                     error = excluded.error, slurm = excluded.slurm, reported_at = excluded.reported_at \
+                     WHERE excluded.reported_at >= node_reports.reported_at",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        r.org_id,
+                        r.cluster_id,
+                        r.node,
+                        r.applied_seq,
+                        r.error,
+                        r.slurm,
+                        r.reported_at
+                    ])
+                })
+                .map_err(backend)?;
+            if !known {
+                counts.insert(&r.cluster_id, count + written as u64);
+            }
         }
-        Ok(())
+        Ok(refused)
+    }
+
+    fn delete_node_report(&mut self, cluster_id: &str, node: &str) -> StoreResult<bool> {
+        self.conn
+            .prepare_cached("DELETE FROM node_reports WHERE cluster_id = ?1 AND node = ?2")
+            .and_then(|mut s| s.execute(params![cluster_id, node]))
+            .map(|n| n > 0)
+            .map_err(backend)
+    }
+
+    fn prune_node_reports(&mut self, before: &str) -> StoreResult<u64> {
+        self.conn
+            .prepare_cached("DELETE FROM node_reports WHERE reported_at < ?1")
+            .and_then(|mut s| s.execute(params![before]))
+            .map(|n| n as u64)
+            .map_err(backend)
     }
 
     fn approve_removal(&mut self, org_id: &str, cluster_id: &str, seq: i64) -> StoreResult<()> {
