@@ -47,8 +47,9 @@ Responses must be signed with this certificate (SHA-256 or stronger); a configur
         /// Refuse responses whose assertion itself is not signed.
         #[arg(long)]
         require_signed_assertion: bool,
-        /// Accept sign-ins started at the IdP (its dashboard tiles).
-        #[arg(long, value_enum, default_value = "on")]
+        /// Accept sign-ins started at the IdP (its dashboard tiles). Off by default: an
+        /// unsolicited response is login CSRF by design (docs/security.md).
+        #[arg(long, value_enum, default_value = "off")]
         allow_idp_initiated: Toggle,
     },
     /// Turn SAML SSO off for an org: no sign-in is accepted until it is set again.

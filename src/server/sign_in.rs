@@ -126,6 +126,48 @@ fn session_cookie(s: &AppState, secret: &str, max_age: u64) -> String {
     format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
+/// Whether the browser says the request comes from Roster's own pages:
+/// the console's forms, the login-link button, "Sign out". Browsers send
+/// `Sec-Fetch-Site` (Fetch Metadata; a page's script cannot set it) and
+/// `Origin` on every form post. Pages send `Referrer-Policy: no-referrer`,
+/// under which a same-origin post carries `Origin: null` (Fetch, "serialize
+/// a request origin"): that counts only beside `Sec-Fetch-Site:
+/// same-origin`, since a sandboxed frame on another site sends it too.
+/// Nothing rests on `Referer`. A client that sends neither header is not
+/// a browser on another site's page, and passes.
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin") {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == "null" {
+        return site == Some("same-origin");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+}
+
+/// The refusal of a post from another site's page: no session started or
+/// ended, no link used up.
+fn cross_site() -> Response {
+    page(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        "<p>This request came from another site. Roster signs in and out only from its own pages: \
+         open the link yourself and press the button.</p>",
+    )
+}
+
 /// The session secret a request's cookie carries.
 pub(super) fn session_secret(headers: &HeaderMap) -> Option<&str> {
     cookie_value(headers, SESSION_COOKIE)
@@ -241,6 +283,21 @@ fn ticket_cookie(s: &AppState, ticket: &str, max_age: u64) -> String {
     format!("{TICKET_COOKIE}={ticket}; Path=/accounts/saml/; HttpOnly; Max-Age={max_age}{site}")
 }
 
+/// Sign-in for an org that does not exist, or has no SAML SSO: one page
+/// for both, which names no org, so that strangers cannot tell which orgs
+/// exist nor learn an org's name from its id (docs/security.md,
+/// "Anonymous clients"). An org with SAML SSO shows itself by sending the
+/// browser to its IdP: that is what the address is for.
+fn no_sso_here() -> Response {
+    refusal_page(
+        StatusCode::NOT_FOUND,
+        "single sign-on is not available at this address.",
+        "Check the address with your administrator. An administrator sets SAML SSO up with \
+         <code>roster saml set</code>, and signs in before that with a one-time link \
+         (<code>roster admin login-link</code>).",
+    )
+}
+
 /// SP-initiated sign-in: a fresh AuthnRequest sent by redirect, its ticket
 /// in a cookie of this browser. Anyone may start one, so each client
 /// address may start only so many at a time.
@@ -264,15 +321,9 @@ async fn start(
         return resp;
     }
     let (o, settings) = match s.directory.saml_settings(&org).await {
-        Ok(x) => x,
+        Ok((o, Some(settings))) => (o, settings),
+        Ok((_, None)) | Err(DirectoryError::NotFound(_)) => return no_sso_here(),
         Err(e) => return directory_error_page(e),
-    };
-    let Some(settings) = settings else {
-        return refusal_page(
-            StatusCode::NOT_FOUND,
-            &format!("SAML SSO is not configured for \"{}\".", o.name),
-            "An administrator sets it up with <code>roster saml set</code>.",
-        );
     };
     let out = match request::authn_request(
         &sp_endpoints(&s, &o.id),
@@ -345,20 +396,19 @@ async fn acs(State(s): State<AppState>, Path(org): Path<String>, req: Request) -
             })
             .inc();
     };
+    // An unknown org and one without SAML SSO are answered alike, naming
+    // no org (as `no_sso_here`).
     let (o, settings) = match s.directory.saml_settings(&org).await {
-        Ok(x) => x,
+        Ok((o, Some(settings))) => (o, settings),
+        Ok((_, None)) | Err(DirectoryError::NotFound(_)) => {
+            count("not_configured");
+            return refusal_page(
+                StatusCode::FORBIDDEN,
+                "SAML SSO is not configured at this address, so no response is accepted.",
+                "",
+            );
+        }
         Err(e) => return directory_error_page(e),
-    };
-    let Some(settings) = settings else {
-        count("not_configured");
-        return refusal_page(
-            StatusCode::FORBIDDEN,
-            &format!(
-                "SAML SSO is not configured for \"{}\", so no response is accepted.",
-                o.name
-            ),
-            "",
-        );
     };
     let form = match read_form(req).await {
         Ok(f) => f,
@@ -604,6 +654,9 @@ async fn whoami(State(s): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
     if let Some(secret) = session_secret(&headers)
         && let Err(e) = s.directory.end_session(secret).await
     {
@@ -634,7 +687,17 @@ async fn login_link_page(Path(secret): Path<String>) -> Response {
     )
 }
 
-async fn redeem_login_link(State(s): State<AppState>, Path(secret): Path<String>) -> Response {
+/// The button's post. Only from Roster's own page: a post from another
+/// site would put the victim's browser in the session of whoever holds
+/// the link (login CSRF).
+async fn redeem_login_link(
+    State(s): State<AppState>,
+    Path(secret): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
     match s
         .directory
         .redeem_login_link(&secret, s.session_lifetime)

@@ -294,3 +294,221 @@ fn metadata_fetches_beyond_four_at_once_are_told_to_try_again() {
     });
     healthy(&app);
 }
+
+/// The IdP metadata of `metadata_xml` in a file of the app's directory.
+fn metadata_file(app: &TestApp) -> String {
+    let path = app.dir.path().join("tiny-idp.xml");
+    std::fs::write(&path, metadata_xml()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn get_page(app: &TestApp, path: &str) -> Page {
+    page(browser().get(app.url(path)).send().unwrap())
+}
+
+#[test]
+fn org_pages_look_alike_whether_or_not_the_org_exists() {
+    let app = TestApp::start();
+    // acme has no SAML SSO; beta has it.
+    let beta = cli_ok(&app.db, &["org", "create", "beta"])
+        .trim()
+        .to_string();
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "beta",
+            "--metadata-file",
+            &metadata_file(&app),
+        ],
+    );
+    let unknown_id = "0b6f4f4e-0000-4000-8000-000000000000";
+    let made_up = "Your-account-is-locked.Call-555-0100";
+
+    // The console's sign-in: one page for every path, naming no org and
+    // showing nothing of the path but the (percent-encoded) link.
+    let segments = [
+        "acme",
+        app.org_id.as_str(),
+        "beta",
+        beta.as_str(),
+        "no-such-org",
+        unknown_id,
+        made_up,
+    ];
+    let mut pages = Vec::new();
+    for seg in segments {
+        let p = get_page(&app, &format!("/console/{seg}/sign-in"));
+        assert_eq!(p.status, 401, "{seg}: {}", p.body);
+        let link = format!("/accounts/saml/{seg}/login");
+        assert!(p.body.contains(&link), "{seg}: {}", p.body);
+        let rest = p.body.replace(&link, "LINK");
+        for name in ["acme", "beta", "Call-555"] {
+            assert!(!rest.contains(name), "{seg}: {name} in {rest}");
+        }
+        pages.push(rest);
+    }
+    for p in &pages[1..] {
+        assert_eq!(p, &pages[0]);
+    }
+
+    // SP-initiated sign-in: an org without SAML SSO and no org at all get
+    // the same page, which names none (beta's sends the browser to its IdP).
+    let mut refusals = Vec::new();
+    for seg in ["acme", app.org_id.as_str(), "no-such-org", unknown_id] {
+        for start in ["login", "test"] {
+            let p = get_page(&app, &format!("/accounts/saml/{seg}/{start}"));
+            assert_eq!(p.status, 404, "{seg}: {}", p.body);
+            assert!(!p.body.contains("acme"), "{seg}: {}", p.body);
+            assert!(p.body.contains("roster saml set"), "{}", p.body);
+            refusals.push(p.body);
+        }
+    }
+    for p in &refusals[1..] {
+        assert_eq!(p, &refusals[0]);
+    }
+    let p = get_page(&app, &format!("/accounts/saml/{beta}/login"));
+    assert_eq!(p.status, 303, "{}", p.body);
+
+    // The ACS alike.
+    let acs = |seg: &str| {
+        page(
+            browser()
+                .post(app.url(&format!("/accounts/saml/{seg}/acs")))
+                .form(&[("SAMLResponse", "x")])
+                .send()
+                .unwrap(),
+        )
+    };
+    let (known, none) = (acs(&app.org_id), acs(unknown_id));
+    assert_eq!((known.status, none.status), (403, 403), "{}", known.body);
+    assert_eq!(known.body, none.body);
+    assert!(!known.body.contains("acme"), "{}", known.body);
+}
+
+/// A form post to `url` with `headers`.
+fn post_with(url: &str, cookie: Option<&str>, headers: &[(&str, &str)]) -> Page {
+    let mut req = browser()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    page(req.send().unwrap())
+}
+
+fn session_status(app: &TestApp, cookie: &str) -> u16 {
+    browser()
+        .get(app.url("/accounts/session"))
+        .header("cookie", cookie)
+        .header("accept", "application/json")
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn login_links_and_logout_refuse_posts_from_other_sites() {
+    let app = TestApp::start();
+    let public = format!("--public-url=http://{}", app.addr);
+    let link = cli_ok(&app.db, &["admin", "login-link", "acme", &public]);
+    let link = link.trim();
+    let evil = "https://evil.example";
+    let ours = app.url("");
+    // An attacker's page posting the attacker's own link (login CSRF), as
+    // browsers with and without Fetch Metadata send it, from a sibling
+    // subdomain, and from a sandboxed frame (Origin: null).
+    for headers in [
+        &[("origin", evil), ("sec-fetch-site", "cross-site")][..],
+        &[("origin", evil)],
+        &[("origin", ours.as_str()), ("sec-fetch-site", "same-site")],
+        &[("origin", "null")],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+    ] {
+        let p = post_with(link, None, headers);
+        assert_eq!(p.status, 403, "{headers:?}: {}", p.body);
+        assert!(p.set_cookie.is_none(), "{headers:?}: a cookie was set");
+        assert!(p.body.contains("another site"), "{}", p.body);
+    }
+    // The link was not used up: from Roster's own page (which sends no
+    // referrer, so its post carries Origin: null) it signs in.
+    let p = post_with(
+        link,
+        None,
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    let cookie = p.cookie.unwrap();
+
+    // Logout from another site ends nothing.
+    for headers in [
+        &[("origin", evil), ("sec-fetch-site", "cross-site")][..],
+        &[("origin", evil)],
+    ] {
+        let p = post_with(&app.url("/accounts/logout"), Some(&cookie), headers);
+        assert_eq!(p.status, 403, "{}", p.body);
+        assert!(p.set_cookie.is_none());
+        assert_eq!(session_status(&app, &cookie), 200, "still signed in");
+    }
+    let p = post_with(
+        &app.url("/accounts/logout"),
+        Some(&cookie),
+        &[
+            ("origin", ours.trim_end_matches('/')),
+            ("sec-fetch-site", "same-origin"),
+        ],
+    );
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(session_status(&app, &cookie), 401, "signed out");
+}
+
+#[test]
+fn new_saml_configurations_refuse_idp_initiated_sign_in_and_pages_send_no_referrer() {
+    let app = TestApp::start();
+    let cookie = admin_cookie(&app);
+    // The console's form starts unticked.
+    let p = page(
+        browser()
+            .get(app.url("/console/acme/saml"))
+            .header("cookie", &cookie)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 200);
+    let tick = p.body.find("name=\"allow_idp_initiated\"").unwrap();
+    let input = &p.body[tick..tick + p.body[tick..].find('>').unwrap()];
+    assert!(!input.contains("checked"), "{input}");
+    // And the command line's default is off.
+    cli_ok(
+        &app.db,
+        &[
+            "saml",
+            "set",
+            "acme",
+            "--metadata-file",
+            &metadata_file(&app),
+        ],
+    );
+    let shown = cli_json(&app.db, &["saml", "show", "acme"]);
+    assert_eq!(shown["idp"]["allow_idp_initiated"], false, "{shown}");
+
+    // No page sends a referrer: the console's, its sign-in, the sign-in
+    // pages'.
+    for (path, cookie) in [
+        ("/console/acme/saml", Some(cookie.as_str())),
+        ("/console/acme/sign-in", None),
+        ("/accounts/session", None),
+    ] {
+        let mut req = browser().get(app.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        let r = req.send().unwrap();
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer", "{path}");
+    }
+}

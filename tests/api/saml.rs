@@ -184,6 +184,9 @@ pub(crate) fn saml_app_from(idp: &Idp, query: &str) -> TestApp {
             "acme",
             "--metadata-url",
             &idp.url(&format!("/metadata?{query}")),
+            // The tests post IdP-initiated responses (off by default).
+            "--allow-idp-initiated",
+            "on",
             &public,
         ],
     );
@@ -198,7 +201,8 @@ pub(crate) fn saml_app_from(idp: &Idp, query: &str) -> TestApp {
 }
 
 /// `roster saml set acme --metadata-file` with the IdP's metadata of
-/// `style`, and `extra` arguments; what the command printed.
+/// `style`, and `extra` arguments (IdP-initiated sign-in on unless they
+/// say otherwise); what the command printed.
 fn set_from_metadata_file(app: &TestApp, idp: &Idp, style: &str, extra: &[&str]) -> String {
     let file = app.dir.path().join(format!("{style}.xml"));
     std::fs::write(
@@ -208,6 +212,9 @@ fn set_from_metadata_file(app: &TestApp, idp: &Idp, style: &str, extra: &[&str])
     .unwrap();
     let path = file.to_str().unwrap().to_string();
     let mut args = vec!["saml", "set", "acme", "--metadata-file", &path];
+    if !extra.contains(&"--allow-idp-initiated") {
+        args.extend_from_slice(&["--allow-idp-initiated", "on"]);
+    }
     args.extend_from_slice(extra);
     cli_ok(&app.db, &args)
 }
@@ -835,6 +842,8 @@ fn configuration_is_checked_shown_and_disabled() {
         &entity,
         "--certificate",
         pem,
+        "--allow-idp-initiated",
+        "on",
     ])
     .unwrap();
     let p = post_acs(

@@ -10,7 +10,7 @@
 use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -21,7 +21,7 @@ use crate::directory::query::fold;
 use crate::directory::roles::{Access, ConsoleUser};
 use crate::server::AppState;
 use crate::server::callers::path_org;
-use crate::server::sign_in::session_secret;
+use crate::server::sign_in::{same_origin, session_secret};
 
 /// A console form's largest body: SSH keys are the biggest field.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -180,6 +180,8 @@ impl FromRequest<AppState> for ConsoleForm {
                 None,
             )
         };
+        // A client that sends neither Sec-Fetch-Site nor Origin still
+        // needs the CSRF token below.
         if !same_origin(req.headers()) {
             return Err(cross("this request came from another site"));
         }
@@ -197,29 +199,6 @@ impl FromRequest<AppState> for ConsoleForm {
     }
 }
 
-/// Whether the browser says the request comes from Roster's own pages.
-/// Browsers send `Sec-Fetch-Site` (Fetch Metadata) and `Origin` on every
-/// form post; a client that sends neither still needs the CSRF token.
-fn same_origin(headers: &HeaderMap) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
-        && site != "same-origin"
-    {
-        return false;
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
-}
-
 fn url_part(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -227,7 +206,6 @@ fn url_part(s: &str) -> String {
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
 struct SignInPage {
-    org: String,
     heading: String,
     message: String,
     /// A button: (where, what it says).
@@ -239,7 +217,6 @@ fn bare_page(status: StatusCode, heading: &str, message: &str, link: Option<Stri
     render(
         status,
         &SignInPage {
-            org: String::new(),
             heading: heading.to_string(),
             message: message.to_string(),
             link: link.map(|href| (href, "Go there".to_string())),
@@ -278,40 +255,27 @@ pub(super) async fn org_home(c: Console) -> Response {
     }
 }
 
-/// `/console/{org}/sign-in`: where a request without a session goes.
+/// `/console/{org}/sign-in`: where a request without a session goes. One
+/// page whatever `{org}` is (an org with SAML SSO, one without, none at
+/// all): it looks nothing up and shows nothing of the path but the
+/// percent-encoded link, so that strangers can neither tell which orgs
+/// exist, nor learn a name from an id, nor make the page say something
+/// (docs/security.md, "Anonymous clients").
 pub(super) async fn sign_in_page(
-    State(s): State<AppState>,
     axum::extract::Path(org): axum::extract::Path<String>,
 ) -> Response {
-    let (message, sso) = match s.directory.saml_settings(&org).await {
-        Ok((o, Some(_))) => (
-            format!("Sign in to {} through its identity provider.", o.name),
-            Some((
-                format!("/accounts/saml/{}/login", o.id),
-                "Sign in with SSO".to_string(),
-            )),
-        ),
-        Ok((o, None)) => (
-            format!(
-                "{} has no single sign-on yet. Ask the operator for a one-time login link \
-                 (roster admin login-link {}).",
-                o.name, o.name
-            ),
-            None,
-        ),
-        // Whether an org exists is not said to strangers.
-        Err(_) => (
-            "Ask your administrator for your organization's sign-in address.".to_string(),
-            None,
-        ),
-    };
     render(
         StatusCode::UNAUTHORIZED,
         &SignInPage {
-            org,
             heading: "Sign in".into(),
-            message,
-            link: sso,
+            message: "Sign in through your organization's identity provider. Before it has \
+                      single sign-on, its administrator signs in with a one-time link from the \
+                      operator (roster admin login-link ORG)."
+                .into(),
+            link: Some((
+                format!("/accounts/saml/{}/login", url_part(&org)),
+                "Sign in with SSO".to_string(),
+            )),
         },
     )
 }

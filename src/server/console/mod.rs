@@ -149,7 +149,9 @@ pub(super) fn done_notice(code: Option<&str>) -> Option<Notice> {
 }
 
 /// The headers every console page carries: nothing loaded from elsewhere,
-/// nothing framed, nothing cached.
+/// nothing framed, nothing cached, no referrer (a console URL names the
+/// org and the people in it). The console's same-origin check rests on
+/// `Sec-Fetch-Site` and `Origin`, not on `Referer` (`sign_in::same_origin`).
 pub(super) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
@@ -162,7 +164,7 @@ pub(super) fn html(status: StatusCode, body: String) -> Response {
                  connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
             (header::X_FRAME_OPTIONS, "DENY"),
-            (header::REFERRER_POLICY, "same-origin"),
+            (header::REFERRER_POLICY, "no-referrer"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         body,

@@ -87,11 +87,9 @@ pub(super) async fn show(
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
     let l = c.need(Access::Viewer, "saml", done_notice(q.done.as_deref()))?;
-    let typed = Typed {
-        allow_idp_initiated: true,
-        ..Default::default()
-    };
-    page(&s, &c, l, typed, StatusCode::OK).await
+    // IdP-initiated sign-in starts unticked (docs/security.md, "Not
+    // defended").
+    page(&s, &c, l, Typed::default(), StatusCode::OK).await
 }
 
 async fn page(
