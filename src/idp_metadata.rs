@@ -21,6 +21,7 @@ use tokio::sync::Semaphore;
 use url::{Host, Url};
 
 use crate::saml::metadata::MAX_METADATA_BYTES;
+use crate::server::AddrRange;
 
 /// The whole fetch, redirects included.
 const TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +42,7 @@ pub enum AllowPrivate {
     /// `--metadata-allow-private` without a list).
     All,
     /// Public addresses and these networks (an IdP on the site's network).
-    Networks(Vec<Network>),
+    Networks(Vec<AddrRange>),
 }
 
 impl AllowPrivate {
@@ -56,7 +57,7 @@ impl AllowPrivate {
             .split(',')
             .map(str::trim)
             .filter(|n| !n.is_empty())
-            .map(Network::parse)
+            .map(str::parse::<AddrRange>)
             .collect::<Result<Vec<_>, _>>()?;
         if networks.is_empty() {
             return Err(
@@ -71,45 +72,6 @@ impl AllowPrivate {
             AllowPrivate::All => true,
             AllowPrivate::None => is_public(ip),
             AllowPrivate::Networks(n) => is_public(ip) || n.iter().any(|n| n.contains(ip)),
-        }
-    }
-}
-
-/// An address with a prefix length (`10.8.0.0/16`; a bare address is a
-/// network of one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Network {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Network {
-    pub fn parse(s: &str) -> Result<Network, String> {
-        let bad = || format!("\"{s}\" is not an address or a network such as 10.8.0.0/16");
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| bad())?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(Network { addr, prefix })
-    }
-
-    fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(n), IpAddr::V4(a)) => in_v4(a, n, self.prefix),
-            (IpAddr::V6(n), IpAddr::V6(a)) => in_v6(a, n, self.prefix),
-            _ => false,
         }
     }
 }
