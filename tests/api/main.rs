@@ -26,6 +26,7 @@ mod groups;
 mod hardening;
 mod hardening_fleet;
 mod hardening_names;
+mod hardening_reach;
 mod hardening_web;
 mod hostile_input;
 mod import;
