@@ -302,9 +302,14 @@ fn long_polls_leave_connections_for_everyone_else() {
 
     let (tx, rx) = std::sync::mpsc::channel();
     let mut polls = Vec::new();
-    for (org, cluster, token, at) in [
-        ("acme", "c1", &acme, acme_at),
-        ("beta", "b1", &beta, beta_at),
+    // acme's 8 polls first, then beta's once acme's are placed, so that
+    // which org meets which cap does not depend on the threads' order.
+    // The 6 polls over the caps (2 of acme's, over its 6; 4 of beta's,
+    // over the server's 10) are answered at once; the 10 others wait.
+    let mut refused: Vec<(String, (u16, Option<String>))> = Vec::new();
+    for (org, cluster, token, at, over) in [
+        ("acme", "c1", &acme, acme_at, 2),
+        ("beta", "b1", &beta, beta_at, 4),
     ] {
         for _ in 0..8 {
             let (tx, addr) = (tx.clone(), app.addr.clone());
@@ -314,12 +319,10 @@ fn long_polls_leave_connections_for_everyone_else() {
                 let _ = tx.send((org, answer));
             }));
         }
+        for _ in 0..over {
+            refused.push(rx.recv_timeout(Duration::from_secs(60)).unwrap());
+        }
     }
-    // The 6 polls over the caps (2 of acme's, over its 6; 4 of beta's,
-    // over the server's 10) are answered at once; the 10 others wait.
-    let refused: Vec<(String, (u16, Option<String>))> = (0..6)
-        .map(|_| rx.recv_timeout(Duration::from_secs(60)).unwrap())
-        .collect();
     for (org, (status, retry)) in &refused {
         assert_eq!(*status, 429, "{org}");
         assert_eq!(retry.as_deref(), Some("10"), "{org}");
