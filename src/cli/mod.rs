@@ -227,6 +227,19 @@ pub fn parse_age(s: &str) -> Result<std::time::Duration, String> {
     })
 }
 
+/// A duration that is not zero: for limits where zero would mean "at
+/// once, always" (forgetting every node at each check), never what an
+/// operator wants.
+pub fn parse_positive_age(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_age(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "\"{s}\" is zero: give a duration of a second or more, such as 7d"
+        ));
+    }
+    Ok(d)
+}
+
 pub fn parse_size(s: &str) -> Result<u64, String> {
     roster::directory::scim_log::parse_size(s).ok_or_else(|| {
         format!("\"{s}\" is not a size: use a number of bytes, or one with K, M or G, such as 64M")

@@ -58,13 +58,14 @@ pub async fn run(g: &Global, args: &ScimLogArgs) -> Result<(), String> {
             if *failed { " that failed" } else { "" }
         );
     } else {
+        let plain = roster::directory::identifiers::shown_plainly;
         for e in &entries {
             println!(
                 "{}  {} {:<6} {}  token={}  {:.1}ms{}{}",
                 e.at,
                 e.status,
                 e.method,
-                e.path,
+                plain(&e.path),
                 e.token_name.as_deref().unwrap_or("(none valid)"),
                 e.latency_ms,
                 e.scim_type
@@ -73,11 +74,11 @@ pub async fn run(g: &Global, args: &ScimLogArgs) -> Result<(), String> {
                     .unwrap_or_default(),
                 e.detail
                     .as_deref()
-                    .map(|d| format!("\n    {d}"))
+                    .map(|d| format!("\n    {}", plain(d)))
                     .unwrap_or_default(),
             );
             if *bodies && let Some(b) = &e.body {
-                println!("    body: {b}");
+                println!("    body: {}", plain(b));
             }
         }
     }

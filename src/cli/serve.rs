@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
-use super::{Global, open_directory, parse_age, parse_size, public_url};
+use super::{Global, open_directory, parse_age, parse_positive_age, parse_size, public_url};
 use roster::directory::scim_log::ScimLogLimits;
 use roster::server::{AppState, ConnectionLimits, Metrics};
 
@@ -27,17 +27,17 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SCIM_LOG_MAX_SIZE", default_value = "64M", value_parser = parse_size)]
     scim_log_max_size: u64,
     /// How long a browser session lasts after sign-in (such as 8h, 12h, 1d).
-    #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_age)]
+    #[arg(long, env = "ROSTER_SESSION_LIFETIME", default_value = "12h", value_parser = parse_positive_age)]
     session_lifetime: std::time::Duration,
     /// Longest time any request may take (the change feed's long poll excepted); 408 beyond.
-    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_age)]
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_positive_age)]
     request_timeout: std::time::Duration,
     /// Most open connections; more wait to be accepted. Each node's agent holds one; raise the
     /// open-file limit (LimitNOFILE) with it.
     #[arg(long, env = "ROSTER_MAX_CONNECTIONS", default_value_t = 8192)]
     max_connections: usize,
     /// How long a client may take to send a request's headers before the connection is closed.
-    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_age)]
+    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_positive_age)]
     header_read_timeout: std::time::Duration,
     /// Addresses of the reverse proxies in front of Roster (comma-separated): for requests
     /// from them, the client is the last other address in X-Forwarded-For (per-client limits
@@ -58,11 +58,11 @@ pub struct ServeArgs {
     /// Most nodes a cluster keeps reports of (each agent's --node-name); reports of new
     /// names beyond are dropped (counted in roster_node_reports_dropped_total), known nodes
     /// still update. `roster cluster forget-node` frees a place.
-    #[arg(long, env = "ROSTER_MAX_NODES_PER_CLUSTER", default_value_t = roster::directory::fleet::MAX_NODES_PER_CLUSTER)]
+    #[arg(long, env = "ROSTER_MAX_NODES_PER_CLUSTER", default_value_t = roster::directory::fleet::MAX_NODES_PER_CLUSTER, value_parser = clap::value_parser!(u64).range(1..))]
     max_nodes_per_cluster: u64,
     /// Nodes not heard from for this long are forgotten (such as 7d, 30d); checked at start
     /// and every hour.
-    #[arg(long, env = "ROSTER_FORGET_NODES_AFTER", default_value = "7d", value_parser = parse_age)]
+    #[arg(long, env = "ROSTER_FORGET_NODES_AFTER", default_value = "7d", value_parser = parse_positive_age)]
     forget_nodes_after: std::time::Duration,
     /// Most change-feed long polls held at once; more are answered at once with 429 and
     /// Retry-After. Default: --max-connections less a reserve (an eighth, and at least 16

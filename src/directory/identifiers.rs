@@ -34,6 +34,24 @@ pub fn check_visible(attr: &str, value: &str) -> Result<(), String> {
     }
 }
 
+/// `text` for a terminal: each invisible, text-direction or control
+/// character written as `\u{XXXX}`, so that what a client sent (the
+/// provisioning log keeps refused names too) cannot hide or reorder what
+/// an operator reads.
+pub fn shown_plainly(text: &str) -> String {
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let bidi = CodePointSetData::new::<BidiControl>();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || ignorable.contains(c) || bidi.contains(c) {
+            out.push_str(&format!("\\u{{{:04X}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Refuses an identifier that is not in NFKC, or holds a control or
 /// invisible character, saying what to send.
 pub fn check_identifier(attr: &str, value: &str) -> DirectoryResult<()> {
@@ -48,8 +66,20 @@ pub fn check_identifier(attr: &str, value: &str) -> DirectoryResult<()> {
         return Ok(());
     }
     let normal: String = value.nfkc().collect();
+    // The characters that change, by code point: a look-alike prints as
+    // what it resembles, so the two spellings alone would read the same.
+    let changed: Vec<String> = value
+        .chars()
+        .filter(|c| !is_nfkc(c.encode_utf8(&mut [0; 4])))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    let which = if changed.is_empty() {
+        "a combining sequence".to_string()
+    } else {
+        changed.join(", ")
+    };
     Err(DirectoryError::InvalidValue(format!(
-        "{attr} \"{value}\" is not in Unicode normal form NFKC (it would be \"{normal}\"); identifiers must be sent normalised, so that look-alike characters cannot name someone else"
+        "{attr} \"{value}\" is not in Unicode normal form NFKC ({which} would change; the NFKC form is \"{normal}\"); identifiers must be sent normalised, so that look-alike characters cannot name someone else"
     )))
 }
 
@@ -58,6 +88,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn hidden_characters_are_shown_by_code_point() {
+        assert_eq!(
+            shown_plainly("a\u{202E}b\u{200B}c\nd é"),
+            "a\\u{202E}b\\u{200B}c\\u{000A}d é"
+        );
+    }
 
     #[test]
     fn look_alikes_are_refused() {
@@ -70,6 +108,8 @@ mod tests {
         ] {
             assert!(check_identifier("userName", s).is_err(), "{s}");
         }
+        let e = check_identifier("userName", "\u{212A}ate@example.com").unwrap_err();
+        assert!(e.to_string().contains("(U+212A would change;"), "{e}");
     }
 
     #[test]

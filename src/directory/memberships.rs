@@ -13,9 +13,11 @@ use crate::scim::schema::ResourceType;
 
 /// A group whose members are locked (`roster group set-roles
 /// --lock-members`, docs/security.md) takes member changes from an
-/// administrator only: the IdP's SCIM write is refused (RFC 7644 §3.12
-/// `mutability`: the attribute's current state forbids the change), so
-/// that a group granting console roles cannot be joined from the IdP.
+/// administrator only: the IdP's SCIM write to them, or its delete of the
+/// group (which would take its members, its roles and its GID), is
+/// refused (RFC 7644 §3.12 `mutability`: the resource's current state
+/// forbids the change), so that a group granting console roles cannot be
+/// joined from the IdP.
 pub(super) fn check_unlocked(
     tx: &mut dyn ReadTx,
     org_id: &str,
@@ -29,12 +31,13 @@ pub(super) fn check_unlocked(
         .get("displayName")
         .and_then(Value::as_str)
         .unwrap_or(&group.id);
+    let org = tx.org(org_id)?.map(|o| o.name).unwrap_or_default();
     Err(DirectoryError::Malformed {
         scim_type: Some(crate::scim::ScimType::Mutability),
         detail: format!(
-            "the members of \"{name}\" are locked in Roster, as the group grants console roles: \
-             an administrator changes them (roster group add-member / remove-member, or the console), \
-             or unlocks them with `roster group set-roles ORG \"{name}\" --lock-members off`"
+            "the members of \"{name}\" are locked in Roster: the identity provider may not change them \
+             or delete the group. An administrator changes them (roster group add-member / remove-member, \
+             or the console), or unlocks them with `roster group set-roles {org} \"{name}\" --lock-members off`"
         ),
     })
 }

@@ -253,6 +253,37 @@ pub struct ImportReport {
 
 /// Who holds a ledger entry, in words: a user or group by name, or an
 /// identity an earlier import kept.
+/// Whom an identity an earlier import kept belongs to now, when the
+/// IdP's push claimed it whole: one resource holds every id and the name
+/// the files give, with the same ids and name (its home and shell may
+/// have been set since).
+fn claimed_since(
+    tx: &mut dyn super::store::WriteTx,
+    org_id: &str,
+    wanted: &PosixAccount,
+) -> DirectoryResult<Option<String>> {
+    let mut owner: Option<String> = None;
+    for (lk, value) in wanted.ledger_entries() {
+        match (tx.posix_owner(org_id, lk, &value)?, &owner) {
+            (Some(o), None) if o != wanted.resource_id => owner = Some(o),
+            (Some(o), Some(first)) if &o == first => {}
+            _ => return Ok(None),
+        }
+    }
+    let Some(owner) = owner else {
+        return Ok(None);
+    };
+    let same = tx
+        .posix_accounts(org_id, wanted.rtype, &[owner.as_str()])?
+        .remove(&owner)
+        .is_some_and(|a| a.uid == wanted.uid && a.gid == wanted.gid && a.name == wanted.name);
+    Ok(if same {
+        Some(describe_owner(tx, org_id, &owner)?)
+    } else {
+        None
+    })
+}
+
 pub(super) fn describe_owner(
     tx: &mut dyn super::store::WriteTx,
     org_id: &str,
@@ -510,6 +541,13 @@ impl Directory {
                         continue;
                     }
                     None => {}
+                }
+                if let Some(who) = claimed_since(tx, &o.id, &account)? {
+                    // The identity an earlier import kept went to the
+                    // person the IdP pushed: running the import again
+                    // changes nothing (docs/operations.md).
+                    report.lines.push(line(kind, &name, "unchanged", format!("{detail}: kept by an earlier import, now {who}'s")));
+                    continue;
                 }
                 for (lk, value) in account.ledger_entries() {
                     if let Some(owner) = tx.posix_owner(&o.id, lk, &value)?

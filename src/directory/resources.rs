@@ -565,6 +565,9 @@ impl Directory {
         self.write(move |tx| {
             let current = load(tx, &org_id, rtype, &id)?;
             check_if_match(if_match.as_ref(), &current)?;
+            if who.via_scim && rtype == ResourceType::Group {
+                check_unlocked(tx, &org_id, &current)?;
+            }
             super::audit::record(
                 tx,
                 &who,

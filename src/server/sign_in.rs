@@ -73,13 +73,23 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         .into_response()
 }
 
+/// A reason as a sentence on a page: domain errors start in lower case,
+/// as they are also read inside other sentences (logs, SCIM details).
+fn sentence(reason: &str) -> String {
+    let mut chars = reason.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn refusal_page(status: StatusCode, reason: &str, hint: &str) -> Response {
     page(
         status,
         "Sign-in refused",
         &format!(
             "<p>{}</p><p>You are not signed in.{}</p>",
-            escape(reason),
+            escape(&sentence(reason)),
             if hint.is_empty() {
                 String::new()
             } else {

@@ -365,3 +365,21 @@ fn long_polls_leave_connections_for_everyone_else() {
         p.join().unwrap();
     }
 }
+
+/// Limits of zero, which would drop every node's report or forget every
+/// node at each check, are refused at start with what to give instead.
+#[test]
+fn zero_limits_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    for (flag, value, says) in [
+        ("--max-nodes-per-cluster", "0", "0 is not in 1.."),
+        ("--forget-nodes-after", "0s", "a second or more"),
+        ("--request-timeout", "0m", "a second or more"),
+    ] {
+        let out = run_cli(&db, &["serve", "--listen", "127.0.0.1:0", flag, value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        assert!(err.contains(says), "{flag} {value}: {err}");
+    }
+}

@@ -197,7 +197,8 @@ fn role_carrying_groups_can_be_locked_against_the_idp() {
         .expect_error(400, Some("mutability"));
     let detail = r.body["detail"].as_str().unwrap();
     assert!(
-        detail.contains("locked") && detail.contains("--lock-members off"),
+        detail.contains("locked")
+            && detail.contains("roster group set-roles acme \"admins\" --lock-members off"),
         "{detail}"
     );
     app.put(
@@ -211,6 +212,8 @@ fn role_carrying_groups_can_be_locked_against_the_idp() {
         json!([{"op": "remove", "path": "members"}]),
     )
     .expect_error(400, Some("mutability"));
+    app.delete(&format!("/Groups/{admins}"))
+        .expect_error(400, Some("mutability"));
     let g = app.get(&format!("/Groups/{admins}")).expect(200);
     let members: Vec<&str> = g.body["members"]
         .as_array()

@@ -114,6 +114,28 @@ fn a_clusters_users_keep_their_ids_when_the_idp_pushes_them() {
     // Someone else gets a new identity, never a kept one.
     let newbie = app.create_user("newbie@example.com");
     assert_eq!(newbie.body[CW]["sunkPosixUserId"], 100_000);
+    // The files again, once the IdP has claimed some of what they kept:
+    // still nothing to change (an operator re-exports during a move).
+    let (code, third) = import(&app, &passwd, &group, &["--dry-run"]);
+    assert_eq!(code, 0, "{third}");
+    assert_eq!(
+        (outcomes(&third, "kept"), outcomes(&third, "unchanged")),
+        (0, 303),
+        "{third}"
+    );
+    let claimed = third["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "user7" && l["kind"] == "user")
+        .unwrap();
+    assert!(
+        claimed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("now user user7@example.com's"),
+        "{claimed}"
+    );
 
     // On a node, through libnss-cache, the old numbers.
     create_cluster(&app.db, "c1", "proj-a");
