@@ -796,12 +796,10 @@ async fn store_limit(dir: &std::path::Path) -> (f64, f64) {
         .await
         .unwrap();
     let p = Principal {
-        org,
         token_id: "bench".into(),
         token_name: "bench".into(),
         via_scim: true,
-        cluster_id: None,
-        origin: String::new(),
+        ..Principal::admin(org)
     };
     let n = 2000u64;
     let began = Instant::now();

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::model::Principal;
 use super::model::ResourceView;
-use super::resources::{load, replace_stored, require_writes};
+use super::resources::{load, replace_stored, require_writes, require_writes_to_self};
 use super::{Directory, DirectoryError, DirectoryResult};
 use crate::scim::resource::check_value;
 use crate::scim::schema::{COREWEAVE_USER, COREWEAVE_USER_SCHEMA, ResourceType};
@@ -57,7 +57,7 @@ impl Directory {
         keys: Vec<String>,
     ) -> DirectoryResult<ResourceView> {
         let now = self.now();
-        require_writes(p)?;
+        require_writes_to_self(p, user_id)?;
         let attr = COREWEAVE_USER.attribute("sunkSshKeys").ok_or_else(|| {
             DirectoryError::InvalidValue("this build has no sunkSshKeys attribute".into())
         })?;

@@ -116,6 +116,56 @@ pub struct TokenRecord {
     pub cluster_id: Option<String>,
 }
 
+pub const IAM_ADMIN: &str = "IAM Admin";
+pub const IAM_VIEWER: &str = "IAM Viewer";
+
+/// How far a caller reaches, from least to most: the roles a signed-in
+/// person's groups carry (docs/console.md, "Roles"), and for a token or
+/// the CLI what it is. Domain writes need [`Access::Admin`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Their own Settings only.
+    Member,
+    /// Every page of the org, read-only.
+    Viewer,
+    /// Everything, for the org.
+    Admin,
+}
+
+impl Access {
+    /// The access the roles give.
+    pub fn of_roles<'a>(roles: impl IntoIterator<Item = &'a str>) -> Access {
+        roles
+            .into_iter()
+            .map(|r| match r {
+                IAM_ADMIN => Access::Admin,
+                IAM_VIEWER => Access::Viewer,
+                _ => Access::Member,
+            })
+            .max()
+            .unwrap_or(Access::Member)
+    }
+
+    /// The refusal of what needs `self` to `who`, which names the role to
+    /// ask for.
+    pub fn refusal(self, who: &str) -> String {
+        format!(
+            "this needs the \"{}\" role, which {who} does not have; an administrator grants it by \
+             adding them to a group that carries it",
+            self.role()
+        )
+    }
+
+    /// The role that gives this access, to name in a refusal.
+    pub fn role(self) -> &'static str {
+        match self {
+            Access::Admin => IAM_ADMIN,
+            Access::Viewer => IAM_VIEWER,
+            Access::Member => "none",
+        }
+    }
+}
+
 /// Who is making a request: an org and the token it presented, or an
 /// administrator at the command line.
 #[derive(Debug, Clone)]
@@ -130,6 +180,14 @@ pub struct Principal {
     /// A cluster's read-only token: reads that cluster's maps and SCIM
     /// resources, writes nothing.
     pub cluster_id: Option<String>,
+    /// What the caller may do: every write needs [`Access::Admin`] (the
+    /// CLI, an IdP's SCIM token, an IAM Admin at the console), checked by
+    /// the domain whatever the handler did; an IAM Viewer and a cluster's
+    /// token read.
+    pub access: Access,
+    /// At the console, the signed-in person's own user: a member without
+    /// roles may still set their own SSH keys.
+    pub user_id: Option<String>,
     /// Where the request came from, for the audit trail: the client's
     /// address, or the CLI's host.
     pub origin: String,
@@ -143,6 +201,8 @@ impl Principal {
             token_name: "roster CLI".into(),
             via_scim: false,
             cluster_id: None,
+            access: Access::Admin,
+            user_id: None,
             origin: String::new(),
         }
     }

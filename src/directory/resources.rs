@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use super::cluster_scope::{check_in_scope, scope_views};
 use super::memberships::{check_members, check_unlocked, take_members};
 use super::model::{
-    Change, ChangeKind, ExpectedVersion, MemberRef, Principal, ResourceView, StoredResource,
-    Subject,
+    Access, Change, ChangeKind, ExpectedVersion, MemberRef, Principal, ResourceView,
+    StoredResource, Subject,
 };
 use super::query::{Cond, Query, Window, fold};
 use super::ssh_keys;
@@ -40,6 +40,13 @@ pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
                 .into(),
         ));
     }
+    if p.access < Access::Admin {
+        let who = p
+            .token_name
+            .strip_prefix("console: ")
+            .unwrap_or(&p.token_name);
+        return Err(DirectoryError::Forbidden(Access::Admin.refusal(who)));
+    }
     if p.via_scim && !p.org.settings.aup {
         return Err(DirectoryError::Forbidden(format!(
             "Automated User Provisioning is off for \"{}\", so SCIM writes are refused; turn it on with `roster org set {} --aup on`",
@@ -47,6 +54,16 @@ pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Writes to one user's own account: a signed-in person may set their own
+/// SSH keys whatever their roles (seed 003's Settings); anything else
+/// needs what every write needs.
+pub(super) fn require_writes_to_self(p: &Principal, user_id: &str) -> DirectoryResult<()> {
+    if p.cluster_id.is_none() && !p.via_scim && p.user_id.as_deref() == Some(user_id) {
+        return Ok(());
+    }
+    require_writes(p)
 }
 
 /// The keys a resource is stored under, from its document. Its name

@@ -10,7 +10,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::model::{Actor, Principal, TokenRecord};
+use super::model::{Access, Actor, Principal, TokenRecord};
 use super::orgs::find_org;
 use super::{Directory, DirectoryError, DirectoryResult};
 
@@ -158,12 +158,21 @@ impl Directory {
                 if !same || t.org_id != o.id || t.revoked.is_some() {
                     return Err(denied());
                 }
+                // A cluster's token reads; the IdP's writes (while
+                // Automated User Provisioning is on).
+                let access = if t.cluster_id.is_some() {
+                    Access::Viewer
+                } else {
+                    Access::Admin
+                };
                 Ok(Principal {
                     org: o,
                     token_id: t.id,
                     token_name: t.name,
                     via_scim: true,
                     cluster_id: t.cluster_id,
+                    access,
+                    user_id: None,
                     origin: String::new(),
                 })
             })

@@ -31,7 +31,7 @@ async fn acting_on(
 ) -> Result<(Principal, ResourceView), DirectoryError> {
     let (p, own) = match caller {
         ApiCaller::Admin(p) => (p, None),
-        ApiCaller::Member { admin, user_id } => (admin, Some(user_id)),
+        ApiCaller::Member { principal, user_id } => (principal, Some(user_id)),
     };
     let v = s.directory.find(&p, ResourceType::User, user).await?;
     if let Some(own) = own

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::STANDARD;
 use super::AppState;
 use super::error::{ApiErrorResponse, Refusal};
 use crate::directory::DirectoryError;
-use crate::directory::model::{Org, Principal, Session};
+use crate::directory::model::{Access, Org, Principal, Session};
 
 /// The `{org}` of the request's path, as given (id or name); `None` when
 /// the path is not UTF-8.
@@ -125,11 +125,16 @@ impl FromRequestParts<AppState> for SessionCaller {
 /// tokens; cluster tokens are refused) or, without one, a browser session
 /// of the path's org.
 pub enum ApiCaller {
-    /// The org's administrator (a SCIM token, or the bootstrap
-    /// administrator's session).
+    /// The org's administrator (a SCIM token, or the session of the
+    /// bootstrap administrator or of an IAM Admin).
     Admin(Principal),
-    /// A signed-in user, who may act on their own account only.
-    Member { admin: Principal, user_id: String },
+    /// A signed-in person with less, who may act on their own account
+    /// only; their principal carries their access, so the domain refuses
+    /// anything else they try.
+    Member {
+        principal: Principal,
+        user_id: String,
+    },
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -156,12 +161,15 @@ impl FromRequestParts<AppState> for ApiCaller {
                 ))
                 .into());
             }
-            let mut admin = Principal::admin(o);
-            admin.token_name = format!("console: {}", session.subject);
-            admin.origin = super::request_origin(parts, state);
-            return Ok(match session.user_id {
-                None => ApiCaller::Admin(admin),
-                Some(user_id) => ApiCaller::Member { admin, user_id },
+            // The roles the person's groups carry now, as at the console.
+            let user_id = session.user_id.clone();
+            let mut principal = state.directory.console_user(o, session).await?.principal;
+            principal.origin = super::request_origin(parts, state);
+            return Ok(match user_id {
+                Some(user_id) if principal.access < Access::Admin => {
+                    ApiCaller::Member { principal, user_id }
+                }
+                _ => ApiCaller::Admin(principal),
             });
         }
         let token = bearer(&parts.headers).ok_or_else(|| {

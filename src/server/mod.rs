@@ -32,6 +32,7 @@ use axum::routing::get;
 
 pub use addr_allow::AddrRange;
 pub use connections::ConnectionLimits;
+pub use console::{RouteAccess, route_table as console_route_table};
 pub use error::SCIM_CONTENT_TYPE;
 pub use feed::LongPolls;
 pub use metrics::Metrics;

@@ -441,13 +441,21 @@ fn post_as(app: &TestApp, cookie: &str, path: &str, form: &[(&str, &str)]) -> u1
     req.send().unwrap().status().as_u16()
 }
 
-#[test]
-fn members_and_viewers_reach_only_what_their_roles_allow() {
+/// An org with SAML SSO through a real pysaml2 IdP and SUP on, and the
+/// sessions of two people who signed in there (each first sign-in creates
+/// the user, just in time): Mia, with no role, and Vic, in `viewers`,
+/// which carries IAM Viewer.
+pub(crate) struct MemberAndViewer {
+    pub idp: crate::saml::Idp,
+    pub app: TestApp,
+    pub mia: String,
+    pub vic: String,
+}
+
+pub(crate) fn member_and_viewer() -> MemberAndViewer {
     let idp = crate::saml::Idp::start();
     let app = crate::saml::saml_app_from(&idp, "style=okta");
     cli_ok(&app.db, &["org", "set", "acme", "--sup", "on"]);
-    // Real sign-ins through the pysaml2 IdP; each person's first creates
-    // their user (just in time).
     let sign_in = |user: &str| -> String {
         let (p, _) = crate::saml::sp_initiated(&app, &idp, "login", user);
         assert_eq!(p.status, 303, "{}", p.body);
@@ -472,6 +480,12 @@ fn members_and_viewers_reach_only_what_their_roles_allow() {
             "IAM Viewer",
         ],
     );
+    MemberAndViewer { idp, app, mia, vic }
+}
+
+#[test]
+fn members_and_viewers_reach_only_what_their_roles_allow() {
+    let MemberAndViewer { idp, app, mia, vic } = member_and_viewer();
     let groups_before = app.get_with("/Groups", &[("count", "0")]).total();
 
     // Mia has no role: her own Settings, and nothing else.

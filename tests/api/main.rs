@@ -16,6 +16,7 @@ mod audit;
 mod browser;
 mod cli;
 mod console;
+mod console_access;
 mod deltas;
 mod discovery_and_auth;
 mod durability;

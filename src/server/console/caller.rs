@@ -45,26 +45,11 @@ impl Console {
             org_path: self.user.principal.org.name.clone(),
             subject: self.user.session.subject.clone(),
             roles: self.user.roles.clone(),
-            may_view: self.user.access >= Access::Viewer,
-            may_admin: self.user.access >= Access::Admin,
+            may_view: self.user.access() >= Access::Viewer,
+            may_admin: self.user.access() >= Access::Admin,
             csrf: self.csrf.clone(),
             active,
             notice,
-        }
-    }
-
-    /// The layout if the person has at least `needed`, else the 403 page.
-    pub fn need(
-        &self,
-        needed: Access,
-        active: &'static str,
-        notice: Option<Notice>,
-    ) -> Result<Layout, Response> {
-        let l = self.layout(active, notice);
-        if self.user.access >= needed {
-            Ok(l)
-        } else {
-            Err(forbidden(l, needed))
         }
     }
 
@@ -86,6 +71,57 @@ impl Console {
     /// `/console/{org}/{rest}`.
     pub fn path(&self, rest: &str) -> String {
         format!("/console/{}/{rest}", self.user.principal.org.name)
+    }
+}
+
+/// A signed-in person whose roles reach every page of the org (IAM Viewer
+/// or more). A handler that takes it cannot be reached with less: the
+/// request is answered with the 403 page naming the role before the
+/// handler runs.
+pub(in crate::server) struct ConsoleViewer(pub Console);
+
+/// An IAM Admin: what every form that changes something takes. The domain
+/// refuses a write by anyone less all the same (`Principal::access`), so a
+/// handler that took a plain [`Console`] by mistake still cannot write.
+pub(in crate::server) struct ConsoleAdmin(pub Console);
+
+/// The signed-in person, if their roles reach `needed`; else the 403 page.
+async fn at_least(
+    parts: &mut Parts,
+    state: &AppState,
+    needed: Access,
+) -> Result<Console, Response> {
+    let c = Console::from_request_parts(parts, state).await?;
+    if c.user.access() >= needed {
+        Ok(c)
+    } else {
+        Err(forbidden(c.layout("", None), needed))
+    }
+}
+
+impl FromRequestParts<AppState> for ConsoleViewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        at_least(parts, state, Access::Viewer)
+            .await
+            .map(ConsoleViewer)
+    }
+}
+
+impl FromRequestParts<AppState> for ConsoleAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        at_least(parts, state, Access::Admin)
+            .await
+            .map(ConsoleAdmin)
     }
 }
 
@@ -248,7 +284,7 @@ pub(super) async fn landing(State(s): State<AppState>, headers: HeaderMap) -> Re
 /// `/console/{org}`: the Clusters page for those who may see it (a
 /// completed sign-in lands there), else the person's own Settings.
 pub(super) async fn org_home(c: Console) -> Response {
-    if c.user.access >= Access::Viewer {
+    if c.user.access() >= Access::Viewer {
         see_other(&c.path("clusters"))
     } else {
         see_other(&c.path("settings"))

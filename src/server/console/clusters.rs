@@ -8,12 +8,14 @@ use axum::response::Response;
 
 use super::scim_config::render_token_created;
 use super::users::DoneParam;
-use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
+use super::{
+    Console, ConsoleAdmin, ConsoleForm, ConsoleViewer, Layout, OrgAnd, done_notice, refusal,
+    render, see_other,
+};
 use crate::directory::clusters::ClusterView;
 use crate::directory::fleet::NodeStatus;
 use crate::directory::listing::ListQuery;
 use crate::directory::model::TokenRecord;
-use crate::directory::roles::Access;
 use crate::server::AppState;
 
 /// The maps nsscache reads (`/nss/{org}/{cluster}/{map}`).
@@ -28,10 +30,10 @@ struct ClustersPage {
 
 pub(super) async fn list(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "clusters", done_notice(q.done.as_deref()))?;
+    let l = c.layout("clusters", done_notice(q.done.as_deref()));
     let clusters = s
         .directory
         .clusters(&c.user.principal.org.id)
@@ -56,11 +58,11 @@ struct ClusterPage {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Path((_, cluster)): OrgAnd,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "clusters", done_notice(q.done.as_deref()))?;
+    let l = c.layout("clusters", done_notice(q.done.as_deref()));
     cluster_page(&s, &c, l, &cluster, StatusCode::OK).await
 }
 
@@ -145,11 +147,10 @@ async fn cluster_page(
 
 pub(super) async fn set_groups(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, cluster)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "clusters", None)?;
     let org = &c.user.principal.org;
     match s
         .directory
@@ -169,11 +170,10 @@ pub(super) async fn set_groups(
 /// A read-only token for the cluster's nodes, shown once.
 pub(super) async fn create_token(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, cluster)): OrgAnd,
     _form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "clusters", None)?;
     let org = &c.user.principal.org;
     let (rec, secret) = s
         .directory

@@ -10,10 +10,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::users::DoneParam;
-use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
+use super::{
+    Console, ConsoleAdmin, ConsoleForm, ConsoleViewer, Layout, OrgAnd, done_notice, refusal,
+    render, see_other,
+};
 use crate::directory::listing::ListQuery;
 use crate::directory::model::{PosixAccount, ResourceView};
-use crate::directory::roles::{Access, IAM_ADMIN, IAM_VIEWER, known_roles};
+use crate::directory::roles::{IAM_ADMIN, IAM_VIEWER, known_roles};
 use crate::scim::schema::ResourceType;
 use crate::server::AppState;
 
@@ -62,10 +65,10 @@ pub(super) struct ListParams {
 
 pub(super) async fn list(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<ListParams>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "groups", done_notice(q.done.as_deref()))?;
+    let l = c.layout("groups", done_notice(q.done.as_deref()));
     list_page(
         &s,
         &c,
@@ -113,10 +116,9 @@ async fn list_page(
 /// "Create Group" (seed 000's migration: a new group, then its roles).
 pub(super) async fn create(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "groups", None)?;
     let name = form.get("displayName").trim().to_string();
     match s
         .directory
@@ -156,11 +158,11 @@ struct GroupPage {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Path((_, group)): OrgAnd,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "groups", done_notice(q.done.as_deref()))?;
+    let l = c.layout("groups", done_notice(q.done.as_deref()));
     group_page(&s, &c, l, &group, StatusCode::OK).await
 }
 
@@ -227,7 +229,7 @@ async fn group_page(
 /// Adds a member by userName, POSIX username or id.
 pub(super) async fn add_member(
     State(s): State<AppState>,
-    c: Console,
+    c: ConsoleAdmin,
     Path((_, group)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
@@ -236,7 +238,7 @@ pub(super) async fn add_member(
 
 pub(super) async fn remove_member(
     State(s): State<AppState>,
-    c: Console,
+    c: ConsoleAdmin,
     Path((_, group)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
@@ -245,12 +247,11 @@ pub(super) async fn remove_member(
 
 async fn change_member(
     s: AppState,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     group: String,
     form: ConsoleForm,
     add: bool,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "groups", None)?;
     let p = &c.user.principal;
     let outcome = async {
         let user = s
@@ -282,11 +283,10 @@ async fn change_member(
 
 pub(super) async fn set_roles(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, group)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "groups", None)?;
     match s
         .directory
         .set_group_roles(&c.user.principal, &group, &form.all("role"))

@@ -26,58 +26,164 @@ use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
-pub(super) use caller::{Console, ConsoleForm};
+pub(super) use caller::{Console, ConsoleAdmin, ConsoleForm, ConsoleViewer};
 
 use super::AppState;
 use super::error::Refusal;
 use crate::directory::DirectoryError;
 use crate::directory::roles::Access;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(caller::landing))
-        .route("/static/console.css", get(stylesheet))
-        .route("/static/console.js", get(script))
-        .route("/{org}", get(caller::org_home))
-        .route("/{org}/sign-in", get(caller::sign_in_page))
-        .route("/{org}/clusters", get(clusters::list))
-        .route("/{org}/clusters/{cluster}", get(clusters::show))
-        .route(
+/// Who may use a console route. Each route declares it in [`table`], and
+/// its handler takes the extractor that enforces it ([`ConsoleViewer`],
+/// [`ConsoleAdmin`], [`Console`] for any signed-in person); the test that
+/// walks the table (tests/api/console_access.rs) holds every route to
+/// its word as no one, a member, a viewer, an admin and another org's
+/// admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteAccess {
+    /// No session needed: the landing page, assets, the sign-in page.
+    Anyone,
+    /// Any signed-in person of the org: their own Settings.
+    SignedIn,
+    /// IAM Viewer or more: every page, read-only.
+    Viewer,
+    /// IAM Admin: every change.
+    Admin,
+}
+
+/// One console route: its method, its path under `/console`, who may use
+/// it, and what answers it.
+struct Route {
+    method: &'static str,
+    path: &'static str,
+    access: RouteAccess,
+    handler: MethodRouter<AppState>,
+}
+
+fn table() -> Vec<Route> {
+    use RouteAccess::{Admin, Anyone, SignedIn, Viewer};
+    let r = |method, path, access, handler| Route {
+        method,
+        path,
+        access,
+        handler,
+    };
+    vec![
+        r("GET", "/", Anyone, get(caller::landing)),
+        r("GET", "/static/console.css", Anyone, get(stylesheet)),
+        r("GET", "/static/console.js", Anyone, get(script)),
+        r("GET", "/{org}/sign-in", Anyone, get(caller::sign_in_page)),
+        r("GET", "/{org}", SignedIn, get(caller::org_home)),
+        r("GET", "/{org}/settings", SignedIn, get(settings::show)),
+        r(
+            "POST",
+            "/{org}/settings/ssh-keys",
+            SignedIn,
+            post(settings::set_ssh_keys),
+        ),
+        r("GET", "/{org}/clusters", Viewer, get(clusters::list)),
+        r(
+            "GET",
+            "/{org}/clusters/{cluster}",
+            Viewer,
+            get(clusters::show),
+        ),
+        r(
+            "POST",
             "/{org}/clusters/{cluster}/groups",
+            Admin,
             post(clusters::set_groups),
-        )
-        .route(
+        ),
+        r(
+            "POST",
             "/{org}/clusters/{cluster}/tokens",
+            Admin,
             post(clusters::create_token),
-        )
-        .route("/{org}/users", get(users::list).post(users::create))
-        .route("/{org}/users/{user}", get(users::show))
-        .route("/{org}/users/{user}/ssh-keys", post(users::set_ssh_keys))
-        .route("/{org}/users/{user}/deactivate", post(users::deactivate))
-        .route("/{org}/groups", get(groups::list).post(groups::create))
-        .route("/{org}/groups/{group}", get(groups::show))
-        .route("/{org}/groups/{group}/members", post(groups::add_member))
-        .route(
+        ),
+        r("GET", "/{org}/users", Viewer, get(users::list)),
+        r("POST", "/{org}/users", Admin, post(users::create)),
+        r("GET", "/{org}/users/{user}", Viewer, get(users::show)),
+        r(
+            "POST",
+            "/{org}/users/{user}/ssh-keys",
+            Admin,
+            post(users::set_ssh_keys),
+        ),
+        r(
+            "POST",
+            "/{org}/users/{user}/deactivate",
+            Admin,
+            post(users::deactivate),
+        ),
+        r("GET", "/{org}/groups", Viewer, get(groups::list)),
+        r("POST", "/{org}/groups", Admin, post(groups::create)),
+        r("GET", "/{org}/groups/{group}", Viewer, get(groups::show)),
+        r(
+            "POST",
+            "/{org}/groups/{group}/members",
+            Admin,
+            post(groups::add_member),
+        ),
+        r(
+            "POST",
             "/{org}/groups/{group}/members/remove",
+            Admin,
             post(groups::remove_member),
-        )
-        .route("/{org}/groups/{group}/roles", post(groups::set_roles))
-        .route("/{org}/scim", get(scim_config::show))
-        .route("/{org}/scim/settings", post(scim_config::set_toggle))
-        .route("/{org}/scim/tokens", post(scim_config::create_token))
-        .route(
+        ),
+        r(
+            "POST",
+            "/{org}/groups/{group}/roles",
+            Admin,
+            post(groups::set_roles),
+        ),
+        r("GET", "/{org}/scim", Viewer, get(scim_config::show)),
+        r(
+            "POST",
+            "/{org}/scim/settings",
+            Admin,
+            post(scim_config::set_toggle),
+        ),
+        r(
+            "POST",
+            "/{org}/scim/tokens",
+            Admin,
+            post(scim_config::create_token),
+        ),
+        r(
+            "POST",
             "/{org}/scim/tokens/{token}/revoke",
+            Admin,
             post(scim_config::revoke_token),
-        )
-        .route("/{org}/saml", get(saml_sso::show))
-        .route("/{org}/saml/review", post(saml_sso::review))
-        .route("/{org}/saml/deploy", post(saml_sso::deploy))
-        .route("/{org}/saml/disable", post(saml_sso::disable))
-        .route("/{org}/log", get(provisioning_log::show))
-        .route("/{org}/settings", get(settings::show))
-        .route("/{org}/settings/ssh-keys", post(settings::set_ssh_keys))
+        ),
+        r("GET", "/{org}/saml", Viewer, get(saml_sso::show)),
+        r("POST", "/{org}/saml/review", Admin, post(saml_sso::review)),
+        r("POST", "/{org}/saml/deploy", Admin, post(saml_sso::deploy)),
+        r(
+            "POST",
+            "/{org}/saml/disable",
+            Admin,
+            post(saml_sso::disable),
+        ),
+        r("GET", "/{org}/log", Viewer, get(provisioning_log::show)),
+    ]
+}
+
+/// Every console route as declared: (method, path under `/console`, who
+/// may use it).
+pub fn route_table() -> Vec<(&'static str, &'static str, RouteAccess)> {
+    table()
+        .into_iter()
+        .map(|r| (r.method, r.path, r.access))
+        .collect()
+}
+
+pub(super) fn routes() -> Router<AppState> {
+    // Routes of one path with several methods merge into one.
+    table()
+        .into_iter()
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
 }
 
 /// The console's pages, in the order of the navigation.

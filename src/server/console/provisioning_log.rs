@@ -9,9 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Console, Layout, refusal, render};
+use super::{ConsoleViewer, Layout, refusal, render};
 use crate::directory::model::{ScimLogEntry, ScimLogQuery};
-use crate::directory::roles::Access;
 use crate::server::AppState;
 
 /// Entries shown at most.
@@ -45,10 +44,10 @@ struct LogPage {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<Params>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "log", None)?;
+    let l = c.layout("log", None);
     let failed_only = q.failed.as_deref() == Some("on");
     let window = WINDOWS
         .iter()

@@ -10,9 +10,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::users::DoneParam;
-use super::{Console, ConsoleForm, Layout, done_notice, refusal, render, see_other};
+use super::{
+    Console, ConsoleAdmin, ConsoleForm, ConsoleViewer, Layout, done_notice, refusal, render,
+    see_other,
+};
 use crate::directory::DirectoryError;
-use crate::directory::roles::Access;
 use crate::idp_metadata::FetchError;
 use crate::saml::{Certificate, IdpConfig, IdpInput, InputNames, SpEndpoints};
 use crate::server::AppState;
@@ -83,10 +85,10 @@ struct SamlPage {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "saml", done_notice(q.done.as_deref()))?;
+    let l = c.layout("saml", done_notice(q.done.as_deref()));
     // IdP-initiated sign-in starts unticked (docs/security.md, "Not
     // defended").
     page(&s, &c, l, Typed::default(), StatusCode::OK).await
@@ -137,10 +139,9 @@ struct ReviewPage {
 /// "Next": the configuration the inputs describe, to be deployed.
 pub(super) async fn review(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "saml", None)?;
     let typed = Typed::of(&form);
     let certificates = if typed.certificate.trim().is_empty() {
         Ok(Vec::new())
@@ -215,10 +216,9 @@ async fn configuration(
 /// "Deploy SSO": saves what the review showed.
 pub(super) async fn deploy(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "saml", None)?;
     let typed = Typed::of(&form);
     let metadata_url = Some(typed.metadata_url.clone()).filter(|u| !u.is_empty());
     // The review's values, checked again: a form is the client's to change.
@@ -257,10 +257,9 @@ pub(super) async fn deploy(
 
 pub(super) async fn disable(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     _form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "saml", None)?;
     s.directory
         .disable_saml(&c.actor(), &c.user.principal.org.id)
         .await

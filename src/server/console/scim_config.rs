@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::users::DoneParam;
-use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
+use super::{
+    Console, ConsoleAdmin, ConsoleForm, ConsoleViewer, Layout, OrgAnd, done_notice, refusal,
+    render, see_other,
+};
 use crate::directory::model::TokenRecord;
 use crate::directory::orgs::SettingsChange;
-use crate::directory::roles::Access;
 use crate::server::AppState;
 
 /// A switch on the page: (form field, label, what it does, on).
@@ -28,10 +30,10 @@ struct ScimPage {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "scim", done_notice(q.done.as_deref()))?;
+    let l = c.layout("scim", done_notice(q.done.as_deref()));
     page(&s, &c, l, String::new(), StatusCode::OK).await
 }
 
@@ -88,10 +90,9 @@ async fn page(
 /// JavaScript).
 pub(super) async fn set_toggle(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "scim", None)?;
     let on = form.get("enabled") == "on";
     let mut change = SettingsChange::default();
     match form.get("toggle") {
@@ -124,10 +125,9 @@ struct TokenCreated {
 
 pub(super) async fn create_token(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "scim", None)?;
     let name = form.get("name").to_string();
     let org = &c.user.principal.org;
     match s.directory.create_token(&c.actor(), &org.id, &name).await {
@@ -153,11 +153,10 @@ pub(super) async fn create_token(
 /// page the form came from.
 pub(super) async fn revoke_token(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, token)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "scim", None)?;
     s.directory
         .revoke_token(&c.actor(), &c.user.principal.org.id, &token)
         .await

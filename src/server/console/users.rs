@@ -9,10 +9,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Console, ConsoleForm, Layout, OrgAnd, done_notice, refusal, render, see_other};
+use super::{
+    Console, ConsoleAdmin, ConsoleForm, ConsoleViewer, Layout, OrgAnd, done_notice, refusal,
+    render, see_other,
+};
 use crate::directory::listing::ListQuery;
 use crate::directory::model::ResourceView;
-use crate::directory::roles::Access;
 use crate::scim::schema::ResourceType;
 use crate::server::AppState;
 
@@ -119,10 +121,10 @@ impl UsersPage {
 
 pub(super) async fn list(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Query(q): Query<ListParams>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "users", done_notice(q.done.as_deref()))?;
+    let l = c.layout("users", done_notice(q.done.as_deref()));
     list_page(
         &s,
         &c,
@@ -172,10 +174,9 @@ async fn list_page(
 /// "Add User": manual provisioning (seed 003).
 pub(super) async fn create(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "users", None)?;
     let mut body = serde_json::Map::new();
     body.insert("userName".into(), json!(form.get("userName").trim()));
     let (given, family) = (form.get("givenName").trim(), form.get("familyName").trim());
@@ -223,11 +224,11 @@ pub(super) struct DoneParam {
 
 pub(super) async fn show(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleViewer(c): ConsoleViewer,
     Path((_, user)): OrgAnd,
     Query(q): Query<DoneParam>,
 ) -> Result<Response, Response> {
-    let l = c.need(Access::Viewer, "users", done_notice(q.done.as_deref()))?;
+    let l = c.layout("users", done_notice(q.done.as_deref()));
     user_page(&s, &c, l, &user, None, StatusCode::OK).await
 }
 
@@ -266,11 +267,10 @@ async fn user_page(
 
 pub(super) async fn set_ssh_keys(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, user)): OrgAnd,
     form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "users", None)?;
     let text = form.get("keys").to_string();
     let outcome = s
         .directory
@@ -287,11 +287,10 @@ pub(super) async fn set_ssh_keys(
 
 pub(super) async fn deactivate(
     State(s): State<AppState>,
-    c: Console,
+    ConsoleAdmin(c): ConsoleAdmin,
     Path((_, user)): OrgAnd,
     _form: ConsoleForm,
 ) -> Result<Response, Response> {
-    c.need(Access::Admin, "users", None)?;
     s.directory
         .deactivate_user(&c.user.principal, &user)
         .await
