@@ -4,7 +4,7 @@
 # database, twice: with SUNK User Provisioning off and on. Every check
 # must pass, but those tests/conformance/judge.py leaves out by name, each
 # with the reason (with SUP on, the tester sends random values for the
-# CoreWeave extension that design.md refuses).
+# CoreWeave extension that Roster refuses, docs/scim.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,9 +1,9 @@
-//! The node's own defence (design.md, "Reserved names"): whatever the
-//! server sends, a node never takes an entry whose name or id its own
-//! `/etc/passwd` or `/etc/group` already holds, nor a UID or GID below
-//! 1000 (system accounts). The server refuses such identities too; this
-//! holds when the server is wrong, old, or not Roster's.
-//! Used by `roster agent` (the cache files) and `roster authorized-keys`.
+//! The node's own defence (docs/security.md, "Nodes and cluster tokens"):
+//! whatever the server sends, a node never takes an entry whose name or id
+//! its own `/etc/passwd` or `/etc/group` already holds, nor a UID or GID
+//! below 1000 (system accounts). The server refuses such identities too;
+//! this holds when the server is wrong, old, or not Roster's. Used by
+//! `roster agent` (the cache files) and `roster authorized-keys`.
 
 use std::collections::HashSet;
 use std::path::Path;

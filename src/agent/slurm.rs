@@ -1,12 +1,12 @@
-//! Planning Slurm's accounting (design.md, "Clusters"): each provisioned
-//! group is an account named by its POSIX group name, each active member a
-//! user with an association to each of its groups' accounts, its default
-//! account the first of them by name. The plan is the difference between
-//! what `sacctmgr` shows and what is wanted, ordered so that a user's
-//! default moves before the association it names goes, and it never
-//! touches accounts Roster did not create or users on the ignore list,
-//! but for the existing accounts an import handed to it (`adopt`), which
-//! it marks as its own first and manages from then on.
+//! Planning Slurm's accounting (docs/agent.md, "What it does"): each
+//! provisioned group is an account named by its POSIX group name, each
+//! active member a user with an association to each of its groups'
+//! accounts, its default account the first of them by name. The plan is the
+//! difference between what `sacctmgr` shows and what is wanted, ordered so
+//! that a user's default moves before the association it names goes, and it
+//! never touches accounts Roster did not create or users on the ignore
+//! list, but for the existing accounts an import handed to it (`adopt`),
+//! which it marks as its own first and manages from then on.
 //!
 //! `plan` and `simulate` are pure; `read_state` and `apply` run `sacctmgr`.
 
@@ -228,7 +228,7 @@ pub fn plan(current: &SlurmState, wanted: &Wanted, ignore: &BTreeSet<String>) ->
     let mut defaults = Vec::new();
     for (user, accounts) in &wanted_assocs {
         let have = current.assocs.get(user);
-        // design.md: a user's default account is its first account by name.
+        // docs/agent.md: a user's default account is its first account by name.
         let Some(first) = accounts.iter().next() else {
             continue;
         };

@@ -1,5 +1,5 @@
 //! `roster cluster ...`: the clusters of an org, the groups each
-//! provisions, and their read-only tokens (seed 002).
+//! provisions, and their read-only tokens (docs/clusters.md).
 
 use clap::Subcommand;
 use serde_json::json;

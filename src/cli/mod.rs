@@ -109,8 +109,8 @@ enum Command {
     /// Manage groups by hand (the IdP's next push overwrites what it manages).
     #[command(subcommand)]
     Group(group::GroupCommand),
-    /// Manage users by hand (seed 003, "Provision users directly"); the IdP's
-    /// next push overwrites what it manages.
+    /// Manage users by hand (whether or not AUP is on); the IdP's next push
+    /// overwrites what it manages.
     #[command(subcommand)]
     User(user::UserCommand),
     /// Manage clusters: which groups each provisions, and their read-only tokens.

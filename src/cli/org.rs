@@ -1,5 +1,5 @@
 //! `roster org ...`: organizations (tenants) and their SCIM Configuration
-//! toggles (seed 000).
+//! toggles (docs/scim.md, "Endpoints"; docs/console.md, "Pages").
 
 use clap::Subcommand;
 use serde_json::json;

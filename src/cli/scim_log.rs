@@ -1,5 +1,5 @@
-//! `roster scim-log ORG`: the org's provisioning log, newest first (seed
-//! 000, "Provisioning logs").
+//! `roster scim-log ORG`: the org's provisioning log, newest first
+//! (docs/console.md, "Pages": Provisioning log; docs/api.md).
 
 use clap::Args;
 use serde_json::json;

@@ -1,5 +1,6 @@
-//! `roster user ...`: users by hand (seed 003, "Provision users
-//! directly"); the IdP's next push overwrites what it manages.
+//! `roster user ...`: users by hand, whether or not Automated User
+//! Provisioning is on (docs/scim.md, "Endpoints"); the IdP's next push
+//! overwrites what it manages.
 
 use clap::Subcommand;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Clusters (design.md, "Clusters"): each names the groups it provisions,
+//! Clusters (docs/clusters.md): each names the groups it provisions,
 //! and has read-only tokens for its nodes.
 
 use super::model::{

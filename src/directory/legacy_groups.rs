@@ -1,8 +1,10 @@
-//! The legacy default groups (design.md, seed 000): an org created with
-//! `--legacy-groups` gets them, and the IdP may not push a group with one
-//! of their names while the org keeps them.
+//! The legacy default groups (docs/okta.md and docs/entra.md, "Legacy
+//! default groups"): an org created with `--legacy-groups` gets them, and
+//! the IdP may not push a group with one of their names while the org
+//! keeps them.
 
-/// The legacy default groups (design.md), with the roles each grants.
+/// The legacy default groups, with the roles each grants (docs/console.md,
+/// "Roles").
 pub const LEGACY_GROUPS: [(&str, &[&str]); 5] = [
     (
         "admin",

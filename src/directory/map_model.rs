@@ -491,7 +491,7 @@ impl MapModel {
         let users = tx.resources_by_ids(org_id, ResourceType::User, wanted)?;
         let mut accounts = tx.posix_accounts(org_id, ResourceType::User, wanted)?;
         for u in users {
-            // Only active users appear (design.md, "Deactivation").
+            // Only active users appear (docs/clusters.md, section 2).
             if u.doc.get("active") == Some(&Value::Bool(false)) {
                 continue;
             }

@@ -1,6 +1,7 @@
-//! Design rule "flat groups only" (design.md): a group's members are
-//! users of its org, each once; a member that is a group is refused with
-//! the three remedies the seeds give.
+//! Flat groups only (docs/scim.md, "Rules"): a group's members are users of
+//! its org, each once; a member that is a group is refused with the three
+//! remedies the Okta and Entra guides give (docs/okta.md, "Pushing groups";
+//! docs/entra.md, "4. Assign users and groups").
 
 use std::collections::HashSet;
 
@@ -68,7 +69,7 @@ pub(super) fn take_members(doc: &mut Document) -> DirectoryResult<Vec<String>> {
     Ok(out)
 }
 
-/// Design rule "flat groups only", with the three remedies the seeds give.
+/// Flat groups only, with the three remedies the Okta and Entra guides give.
 fn nested_group(id: &str, name: Option<&str>) -> DirectoryError {
     let who = match name {
         Some(n) => format!("\"{n}\" ({id})"),
@@ -81,7 +82,7 @@ fn nested_group(id: &str, name: Option<&str>) -> DirectoryError {
     ))
 }
 
-/// Design rule "flat groups only": every member must be a user of the org.
+/// Flat groups only: every member must be a user of the org.
 pub(super) fn check_members(
     tx: &mut dyn ReadTx,
     org_id: &str,

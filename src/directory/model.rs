@@ -20,9 +20,10 @@ pub struct Org {
     pub reserved_names: Vec<String>,
 }
 
-/// The toggles of the seeds' SCIM Configuration page. All start off: the
-/// seeds require an explicit choice for each. Just-in-time accounts start
-/// on (the SAML issue: "on by default").
+/// The toggles of the console's SCIM Configuration page (docs/console.md,
+/// "Pages"). All start off, so each needs an explicit choice (docs/okta.md,
+/// "2. Prepare the organization in Roster"). Just-in-time accounts start
+/// on (docs/saml.md, "Commands").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrgSettings {
     /// "Enable SCIM API": off, every `/scim/{org}` request gets 403.
@@ -175,7 +176,7 @@ pub struct Principal {
     pub token_name: String,
     /// True for an identity provider's SCIM token: its writes need
     /// Automated User Provisioning on. Administrators provision by hand
-    /// whatever the toggle says (seed 003, "Provision users directly").
+    /// whatever the toggle says (docs/scim.md, "Endpoints").
     pub via_scim: bool,
     /// A cluster's read-only token: reads that cluster's maps and SCIM
     /// resources, writes nothing.
@@ -356,9 +357,9 @@ pub struct Change {
     pub at: String,
 }
 
-/// A user's or group's POSIX identity, as assigned (design.md, "POSIX
-/// identity"). `home` and `shell` are `None` when no override is given and
-/// the org's defaults apply.
+/// A user's or group's POSIX identity, as assigned (docs/scim.md, "SUNK
+/// User Provisioning"). `home` and `shell` are `None` when no override is
+/// given and the org's defaults apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PosixAccount {
     pub rtype: ResourceType,
@@ -447,7 +448,7 @@ pub struct SignInOutcome {
 }
 
 /// A cluster: the groups it provisions (by group id, so a rename keeps
-/// them; design.md, "Clusters").
+/// them; docs/clusters.md, "1. Register the cluster").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
     pub id: String,

@@ -118,7 +118,7 @@ impl Directory {
                 };
                 tx.insert_org(&org)?;
                 if legacy_groups {
-                    // With the roles the seeds give them (seed 000).
+                    // Each with the roles it grants (docs/console.md, "Roles").
                     for (group, roles) in LEGACY_GROUPS {
                         let id = super::resources::insert_plain_group(tx, &org.id, &now, group)?;
                         let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();

@@ -1,6 +1,7 @@
-//! Assigning POSIX identities inside write transactions (design.md, "POSIX
-//! identity"): allocated once, stable afterwards, never reused, overrides
-//! checked against every identity ever assigned in the org.
+//! Assigning POSIX identities inside write transactions (docs/scim.md,
+//! "SUNK User Provisioning"): allocated once, stable afterwards, never
+//! reused, overrides checked against every identity ever assigned in the
+//! org.
 
 use serde_json::Value;
 
@@ -47,7 +48,7 @@ fn invalid(e: String) -> DirectoryError {
 }
 
 /// A free name: `base`, else `base2`, `base3`, ... A reserved name counts
-/// as taken (design.md, "Reserved names").
+/// as taken (docs/scim.md, "SUNK User Provisioning").
 fn free_name(
     tx: &mut dyn WriteTx,
     org_id: &str,

@@ -1,6 +1,7 @@
-//! POSIX identities (design.md, "POSIX identity"): the rules for UIDs,
-//! GIDs, usernames, group names, home directories and shells. Pure
-//! functions; the directory applies them inside its write transactions.
+//! POSIX identities (docs/scim.md, "SUNK User Provisioning"): the rules
+//! for UIDs, GIDs, usernames, group names, home directories and shells.
+//! Pure functions; the directory applies them inside its write
+//! transactions.
 
 /// UIDs and GIDs never assigned: system accounts, the nobody/nogroup and
 /// systemd-reserved block, systemd-nspawn's container range, and values

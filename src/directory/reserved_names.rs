@@ -1,9 +1,9 @@
-//! Names no person or group of the IdP may take (design.md, "Reserved
-//! names"): the accounts and groups a node already has for itself. A user
-//! named `root` would log in as UID 0 through libnss-cache and sshd; a
-//! group named `sudo` or `wheel` would grant its members root. Derived
-//! names that hit one are treated as taken (a suffix follows); overrides
-//! that name one are refused.
+//! Names no person or group of the IdP may take (docs/security.md, "The IdP
+//! and its SCIM token"): the accounts and groups a node already has for
+//! itself. A user named `root` would log in as UID 0 through libnss-cache
+//! and sshd; a group named `sudo` or `wheel` would grant its members root.
+//! Derived names that hit one are treated as taken (a suffix follows);
+//! overrides that name one are refused.
 
 /// Every account and group of a stock Debian (base-passwd, systemd, the
 /// usual daemons) and RHEL/Rocky (setup, systemd, the usual daemons)

@@ -57,8 +57,9 @@ pub(super) fn require_writes(p: &Principal) -> DirectoryResult<()> {
 }
 
 /// Writes to one user's own account: a signed-in person may set their own
-/// SSH keys whatever their roles (seed 003's Settings); anything else
-/// needs what every write needs.
+/// SSH keys whatever their roles (the console's Settings page;
+/// docs/console.md, "Roles" and "Pages"); anything else needs what every
+/// write needs.
 pub(super) fn require_writes_to_self(p: &Principal, user_id: &str) -> DirectoryResult<()> {
     if p.cluster_id.is_none() && !p.via_scim && p.user_id.as_deref() == Some(user_id) {
         return Ok(());
@@ -175,7 +176,8 @@ pub(crate) fn insert(
 }
 
 /// With SUP on, SSH keys are checked and stored in canonical form
-/// (design.md, "SSH keys"). With SUP off they are inert and kept as sent.
+/// (docs/scim.md, "SUNK User Provisioning"). With SUP off they are inert
+/// and kept as sent.
 fn check_ssh_keys(doc: &mut Document) -> DirectoryResult<()> {
     let Some(Value::Array(keys)) = doc
         .get_mut(COREWEAVE_USER_SCHEMA)

@@ -1,7 +1,7 @@
-//! Roles: what a signed-in person may do in the console. design.md:
-//! default-deny, and a user has the roles of the groups it is in. Two
-//! roles mean something in Roster, "IAM Admin" (everything, for the org)
-//! and "IAM Viewer" (every page, read-only); the legacy groups' other
+//! Roles: what a signed-in person may do in the console (docs/console.md,
+//! "Roles"): default-deny, and a user has the roles of the groups it is in.
+//! Two roles mean something in Roster, "IAM Admin" (everything, for the
+//! org) and "IAM Viewer" (every page, read-only); the legacy groups' other
 //! roles are kept and shown, and grant nothing here.
 
 use std::collections::BTreeSet;

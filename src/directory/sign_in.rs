@@ -93,7 +93,8 @@ fn start_session(
 }
 
 /// The SCIM document of a just-in-time user, from the attribute
-/// statements the seeds configure (`first_name`, `last_name`, `email`).
+/// statements the Okta and Entra guides configure (`first_name`,
+/// `last_name`, `email`; docs/saml.md, "What a sign-in checks").
 fn jit_user(a: &VerifiedAssertion) -> DirectoryResult<resource::Document> {
     let body = resource::user_request(
         &a.name_id,

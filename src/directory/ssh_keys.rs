@@ -1,7 +1,8 @@
-//! SSH public keys (design.md, "SSH keys"): each key parsed and checked with
-//! the RustCrypto `ssh-key` crate; ed25519, ECDSA, FIDO `sk-` keys and RSA of
-//! at least 2048 bits are accepted; option prefixes, other types and bad
-//! encodings are refused, naming the key; duplicates are dropped.
+//! SSH public keys (docs/scim.md, "SUNK User Provisioning"): each key
+//! parsed and checked with the RustCrypto `ssh-key` crate; ed25519, ECDSA,
+//! FIDO `sk-` keys and RSA of at least 2048 bits are accepted; option
+//! prefixes, other types and bad encodings are refused, naming the key;
+//! duplicates are dropped.
 
 use ssh_key::PublicKey;
 use ssh_key::public::KeyData;

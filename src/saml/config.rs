@@ -268,7 +268,8 @@ pub fn check_http_url(s: &str, what: &str) -> SamlResult<url::Url> {
     Ok(u)
 }
 
-/// The URLs an org's SP is known by (design.md, "Organisations").
+/// The URLs an org's SP is known by (docs/saml.md, "Roster's URLs, per
+/// organization").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpEndpoints {
     /// The SP entity id, which also serves the SP metadata.

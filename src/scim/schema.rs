@@ -80,8 +80,8 @@ pub struct Attribute {
     pub returned: Returned,
     pub unique_server: bool,
     /// The client always sends the complete set of values, so `add`
-    /// replaces rather than appends. Seed 003: for SSH keys "the next
-    /// synchronization overwrites the value".
+    /// replaces rather than appends: for SSH keys the IdP's next sync
+    /// overwrites a manual edit (docs/scim.md, "PATCH").
     pub whole_set: bool,
     /// A string value may hold several values, one per line.
     pub one_per_line: bool,

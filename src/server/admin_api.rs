@@ -75,7 +75,8 @@ pub async fn get_ssh_keys(
 
 /// `PUT /api/v1/orgs/{org}/users/{user}/ssh-keys`: replaces the user's
 /// keys with the body's, one per line (text), or [`SshKeysRequest`]
-/// (JSON). The IdP's next sync overwrites them (seed 003).
+/// (JSON). The IdP's next sync overwrites them (docs/api.md, "The admin
+/// API").
 pub async fn put_ssh_keys(
     State(s): State<AppState>,
     caller: ApiCaller,

@@ -63,7 +63,8 @@ fn bearer_or_basic(headers: &HeaderMap) -> Option<String> {
 }
 
 /// One of the org's SCIM tokens, with the org's SCIM API on (the toggle
-/// governs every use of its tokens, seed 000).
+/// governs every use of its tokens: docs/scim.md, "Endpoints"; docs/api.md,
+/// "Who may call").
 pub(super) async fn scim_token(
     state: &AppState,
     org: &str,

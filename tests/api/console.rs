@@ -1,4 +1,4 @@
-//! The console in a real browser: every step the seeds do, by an
+//! The console in a real browser: every step docs/console.md names, by an
 //! administrator; what a member without roles and an IAM Viewer may see
 //! and do, checked on the server's answers; axe-core on every page; a
 //! screenshot of every page under target/console-screenshots/.

@@ -745,7 +745,7 @@ fn test_page_shows_what_the_idp_sent() {
     assert_eq!(p.status, 200, "{}", p.body);
     assert!(
         p.cookie.is_some(),
-        "the test signs in, as the seeds' Test step does"
+        "the test signs in, as the SAML SSO page's Test link does"
     );
     for shown in [
         "SAML test succeeded",

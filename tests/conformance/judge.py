@@ -10,10 +10,10 @@ import sys
 
 # With SUNK User Provisioning on, the tester fills the CoreWeave extension
 # with random values: UUIDs as SSH keys, POSIX names, home directories and
-# shells, and random integers as UIDs and GIDs. design.md refuses each of
-# them (keys are parsed and checked; names are POSIX names; paths are
-# absolute; ids outside the reserved ranges and at or above the org's
-# ranges), so these checks meet a 400 by design.
+# shells, and random integers as UIDs and GIDs. Roster refuses each of them
+# (docs/scim.md, "SUNK User Provisioning": keys are parsed and checked;
+# names are POSIX names; paths are absolute; ids outside the reserved ranges
+# and at or above the org's ranges), so these checks meet a 400 by design.
 EXTENSION_CHECKS = {
     "object_creation",
     "object_query_with_attributes",
@@ -31,10 +31,10 @@ REFUSED_BY_DESIGN = [
     re.compile(r"sunkPosix(User|Group)Id -?\d+ is (reserved|below the organization's ranges)"),
 ]
 # With SUP on, group members carry `display`: the member's POSIX username,
-# which CoreWeave's nsscache fork reads (design.md). It is declared in
-# /Schemas as a read-only sub-attribute; the tester's PATCH check compares
-# the members it sent (no display) with those returned, field by field,
-# without regard to mutability.
+# which CoreWeave's nsscache fork reads (docs/clusters.md, section 3). It is
+# declared in /Schemas as a read-only sub-attribute; the tester's PATCH
+# check compares the members it sent (no display) with those returned, field
+# by field, without regard to mutability.
 MEMBER_DISPLAY = re.compile(r"PATCH modify\(\) returned unexpected value for 'members'")
 MEMBER_DISPLAY_CHECKS = {"check_add_attribute", "check_replace_attribute"}
 
@@ -60,7 +60,7 @@ def left_out(sup, name, detail):
     if sup != "on":
         return None
     if name in EXTENSION_CHECKS and any(p.search(detail) for p in REFUSED_BY_DESIGN):
-        return "a CoreWeave extension value design.md refuses"
+        return "a CoreWeave extension value Roster refuses (docs/scim.md)"
     if name in MEMBER_DISPLAY_CHECKS and MEMBER_DISPLAY.search(detail) and "display='" in detail:
         return "members.display, the member's POSIX username (read-only)"
     return None

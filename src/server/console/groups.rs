@@ -113,7 +113,8 @@ async fn list_page(
     ))
 }
 
-/// "Create Group" (seed 000's migration: a new group, then its roles).
+/// "Create Group": a new group, then its roles (how an org moves off a
+/// legacy default group; docs/console.md, "Roles").
 pub(super) async fn create(
     State(s): State<AppState>,
     ConsoleAdmin(c): ConsoleAdmin,

@@ -1,6 +1,7 @@
 //! The console: server-rendered pages for an org's administrators ("IAM
 //! Admin"), its viewers ("IAM Viewer", read-only), and every signed-in
-//! person's own Settings, with the seeds' names on the screen.
+//! person's own Settings, with the names the Okta and Entra guides use on
+//! the screen (docs/console.md).
 //!
 //! Every control is a plain link or form first; `console.js` (served
 //! from the binary, no CDN: clusters are often air-gapped) only adds copy

@@ -1,8 +1,8 @@
-//! SAML SSO (seed 000 "Configure SAML", the Okta and Entra guides): what
-//! to paste into the IdP, the IdP's side (Okta: SSO URL, Entity ID,
-//! Signing certificate; Entra: a Metadata URL), "Next" to see what will be
-//! deployed, "Deploy SSO" to save it; then the configured IdP, its "Test"
-//! link, and changing or disabling it.
+//! SAML SSO (docs/console.md, "Pages"; step 1 of docs/okta.md and
+//! docs/entra.md): what to paste into the IdP, the IdP's side (Okta: SSO
+//! URL, Entity ID, Signing certificate; Entra: a Metadata URL), "Next" to
+//! see what will be deployed, "Deploy SSO" to save it; then the configured
+//! IdP, its "Test" link, and changing or disabling it.
 
 use askama::Template;
 use axum::extract::{Query, State};

@@ -1,5 +1,6 @@
 //! Settings: each signed-in person's own profile and, with SUNK User
-//! Provisioning on, their Slurm attributes and SSH keys (seed 003).
+//! Provisioning on, their Slurm attributes and SSH keys (docs/console.md,
+//! "Pages").
 
 use askama::Template;
 use axum::extract::{Query, State};

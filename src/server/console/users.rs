@@ -171,7 +171,8 @@ async fn list_page(
     ))
 }
 
-/// "Add User": manual provisioning (seed 003).
+/// "Add User": a user added by hand, not managed by the IdP (docs/console.md,
+/// "Pages").
 pub(super) async fn create(
     State(s): State<AppState>,
     ConsoleAdmin(c): ConsoleAdmin,
