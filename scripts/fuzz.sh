@@ -4,7 +4,9 @@
 # cargo-fuzz, each for a bounded time: FUZZ_SECONDS (default 20) per
 # target. A crash, a panic or an assertion of a target fails the run and
 # leaves the input under fuzz/artifacts/. The corpus grows in
-# target/fuzz-corpus/ between runs on one machine.
+# target/fuzz-corpus/ between runs on one machine. FUZZ_BUILD=dev builds
+# without optimizations (faster to build, slower to run, overflow checks
+# on); the default is an optimized build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,14 +23,23 @@ fi
 export RUSTC_BOOTSTRAP=1
 cd fuzz
 targets=$(cargo fuzz list)
-cargo fuzz build --release >/dev/null
+case "${FUZZ_BUILD:-release}" in
+release) profile=--release ;;
+dev)
+    profile=--dev
+    # Line tables are enough for a crash's backtrace, and link faster.
+    export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+    ;;
+*) echo "FUZZ_BUILD is release or dev, not ${FUZZ_BUILD}" >&2; exit 2 ;;
+esac
+cargo fuzz build "$profile" >/dev/null
 for target in $targets; do
     corpus="../target/fuzz-corpus/$target"
     mkdir -p "$corpus"
     rm -rf "artifacts/$target"
     log="../target/fuzz-corpus/$target.log"
     echo "fuzzing $target for ${SECONDS_PER_TARGET}s"
-    if ! cargo fuzz run --release "$target" "$corpus" -- \
+    if ! cargo fuzz run "$profile" "$target" "$corpus" -- \
         -max_total_time="$SECONDS_PER_TARGET" -max_len=16384 -print_final_stats=1 >"$log" 2>&1; then
         tail -40 "$log" >&2
         echo "fuzz target $target failed; the input is in fuzz/artifacts/$target/" >&2

@@ -3,6 +3,9 @@
 # the given directory (owned by the postgres user, which initdb needs).
 #
 #   tests/postgres/server.sh start DIR PORT   # a new cluster; prints the admin URL
+#       PG_FSYNC=off makes it skip fsync: the test command's runs, where only
+#       Roster's process is killed (PostgreSQL keeps every commit it
+#       acknowledged in the OS's cache); the benchmarks keep the default, on.
 #   tests/postgres/server.sh stop DIR         # stops it (its data stays)
 #   tests/postgres/server.sh resume DIR       # starts a stopped one again
 #
@@ -38,7 +41,7 @@ start)
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir/sock'
-fsync = on
+fsync = ${PG_FSYNC:-on}
 max_connections = 400
 CONF
     as_postgres "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -t 60 start >/dev/null
