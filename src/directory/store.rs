@@ -313,11 +313,15 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// The upper bounds of [`CommitStats::batch_buckets`]: how many jobs one
+/// durable commit carried (a store that commits in batches fills them).
+pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CommitStats {
     pub commits: u64,
     pub jobs: u64,
     pub max_batch: u64,
-    /// Commits by batch size, bucketed by the store's upper bounds.
-    pub batch_buckets: [u64; 10],
+    /// Commits by batch size, bucketed by [`BATCH_BUCKETS`].
+    pub batch_buckets: [u64; BATCH_BUCKETS.len()],
 }

@@ -29,7 +29,6 @@ mod write;
 mod writer;
 
 use schema::{configure, create_private, migrate};
-pub use writer::BATCH_BUCKETS;
 use writer::{Stats, write_loop};
 
 /// Read connections kept open, and reads run at once. A few more than the

@@ -8,12 +8,10 @@ use std::sync::mpsc::Receiver;
 use rusqlite::Connection;
 
 use super::SqliteTx;
-use crate::directory::store::{StoreError, WriteJob};
+use crate::directory::store::{BATCH_BUCKETS, StoreError, WriteJob};
 
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
-/// Upper bounds of the commit batch size histogram.
-pub const BATCH_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
 /// Commit counts, for the metrics.
 #[derive(Default)]
